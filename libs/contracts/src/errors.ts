@@ -1,0 +1,45 @@
+/** Stable error codes, shared by every service; each maps to one HTTP status. */
+export const ErrorStatus = {
+  bad_request: 400,
+  query_failed: 400,
+  unauthorized: 401,
+  site_not_authoritative: 403,
+  writes_disabled: 403,
+  integration_disabled: 403,
+  not_onboarded: 403,
+  not_found: 404,
+  site_not_found: 404,
+  gone: 410,
+  payload_too_large: 413,
+  result_too_large: 413,
+  rate_limited: 429,
+  internal: 500,
+  site_offline: 503,
+  registry_unavailable: 503,
+  agent_busy: 503,
+  deadline_exceeded: 504,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorStatus;
+export const ErrorCodes = Object.keys(ErrorStatus) as [ErrorCode, ...ErrorCode[]];
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ErrorStatus, value);
+}
+
+/** The one error type of the project: a stable code, a message safe to show, and an optional cause. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ErrorStatus[code];
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

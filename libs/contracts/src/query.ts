@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { Guid } from './identifiers.ts';
+
+/** SQL Server's SqlDbType names, which integrators already use; each engine maps them. */
+export const SQL_DB_TYPES = [
+  'BigInt', 'Binary', 'Bit', 'Char', 'Date', 'DateTime', 'DateTime2', 'DateTimeOffset', 'Decimal', 'Float',
+  'Image', 'Int', 'Money', 'NChar', 'NText', 'NVarChar', 'Real', 'SmallDateTime', 'SmallInt', 'SmallMoney',
+  'Text', 'Time', 'TinyInt', 'UniqueIdentifier', 'VarBinary', 'VarChar', 'Xml',
+] as const;
+export const SqlDbType = z.enum(SQL_DB_TYPES);
+export type SqlDbType = z.infer<typeof SqlDbType>;
+
+export const LIMITS = {
+  /** Longest SQL text accepted, in characters. */
+  maxSqlLength: 100_000,
+  maxParameters: 2_100,
+  maxParameterValueLength: 1_000_000,
+  /** Immediate queries may wait at most this long for a slot at the agent. */
+  maxImmediateTimeInQueueSeconds: 60,
+  defaultImmediateTimeInQueueSeconds: 30,
+} as const;
+
+export const QueryParameter = z.object({
+  name: z.string().regex(/^@?[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be a parameter name such as "@patNum"'),
+  direction: z.enum(['input']).default('input'),
+  type: SqlDbType,
+  value: z.string().max(LIMITS.maxParameterValueLength).nullable(),
+  size: z.number().int().nonnegative().optional(),
+});
+export type QueryParameter = z.infer<typeof QueryParameter>;
+
+export const ExecutionMode = z.enum(['reader', 'scalar', 'nonQuery']);
+export type ExecutionMode = z.infer<typeof ExecutionMode>;
+
+export const QueryCommand = z.object({
+  text: z.string().min(1).max(LIMITS.maxSqlLength),
+  type: z.enum(['text', 'storedProcedure']).default('text'),
+  executionMode: ExecutionMode.default('reader'),
+  parameters: z.array(QueryParameter).max(LIMITS.maxParameters).default([]),
+}).strict();
+export type QueryCommand = z.infer<typeof QueryCommand>;
+
+/** Body of `POST /integrator/sites/{siteId}/queries/immediate`. */
+export const ImmediateQueryBody = z.object({
+  /** Seconds the query may wait for a slot at the agent. */
+  maxTimeInQueue: z.number().int().positive().max(LIMITS.maxImmediateTimeInQueueSeconds).optional(),
+  catalogue: z.string().min(1).max(128).optional(),
+  command: QueryCommand,
+}).strict();
+export type ImmediateQueryBody = z.infer<typeof ImmediateQueryBody>;
+
+/** A query as it travels from requester to agent (§4). */
+export const QueryRequest = z.object({
+  queryId: Guid,
+  haloGuid: Guid,
+  mode: z.enum(['immediate']),
+  catalogue: z.string().max(128).optional(),
+  command: QueryCommand,
+  /** Epoch milliseconds after which the requester has given up. */
+  deadline: z.number().int().positive(),
+  maxTimeInQueueMs: z.number().int().positive(),
+});
+export type QueryRequest = z.input<typeof QueryRequest>;
+
+export const ColumnInfo = z.object({ name: z.string(), type: z.string() });
+export type ColumnInfo = z.infer<typeof ColumnInfo>;
+
+/** JSON-safe cell: bigint and decimals travel as strings, binary as base64. */
+export type Cell = string | number | boolean | null;
+
+export const QueryTimings = z.object({ queuedMs: z.number().nonnegative(), executionMs: z.number().nonnegative() });
+export type QueryTimings = z.infer<typeof QueryTimings>;
+
+/** A whole result in one message (results over one message are the chunk protocol's job). */
+export const QueryResult = z.object({
+  columns: z.array(ColumnInfo),
+  rows: z.array(z.array(z.union([z.string(), z.number(), z.boolean(), z.null()]))),
+  rowCount: z.number().int().nonnegative(),
+  /** Bytes of the serialised rows. */
+  bytes: z.number().int().nonnegative(),
+  /** Rows affected, for nonQuery. */
+  affected: z.number().int().nonnegative().optional(),
+  timings: QueryTimings,
+});
+export type QueryResult = z.infer<typeof QueryResult>;
+
+/** Headers a query request carries (§4). */
+export const QueryHeaders = {
+  queryId: 'Halo-Query-Id',
+  deadline: 'Halo-Deadline',
+} as const;

@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { Environment, Guid, PmsId, PmsType } from './identifiers.ts';
+import { ErrorCodes } from './errors.ts';
+
+export const Catalogue = z.object({ name: z.string().min(1).max(128), isDefault: z.boolean() });
+export type Catalogue = z.infer<typeof Catalogue>;
+
+export const SiteStatus = z.enum(['initialising', 'active', 'removed', 'uninstalled']);
+export type SiteStatus = z.infer<typeof SiteStatus>;
+
+export const Availability = z.enum(['online', 'offline', 'unreachable']);
+export type Availability = z.infer<typeof Availability>;
+
+/** What an agent knows about one database it serves, as sent at registration. */
+export const SiteRegistration = z.object({
+  haloGuid: Guid,
+  pmsType: PmsType,
+  pmsId: PmsId,
+  practiceName: z.string().max(256),
+  practiceManagementVersion: z.string().max(64).optional(),
+  /** Where the database lives (engine, server, database name or file); no credentials. */
+  databaseIdentity: z.string().max(512),
+  catalogues: z.array(Catalogue).max(256),
+});
+export type SiteRegistration = z.infer<typeof SiteRegistration>;
+
+export const RegisterRequest = z.object({
+  linkGuid: Guid,
+  env: Environment,
+  version: z.string().max(64),
+  sites: z.array(SiteRegistration).max(1000),
+});
+export type RegisterRequest = z.infer<typeof RegisterRequest>;
+
+export const RegisterResult = z.object({
+  sites: z.array(z.object({ haloGuid: Guid, authoritative: z.boolean() })),
+});
+export type RegisterResult = z.infer<typeof RegisterResult>;
+
+/** KV `sites` value. */
+export const SiteRecord = SiteRegistration.omit({ haloGuid: true }).extend({
+  linkGuid: Guid,
+  env: Environment,
+  status: SiteStatus,
+  haloLinkVersion: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type SiteRecord = z.infer<typeof SiteRecord>;
+
+/** KV `practices` value: which Halo GUID is authoritative for a (PMS type, PMS ID). */
+export const PracticeRecord = z.object({ authoritative: Guid, epoch: z.number().int().nonnegative(), since: z.string() });
+export type PracticeRecord = z.infer<typeof PracticeRecord>;
+
+/** KV `links` value. */
+export const LinkRecord = z.object({
+  version: z.string(),
+  env: Environment,
+  sites: z.array(Guid),
+  lastSeen: z.string(),
+});
+export type LinkRecord = z.infer<typeof LinkRecord>;
+
+/** A site as the registry answers lookups: the record plus its authority and availability. */
+export const SiteView = SiteRecord.extend({
+  haloGuid: Guid,
+  authoritative: z.boolean(),
+  availability: Availability,
+  lastSeen: z.string().optional(),
+});
+export type SiteView = z.infer<typeof SiteView>;
+
+export const LookupRequest = z.object({ pmsId: PmsId, pmsType: PmsType.optional(), env: Environment.optional() });
+export type LookupRequest = z.infer<typeof LookupRequest>;
+export const LookupResult = z.object({ sites: z.array(SiteView) });
+export type LookupResult = z.infer<typeof LookupResult>;
+
+export const SiteRequest = z.object({ haloGuid: Guid });
+export type SiteRequest = z.infer<typeof SiteRequest>;
+export const SiteResult = z.object({ site: SiteView.nullable() });
+export type SiteResult = z.infer<typeof SiteResult>;
+
+/** Heartbeat: metadata only, never query data. */
+export const Heartbeat = z.object({
+  linkGuid: Guid,
+  version: z.string().max(64),
+  sites: z.array(Guid).max(1000),
+  load: z.object({ inFlight: z.number().int().nonnegative(), queued: z.number().int().nonnegative() }),
+  clock: z.number(),
+});
+export type Heartbeat = z.infer<typeof Heartbeat>;
+
+/** Every service-to-service reply over NATS: a result or a coded error. */
+export const WireError = z.object({ code: z.enum(ErrorCodes), message: z.string() });
+export type WireError = z.infer<typeof WireError>;
+
+export function Envelope<T extends z.ZodType>(result: T) {
+  return z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), result }), z.object({ ok: z.literal(false), error: WireError })]);
+}

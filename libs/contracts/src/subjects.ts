@@ -1,0 +1,46 @@
+/**
+ * Subject builders of ARCHITECTURE §3. Every token is checked: a GUID or id with a dot, space or wildcard
+ * would silently widen a subscription or permission, so builders throw instead.
+ */
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+
+function token(kind: string, value: string): string {
+  if (!TOKEN.test(value)) throw new TypeError(`invalid ${kind} subject token`);
+  return value;
+}
+
+export const REGISTRY_VERBS = ['register', 'lookup', 'site'] as const;
+export type RegistryVerb = (typeof REGISTRY_VERBS)[number];
+
+/** Queue group every registry replica joins. */
+export const REGISTRY_QUEUE = 'halo-registry';
+
+export const subjects = {
+  /** Query requests for one site, published by requesters. */
+  query: (linkGuid: string, haloGuid: string) => `halo.v1.q.${token('link', linkGuid)}.${token('halo', haloGuid)}`,
+  /** Everything a link may receive as queries. */
+  queryAll: (linkGuid: string) => `halo.v1.q.${token('link', linkGuid)}.>`,
+  /** Result chunks from the agent of `linkGuid` to one requester for one query. */
+  reply: (linkGuid: string, requesterId: string, queryId: string) =>
+    `halo.v1.r.${token('link', linkGuid)}.${token('requester', requesterId)}.${token('query', queryId)}`,
+  /** Prefix a link may publish replies under. */
+  replyPrefix: (linkGuid: string) => `halo.v1.r.${token('link', linkGuid)}.`,
+  /** Everything addressed to one requester, from any link. */
+  replyWildcard: (requesterId: string) => `halo.v1.r.*.${token('requester', requesterId)}.>`,
+  /** Credits and cancel from the requester to the agent. */
+  ack: (linkGuid: string, queryId: string) => `halo.v1.ack.${token('link', linkGuid)}.${token('query', queryId)}`,
+  ackAll: (linkGuid: string) => `halo.v1.ack.${token('link', linkGuid)}.>`,
+  heartbeat: (linkGuid: string) => `halo.v1.hb.${token('link', linkGuid)}`,
+  heartbeatAll: () => 'halo.v1.hb.*',
+  registry: (verb: RegistryVerb) => `halo.v1.registry.${verb}`,
+  /** Agent inbox prefixes are whole tokens so permissions can pin them. */
+  agentInbox: (linkGuid: string) => `_INBOX.${token('link', linkGuid)}`,
+} as const;
+
+/** Parses `halo.v1.r.<link>.<requester>.<query>`; null if the subject has another shape. */
+export function parseReplySubject(subject: string): { linkGuid: string; requesterId: string; queryId: string } | null {
+  const parts = subject.split('.');
+  if (parts.length !== 6 || parts[0] !== 'halo' || parts[1] !== 'v1' || parts[2] !== 'r') return null;
+  const [, , , linkGuid, requesterId, queryId] = parts as [string, string, string, string, string, string];
+  return { linkGuid, requesterId, queryId };
+}

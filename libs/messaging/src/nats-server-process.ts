@@ -1,0 +1,166 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import type { Logger } from '@halo/log';
+import { findNatsServer, projectRoot } from './nats-server-binary.ts';
+
+/** Fills `{{name}}` placeholders of a config template under deploy/nats; unknown placeholders are an error. */
+export function renderNatsConfig(template: 'hub.conf.tmpl' | 'leaf.conf.tmpl', vars: Record<string, string | number>): string {
+  const text = readFileSync(join(projectRoot(), 'deploy', 'nats', template), 'utf8');
+  return text.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
+    const value = vars[name];
+    if (value === undefined) throw new Error(`nats config template ${template} needs "${name}"`);
+    return String(value);
+  });
+}
+
+export interface NatsServerOptions {
+  /** Full config text (see renderNatsConfig). Ports of -1 are picked by the server and then kept. */
+  config: string;
+  /** Folder for the config file and the server's log. */
+  dir: string;
+  name: string;
+  log?: Logger;
+  /** Restart the server whenever it exits unexpectedly (the agent's leaf). */
+  supervise?: boolean;
+  /** Milliseconds to wait for "Server is ready". */
+  readyTimeoutMs?: number;
+}
+
+export interface NatsServerPorts {
+  client: number;
+  leaf?: number;
+}
+
+const LISTEN = /Listening for (client|leafnode) connections on [^\s]*:(\d+)/;
+
+/** One nats-server child process: started, optionally restarted when it dies, stopped on close(). */
+export class NatsServerProcess {
+  readonly name: string;
+  private readonly options: NatsServerOptions;
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private restarts = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private config: string;
+  ports: NatsServerPorts = { client: 0 };
+
+  constructor(options: NatsServerOptions) {
+    this.options = options;
+    this.name = options.name;
+    this.config = options.config;
+    mkdirSync(options.dir, { recursive: true });
+  }
+
+  /** nats://127.0.0.1:<client port> */
+  get clientUrl(): string {
+    return `nats://127.0.0.1:${this.ports.client}`;
+  }
+
+  get leafUrl(): string {
+    if (!this.ports.leaf) throw new Error(`${this.name} has no leafnode listener`);
+    return `nats-leaf://127.0.0.1:${this.ports.leaf}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get restartCount(): number {
+    return this.restarts;
+  }
+
+  async start(): Promise<this> {
+    await this.launch();
+    // Keep the ports the server picked, so restarts come back where clients and leaves expect them.
+    this.config = this.config
+      .replace(/listen: "127\.0\.0\.1:-1"/, `listen: "127.0.0.1:${this.ports.client}"`)
+      .replace(/(leafnodes \{\s*listen: "127\.0\.0\.1:)-1"/, `$1${this.ports.leaf ?? -1}"`);
+    return this;
+  }
+
+  private async launch(): Promise<void> {
+    const confPath = join(this.options.dir, `${this.name}.conf`);
+    writeFileSync(`${confPath}.tmp`, this.config);
+    renameSync(`${confPath}.tmp`, confPath);
+    const child = spawn(findNatsServer(), ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    const ports: NatsServerPorts = { client: 0 };
+    let output = '';
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name}: nats-server not ready in time:\n${output.slice(-2000)}`)), this.options.readyTimeoutMs ?? 15_000);
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (chunk: string) => {
+        if (output.length < 64_000) output += chunk;
+        for (const line of chunk.split('\n')) {
+          const m = LISTEN.exec(line);
+          if (m) {
+            if (m[1] === 'client') ports.client = Number(m[2]);
+            else ports.leaf = Number(m[2]);
+          }
+          if (line.includes('Server is ready')) {
+            clearTimeout(timer);
+            resolve();
+          }
+          if (line.includes('[FTL]') || line.includes('[ERR]')) this.options.log?.warn({ server: this.name, line: line.slice(0, 500) }, 'nats-server said');
+        }
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`${this.name}: nats-server exited (${code ?? signal}) before it was ready:\n${output.slice(-2000)}`));
+      });
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    try {
+      await ready;
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
+    this.ports = ports;
+    child.once('exit', (code, signal) => this.onExit(child, code, signal));
+    this.options.log?.info({ server: this.name, pid: child.pid, ports }, 'nats-server ready');
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.child !== child || this.stopping) return;
+    this.options.log?.warn({ server: this.name, code, signal }, 'nats-server exited');
+    if (this.options.supervise) this.scheduleRestart(0);
+  }
+
+  private scheduleRestart(attempt: number): void {
+    if (this.stopping) return;
+    const delay = Math.min(5_000, 100 * 2 ** Math.min(attempt, 6));
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopping) return;
+      this.restarts++;
+      this.launch().catch((err: unknown) => {
+        // A port still held by the dying process frees up in a moment: keep trying, backing off.
+        this.options.log?.error({ server: this.name, err }, 'nats-server restart failed');
+        this.scheduleRestart(attempt + 1);
+      });
+    }, delay);
+  }
+
+  /** Kills the server as if it crashed (tests of supervision). */
+  crash(): void {
+    this.child?.kill('SIGKILL');
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
