@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { AppError } from '@halo/contracts';
 import { createLogger } from '@halo/log';
 import { connectNats, requestJson, serveJson, versionAtLeast, findNatsServer, binaryVersion, MIN_NATS_SERVER_VERSION } from '@halo/messaging';
-import { launchHub, launchLeaf } from '@halo/testkit';
+import { cleanupStack, launchHub, launchLeaf } from '@halo/testkit';
 
 const log = createLogger({ name: 'test', level: 'silent' });
 
@@ -20,14 +20,15 @@ test('versions are compared numerically', () => {
 });
 
 test('a request through a leaf reaches a service on the hub, with coded errors both ways', async (t) => {
+  const defer = cleanupStack(t);
   const hub = await launchHub();
-  t.after(() => hub.close());
+  defer(() => hub.close());
   const leaf = await launchLeaf(hub.leafUrl);
-  t.after(() => leaf.close());
+  defer(() => leaf.close());
   const onHub = await connectNats({ servers: hub.clientUrl, name: 'svc', log });
-  t.after(() => onHub.close());
+  defer(() => onHub.close());
   const onLeaf = await connectNats({ servers: leaf.clientUrl, name: 'client', log });
-  t.after(() => onLeaf.close());
+  defer(() => onLeaf.close());
 
   serveJson(onHub, {
     subject: 'test.echo',
@@ -53,10 +54,11 @@ test('a request through a leaf reaches a service on the hub, with coded errors b
 });
 
 test('a supervised server comes back on the same port after it is killed', async (t) => {
+  const defer = cleanupStack(t);
   const hub = await launchHub();
-  t.after(() => hub.close());
+  defer(() => hub.close());
   const leaf = await launchLeaf(hub.leafUrl, { supervise: true });
-  t.after(() => leaf.close());
+  defer(() => leaf.close());
   const port = leaf.server.ports.client;
   const firstPid = leaf.server.pid;
   leaf.server.crash();

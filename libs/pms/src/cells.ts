@@ -1,0 +1,26 @@
+import type { Cell } from '@halo/contracts';
+
+/** Makes one driver value JSON-safe: big integers as strings, binary as base64, dates as ISO strings. */
+export function toCell(value: unknown): Cell {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      // JSON would turn Infinity into null and lose the value; a string keeps it visible.
+      return Number.isFinite(value) ? value : String(value);
+    case 'bigint':
+      return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(value)
+        : value.toString();
+  }
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  return String(value);
+}
+
+/** UTF-8 length of JSON.stringify(row); rows total 2 + sum + (n - 1) commas, so sizes add up exactly. */
+export function rowBytes(row: readonly Cell[]): number {
+  return Buffer.byteLength(JSON.stringify(row));
+}

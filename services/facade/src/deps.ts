@@ -1,0 +1,40 @@
+import type { Logger } from '@halo/log';
+import type { QueryCommand, QueryResult, SiteView } from '@halo/contracts';
+
+/** Answers from the registry (NATS), cached. */
+export interface SiteDirectory {
+  lookup(req: { pmsId: string; pmsType?: string }): Promise<SiteView[]>;
+  get(haloGuid: string): Promise<SiteView | null>;
+}
+
+/** One immediate query as the facade hands it to a QueryClient. */
+export interface QueryExecution {
+  queryId: string;
+  catalogue?: string;
+  command: QueryCommand;
+  maxTimeInQueueMs: number;
+  /** Epoch milliseconds after which nobody waits for the answer. */
+  deadline: number;
+}
+
+/** Sends one query to the agent serving the site. */
+export interface QueryClient {
+  execute(site: SiteView, request: QueryExecution, signal: AbortSignal): Promise<QueryResult>;
+}
+
+/** Maps a subscription key to the integrator holding it; null when the key is missing or unknown. */
+export interface Authenticator {
+  authenticate(subscriptionKey: string | undefined): { integratorId: string } | null;
+}
+
+/** Everything the HTTP app needs from the outside world. */
+export interface FacadeDeps {
+  directory: SiteDirectory;
+  queries: QueryClient;
+  auth: Authenticator;
+  log: Logger;
+  version: string;
+  /** Budget for running a query once it has left the agent's queue. */
+  queryTimeoutMs: number;
+  health(): { nats: string };
+}

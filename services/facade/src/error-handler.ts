@@ -1,0 +1,50 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, isAppError, type ErrorCode } from '@halo/contracts';
+
+/** Fastify's own client errors, by code; their messages may quote the request, so ours replace them. */
+const FASTIFY_CLIENT_ERRORS: Readonly<Record<string, readonly [ErrorCode, string]>> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: ['bad_request', 'request body is not valid JSON'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: ['bad_request', 'request body is empty'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['bad_request', 'content-type must be application/json'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['bad_request', 'content-length does not match the body'],
+  FST_ERR_CTP_BODY_TOO_LARGE: ['payload_too_large', 'request body is too large'],
+};
+
+/**
+ * The one place errors become HTTP answers. AppErrors keep their code and message; fastify's client errors get
+ * fixed messages; anything else is a 500 whose details go only to the log.
+ */
+export function toAppError(error: unknown): AppError {
+  if (isAppError(error)) return error;
+  const fastifyError = error as Partial<FastifyError> | null;
+  const known = typeof fastifyError?.code === 'string' ? FASTIFY_CLIENT_ERRORS[fastifyError.code] : undefined;
+  if (known) return new AppError(known[0], known[1]);
+  const status = fastifyError?.statusCode;
+  if (status === 413) return new AppError('payload_too_large', 'request body is too large');
+  if (status === 404) return new AppError('not_found', 'not found');
+  if (typeof status === 'number' && status >= 400 && status < 500) return new AppError('bad_request', 'bad request');
+  return new AppError('internal', 'internal error');
+}
+
+/** Fastify error handler: `{error:{status, code, message}}`; logs codes only, never bodies or messages of client errors. */
+export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const appError = toAppError(error);
+  if (appError.code === 'internal' && !isAppError(error)) {
+    // Unexpected: the details are needed to fix it, and they never leave the process.
+    request.log.error({ err: error }, 'request failed unexpectedly');
+  } else if (appError.status >= 500) {
+    request.log.warn({ code: appError.code, status: appError.status }, 'request failed');
+  } else {
+    request.log.info({ code: appError.code, status: appError.status }, 'request rejected');
+  }
+  return sendError(reply, appError);
+}
+
+/** Not-found handler: unknown routes and unsupported methods answer 404 in the error shape. */
+export function notFoundHandler(_request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendError(reply, new AppError('not_found', 'no such route'));
+}
+
+function sendError(reply: FastifyReply, error: AppError): FastifyReply {
+  return reply.code(error.status).type('application/json; charset=utf-8').send({ error: { status: error.status, code: error.code, message: error.message } });
+}

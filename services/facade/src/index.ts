@@ -1,0 +1,6 @@
+export { buildApp, BODY_LIMIT } from './app.ts';
+export type { Authenticator, FacadeDeps, QueryClient, QueryExecution, SiteDirectory } from './deps.ts';
+export { keyAuthenticator, parseSubscriptionKeys, type SubscriptionKey } from './auth.ts';
+export { RegistryDirectory, type RegistryDirectoryOptions } from './registry-directory.ts';
+export { NatsQueryClient, type NatsQueryClientOptions } from './nats-query-client.ts';
+export { startFacade, type RunningFacade, type StartFacadeOptions } from './start.ts';

@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { AppError, Guid, ImmediateQueryBody, LIMITS, QueryResponse, type SiteView } from '@halo/contracts';
+import type { FacadeDeps, SiteDirectory } from '../deps.ts';
+import { disconnectSignal } from '../disconnect-signal.ts';
+import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../openapi.ts';
+import { toQueryResponse } from '../query-response.ts';
+
+const SiteParams = z.object({ siteId: z.string() });
+type SiteParams = z.infer<typeof SiteParams>;
+
+/** Query string of the immediate query route: `format=base64` returns reader rows as `result.data`. */
+export const ImmediateQueryString = z.object({ format: z.enum(['json', 'base64']).optional() }).strict();
+export type ImmediateQueryString = z.infer<typeof ImmediateQueryString>;
+
+/** `POST /integrator/sites/:siteId/queries/immediate`: runs one query at the site's agent and waits for it. */
+export async function queryRoutes(app: FastifyInstance, options: { deps: FacadeDeps }): Promise<void> {
+  const { deps } = options;
+  app.post('/sites/:siteId/queries/immediate', {
+    schema: {
+      summary: 'Run a query at a site and wait for the result',
+      tags: ['queries'],
+      security: SUBSCRIPTION_KEY_SECURITY,
+      params: SiteParams,
+      querystring: ImmediateQueryString,
+      body: ImmediateQueryBody,
+      response: { 200: QueryResponse, ...errorResponses(400, 401, 403, 404, 413, 503, 504) },
+    },
+  }, async (request, reply) => {
+    const { siteId } = request.params as SiteParams;
+    const { format } = request.query as ImmediateQueryString;
+    const body = request.body as ImmediateQueryBody;
+    const site = await queryableSite(deps.directory, siteId);
+
+    const queryId = randomUUID();
+    const maxTimeInQueueMs = (body.maxTimeInQueue ?? LIMITS.defaultImmediateTimeInQueueSeconds) * 1000;
+    const deadline = Date.now() + maxTimeInQueueMs + deps.queryTimeoutMs;
+    const log = request.log.child({ siteId, queryId });
+    log.info({ maxTimeInQueueMs }, 'query started');
+
+    const disconnect = disconnectSignal(reply);
+    try {
+      const result = await deps.queries.execute(site, {
+        queryId,
+        ...(body.catalogue !== undefined ? { catalogue: body.catalogue } : {}),
+        command: body.command,
+        maxTimeInQueueMs,
+        deadline,
+      }, disconnect.signal);
+      log.info({ rowCount: result.rowCount, bytes: result.bytes, queuedMs: result.timings.queuedMs, executionMs: result.timings.executionMs }, 'query finished');
+      return toQueryResponse({ queryId, siteId, executionMode: body.command.executionMode, format: format ?? 'json', result, finishedAt: Date.now() });
+    } catch (err) {
+      if (!disconnect.signal.aborted) throw err;
+      // Nobody is left to answer: skip the error reply (and its 500 log) for a socket that is gone.
+      log.info('query abandoned: client disconnected');
+      reply.hijack();
+      if (!reply.raw.destroyed) reply.raw.destroy();
+      return reply;
+    } finally {
+      disconnect.dispose();
+    }
+  });
+}
+
+/** The site if it may be queried: unknown, malformed and retired ids are all "not found". */
+async function queryableSite(directory: SiteDirectory, siteId: string): Promise<SiteView> {
+  if (!Guid.safeParse(siteId).success) throw new AppError('site_not_found', 'site not found');
+  const site = await directory.get(siteId);
+  if (!site || site.status === 'removed' || site.status === 'uninstalled') throw new AppError('site_not_found', 'site not found');
+  if (!site.authoritative) {
+    throw new AppError('site_not_authoritative', 'site is not authoritative for its practice; query the authoritative site');
+  }
+  return site;
+}

@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Logger } from '@halo/log';
+import type { NatsConnection } from '@halo/messaging';
+import { buildApp } from './app.ts';
+import { keyAuthenticator, type SubscriptionKey } from './auth.ts';
+import { NatsQueryClient } from './nats-query-client.ts';
+import { RegistryDirectory } from './registry-directory.ts';
+
+export interface StartFacadeOptions {
+  /** An open connection; the caller owns it (startFacade never drains or closes it). */
+  nc: NatsConnection;
+  port: number;
+  host: string;
+  keys: readonly SubscriptionKey[];
+  log: Logger;
+  /** Default 30 000 ms. */
+  queryTimeoutMs?: number;
+  /** Registry answer cache TTL; default 2000 ms. */
+  cacheTtlMs?: number;
+  /** Default: a fresh random token per call. */
+  requesterId?: string;
+  /** Default: this package's version. */
+  version?: string;
+}
+
+/** A listening facade. */
+export interface RunningFacade {
+  /** Base URL, e.g. `http://127.0.0.1:41234`. */
+  readonly url: string;
+  /** Stops accepting requests and waits for in-flight ones; the NATS connection stays open. */
+  close(): Promise<void>;
+}
+
+/** Builds the facade over real NATS-backed deps and listens; used by main.ts and integration tests. */
+export async function startFacade(options: StartFacadeOptions): Promise<RunningFacade> {
+  const { nc, log } = options;
+  const nats = natsState(nc);
+  const app = buildApp({
+    directory: new RegistryDirectory({ nc, ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}) }),
+    queries: new NatsQueryClient({ nc, requesterId: options.requesterId ?? randomBytes(12).toString('hex') }),
+    auth: keyAuthenticator(options.keys),
+    log,
+    version: options.version ?? packageVersion(),
+    queryTimeoutMs: options.queryTimeoutMs ?? 30_000,
+    health: () => ({ nats: nats.state() }),
+  });
+  try {
+    const url = await app.listen({ port: options.port, host: options.host });
+    log.info({ url, keys: options.keys.length }, 'facade listening');
+    return { url, close: () => app.close() };
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+}
+
+/** Tracks the connection from its status events; the client has no synchronous "connected?" getter. */
+function natsState(nc: NatsConnection): { state(): string } {
+  let current = 'connected';
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') current = 'disconnected';
+      else if (s.type === 'reconnecting') current = 'reconnecting';
+      else if (s.type === 'reconnect') current = 'connected';
+    }
+  })().catch(() => undefined);
+  return {
+    state: () => (nc.isClosed() ? 'closed' : nc.isDraining() ? 'draining' : current),
+  };
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+}

@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HealthResponse, SitesResponse } from '@halo/contracts';
+import { AUTH, SITE_ID, siteView, testApp } from './fakes.ts';
+
+test('GET /integrator/sites maps registry views to Halo-shaped sites', async (t) => {
+  const { app, directory } = testApp();
+  t.after(() => app.close());
+  const other = '44444444-4444-4444-8444-444444444444';
+  directory.sites = [siteView(), siteView({ haloGuid: other, authoritative: false, availability: 'offline', practiceManagementVersion: undefined })];
+  const res = await app.inject({ url: '/integrator/sites?practiceManagementSiteId=PRAC-1', headers: AUTH });
+  assert.equal(res.statusCode, 200);
+  const body = SitesResponse.parse(res.json());
+  assert.deepEqual(body.sites[0], {
+    id: SITE_ID,
+    pmsType: 'sample',
+    availability: 'online',
+    status: 'active',
+    haloLinkVersion: '0.1.0',
+    catalogue: [{ name: 'main', isDefault: true }],
+    practiceMetadata: { pmsType: 'sample', practiceName: 'Sample Dental Surgery', practiceManagementSiteId: 'PRAC-1', practiceManagementVersion: '1.2.3' },
+    authoritative: true,
+  });
+  assert.equal(body.sites[1]?.authoritative, false);
+  assert.equal(body.sites[1]?.availability, 'offline');
+  assert.equal('practiceManagementVersion' in (body.sites[1]?.practiceMetadata ?? {}), false);
+  // Registry internals stay inside.
+  assert.doesNotMatch(res.body, /linkGuid|databaseIdentity|sqlite/);
+});
+
+test('practiceManagementName accepts a PMS type code or its display name', async (t) => {
+  const { app, directory } = testApp();
+  t.after(() => app.close());
+  for (const name of ['sample', 'Sample%20Dental', 'SAMPLE%20DENTAL']) {
+    const res = await app.inject({ url: `/integrator/sites?practiceManagementSiteId=PRAC-1&practiceManagementName=${name}`, headers: AUTH });
+    assert.equal(res.statusCode, 200);
+    assert.equal(SitesResponse.parse(res.json()).sites.length, 1);
+  }
+  const bp = await app.inject({ url: '/integrator/sites?practiceManagementSiteId=PRAC-1&practiceManagementName=Best%20Practice', headers: AUTH });
+  assert.deepEqual(bp.json(), { sites: [] });
+  assert.deepEqual(directory.lookups, [
+    { pmsId: 'PRAC-1', pmsType: 'sample' }, { pmsId: 'PRAC-1', pmsType: 'sample' }, { pmsId: 'PRAC-1', pmsType: 'sample' }, { pmsId: 'PRAC-1', pmsType: 'bp' },
+  ]);
+  await app.inject({ url: '/integrator/sites?practiceManagementSiteId=PRAC-2', headers: AUTH });
+  assert.deepEqual(directory.lookups.at(-1), { pmsId: 'PRAC-2' });
+});
+
+test('GET /health needs no key: 200 ok when NATS is connected, 503 degraded otherwise', async (t) => {
+  let nats = 'connected';
+  const { app } = testApp({ health: () => ({ nats }) });
+  t.after(() => app.close());
+  const ok = await app.inject({ url: '/health' });
+  assert.equal(ok.statusCode, 200);
+  assert.deepEqual(HealthResponse.parse(ok.json()), { status: 'ok', nats: 'connected', version: '9.9.9' });
+  nats = 'reconnecting';
+  const degraded = await app.inject({ url: '/health' });
+  assert.equal(degraded.statusCode, 503);
+  assert.deepEqual(degraded.json(), { status: 'degraded', nats: 'reconnecting', version: '9.9.9' });
+});
+
+test('OpenAPI 3 at /docs/json describes the routes from the zod schemas; /docs serves the UI', async (t) => {
+  const { app } = testApp();
+  t.after(() => app.close());
+  const res = await app.inject({ url: '/docs/json' });
+  assert.equal(res.statusCode, 200);
+  const doc = res.json() as {
+    openapi: string;
+    paths: Record<string, Record<string, {
+      security?: unknown;
+      parameters?: { name: string; in: string; required?: boolean }[];
+      requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown>; required?: string[]; additionalProperties?: boolean } }> };
+      responses: Record<string, { content?: Record<string, { schema: { properties?: Record<string, unknown> } }> }>;
+    }>>;
+    components: { securitySchemes: Record<string, { type: string; in: string; name: string }> };
+  };
+  assert.match(doc.openapi, /^3\./);
+  assert.deepEqual(Object.keys(doc.paths).sort(), ['/health', '/integrator/sites', '/integrator/sites/{siteId}/queries/immediate']);
+  assert.deepEqual(doc.components.securitySchemes.subscriptionKey, { type: 'apiKey', in: 'header', name: 'Ocp-Apim-Subscription-Key' });
+
+  const sites = doc.paths['/integrator/sites']?.get;
+  assert.ok(sites);
+  assert.deepEqual(sites.security, [{ subscriptionKey: [] }]);
+  assert.deepEqual(sites.parameters?.map((p) => [p.name, p.in, p.required]), [['practiceManagementSiteId', 'query', true], ['practiceManagementName', 'query', false]]);
+  assert.ok(sites.responses['200']?.content?.['application/json']?.schema.properties?.sites);
+  assert.ok(sites.responses['401']);
+
+  const immediate = doc.paths['/integrator/sites/{siteId}/queries/immediate']?.post;
+  assert.ok(immediate);
+  const body = immediate.requestBody?.content['application/json']?.schema;
+  assert.ok(body);
+  assert.deepEqual(Object.keys(body.properties).sort(), ['catalogue', 'command', 'maxTimeInQueue']);
+  assert.deepEqual(body.required, ['command']);
+  assert.equal(body.additionalProperties, false);
+  assert.ok(immediate.parameters?.some((p) => p.name === 'siteId' && p.in === 'path'));
+  assert.ok(immediate.parameters?.some((p) => p.name === 'format' && p.in === 'query'));
+  for (const status of ['200', '400', '401', '403', '404', '413', '503', '504']) assert.ok(immediate.responses[status], status);
+  assert.ok(immediate.responses['403']?.content?.['application/json']?.schema.properties?.error);
+
+  const ui = await app.inject({ url: '/docs' });
+  assert.equal(ui.statusCode, 200);
+  assert.match(ui.body, /swagger/i);
+});
