@@ -60,7 +60,7 @@ export const QueryRequest = z.object({
   deadline: z.number().int().positive(),
   maxTimeInQueueMs: z.number().int().positive(),
 });
-export type QueryRequest = z.input<typeof QueryRequest>;
+export type QueryRequest = z.infer<typeof QueryRequest>;
 
 export const ColumnInfo = z.object({ name: z.string(), type: z.string() });
 export type ColumnInfo = z.infer<typeof ColumnInfo>;

@@ -1,0 +1,170 @@
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  AppError, QueryRequest, RegisterResult, isAppError, parseReplySubject, subjects,
+  type Heartbeat, type RegisterRequest,
+} from '@halo/contracts';
+import {
+  NatsServerProcess, connectNats, decodeJson, encodeJson, errorEnvelope, renderNatsConfig, requestJson,
+  type Msg, type NatsConnection, type Subscription,
+} from '@halo/messaging';
+import type { Logger } from '@halo/log';
+import type { AgentConfig } from './config.ts';
+import { Site } from './site.ts';
+import { StateDirectory } from './state.ts';
+
+export interface AgentDeps {
+  config: AgentConfig;
+  log: Logger;
+}
+
+/** What a started agent exposes to its host process and to tests. */
+export interface Agent {
+  readonly linkGuid: string;
+  readonly sites: ReadonlyArray<{ name: string; haloGuid: string; pmsId: string; authoritative: boolean }>;
+  /** The supervised leaf nats-server. */
+  readonly leaf: NatsServerProcess;
+  readonly nc: NatsConnection;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts Halo Link: its leaf nats-server, its sites, registration, query subscriptions and heartbeats.
+ * Resolves once every site that could be opened is registered; keeps retrying the registry until then.
+ */
+export async function startAgent(deps: AgentDeps): Promise<Agent> {
+  const { config } = deps;
+  const state = new StateDirectory(config.stateDir);
+  const linkGuid = state.linkGuid;
+  const log = deps.log.child({ linkGuid });
+  const closers: Array<() => Promise<unknown>> = [];
+  const close = async () => {
+    for (const fn of closers.splice(0).reverse()) await fn().catch((err: unknown) => log.warn({ err: errName(err) }, 'close step failed'));
+  };
+
+  try {
+    const leaf = new NatsServerProcess({
+      name: 'leaf',
+      dir: join(config.stateDir, 'leaf'),
+      supervise: true,
+      log,
+      config: renderNatsConfig('leaf.conf.tmpl', {
+        serverName: `link-${linkGuid}`,
+        clientPort: -1,
+        hubLeafUrls: config.hubLeafUrls.map((u) => JSON.stringify(u)).join(', '),
+      }),
+    });
+    await leaf.start();
+    closers.push(() => leaf.close());
+
+    const nc = await connectNats({ servers: leaf.clientUrl, name: `halo-link-${linkGuid}`, inboxPrefix: subjects.agentInbox(linkGuid), log });
+    closers.push(() => nc.close());
+
+    const sites: Site[] = [];
+    for (const entry of config.databases) {
+      const haloGuid = state.haloGuid(entry.name);
+      try {
+        sites.push(await Site.open(haloGuid, entry));
+      } catch (err) {
+        // One unreadable database must not take the practice's other sites offline.
+        log.error({ database: entry.name, haloGuid, code: isAppError(err) ? err.code : 'internal', err: errName(err) }, 'site not served');
+      }
+    }
+    closers.push(() => Promise.all(sites.map((s) => s.close())));
+
+    const subs: Subscription[] = sites.map((site) =>
+      nc.subscribe(subjects.query(linkGuid, site.haloGuid), { callback: (err, msg) => { if (!err) void answer(site, msg); } }),
+    );
+    closers.push(async () => {
+      if (!nc.isClosed()) await Promise.all(subs.map((s) => s.drain()));
+    });
+
+    async function answer(site: Site, msg: Msg): Promise<void> {
+      const receivedAt = Date.now();
+      // Replies go only to this link's reply subjects: anything else would be relaying for someone.
+      const reply = msg.reply ? parseReplySubject(msg.reply) : null;
+      if (!msg.reply || !reply || reply.linkGuid !== linkGuid) {
+        log.warn({ haloGuid: site.haloGuid }, 'query without a valid reply subject dropped');
+        return;
+      }
+      let queryId = reply.queryId;
+      let payload: unknown;
+      try {
+        const request = decodeJson(QueryRequest, msg.data);
+        queryId = request.queryId;
+        if (request.haloGuid !== site.haloGuid) throw new AppError('bad_request', 'the query names another site');
+        if (request.queryId !== reply.queryId) throw new AppError('bad_request', 'the query id does not match its reply subject');
+        if (request.deadline <= receivedAt) throw new AppError('deadline_exceeded', 'the deadline passed before the query arrived');
+        const result = await site.run(request, receivedAt, config.maxResultBytes);
+        payload = { ok: true, result };
+        log.info({ haloGuid: site.haloGuid, queryId, rowCount: result.rowCount, bytes: result.bytes, ms: Date.now() - receivedAt }, 'query finished');
+      } catch (err) {
+        payload = errorEnvelope(err);
+        log.info({ haloGuid: site.haloGuid, queryId, code: isAppError(err) ? err.code : 'internal', ms: Date.now() - receivedAt }, 'query failed');
+        if (!isAppError(err)) log.error({ haloGuid: site.haloGuid, queryId, err: errName(err) }, 'unexpected query error');
+      }
+      let data = encodeJson(payload);
+      if (data.length > nc.info!.max_payload) {
+        data = encodeJson(errorEnvelope(new AppError('result_too_large', 'the result does not fit in one message; use streaming or a smaller query')));
+      }
+      try {
+        msg.respond(data);
+      } catch (err) {
+        log.warn({ haloGuid: site.haloGuid, queryId, err: errName(err) }, 'reply failed');
+      }
+    }
+
+    const registration: RegisterRequest = { linkGuid, env: config.env, version: config.version, sites: sites.map((s) => s.registration) };
+    const abort = new AbortController();
+    closers.push(async () => abort.abort());
+    const registered = await register(nc, registration, log, abort.signal);
+
+    // Registering again after the leaf or the hub comes back refreshes what the registry knows.
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'reconnect') await register(nc, registration, log, abort.signal).catch(() => undefined);
+      }
+    })().catch(() => undefined);
+
+    const beat = () => {
+      if (nc.isClosed()) return;
+      const load = sites.reduce((acc, s) => ({ inFlight: acc.inFlight + s.load.inFlight, queued: acc.queued + s.load.queued }), { inFlight: 0, queued: 0 });
+      const hb: Heartbeat = { linkGuid, version: config.version, sites: sites.map((s) => s.haloGuid), load, clock: Date.now() };
+      nc.publish(subjects.heartbeat(linkGuid), encodeJson(hb));
+    };
+    const timer = setInterval(beat, config.heartbeatSeconds * 1000);
+    closers.push(async () => clearInterval(timer));
+
+    const view = sites.map((s) => ({
+      name: s.entry.name,
+      haloGuid: s.haloGuid,
+      pmsId: s.registration.pmsId,
+      authoritative: registered.sites.find((r) => r.haloGuid === s.haloGuid)?.authoritative ?? false,
+    }));
+    log.info({ sites: view }, 'agent ready');
+    return { linkGuid, sites: view, leaf, nc, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Registers with the registry, retrying with backoff while it (or the hub link) is unavailable. */
+async function register(nc: NatsConnection, request: RegisterRequest, log: Logger, signal: AbortSignal): Promise<RegisterResult> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await requestJson(nc, subjects.registry('register'), request, RegisterResult, { timeoutMs: 10_000, noResponders: 'registry_unavailable' });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      // A refused registration (bad_request) will not change by retrying, but the operator may fix the hub side.
+      if (attempt % 20 === 0) log.warn({ code: isAppError(err) ? err.code : 'internal', attempt }, 'registration failed; retrying');
+      await sleep(Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)), undefined, { signal }).catch(() => undefined);
+      if (signal.aborted) throw new AppError('site_offline', 'the agent stopped before it registered');
+    }
+  }
+}
+
+/** Error names only: messages of foreign errors may carry data. */
+function errName(err: unknown): string {
+  return isAppError(err) ? `AppError:${err.code}` : err instanceof Error ? err.name : typeof err;
+}

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { loadConfig } from '@halo/config';
+import { createLogger } from '@halo/log';
+import { startAgent } from './agent.ts';
+import { loadAgentConfig } from './config.ts';
+
+const env = loadConfig(z.object({
+  HALO_AGENT_CONFIG: z.string().min(1),
+  HALO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}));
+const log = createLogger({ name: 'agent', level: env.HALO_LOG_LEVEL });
+const agent = await startAgent({ config: loadAgentConfig(env.HALO_AGENT_CONFIG), log });
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'stopping');
+  await agent.close();
+  process.exit(0);
+}
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));
