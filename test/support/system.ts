@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '@halo/log';
 import { connectNats, type NatsConnection } from '@halo/messaging';
 import { createSampleDatabase } from '@halo/pms';
 import { launchHub, type RunningHub } from '@halo/testkit';
-import { startRegistry, type Registry } from '@halo/registry';
+import { startRegistry } from '@halo/registry';
 import { startFacade, type RunningFacade } from '@halo/facade';
 import { AgentConfig, startAgent, type Agent, type AgentConfigInput } from '@halo/agent';
 

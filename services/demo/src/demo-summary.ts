@@ -1,0 +1,64 @@
+import { renameSync, writeFileSync } from 'node:fs';
+
+/** A site as the demo reports it. */
+export interface DemoSite {
+  haloGuid: string;
+  pmsType: string;
+  pmsId: string;
+  practiceName: string;
+  authoritative: boolean;
+}
+
+/** What `<data>/demo.json` holds. */
+export interface DemoSummary {
+  facadeUrl: string;
+  subscriptionKey: string;
+  sites: DemoSite[];
+}
+
+/** A patient of practice A with several appointments in the generated data. */
+export const DEMO_PATIENT = 42;
+
+/** The demo query: one patient's appointments, with a named parameter. */
+export function demoQueryBody(patNum = DEMO_PATIENT): object {
+  return {
+    command: {
+      text: 'SELECT AptNum, AptDateTime, AptStatus, ProcDescript FROM appointment WHERE PatNum = @patNum ORDER BY AptDateTime',
+      executionMode: 'reader',
+      parameters: [{ name: '@patNum', type: 'Int', value: String(patNum) }],
+    },
+  };
+}
+
+/** One titled, ready-to-paste shell command. */
+export interface DemoCommand {
+  title: string;
+  command: string;
+}
+
+/** curl commands against the running facade: site lookup, a query on the authoritative site, the same on a backup (403). */
+export function demoCommands(summary: DemoSummary): DemoCommand[] {
+  const { facadeUrl, subscriptionKey } = summary;
+  const header = `-H 'Ocp-Apim-Subscription-Key: ${subscriptionKey}'`;
+  const authoritative = summary.sites.find((s) => s.authoritative);
+  const backup = summary.sites.find((s) => !s.authoritative && s.pmsId === authoritative?.pmsId);
+  const commands: DemoCommand[] = [];
+  if (authoritative) {
+    commands.push({
+      title: `Sites of PMS ID ${authoritative.pmsId} (${authoritative.practiceName} and its backup)`,
+      command: `curl -s ${header} '${facadeUrl}/integrator/sites?practiceManagementSiteId=${encodeURIComponent(authoritative.pmsId)}'`,
+    });
+    const query = (haloGuid: string) =>
+      `curl -s -X POST ${header} -H 'Content-Type: application/json' \\\n  --data '${JSON.stringify(demoQueryBody())}' \\\n  '${facadeUrl}/integrator/sites/${haloGuid}/queries/immediate'`;
+    commands.push({ title: `Appointments of patient ${DEMO_PATIENT} at the authoritative site`, command: query(authoritative.haloGuid) });
+    if (backup) commands.push({ title: 'The same query on the backup (not authoritative): 403 site_not_authoritative', command: query(backup.haloGuid) });
+  }
+  return commands;
+}
+
+/** Writes demo.json atomically (temp file + rename). */
+export function writeDemoSummary(path: string, summary: DemoSummary): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o600 });
+  renameSync(temporary, path);
+}

@@ -1,0 +1,9 @@
+// Public entry of @halo/demo: the whole local system on one machine (`npm start`), for people and tests.
+export { startDemo } from './start-demo.ts';
+export type { DemoDatabaseSite, DemoOptions, RunningDemo } from './start-demo.ts';
+export type { DemoDatabase } from './sample-practices.ts';
+export { demoCommands, demoQueryBody, DEMO_PATIENT } from './demo-summary.ts';
+export type { DemoCommand, DemoSite, DemoSummary } from './demo-summary.ts';
+export { DEMO_PRACTICES } from './sample-practices.ts';
+export { DEMO_INTEGRATOR_ID } from './subscription-key.ts';
+export type { UnexpectedExit } from './child-service.ts';

@@ -1,0 +1,83 @@
+// `npm start`: the whole local system on one machine. Reads the environment, prints, and handles signals;
+// startDemo (start-demo.ts) does the work.
+import { join } from 'node:path';
+import { z } from 'zod';
+import { Port, loadConfig } from '@halo/config';
+import { NatsServerNotFoundError, projectRoot } from '@halo/messaging';
+import { demoCommands, startDemo, type RunningDemo } from './index.ts';
+
+const Config = z.object({
+  HALO_DATA_DIR: z.string().min(1).default(join(projectRoot(), '.halo')),
+  HALO_HTTP_PORT: Port.default(8080),
+  HALO_LOG_LEVEL: z.enum(['info', 'debug', 'trace']).default('info'),
+});
+
+const say = (message: string) => process.stdout.write(`demo: ${message}\n`);
+const config = loadConfig(Config);
+const starting = new AbortController();
+let demo: RunningDemo | undefined;
+let stopping = false;
+
+async function stop(signal: string): Promise<void> {
+  if (stopping) {
+    // A second signal: no more waiting. Exiting kills every child (startDemo's process 'exit' hook).
+    say(`${signal} again: killing everything`);
+    process.exit(1);
+  }
+  stopping = true;
+  say(`${signal}: stopping`);
+  starting.abort(new Error(`${signal} while starting`));
+  if (!demo) return; // startDemo stops what it started and rejects; the catch below reports it
+  try {
+    await demo.close();
+    say('stopped');
+  } catch (err) {
+    process.stderr.write(`demo: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));
+
+try {
+  demo = await startDemo({
+    dataDir: config.HALO_DATA_DIR,
+    httpPort: config.HALO_HTTP_PORT,
+    logLevel: config.HALO_LOG_LEVEL,
+    signal: starting.signal,
+    progress: say,
+    onUnexpectedExit: (exit) => say(`WARNING: ${exit.name} exited unexpectedly (${exit.code ?? exit.signal}); see ${exit.logFile}`),
+  });
+} catch (err) {
+  if (stopping) {
+    say('stopped');
+    process.exit(0);
+  }
+  if (err instanceof NatsServerNotFoundError) {
+    process.stderr.write(`demo: ${err.message}\n`);
+  } else {
+    process.stderr.write(`demo: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+  process.exit(1);
+}
+if (stopping) {
+  // A signal raced the last step of startup: stop() found nothing to close yet.
+  await demo.close();
+  say('stopped');
+  process.exit(0);
+}
+
+const lines = [
+  '',
+  `Halo is running. Facade: ${demo.facadeUrl}  (OpenAPI: ${demo.facadeUrl}/docs)`,
+  `Subscription key (integrator "demo"): ${demo.subscriptionKey}`,
+  '',
+  'Sites:',
+  ...demo.sites.map((s) => `  ${s.haloGuid}  ${s.pmsType}  ${s.pmsId}  ${s.practiceName}${s.authoritative ? '  (authoritative)' : '  (not authoritative)'}`),
+  '',
+  ...demoCommands(demo).flatMap((c) => [`# ${c.title}`, c.command, '']),
+  `The same is in ${join(config.HALO_DATA_DIR, 'demo.json')}; logs are in ${join(config.HALO_DATA_DIR, 'logs')}.`,
+  'Ctrl-C stops everything.',
+  '',
+];
+process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,0 +1,49 @@
+import { SitesResponse, type HttpSite } from '@halo/contracts';
+
+export interface WaitForSitesOptions {
+  facadeUrl: string;
+  subscriptionKey: string;
+  /** How many sites each PMS ID must list. */
+  expected: ReadonlyMap<string, number>;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** Polls `GET /integrator/sites` through the facade until every PMS ID lists its expected sites; returns them all. */
+export async function waitForSites(options: WaitForSitesOptions): Promise<HttpSite[]> {
+  const deadline = Date.now() + options.timeoutMs;
+  let last = 'no answer yet';
+  for (;;) {
+    options.signal?.throwIfAborted();
+    const found: HttpSite[] = [];
+    let complete = true;
+    for (const [pmsId, count] of options.expected) {
+      try {
+        const response = await fetch(`${options.facadeUrl}/integrator/sites?practiceManagementSiteId=${encodeURIComponent(pmsId)}`, {
+          headers: { 'Ocp-Apim-Subscription-Key': options.subscriptionKey },
+          signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(5_000)]) : AbortSignal.timeout(5_000),
+        });
+        const body: unknown = await response.json();
+        if (!response.ok) {
+          last = `${pmsId}: HTTP ${response.status} ${JSON.stringify(body)}`;
+          complete = false;
+          continue;
+        }
+        const { sites } = SitesResponse.parse(body);
+        found.push(...sites);
+        if (sites.length < count) {
+          last = `${pmsId}: ${sites.length} of ${count} sites`;
+          complete = false;
+        }
+      } catch (err) {
+        options.signal?.throwIfAborted();
+        last = `${pmsId}: ${err instanceof Error ? err.message : String(err)}`;
+        complete = false;
+      }
+    }
+    options.signal?.throwIfAborted();
+    if (complete) return found;
+    if (Date.now() > deadline) throw new Error(`the facade did not list every demo site within ${options.timeoutMs} ms (${last})`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}

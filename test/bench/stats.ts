@@ -1,0 +1,44 @@
+/** Percentile of sorted numbers (nearest rank). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export interface LatencyFigures {
+  p50: number;
+  p99: number;
+  mean: number;
+  n: number;
+}
+
+/** Runs `op` sequentially `n` times (after `warmup` runs) and reports latency in milliseconds. */
+export async function sequential(op: () => Promise<unknown>, n: number, warmup = Math.ceil(n / 10)): Promise<LatencyFigures> {
+  for (let i = 0; i < warmup; i++) await op();
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await op();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 50), p99: percentile(times, 99), mean: times.reduce((a, b) => a + b, 0) / n, n };
+}
+
+/** Runs `total` operations with `inFlight` at a time and reports operations per second. */
+export async function throughput(op: () => Promise<unknown>, total: number, inFlight: number): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    while (next < total) {
+      next++;
+      await op();
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return total / ((performance.now() - t0) / 1000);
+}
+
+export function fmt(n: number, digits = 2): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
+}
