@@ -4,3 +4,4 @@ export * from './identifiers.ts';
 export * from './registry.ts';
 export * from './query.ts';
 export * from './http.ts';
+export * from './chunks.ts';

@@ -3,3 +3,7 @@ export * from './rpc.ts';
 export * from './nats-server-binary.ts';
 export * from './nats-server-process.ts';
 export { headers, nuid } from '@nats-io/transport-node';
+export * from './ack-router.ts';
+export * from './chunk-sender.ts';
+export * from './reply-router.ts';
+export { GZIP_MIN_BYTES, MAX_RAW_CHUNK_BYTES } from './chunk-encoding.ts';

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { ColumnInfo, QueryTimings } from './query.ts';
+import { ErrorCodes } from './errors.ts';
+
+/**
+ * The chunk protocol of ARCHITECTURE §4. Every message from agent to requester on
+ * `halo.v1.r.<link>.<requester>.<query>` is one chunk: headers say its kind, sequence number and encoding;
+ * the body is JSON (rows chunks may be gzipped JSON).
+ */
+export const ChunkHeaders = {
+  kind: 'Halo-Chunk',
+  seq: 'Halo-Seq',
+  /** "gzip" when the body is gzipped. */
+  encoding: 'Halo-Encoding',
+} as const;
+
+/** Headers on a query request (§4 step 1). */
+export const RequestHeaders = {
+  queryId: 'Halo-Query-Id',
+  deadline: 'Halo-Deadline',
+  chunkBytes: 'Halo-Chunk-Bytes',
+  window: 'Halo-Window',
+} as const;
+
+export const CHUNK_KINDS = ['meta', 'rows', 'end', 'error'] as const;
+export type ChunkKind = (typeof CHUNK_KINDS)[number];
+
+export const PROTOCOL_LIMITS = {
+  /** Largest rows chunk body before compression. */
+  maxChunkBytes: 256 * 1024,
+  defaultChunkBytes: 128 * 1024,
+  defaultWindow: 8,
+  maxWindow: 64,
+} as const;
+
+/** Body of `meta` (seq 0): the result's columns. */
+export const MetaChunk = z.object({ columns: z.array(ColumnInfo) });
+export type MetaChunk = z.infer<typeof MetaChunk>;
+
+/** Body of `rows`: an array of rows, each an array of cells in column order. */
+export const RowsChunk = z.array(z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])));
+export type RowsChunk = z.infer<typeof RowsChunk>;
+
+/** Body of `end`: totals of a successful result. */
+export const EndChunk = z.object({
+  rowCount: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  affected: z.number().int().nonnegative().optional(),
+  timings: QueryTimings,
+});
+export type EndChunk = z.infer<typeof EndChunk>;
+
+/** Body of `error`: a coded failure; no query text, parameters or row data. */
+export const ErrorChunk = z.object({ code: z.enum(ErrorCodes), message: z.string().max(1000) });
+export type ErrorChunk = z.infer<typeof ErrorChunk>;
+
+/** Requester -> agent on `halo.v1.ack.<link>.<query>`: credit up to a sequence number, or cancel. */
+export const AckMessage = z.union([
+  z.object({ credit: z.number().int().nonnegative() }).strict(),
+  z.object({ cancel: z.literal(true) }).strict(),
+]);
+export type AckMessage = z.infer<typeof AckMessage>;

@@ -1,0 +1,45 @@
+import { promisify } from 'node:util';
+import { gunzip, gzip } from 'node:zlib';
+import { AppError, PROTOCOL_LIMITS } from '@halo/contracts';
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+/** Rows chunks at or below this many raw bytes are never compressed (not worth the CPU). */
+export const GZIP_MIN_BYTES = 8 * 1024;
+/** Compression is kept only when it saves more than this fraction of the raw bytes. */
+const GZIP_MIN_SAVING = 0.1;
+
+/**
+ * Largest raw (uncompressed) chunk body: the 1 MiB max_payload of every Halo server, less room for headers.
+ * Bounding the raw size, not the gzipped one, also bounds what a receiver inflates.
+ */
+export const MAX_RAW_CHUNK_BYTES = 1024 * 1024 - 4 * 1024;
+
+/** Clamps a requested chunk size / window into the protocol's range; garbage becomes the default. */
+export function clampChunkBytes(value: number | undefined): number {
+  if (value === undefined || !Number.isFinite(value)) return PROTOCOL_LIMITS.defaultChunkBytes;
+  return Math.min(Math.max(Math.floor(value), 1024), PROTOCOL_LIMITS.maxChunkBytes);
+}
+
+export function clampWindow(value: number | undefined): number {
+  if (value === undefined || !Number.isFinite(value)) return PROTOCOL_LIMITS.defaultWindow;
+  return Math.min(Math.max(Math.floor(value), 1), PROTOCOL_LIMITS.maxWindow);
+}
+
+/** Gzips a rows body when it is big enough and compression pays; runs on the thread pool, never the event loop. */
+export async function maybeGzip(raw: Uint8Array): Promise<{ body: Uint8Array; gzip: boolean }> {
+  if (raw.byteLength <= GZIP_MIN_BYTES) return { body: raw, gzip: false };
+  const packed = await gzipAsync(raw, { level: 6 });
+  if (packed.byteLength < raw.byteLength * (1 - GZIP_MIN_SAVING)) return { body: packed, gzip: true };
+  return { body: raw, gzip: false };
+}
+
+/** Inflates a gzipped body, refusing anything larger than a raw chunk may be (a gzip bomb is a protocol error). */
+export async function gunzipBody(body: Uint8Array): Promise<Uint8Array> {
+  try {
+    return await gunzipAsync(body, { maxOutputLength: MAX_RAW_CHUNK_BYTES });
+  } catch (cause) {
+    throw new AppError('internal', 'chunk protocol violation: bad gzip body', { cause });
+  }
+}

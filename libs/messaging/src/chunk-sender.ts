@@ -1,0 +1,225 @@
+import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import {
+  AppError, ChunkHeaders, RequestHeaders, isAppError, parseReplySubject,
+  type Cell, type ChunkKind, type ColumnInfo, type EndChunk, type ErrorChunk,
+} from '@halo/contracts';
+import type { Logger } from '@halo/log';
+import type { AckChannel } from './ack-router.ts';
+import { MAX_RAW_CHUNK_BYTES, clampChunkBytes, clampWindow, maybeGzip } from './chunk-encoding.ts';
+import { encodeJson } from './rpc.ts';
+
+const encoder = new TextEncoder();
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** What a sent chunk looked like (for metrics and tests; never its contents). */
+export interface SentChunkInfo {
+  kind: ChunkKind;
+  seq: number;
+  /** Bytes published (after compression). */
+  bytes: number;
+  gzip: boolean;
+}
+
+export interface ChunkSenderOptions {
+  nc: NatsConnection;
+  /** The request's reply subject, `halo.v1.r.<link>.<requester>.<query>`. */
+  replySubject: string;
+  acks: AckChannel;
+  /** Credit window: chunk n goes out only while n - lastCredit <= window. */
+  window: number;
+  /** Target raw JSON bytes per rows chunk (capped at PROTOCOL_LIMITS.maxChunkBytes). */
+  chunkBytes: number;
+  /** Longest wait for new credit before giving up. */
+  stallMs: number;
+  /** Epoch ms: the query's overall deadline. */
+  deadline: number;
+  log?: Logger;
+  /** Called after each chunk is published. */
+  onChunk?: (info: SentChunkInfo) => void;
+}
+
+/** Parses a query request's chunk size and window headers, clamped to the protocol's limits, with defaults. */
+export function readRequestOptions(msg: Msg): { chunkBytes: number; window: number } {
+  const read = (name: string): number | undefined => {
+    const value = msg.headers?.get(name);
+    return value ? Number(value) : undefined;
+  };
+  return { chunkBytes: clampChunkBytes(read(RequestHeaders.chunkBytes)), window: clampWindow(read(RequestHeaders.window)) };
+}
+
+/**
+ * The agent's half of the chunk protocol (ARCHITECTURE §4): `meta`, then rows batched into chunks of about
+ * chunkBytes of JSON (gzipped when that pays), then `end` or `error`. Calls are serialised internally.
+ */
+export class ChunkSender {
+  /** Aborted when the requester cancels, stops granting credit for stallMs, or the deadline passes: the agent must then stop the database statement. Its reason is an AppError. */
+  readonly signal: AbortSignal;
+
+  readonly #nc: NatsConnection;
+  readonly #subject: string;
+  readonly #acks: AckChannel;
+  readonly #window: number;
+  readonly #chunkBytes: number;
+  readonly #stallMs: number;
+  readonly #deadline: number;
+  readonly #log: Logger | undefined;
+  readonly #onChunk: ((info: SentChunkInfo) => void) | undefined;
+  readonly #maxBody: number;
+  readonly #abort = new AbortController();
+  readonly #deadlineTimer: NodeJS.Timeout;
+  readonly #onCancel: () => void;
+
+  #seq = 0;
+  #buffer: string[] = [];
+  #bufferBytes = 0;
+  #rowCount = 0;
+  #bytes = 0;
+  #done = false;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: ChunkSenderOptions) {
+    if (!parseReplySubject(opts.replySubject)) throw new AppError('bad_request', 'the query has no valid reply subject');
+    this.#nc = opts.nc;
+    this.#subject = opts.replySubject;
+    this.#acks = opts.acks;
+    this.#window = clampWindow(opts.window);
+    this.#chunkBytes = clampChunkBytes(opts.chunkBytes);
+    this.#stallMs = opts.stallMs;
+    this.#deadline = opts.deadline;
+    this.#log = opts.log;
+    this.#onChunk = opts.onChunk;
+    this.#maxBody = Math.min(MAX_RAW_CHUNK_BYTES, (this.#nc.info?.max_payload ?? Infinity) - 4 * 1024);
+    this.signal = this.#abort.signal;
+    const left = this.#deadline - Date.now();
+    this.#deadlineTimer = setTimeout(() => this.#stop(new AppError('deadline_exceeded', 'query deadline passed')), Math.min(Math.max(left, 0), MAX_TIMER_MS));
+    this.#onCancel = () => this.#stop(this.#acks.cancelled.reason as AppError);
+    if (this.#acks.cancelled.aborted) this.#onCancel();
+    else this.#acks.cancelled.addEventListener('abort', this.#onCancel, { once: true });
+  }
+
+  /** Sends the `meta` chunk (seq 0). */
+  meta(columns: ColumnInfo[]): Promise<void> {
+    return this.#serial(() => this.#send('meta', encodeJson({ columns }), false));
+  }
+
+  /** Buffers rows; sends a chunk whenever the buffer reaches chunkBytes, first waiting for credit. Resolves when the rows are buffered or sent: this await is the backpressure to the database cursor. */
+  rows(batch: Cell[][]): Promise<void> {
+    return this.#serial(async () => {
+      for (const row of batch) {
+        const json = JSON.stringify(row);
+        const size = Buffer.byteLength(json) + 1;
+        if (this.#bufferBytes > 0 && this.#bufferBytes + size > this.#chunkBytes) await this.#flush();
+        this.#buffer.push(json);
+        this.#bufferBytes += size;
+        if (this.#bufferBytes >= this.#chunkBytes) await this.#flush();
+      }
+    });
+  }
+
+  /** Flushes buffered rows, then sends `end` with the totals. */
+  end(summary: { timings: { queuedMs: number; executionMs: number }; affected?: number }): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#bufferBytes > 0) await this.#flush();
+      const body: EndChunk = { rowCount: this.#rowCount, bytes: this.#bytes, timings: summary.timings };
+      if (summary.affected !== undefined) body.affected = summary.affected;
+      await this.#send('end', encodeJson(body), false);
+      this.#finish();
+    });
+  }
+
+  /** Sends an `error` chunk (best effort, never throws): code and message only. Not sent when the requester cancelled. */
+  fail(err: unknown): void {
+    if (this.#done) return;
+    const requesterGone = this.#acks.cancelled.aborted;
+    this.#finish();
+    if (requesterGone) return;
+    const chunk: ErrorChunk = isAppError(err)
+      ? { code: err.code, message: err.message.slice(0, 1000) }
+      : { code: 'internal', message: 'internal error' };
+    try {
+      // No credit wait: the error is terminal and tiny, and must not hang behind a stalled requester.
+      this.#publish('error', encodeJson(chunk), false);
+    } catch (publishErr) {
+      this.#log?.warn({ err: publishErr, code: chunk.code }, 'error chunk not sent');
+    }
+  }
+
+  /** Runs operations one after another, whatever the caller awaits. */
+  #serial(op: () => Promise<void>): Promise<void> {
+    const run = this.#tail.then(() => {
+      if (this.#done) throw new AppError('internal', 'the result stream is already finished');
+      this.signal.throwIfAborted();
+      return op();
+    });
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #flush(): Promise<void> {
+    const count = this.#buffer.length;
+    const raw = encoder.encode(`[${this.#buffer.join(',')}]`);
+    this.#buffer = [];
+    this.#bufferBytes = 0;
+    if (raw.byteLength > this.#maxBody) {
+      const err = new AppError('result_too_large', 'a row is larger than one message may carry');
+      this.#stop(err);
+      throw err;
+    }
+    const { body, gzip } = await maybeGzip(raw);
+    await this.#send('rows', body, gzip);
+    this.#rowCount += count;
+    this.#bytes += raw.byteLength;
+  }
+
+  async #send(kind: ChunkKind, body: Uint8Array, gzip: boolean): Promise<void> {
+    const seq = this.#seq;
+    if ((seq === 0) !== (kind === 'meta')) throw new AppError('internal', 'meta must be sent first, and once');
+    if (seq > this.#window) {
+      try {
+        await this.#acks.waitForCredit(seq - this.#window, { stallMs: this.#stallMs, deadline: this.#deadline });
+      } catch (err) {
+        const reason = isAppError(err) ? err : new AppError('internal', 'waiting for credit failed', { cause: err });
+        this.#stop(reason);
+        throw reason;
+      }
+    }
+    this.signal.throwIfAborted();
+    this.#publish(kind, body, gzip);
+  }
+
+  #publish(kind: ChunkKind, body: Uint8Array, gzip: boolean): void {
+    const seq = this.#seq;
+    const h = headers();
+    h.set(ChunkHeaders.kind, kind);
+    h.set(ChunkHeaders.seq, String(seq));
+    if (gzip) h.set(ChunkHeaders.encoding, 'gzip');
+    try {
+      this.#nc.publish(this.#subject, body, { headers: h });
+    } catch (cause) {
+      const err = new AppError('internal', 'publishing a chunk failed', { cause });
+      this.#stop(err);
+      throw err;
+    }
+    this.#seq = seq + 1;
+    this.#onChunk?.({ kind, seq, bytes: body.byteLength, gzip });
+  }
+
+  /** Aborts the signal (first reason wins) so the database statement stops. */
+  #stop(reason: AppError): void {
+    if (this.#done || this.signal.aborted) return;
+    clearTimeout(this.#deadlineTimer);
+    this.#abort.abort(reason);
+    // Nothing more can be sent but an error chunk, which needs no credit: stop routing acks now, so a caller
+    // that forgets fail() leaks nothing.
+    this.#acks.cancelled.removeEventListener('abort', this.#onCancel);
+    this.#acks.close();
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.#buffer = [];
+    clearTimeout(this.#deadlineTimer);
+    this.#acks.cancelled.removeEventListener('abort', this.#onCancel);
+    this.#acks.close();
+  }
+}

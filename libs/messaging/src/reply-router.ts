@@ -1,0 +1,426 @@
+import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  AppError, CHUNK_KINDS, ChunkHeaders, EndChunk, ErrorChunk, MetaChunk, QueryRequest, RequestHeaders, RowsChunk,
+  isAppError, parseReplySubject, subjects,
+  type AckMessage, type Cell, type ChunkKind, type ColumnInfo,
+} from '@halo/contracts';
+import type { Logger } from '@halo/log';
+import { clampChunkBytes, clampWindow, gunzipBody } from './chunk-encoding.ts';
+import { decodeJson, encodeJson } from './rpc.ts';
+
+/** Default longest gap between chunks once streaming, while the agent has credit to send. */
+export const DEFAULT_STALL_MS = 30_000;
+const MAX_TIMER_MS = 2_147_483_647;
+
+export interface ResultStreamOptions {
+  /** Credit window (default PROTOCOL_LIMITS.defaultWindow, at most maxWindow). */
+  window?: number;
+  /** Raw JSON bytes per rows chunk (default PROTOCOL_LIMITS.defaultChunkBytes, at most maxChunkBytes). */
+  chunkBytes?: number;
+  /** Longest gap between chunks once `meta` arrived, while the agent has credit (default DEFAULT_STALL_MS). */
+  stallMs?: number;
+  /** Aborting it cancels the query. */
+  signal?: AbortSignal;
+}
+
+/** The rows of one query as they arrive from the agent (ARCHITECTURE §4). */
+export interface ResultStream extends AsyncIterable<Cell[][]> {
+  readonly queryId: string;
+  /** Resolves with the columns when `meta` arrives; rejects with the AppError that ended the stream first. */
+  columns(): Promise<ColumnInfo[]>;
+  /** Row batches in order; credit for a batch is granted when the next one is asked for. Throws the AppError on error, stall, deadline or cancel. */
+  [Symbol.asyncIterator](): AsyncIterator<Cell[][]>;
+  /** Totals from the `end` chunk; resolves once iteration has consumed it. */
+  summary(): Promise<EndChunk>;
+  /** Sends cancel to the agent and ends the stream with AppError('deadline_exceeded', 'cancelled'). Idempotent. */
+  cancel(): void;
+}
+
+export interface ReplyRouterOptions {
+  nc: NatsConnection;
+  /** Whole subject token naming this requester process (e.g. a nuid). */
+  requesterId: string;
+  log: Logger;
+}
+
+/**
+ * One per requester process: subscribes once to `halo.v1.r.*.<requesterId>.>` and routes chunks to open queries
+ * by query id, dropping chunks whose link token is not the link the query was sent to. Never respond()s to
+ * anything it receives (an agent controls the reply subject of what it publishes).
+ */
+export class ReplyRouter {
+  readonly requesterId: string;
+  readonly #nc: NatsConnection;
+  readonly #log: Logger;
+  readonly #sub: Subscription;
+  readonly #streams = new Map<string, Stream>();
+  #closed = false;
+
+  constructor(opts: ReplyRouterOptions) {
+    this.requesterId = opts.requesterId;
+    this.#nc = opts.nc;
+    this.#log = opts.log;
+    this.#sub = opts.nc.subscribe(subjects.replyWildcard(opts.requesterId), {
+      callback: (err, msg) => {
+        if (err) this.#log.error({ err }, 'reply subscription failed');
+        else this.#route(msg);
+      },
+    });
+  }
+
+  /** Publishes the query to its site's subject with reply `halo.v1.r.<link>.<requester>.<query>` and returns its result stream. */
+  start(target: { linkGuid: string }, request: QueryRequest, options: ResultStreamOptions = {}): ResultStream {
+    if (this.#closed) throw new AppError('internal', 'reply router closed');
+    const parsed = QueryRequest.safeParse(request);
+    if (!parsed.success) throw new AppError('bad_request', 'invalid query request', { cause: parsed.error });
+    if (this.#streams.has(request.queryId)) throw new AppError('bad_request', 'duplicate query id');
+    const window = clampWindow(options.window);
+    const chunkBytes = clampChunkBytes(options.chunkBytes);
+    const stream = new Stream({
+      nc: this.#nc,
+      log: this.#log,
+      linkGuid: target.linkGuid,
+      queryId: request.queryId,
+      window,
+      stallMs: options.stallMs ?? DEFAULT_STALL_MS,
+      deadline: request.deadline,
+      signal: options.signal,
+      release: (s) => {
+        if (this.#streams.get(s.queryId) === s) this.#streams.delete(s.queryId);
+      },
+    });
+    if (stream.finished) return stream; // already cancelled or past its deadline: nothing is sent
+    this.#streams.set(request.queryId, stream);
+    const h = headers();
+    h.set(RequestHeaders.queryId, request.queryId);
+    h.set(RequestHeaders.deadline, String(request.deadline));
+    h.set(RequestHeaders.chunkBytes, String(chunkBytes));
+    h.set(RequestHeaders.window, String(window));
+    try {
+      // A plain publish with a reply subject: when nobody serves the subject the server answers a 503 status
+      // on the reply subject, which the stream reads as site_offline.
+      this.#nc.publish(subjects.query(target.linkGuid, request.haloGuid), encodeJson(parsed.data), {
+        reply: subjects.reply(target.linkGuid, this.requesterId, request.queryId),
+        headers: h,
+      });
+    } catch (cause) {
+      stream.abort(new AppError('internal', 'publishing the query failed', { cause }), false);
+    }
+    return stream;
+  }
+
+  /** Ends every open stream (cancelling it at its agent) and unsubscribes. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const stream of [...this.#streams.values()]) stream.abort(new AppError('internal', 'reply router closed'), true);
+    this.#streams.clear();
+    try {
+      this.#sub.unsubscribe();
+      await this.#nc.flush();
+    } catch (err) {
+      this.#log.debug({ err }, 'reply router close: connection already closed');
+    }
+  }
+
+  #route(msg: Msg): void {
+    const parsed = parseReplySubject(msg.subject);
+    if (!parsed) return;
+    const stream = this.#streams.get(parsed.queryId);
+    if (!stream) {
+      // Normal for chunks in flight after a cancel, stall or deadline.
+      this.#log.debug({ queryId: parsed.queryId }, 'chunk for no open query dropped');
+      return;
+    }
+    if (parsed.linkGuid !== stream.linkGuid) {
+      this.#log.warn({ queryId: parsed.queryId, linkGuid: parsed.linkGuid, expectedLinkGuid: stream.linkGuid }, 'chunk from another link dropped');
+      return;
+    }
+    stream.receive(msg);
+  }
+}
+
+type Item = { seq: number; kind: 'rows'; rows: Promise<Cell[][]> } | { seq: number; kind: 'end'; end: EndChunk };
+
+interface StreamOptions {
+  nc: NatsConnection;
+  log: Logger;
+  linkGuid: string;
+  queryId: string;
+  window: number;
+  stallMs: number;
+  deadline: number;
+  signal: AbortSignal | undefined;
+  release: (stream: Stream) => void;
+}
+
+class Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve!: (value: T) => void;
+  reject!: (err: unknown) => void;
+  constructor() {
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    // Callers may never ask; the rejection is theirs to see only if they do.
+    this.promise.catch(() => undefined);
+  }
+}
+
+class Stream implements ResultStream {
+  readonly queryId: string;
+  readonly linkGuid: string;
+  readonly #nc: NatsConnection;
+  readonly #log: Logger;
+  readonly #window: number;
+  readonly #stallMs: number;
+  readonly #ackSubject: string;
+  readonly #signal: AbortSignal | undefined;
+  readonly #release: (stream: Stream) => void;
+  readonly #columns = new Deferred<ColumnInfo[]>();
+  readonly #summary = new Deferred<EndChunk>();
+  readonly #onAbort = () => this.cancel();
+
+  /** Next sequence number expected from the agent. */
+  #expected = 0;
+  /** Highest sequence number credited to the agent. */
+  #granted = 0;
+  /** Highest sequence number the consumer has finished with. */
+  #consumed = 0;
+  #lastYielded: number | undefined;
+  #queue: Item[] = [];
+  #waiters: Array<() => void> = [];
+  #metaReceived = false;
+  #endReceived = false;
+  #completed = false;
+  #failure: AppError | undefined;
+  #iterating = false;
+  #released = false;
+  #stallTimer: NodeJS.Timeout | undefined;
+  #deadlineTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: StreamOptions) {
+    this.queryId = opts.queryId;
+    this.linkGuid = opts.linkGuid;
+    this.#nc = opts.nc;
+    this.#log = opts.log;
+    this.#window = opts.window;
+    this.#stallMs = Math.min(Math.max(opts.stallMs, 1), MAX_TIMER_MS);
+    this.#ackSubject = subjects.ack(opts.linkGuid, opts.queryId);
+    this.#signal = opts.signal;
+    this.#release = opts.release;
+    const left = opts.deadline - Date.now();
+    if (this.#signal?.aborted) {
+      this.abort(new AppError('deadline_exceeded', 'cancelled'), false);
+    } else if (left <= 0) {
+      this.abort(new AppError('deadline_exceeded', 'query deadline passed'), false);
+    } else {
+      this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+      this.#deadlineTimer = setTimeout(() => this.abort(new AppError('deadline_exceeded', 'query deadline passed'), true), Math.min(left, MAX_TIMER_MS));
+    }
+  }
+
+  /** True once the stream failed or its end was consumed. */
+  get finished(): boolean {
+    return this.#failure !== undefined || this.#completed;
+  }
+
+  columns(): Promise<ColumnInfo[]> {
+    return this.#columns.promise;
+  }
+
+  summary(): Promise<EndChunk> {
+    return this.#summary.promise;
+  }
+
+  cancel(): void {
+    if (this.finished) return;
+    this.#log.info({ queryId: this.queryId }, 'query cancelled by the requester');
+    this.abort(new AppError('deadline_exceeded', 'cancelled'), true);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Cell[][]> {
+    if (this.#iterating) throw new AppError('internal', 'a result stream can be iterated only once');
+    this.#iterating = true;
+    return {
+      next: () => this.#next(),
+      return: async () => {
+        // The consumer stopped early (break, throw, client gone): the agent must stop too.
+        if (!this.finished) this.cancel();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  /** One chunk from the router, already checked to come from the right link. */
+  receive(msg: Msg): void {
+    if (this.#failure || this.#endReceived) return;
+    const h = msg.headers;
+    if (h?.hasError) {
+      if (h.code === 503) this.abort(new AppError('site_offline', 'the site is offline'), false);
+      else this.#protocolError('unexpected status message', { status: h.code });
+      return;
+    }
+    const kind = h?.get(ChunkHeaders.kind) ?? '';
+    const seqText = h?.get(ChunkHeaders.seq) ?? '';
+    const seq = Number(seqText);
+    if (!isChunkKind(kind) || seqText === '' || !Number.isSafeInteger(seq)) return this.#protocolError('chunk without kind or seq', {});
+    if (seq !== this.#expected) return this.#protocolError(seq < this.#expected ? 'duplicate chunk' : 'gap in the chunk sequence', { seq, kind });
+    if (kind === 'error') {
+      // Errors are sent without waiting for credit, so they are exempt from the window check.
+      let chunk: ErrorChunk;
+      try {
+        chunk = decodeJson(ErrorChunk, msg.data);
+      } catch {
+        return this.#protocolError('malformed error chunk', { seq });
+      }
+      this.abort(new AppError(chunk.code, chunk.message), false);
+      return;
+    }
+    if ((seq === 0) !== (kind === 'meta')) return this.#protocolError('meta must be chunk 0, and only it', { seq, kind });
+    if (seq > this.#granted + this.#window) return this.#protocolError('chunk outside the credit window', { seq, kind });
+    this.#expected = seq + 1;
+    if (kind === 'meta') {
+      let meta: MetaChunk;
+      try {
+        meta = decodeJson(MetaChunk, msg.data);
+      } catch {
+        return this.#protocolError('malformed meta chunk', { seq });
+      }
+      this.#metaReceived = true;
+      this.#columns.resolve(meta.columns);
+    } else if (kind === 'rows') {
+      const rows = decodeRows(msg);
+      rows.catch((err: unknown) => this.#protocolError('malformed rows chunk', { seq, err }));
+      this.#queue.push({ seq, kind, rows });
+    } else {
+      let end: EndChunk;
+      try {
+        end = decodeJson(EndChunk, msg.data);
+      } catch {
+        return this.#protocolError('malformed end chunk', { seq });
+      }
+      this.#endReceived = true;
+      this.#queue.push({ seq, kind, end });
+      // Nothing more comes from the agent: stop routing and timing; the consumer drains what is buffered.
+      this.#releaseRouting();
+    }
+    this.#armStall();
+    this.#wake();
+  }
+
+  /** Ends the stream with `err`; `notifyAgent` publishes cancel so the agent stops its statement. */
+  abort(err: AppError, notifyAgent: boolean): void {
+    if (this.finished) return;
+    this.#failure = err;
+    const notify = notifyAgent && !this.#endReceived;
+    this.#releaseRouting();
+    this.#queue = [];
+    this.#columns.reject(err);
+    this.#summary.reject(err);
+    this.#wake();
+    if (notify) this.#publishAck({ cancel: true });
+  }
+
+  async #next(): Promise<IteratorResult<Cell[][]>> {
+    if (this.#lastYielded !== undefined) {
+      this.#consumed = this.#lastYielded;
+      this.#lastYielded = undefined;
+      this.#maybeGrant();
+    }
+    for (;;) {
+      if (this.#failure) throw this.#failure;
+      if (this.#completed) return { done: true, value: undefined };
+      const item = this.#queue.shift();
+      if (item?.kind === 'end') {
+        this.#completed = true;
+        this.#summary.resolve(item.end);
+        return { done: true, value: undefined };
+      }
+      if (item) {
+        let rows: Cell[][];
+        try {
+          rows = await item.rows;
+        } catch (err) {
+          this.abort(isAppError(err) ? err : new AppError('internal', 'chunk protocol violation'), true);
+          throw this.#failure ?? err;
+        }
+        if (this.#failure) throw this.#failure;
+        this.#lastYielded = item.seq;
+        return { done: false, value: rows };
+      }
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+  }
+
+  /** Credits in batches of half a window: few acks, and the agent still always has chunks in flight. */
+  #maybeGrant(): void {
+    if (this.#endReceived || this.#failure) return;
+    if (this.#consumed - this.#granted < Math.max(1, Math.floor(this.#window / 2))) return;
+    this.#granted = this.#consumed;
+    this.#publishAck({ credit: this.#granted });
+    // The agent may have been blocked on credit (stall timer off): it now owes us a chunk.
+    if (!this.#stallTimer) this.#armStall();
+  }
+
+  /**
+   * Restarts the stall timer. It runs only once `meta` arrived (a long query may take a while to produce its
+   * first row) and only while the agent has credit to send: a slow consumer must not time out its own agent here.
+   */
+  #armStall(): void {
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+    if (!this.#metaReceived || this.#endReceived || this.#failure) return;
+    if (this.#expected - 1 >= this.#granted + this.#window) return;
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      this.#log.warn({ queryId: this.queryId, linkGuid: this.linkGuid, stallMs: this.#stallMs }, 'result stream stalled');
+      this.abort(new AppError('deadline_exceeded', `no chunk from the agent for ${this.#stallMs} ms`), true);
+    }, this.#stallMs);
+  }
+
+  #protocolError(reason: string, context: Record<string, unknown>): void {
+    if (this.finished) return;
+    this.#log.warn({ queryId: this.queryId, linkGuid: this.linkGuid, reason, ...context }, 'chunk protocol violation');
+    this.abort(new AppError('internal', 'chunk protocol violation'), true);
+  }
+
+  #publishAck(ack: AckMessage): void {
+    try {
+      this.#nc.publish(this.#ackSubject, encodeJson(ack));
+    } catch (err) {
+      this.#log.debug({ queryId: this.queryId, err }, 'ack not sent');
+    }
+  }
+
+  #releaseRouting(): void {
+    if (this.#released) return;
+    this.#released = true;
+    clearTimeout(this.#stallTimer);
+    clearTimeout(this.#deadlineTimer);
+    this.#stallTimer = undefined;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#release(this);
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+function isChunkKind(value: string): value is ChunkKind {
+  return (CHUNK_KINDS as readonly string[]).includes(value);
+}
+
+async function decodeRows(msg: Msg): Promise<Cell[][]> {
+  const gzip = msg.headers?.get(ChunkHeaders.encoding) === 'gzip';
+  const body = gzip ? await gunzipBody(msg.data) : msg.data;
+  try {
+    return decodeJson(RowsChunk, body);
+  } catch (cause) {
+    throw new AppError('internal', 'chunk protocol violation', { cause });
+  }
+}

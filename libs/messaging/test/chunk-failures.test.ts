@@ -1,0 +1,189 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppError, ChunkHeaders, subjects, type ChunkKind } from '@halo/contracts';
+import { encodeJson, headers, type ResultStream } from '@halo/messaging';
+import { COLUMNS, aborted, launchStack, makeRow, queryRequest, sendRows, startTestAgent } from './chunk-fixture.ts';
+
+const timings = { queuedMs: 0, executionMs: 1 };
+
+/** Rows forever, as a huge table would produce: only credit (and the signal) hold it back. */
+async function endless(sender: { meta: (c: typeof COLUMNS) => Promise<void>; rows: (r: ReturnType<typeof makeRow>[]) => Promise<void> }): Promise<void> {
+  await sender.meta(COLUMNS);
+  for (let i = 0; ; i += 100) await sender.rows(Array.from({ length: 100 }, (_, j) => makeRow(i + j)));
+}
+
+async function drain(stream: ResultStream): Promise<number> {
+  let rows = 0;
+  for await (const batch of stream) rows += batch.length;
+  return rows;
+}
+
+function chunkHeaders(kind: ChunkKind, seq: number) {
+  const h = headers();
+  h.set(ChunkHeaders.kind, kind);
+  h.set(ChunkHeaders.seq, String(seq));
+  return h;
+}
+
+test('cancel mid-stream reaches the sender (its signal aborts) and the stream throws', async (t) => {
+  const stack = await launchStack(t);
+  const agent = await startTestAgent(stack, ({ sender }) => endless(sender));
+  for (const how of ['cancel()', 'signal', 'break'] as const) {
+    const controller = new AbortController();
+    const stream = stack.router.start({ linkGuid: stack.linkGuid }, queryRequest(stack), { chunkBytes: 8192, window: 4, signal: controller.signal });
+    let batches = 0;
+    const consumed = (async () => {
+      for await (const _ of stream) {
+        if (++batches === 3) {
+          if (how === 'cancel()') stream.cancel();
+          else if (how === 'signal') controller.abort();
+          else break;
+        }
+      }
+    })();
+    if (how === 'break') await consumed;
+    else await assert.rejects(consumed, { code: 'deadline_exceeded', message: 'cancelled' });
+    const served = agent.served.at(-1);
+    assert.ok(served);
+    const reason = await aborted(served.sender.signal, 5_000);
+    assert.ok(reason instanceof AppError && reason.code === 'deadline_exceeded', `${how}: ${String(reason)}`);
+    stream.cancel(); // idempotent
+    await assert.rejects(stream.summary(), { code: 'deadline_exceeded' });
+  }
+  await sleep(50);
+  assert.equal(agent.sent.filter((c) => c.kind === 'error').length, 0, 'no error chunk is sent to a requester that cancelled');
+});
+
+test('the agent connection closed mid-stream: the requester gets deadline_exceeded within about stallMs', async (t) => {
+  const stack = await launchStack(t);
+  await startTestAgent(stack, ({ sender }) => endless(sender));
+  const stallMs = 500;
+  const stream = stack.router.start({ linkGuid: stack.linkGuid }, queryRequest(stack), { stallMs, chunkBytes: 8192, window: 4 });
+  let closedAt = 0;
+  const failed = (async () => {
+    let batches = 0;
+    for await (const _ of stream) {
+      if (++batches === 2) {
+        await stack.agentNc.close();
+        closedAt = Date.now();
+      }
+    }
+  })();
+  await assert.rejects(failed, { code: 'deadline_exceeded' });
+  const after = Date.now() - closedAt;
+  assert.ok(after >= stallMs - 50 && after < stallMs + 1_000, `failed ${after} ms after the close`);
+});
+
+test('no responders: site_offline, quickly', async (t) => {
+  const stack = await launchStack(t);
+  const started = Date.now();
+  const stream = stack.router.start({ linkGuid: randomUUID() }, queryRequest(stack, { haloGuid: randomUUID() }));
+  await assert.rejects(stream.columns(), { code: 'site_offline' });
+  await assert.rejects(drain(stream), { code: 'site_offline' });
+  assert.ok(Date.now() - started < 1_000, `took ${Date.now() - started} ms`);
+});
+
+test('an error chunk arrives as the AppError with its code, before or after rows; other errors hide their message', async (t) => {
+  const stack = await launchStack(t);
+  await startTestAgent(stack, async ({ request, sender }) => {
+    if (request.command.text === 'early') throw new AppError('query_failed', 'Invalid column name');
+    await sender.meta(COLUMNS);
+    await sendRows(sender, 3_000);
+    if (request.command.text === 'late') throw new AppError('agent_busy', 'too many queries');
+    throw new Error('connection string with password=secret');
+  });
+  const start = (text: string) => stack.router.start({ linkGuid: stack.linkGuid }, queryRequest(stack, {
+    command: { text, type: 'text', executionMode: 'reader', parameters: [] },
+  }), { chunkBytes: 16 * 1024 });
+  const early = start('early');
+  await assert.rejects(early.columns(), { code: 'query_failed', message: 'Invalid column name' });
+  await assert.rejects(drain(early), { code: 'query_failed' });
+  await assert.rejects(drain(start('late')), { code: 'agent_busy', message: 'too many queries' });
+  await assert.rejects(drain(start('other')), { code: 'internal', message: 'internal error' });
+});
+
+test('the deadline passing ends the query on both sides', async (t) => {
+  const stack = await launchStack(t);
+  const agent = await startTestAgent(stack, async ({ request, sender }) => {
+    if (request.command.text === 'rows') await sender.meta(COLUMNS);
+    // A long statement: it ends only when the sender's signal says so.
+    await aborted(sender.signal, 10_000);
+    throw sender.signal.reason;
+  });
+  for (const text of ['no meta', 'rows']) {
+    const started = Date.now();
+    const stream = stack.router.start({ linkGuid: stack.linkGuid }, queryRequest(stack, {
+      deadline: Date.now() + 600,
+      command: { text, type: 'text', executionMode: 'reader', parameters: [] },
+    }), { stallMs: 5_000 });
+    await assert.rejects(drain(stream), { code: 'deadline_exceeded', message: 'query deadline passed' });
+    const ms = Date.now() - started;
+    assert.ok(ms >= 550 && ms < 1_500, `${text}: failed after ${ms} ms`);
+    const served = agent.served.at(-1);
+    assert.ok(served);
+    const reason = await aborted(served.sender.signal, 2_000);
+    assert.ok(reason instanceof AppError && reason.code === 'deadline_exceeded', String(reason));
+  }
+});
+
+test('the agent stops when its requester grants no credit for stallMs', async (t) => {
+  const stack = await launchStack(t);
+  const agent = await startTestAgent(stack, ({ sender }) => endless(sender), { stallMs: 300 });
+  const stream = stack.router.start({ linkGuid: stack.linkGuid }, queryRequest(stack), { chunkBytes: 4096, window: 2 });
+  await stream.columns(); // ... and never iterates
+  const served = agent.served.at(-1);
+  assert.ok(served);
+  const reason = await aborted(served.sender.signal, 3_000);
+  assert.ok(reason instanceof AppError && reason.code === 'deadline_exceeded', String(reason));
+  // The agent's error chunk (sent without credit) ends the requester's stream.
+  await assert.rejects(drain(stream), { code: 'deadline_exceeded' });
+});
+
+test('a chunk forged on another link\'s reply subject is dropped and logged', async (t) => {
+  const stack = await launchStack(t);
+  await startTestAgent(stack, async ({ sender }) => {
+    await sleep(300);
+    await sender.meta(COLUMNS);
+    await sendRows(sender, 10);
+    await sender.end({ timings });
+  });
+  const request = queryRequest(stack);
+  const stream = stack.router.start({ linkGuid: stack.linkGuid }, request);
+  const otherLink = randomUUID();
+  const forged = subjects.reply(otherLink, stack.router.requesterId, request.queryId);
+  stack.requesterNc.publish(forged, encodeJson({ columns: [{ name: 'forged', type: 'NVarChar' }] }), { headers: chunkHeaders('meta', 0) });
+  stack.requesterNc.publish(forged, encodeJson({ code: 'internal', message: 'forged' }), { headers: chunkHeaders('error', 1) });
+  assert.deepEqual(await stream.columns(), COLUMNS);
+  assert.equal(await drain(stream), 10);
+  assert.ok(stack.logs.lines.some((l) => l.msg === 'chunk from another link dropped' && l.linkGuid === otherLink));
+});
+
+test('gaps, duplicates and chunks outside the window are protocol errors: internal, and the agent is cancelled', async (t) => {
+  const stack = await launchStack(t);
+  const scripts: Record<string, Array<[ChunkKind, number]>> = {
+    gap: [['meta', 0], ['rows', 2]],
+    duplicate: [['meta', 0], ['rows', 1], ['rows', 1]],
+    window: [['meta', 0], ['rows', 1], ['rows', 2], ['rows', 3]],
+    lateMeta: [['meta', 0], ['meta', 1]],
+  };
+  const agent = await startTestAgent(stack, async ({ request, msg, sender }) => {
+    for (const [kind, seq] of scripts[request.command.text] ?? []) {
+      const body = kind === 'meta' ? { columns: COLUMNS } : [makeRow(seq)];
+      stack.agentNc.publish(msg.reply ?? '', encodeJson(body), { headers: chunkHeaders(kind, seq) });
+    }
+    await aborted(sender.signal, 5_000);
+  });
+  for (const text of Object.keys(scripts)) {
+    const stream = stack.router.start({ linkGuid: stack.linkGuid }, queryRequest(stack, {
+      command: { text, type: 'text', executionMode: 'reader', parameters: [] },
+    }), { window: 2 });
+    await assert.rejects(drain(stream), { code: 'internal' }, text);
+    const served = agent.served.at(-1);
+    assert.ok(served);
+    const reason = await aborted(served.sender.signal, 3_000);
+    assert.ok(reason instanceof AppError && reason.code === 'deadline_exceeded', `${text}: ${String(reason)}`);
+  }
+  assert.ok(stack.logs.has('chunk protocol violation'));
+});
