@@ -53,7 +53,7 @@ export type ImmediateQueryBody = z.infer<typeof ImmediateQueryBody>;
 export const QueryRequest = z.object({
   queryId: Guid,
   haloGuid: Guid,
-  mode: z.enum(['immediate']),
+  mode: z.enum(['immediate', 'async']),
   catalogue: z.string().max(128).optional(),
   command: QueryCommand,
   /** Epoch milliseconds after which the requester has given up. */

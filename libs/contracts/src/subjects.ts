@@ -33,6 +33,12 @@ export const subjects = {
   heartbeat: (linkGuid: string) => `halo.v1.hb.${token('link', linkGuid)}`,
   heartbeatAll: () => 'halo.v1.hb.*',
   registry: (verb: RegistryVerb) => `halo.v1.registry.${verb}`,
+  /** Cancel of one query (immediate or async), heard by every facade replica and worker. */
+  cancel: (queryId: string) => `halo.v1.cancel.${token('query', queryId)}`,
+  cancelAll: () => 'halo.v1.cancel.*',
+  /** Durable async work for one site (JetStream work-queue stream). */
+  asyncWork: (haloGuid: string) => `halo.v1.work.${token('halo', haloGuid)}`,
+  asyncWorkAll: () => 'halo.v1.work.>',
   /** Agent inbox prefixes are whole tokens so permissions can pin them. */
   agentInbox: (linkGuid: string) => `_INBOX.${token('link', linkGuid)}`,
 } as const;
