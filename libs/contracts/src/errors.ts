@@ -8,16 +8,21 @@ export const ErrorStatus = {
   integration_disabled: 403,
   not_onboarded: 403,
   not_found: 404,
+  cancelled: 409,
   site_not_found: 404,
   gone: 410,
   payload_too_large: 413,
   result_too_large: 413,
+  row_limit_exceeded: 413,
+  byte_limit_exceeded: 413,
   rate_limited: 429,
   internal: 500,
   site_offline: 503,
   registry_unavailable: 503,
   agent_busy: 503,
+  queue_timeout: 503,
   deadline_exceeded: 504,
+  execution_timeout: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorStatus;

@@ -163,7 +163,7 @@ class Channel implements AckChannel {
     else this.#armStall(waiter);
   }
 
-  cancel(reason: AppError = new AppError('deadline_exceeded', 'cancelled by the requester')): void {
+  cancel(reason: AppError = new AppError('cancelled', 'cancelled by the requester')): void {
     if (this.#cancel.signal.aborted) return;
     this.#cancel.abort(reason);
     this.#settle(reason);

@@ -36,6 +36,9 @@ export interface ChunkSenderOptions {
   log?: Logger;
   /** Called after each chunk is published. */
   onChunk?: (info: SentChunkInfo) => void;
+  /** Site limits: more rows or JSON bytes than these fail the stream with row_limit_exceeded / byte_limit_exceeded. */
+  maxRows?: number;
+  maxBytes?: number;
 }
 
 /** Parses a query request's chunk size and window headers, clamped to the protocol's limits, with defaults. */
@@ -74,6 +77,10 @@ export class ChunkSender {
   #bufferBytes = 0;
   #rowCount = 0;
   #bytes = 0;
+  #acceptedRows = 0;
+  #acceptedBytes = 0;
+  readonly #maxRows: number;
+  readonly #maxBytes: number;
   #done = false;
   #tail: Promise<unknown> = Promise.resolve();
 
@@ -88,6 +95,8 @@ export class ChunkSender {
     this.#deadline = opts.deadline;
     this.#log = opts.log;
     this.#onChunk = opts.onChunk;
+    this.#maxRows = opts.maxRows ?? Infinity;
+    this.#maxBytes = opts.maxBytes ?? Infinity;
     this.#maxBody = Math.min(MAX_RAW_CHUNK_BYTES, (this.#nc.info?.max_payload ?? Infinity) - 4 * 1024);
     this.signal = this.#abort.signal;
     const left = this.#deadline - Date.now();
@@ -108,6 +117,10 @@ export class ChunkSender {
       for (const row of batch) {
         const json = JSON.stringify(row);
         const size = Buffer.byteLength(json) + 1;
+        this.#acceptedRows++;
+        this.#acceptedBytes += size;
+        if (this.#acceptedRows > this.#maxRows) this.#limit(new AppError('row_limit_exceeded', `the result has more rows than this site allows (${this.#maxRows})`));
+        if (this.#acceptedBytes > this.#maxBytes) this.#limit(new AppError('byte_limit_exceeded', `the result is larger than this site allows (${this.#maxBytes} bytes)`));
         if (this.#bufferBytes > 0 && this.#bufferBytes + size > this.#chunkBytes) await this.#flush();
         this.#buffer.push(json);
         this.#bufferBytes += size;
@@ -142,6 +155,12 @@ export class ChunkSender {
     } catch (publishErr) {
       this.#log?.warn({ err: publishErr, code: chunk.code }, 'error chunk not sent');
     }
+  }
+
+  /** A site limit was passed: stop the statement and fail the stream with that code. */
+  #limit(err: AppError): never {
+    this.#stop(err);
+    throw err;
   }
 
   /** Runs operations one after another, whatever the caller awaits. */

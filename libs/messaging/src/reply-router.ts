@@ -32,7 +32,7 @@ export interface ResultStream extends AsyncIterable<Cell[][]> {
   [Symbol.asyncIterator](): AsyncIterator<Cell[][]>;
   /** Totals from the `end` chunk; resolves once iteration has consumed it. */
   summary(): Promise<EndChunk>;
-  /** Sends cancel to the agent and ends the stream with AppError('deadline_exceeded', 'cancelled'). Idempotent. */
+  /** Sends cancel to the agent and ends the stream with AppError('cancelled'). Idempotent. */
   cancel(): void;
 }
 
@@ -212,7 +212,7 @@ class Stream implements ResultStream {
     this.#release = opts.release;
     const left = opts.deadline - Date.now();
     if (this.#signal?.aborted) {
-      this.abort(new AppError('deadline_exceeded', 'cancelled'), false);
+      this.abort(new AppError('cancelled', 'the query was cancelled'), false);
     } else if (left <= 0) {
       this.abort(new AppError('deadline_exceeded', 'query deadline passed'), false);
     } else {
@@ -237,7 +237,7 @@ class Stream implements ResultStream {
   cancel(): void {
     if (this.finished) return;
     this.#log.info({ queryId: this.queryId }, 'query cancelled by the requester');
-    this.abort(new AppError('deadline_exceeded', 'cancelled'), true);
+    this.abort(new AppError('cancelled', 'the query was cancelled'), true);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Cell[][]> {

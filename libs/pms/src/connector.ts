@@ -15,6 +15,10 @@ export interface QueryInput {
   maxRows?: number;
   /** More UTF-8 bytes of JSON-serialised rows than this -> AppError('result_too_large'). */
   maxBytes?: number;
+  /** stream(): a batch closes before its rows' JSON would pass this many bytes (default 64 KiB; one larger row makes a batch alone). */
+  batchBytes?: number;
+  /** stream(): a batch holds at most this many rows (default 10 000). */
+  batchRows?: number;
 }
 
 /** A whole result; cells are JSON-safe. */
@@ -30,12 +34,42 @@ export interface QueryOutput {
   executionMs: number;
 }
 
+/** Totals of a result read to the end. */
+export interface ResultSummary {
+  rowCount: number;
+  /** UTF-8 length of JSON.stringify(all rows). */
+  bytes: number;
+  /** Rows changed, for nonQuery. */
+  affected?: number;
+  executionMs: number;
+}
+
+/**
+ * A result read batch by batch. The database is read only as fast as batches are pulled (plus a small
+ * read-ahead), so results of any size flow with bounded memory. Iteration throws the statement's AppError;
+ * leaving it early (break, return()) stops the statement.
+ */
+export interface ResultCursor extends AsyncIterable<Cell[][]> {
+  /** Known once the statement is prepared (before the first row). */
+  readonly columns: ColumnInfo[];
+  /** Totals; valid after iteration completed normally (throws AppError('internal') before). */
+  summary(): ResultSummary;
+  /** Stops the statement now and ends iteration with `reason` if it is an AppError, else a cancel error. Idempotent. */
+  cancel(reason?: unknown): Promise<void>;
+}
+
 /** What every database engine implements; one statement at a time per connector. */
 export interface Connector {
   readonly engine: 'sqlite' | 'postgres' | 'mysql' | 'mssql';
   /** Where the database lives, without credentials, e.g. "sqlite:/abs/path/a.db". */
   identity(): string;
+  /** Runs a statement and collects its whole result. */
   query(input: QueryInput): Promise<QueryOutput>;
+  /**
+   * Starts a statement; resolves once it is prepared, rejecting as query() does for bad SQL, refused writes or
+   * bad parameters. The connector runs the next statement only once this cursor is finished or cancelled.
+   */
+  stream(input: QueryInput): Promise<ResultCursor>;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,8 @@
 // Public entry of @halo/pms: database connectors, PMS profiles and sample practice databases.
 export { openConnector } from './connector.ts';
-export type { Connector, DatabaseConfig, QueryInput, QueryOutput, SqliteConfig } from './connector.ts';
+export type {
+  Connector, DatabaseConfig, QueryInput, QueryOutput, ResultCursor, ResultSummary, SqliteConfig,
+} from './connector.ts';
 export { bindParameters, convertParameter } from './parameters.ts';
 export type { BoundValue } from './parameters.ts';
 export { getProfile, profileTypes } from './profile.ts';

@@ -1,9 +1,13 @@
 import { resolve } from 'node:path';
 import { AppError } from '@halo/contracts';
-import type { Connector, QueryInput, QueryOutput, SqliteConfig } from './connector.ts';
+import type { ColumnInfo } from '@halo/contracts';
+import { collectResult } from './collect-result.ts';
+import type { Connector, QueryInput, QueryOutput, ResultCursor, SqliteConfig } from './connector.ts';
 import { bindParameters } from './parameters.ts';
 import { guardQuery } from './query-guard.ts';
+import { SqliteCursor } from './sqlite-cursor.ts';
 import { SqliteProcess } from './sqlite-process.ts';
+import { BATCH_BYTES, BATCH_ROWS, PREFETCH_BATCHES } from './sqlite-protocol.ts';
 
 const MODES = new Set(['reader', 'scalar', 'nonQuery']);
 
@@ -18,7 +22,8 @@ export async function openSqliteConnector(config: SqliteConfig): Promise<Connect
 /**
  * SQLite connector: statements run in a child process so the caller's event loop never blocks, and a
  * statement past its deadline (or aborted) is stopped by killing that process; the next query starts a
- * fresh one. Queries run one at a time, in arrival order.
+ * fresh one. Statements run one at a time, in arrival order: a streamed one holds the connector until its
+ * cursor is finished, left or cancelled.
  */
 class SqliteConnector implements Connector {
   readonly engine = 'sqlite' as const;
@@ -26,6 +31,7 @@ class SqliteConnector implements Connector {
   readonly #allowWrites: boolean;
   #worker: SqliteProcess | undefined;
   #tail: Promise<void> = Promise.resolve();
+  #cursor: SqliteCursor | undefined;
   #closed = false;
 
   constructor(path: string, allowWrites: boolean, worker: SqliteProcess) {
@@ -39,42 +45,56 @@ class SqliteConnector implements Connector {
   }
 
   async query(input: QueryInput): Promise<QueryOutput> {
+    return collectResult(await this.stream(input));
+  }
+
+  async stream(input: QueryInput): Promise<ResultCursor> {
     if (this.#closed) throw new AppError('internal', 'the connector is closed');
     checkInput(input);
     const parameters = bindParameters(input.parameters);
     const guard = guardQuery(input.deadline, input.signal);
     const previous = this.#tail;
     const turn = Promise.withResolvers<void>();
-    // The next query waits for this one and every earlier one, even when this one gives up early.
+    // The next statement waits for this one and every earlier one, even when this one gives up early.
     this.#tail = previous.then(() => turn.promise);
+    let cursor: SqliteCursor | undefined;
     try {
       await Promise.race([previous, guard.stopped]);
       if (this.#closed) throw new AppError('internal', 'the connector is closed');
       const worker = await Promise.race([this.#ensureWorker(), guard.stopped]);
       const started = performance.now();
-      const running = worker.run({
+      const statement = worker.run({
         text: input.text,
         parameters,
         mode: input.executionMode,
         maxRows: input.maxRows,
         maxBytes: input.maxBytes,
+        batchRows: input.batchRows ?? BATCH_ROWS,
+        batchBytes: input.batchBytes ?? BATCH_BYTES,
+        credit: PREFETCH_BATCHES,
       });
-      let answered = false;
-      running.then(() => { answered = true; }, () => { answered = true; });
+      let columns: ColumnInfo[];
       try {
-        const result = await Promise.race([running, guard.stopped]);
-        return { ...result, executionMs: Math.round((performance.now() - started) * 1000) / 1000 };
+        columns = await Promise.race([statement.prepared, guard.stopped]);
       } catch (error) {
-        // Only a killed process really stops a statement that is busy inside SQLite.
-        if (!answered) {
-          worker.kill();
-          if (this.#worker === worker) this.#worker = undefined;
-        }
+        if (!statement.isSettled) void this.#kill(worker);
         throw error;
       }
+      cursor = new SqliteCursor(columns, statement, guard, started, {
+        kill: (reason) => this.#kill(worker, reason),
+        release: () => {
+          if (this.#cursor === cursor) this.#cursor = undefined;
+          turn.resolve();
+        },
+      });
+      this.#cursor = cursor;
+      return cursor;
     } finally {
-      guard.dispose();
-      turn.resolve();
+      // Until a cursor exists this call owns the turn; afterwards the cursor releases it.
+      if (!cursor) {
+        guard.dispose();
+        turn.resolve();
+      }
     }
   }
 
@@ -82,12 +102,22 @@ class SqliteConnector implements Connector {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const reason = new AppError('internal', 'the connector was closed');
     const worker = this.#worker;
-    if (worker?.busy) worker.kill(new AppError('internal', 'the connector was closed'));
+    const cancelled = this.#cursor?.cancel(reason);
+    if (worker?.busy) worker.kill(reason);
     await this.#tail;
+    await cancelled;
     await worker?.close();
     if (this.#worker !== worker) await this.#worker?.close();
     this.#worker = undefined;
+  }
+
+  /** Kills a worker to stop its statement; the next statement starts a fresh one. */
+  #kill(worker: SqliteProcess, reason?: AppError): Promise<void> {
+    worker.kill(reason);
+    if (this.#worker === worker) this.#worker = undefined;
+    return worker.exited;
   }
 
   async #ensureWorker(): Promise<SqliteProcess> {
@@ -103,6 +133,11 @@ function checkInput(input: QueryInput): void {
   for (const limit of [input.maxRows, input.maxBytes]) {
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
       throw new AppError('bad_request', 'result limits must be non-negative integers');
+    }
+  }
+  for (const size of [input.batchRows, input.batchBytes]) {
+    if (size !== undefined && !(Number.isInteger(size) && size > 0)) {
+      throw new AppError('bad_request', 'batch sizes must be positive integers');
     }
   }
 }

@@ -1,8 +1,9 @@
 import type { Cell, ColumnInfo, ErrorCode } from '@halo/contracts';
 import type { BoundValue } from './parameters.ts';
 
-// Messages between the SQLite connector and its worker process. Rows travel in batches so that a later
-// streaming query() can forward each batch as a chunk instead of collecting them.
+// Messages between the SQLite connector and its worker process. Rows flow under credit: the worker sends a
+// batch only while it holds credit, and it reads no row from SQLite while it waits for credit, so a slow
+// consumer pauses the statement itself rather than filling memory on either side.
 
 /** Parent -> worker. */
 export type WorkerRequest =
@@ -15,9 +16,17 @@ export type WorkerRequest =
     mode: 'reader' | 'scalar' | 'nonQuery';
     maxRows: number | undefined;
     maxBytes: number | undefined;
-  };
+    batchRows: number;
+    batchBytes: number;
+    /** Batches the worker may send before it hears more. */
+    credit: number;
+  }
+  /** The consumer took batches: the worker may send this many more. */
+  | { type: 'more'; id: number; batches: number }
+  /** The consumer wants no more rows: end the statement and answer `done`. */
+  | { type: 'stop'; id: number };
 
-/** Worker -> parent. */
+/** Worker -> parent. `columns` means prepared and bound; `done` and `error` end a statement. */
 export type WorkerEvent =
   | { type: 'ready' }
   | { type: 'columns'; id: number; columns: ColumnInfo[] }
@@ -25,6 +34,8 @@ export type WorkerEvent =
   | { type: 'done'; id: number; rowCount: number; bytes: number; affected?: number }
   | { type: 'error'; id: number | null; code: ErrorCode; message: string };
 
-/** Rows per batch, and bytes after which a batch is sent early. */
-export const BATCH_ROWS = 500;
+/** Default batch limits: JSON bytes of the batch's rows, and rows; a batch closes at whichever comes first. */
 export const BATCH_BYTES = 64 * 1024;
+export const BATCH_ROWS = 10_000;
+/** Batches read ahead of the consumer: enough to keep the pipe busy, few enough to keep memory flat. */
+export const PREFETCH_BATCHES = 2;

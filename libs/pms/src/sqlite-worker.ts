@@ -10,30 +10,63 @@ import type { Cell, ColumnInfo } from '@halo/contracts';
 import { rowBytes, toCell } from './cells.ts';
 import { leadingKeyword } from './leading-keyword.ts';
 import { sqliteError } from './sqlite-errors.ts';
-import { BATCH_BYTES, BATCH_ROWS } from './sqlite-protocol.ts';
 import type { WorkerEvent, WorkerRequest } from './sqlite-protocol.ts';
 
 type QueryRequest = Extract<WorkerRequest, { type: 'query' }>;
 type Statement = Database.Statement<unknown[], unknown>;
 
+/** The statement being run: the credit the parent granted, and whether it asked to stop. */
+interface Active {
+  id: number;
+  credit: number;
+  stopped: boolean;
+  wake: (() => void) | undefined;
+}
+
 let db: Database.Database | undefined;
 let allowWrites = false;
 let queryOnly: Database.Statement<[], unknown> | undefined;
+let active: Active | undefined;
 
 process.on('disconnect', () => process.exit(0));
 process.on('message', (message: WorkerRequest) => {
-  if (message.type === 'open') open(message);
-  else void runQuery(message);
+  switch (message.type) {
+    case 'open':
+      open(message);
+      return;
+    case 'query':
+      void runQuery(message);
+      return;
+    case 'more':
+      if (active?.id !== message.id) return;
+      active.credit += message.batches;
+      active.wake?.();
+      return;
+    case 'stop':
+      if (active?.id !== message.id) return;
+      active.stopped = true;
+      active.wake?.();
+      return;
+  }
 });
 
 function post(event: WorkerEvent): Promise<void> {
-  // Waiting for the send callback is the backpressure: the next batch is read only once this one is out.
+  // Waiting for the send callback keeps at most one message in the pipe beyond the credit window.
   return new Promise((resolve) => {
     process.send?.(event, undefined, {}, (error: Error | null) => {
       if (error) process.exit(0);
       resolve();
     });
   });
+}
+
+/** Resolves true once the statement holds credit for one more batch, false if the parent asked to stop. */
+async function awaitCredit(state: Active): Promise<boolean> {
+  while (!state.stopped && state.credit <= 0) {
+    await new Promise<void>((resolve) => { state.wake = resolve; });
+    state.wake = undefined;
+  }
+  return !state.stopped;
 }
 
 function open(request: Extract<WorkerRequest, { type: 'open' }>): void {
@@ -57,48 +90,81 @@ function open(request: Extract<WorkerRequest, { type: 'open' }>): void {
 }
 
 async function runQuery(request: QueryRequest): Promise<void> {
+  const state: Active = { id: request.id, credit: request.credit, stopped: false, wake: undefined };
+  active = state;
+  let end: WorkerEvent;
   try {
-    if (!db) throw new AppError('internal', 'the database is not open');
-    if (leadingKeyword(request.text) === 'PRAGMA') {
-      throw new AppError('writes_disabled', 'PRAGMA statements are not accepted; read settings with pragma_* table functions');
-    }
-    const statement = db.prepare(request.text) as Statement;
-    // Backstop for anything else that changes the session while compiling: the read-only session must hold.
-    if (queryOnly && Number(queryOnly.get()) !== 1) {
-      db.pragma('query_only = ON');
-      throw new AppError('writes_disabled', 'the statement tried to leave the read-only session');
-    }
-    if (request.mode === 'nonQuery') {
-      if (!allowWrites) throw new AppError('writes_disabled', 'writes are not enabled for this database');
-      const info = statement.run(request.parameters);
-      await post({ type: 'columns', id: request.id, columns: [] });
-      await post({ type: 'done', id: request.id, rowCount: 0, bytes: 2, affected: Number(info.changes) });
-      return;
-    }
-    // Reader and scalar modes only read: the statement must return rows and, unless writes are allowed,
-    // be read-only by SQLite's own judgement (this catches INSERT ... RETURNING).
-    if (!statement.reader || (!allowWrites && !statement.readonly)) {
-      throw new AppError('writes_disabled', `${request.mode} mode runs only read-only statements that return rows`);
-    }
-    await readRows(request, statement);
+    const summary = await execute(request, state);
+    end = { type: 'done', id: request.id, ...summary };
   } catch (error) {
     const failure = sqliteError(error);
-    await post({ type: 'error', id: request.id, code: failure.code, message: failure.message });
-  } finally {
+    end = { type: 'error', id: request.id, code: failure.code, message: failure.message };
+  }
+  // Clean up before answering: once the parent hears the end it may send the next statement.
+  try {
     // A BEGIN without COMMIT would otherwise hold locks on the practice database between queries.
     if (db?.inTransaction) db.exec('ROLLBACK');
+  } catch (error) {
+    const failure = sqliteError(error);
+    end = { type: 'error', id: request.id, code: failure.code, message: failure.message };
   }
+  active = undefined;
+  await post(end);
 }
 
-async function readRows(request: QueryRequest, statement: Statement): Promise<void> {
+interface Summary {
+  rowCount: number;
+  bytes: number;
+  affected?: number;
+}
+
+async function execute(request: QueryRequest, state: Active): Promise<Summary> {
+  if (!db) throw new AppError('internal', 'the database is not open');
+  if (leadingKeyword(request.text) === 'PRAGMA') {
+    throw new AppError('writes_disabled', 'PRAGMA statements are not accepted; read settings with pragma_* table functions');
+  }
+  const statement = db.prepare(request.text) as Statement;
+  // Backstop for anything else that changes the session while compiling: the read-only session must hold.
+  if (queryOnly && Number(queryOnly.get()) !== 1) {
+    db.pragma('query_only = ON');
+    throw new AppError('writes_disabled', 'the statement tried to leave the read-only session');
+  }
+  if (request.mode === 'nonQuery') {
+    if (!allowWrites) throw new AppError('writes_disabled', 'writes are not enabled for this database');
+    statement.bind(request.parameters);
+    const info = statement.run();
+    await post({ type: 'columns', id: request.id, columns: [] });
+    return { rowCount: 0, bytes: 2, affected: Number(info.changes) };
+  }
+  // Reader and scalar modes only read: the statement must return rows and, unless writes are allowed,
+  // be read-only by SQLite's own judgement (this catches INSERT ... RETURNING).
+  if (!statement.reader || (!allowWrites && !statement.readonly)) {
+    throw new AppError('writes_disabled', `${request.mode} mode runs only read-only statements that return rows`);
+  }
+  // Binding now, not at the first step, lets parameter errors reach the caller before any row.
+  statement.bind(request.parameters);
+  return readRows(request, statement, state);
+}
+
+/** Reads rows under credit; ends early (statement finalised) when the parent asks to stop. */
+async function readRows(request: QueryRequest, statement: Statement, state: Active): Promise<Summary> {
   const scalar = request.mode === 'scalar';
   const columns: ColumnInfo[] = statement.columns().map((column) => ({ name: column.name, type: column.type ?? 'unknown' }));
   await post({ type: 'columns', id: request.id, columns: scalar ? columns.slice(0, 1) : columns });
-  const rows = statement.raw(true).iterate(request.parameters) as IterableIterator<unknown[]>;
   let rowCount = 0;
   let bytes = 2; // "[]"
   let batch: Cell[][] = [];
-  let batchBytes = 0;
+  let batchBytes = 2;
+  /** Sends the batch once credit allows; false if the parent asked to stop instead. */
+  const flush = async (): Promise<boolean> => {
+    if (!(await awaitCredit(state))) return false;
+    state.credit -= 1;
+    await post({ type: 'rows', id: request.id, rows: batch });
+    batch = [];
+    batchBytes = 2;
+    return !state.stopped;
+  };
+  const rows = statement.raw(true).iterate() as IterableIterator<unknown[]>;
   try {
     for (const raw of rows) {
       const row = scalar ? [toCell(raw[0])] : raw.map(toCell);
@@ -111,14 +177,13 @@ async function readRows(request: QueryRequest, statement: Statement): Promise<vo
       if (request.maxBytes !== undefined && bytes > request.maxBytes) {
         throw new AppError('result_too_large', `the result is larger than ${request.maxBytes} bytes`);
       }
+      // Close the batch before this row would take it past batchBytes, so a batch outgrows the limit only
+      // when one row alone does; close it as soon as it is full, so a slow next row does not hold it back.
+      if (batch.length > 0 && batchBytes + 1 + size > request.batchBytes && !(await flush())) return { rowCount, bytes };
       batch.push(row);
-      batchBytes += size;
+      batchBytes += size + (batch.length > 1 ? 1 : 0);
       if (scalar) break;
-      if (batch.length >= BATCH_ROWS || batchBytes >= BATCH_BYTES) {
-        await post({ type: 'rows', id: request.id, rows: batch });
-        batch = [];
-        batchBytes = 0;
-      }
+      if ((batch.length >= request.batchRows || batchBytes >= request.batchBytes) && !(await flush())) return { rowCount, bytes };
     }
   } finally {
     rows.return?.();
@@ -129,6 +194,6 @@ async function readRows(request: QueryRequest, statement: Statement): Promise<vo
     rowCount = 1;
     bytes = rowBytes([null]) + 2;
   }
-  if (batch.length > 0) await post({ type: 'rows', id: request.id, rows: batch });
-  await post({ type: 'done', id: request.id, rowCount, bytes });
+  if (batch.length > 0) await flush();
+  return { rowCount, bytes };
 }

@@ -1,0 +1,139 @@
+import { AppError } from '@halo/contracts';
+import type { Cell, ColumnInfo } from '@halo/contracts';
+import type { ResultCursor, ResultSummary } from './connector.ts';
+import type { QueryGuard } from './query-guard.ts';
+import type { WorkerStatement } from './sqlite-statement.ts';
+
+// How long a cursor left early waits for the worker to finalise the statement itself before killing it.
+// A worker waiting for credit answers at once; one busy inside a long sqlite3_step() cannot answer at all.
+const STOP_GRACE_MS = 250;
+
+/** What a cursor needs from its connector. */
+export interface CursorHooks {
+  /** Kills the worker running the statement (the next statement gets a fresh one); resolves once it exited. */
+  kill(reason: AppError): Promise<void>;
+  /** Frees the connector for its next statement; called exactly once. */
+  release(): void;
+}
+
+type State = 'open' | 'ended' | 'closed' | 'failed';
+
+/**
+ * A SQLite result read under credit. It owns the connector's turn until it ends, fails, is left early or is
+ * cancelled; the query's deadline and abort signal cancel it whether or not anyone is iterating.
+ */
+export class SqliteCursor implements ResultCursor {
+  readonly columns: ColumnInfo[];
+  readonly #statement: WorkerStatement;
+  readonly #guard: QueryGuard;
+  readonly #hooks: CursorHooks;
+  readonly #started: number;
+  #state: State = 'open';
+  #error: AppError | undefined;
+  #summary: ResultSummary | undefined;
+  #released = false;
+  #stopping: Promise<void> | undefined;
+  #reads: Promise<unknown> = Promise.resolve();
+
+  constructor(columns: ColumnInfo[], statement: WorkerStatement, guard: QueryGuard, started: number, hooks: CursorHooks) {
+    this.columns = columns;
+    this.#statement = statement;
+    this.#guard = guard;
+    this.#hooks = hooks;
+    this.#started = started;
+    guard.stopped.catch((reason: unknown) => this.cancel(reason));
+  }
+
+  summary(): ResultSummary {
+    if (!this.#summary) throw new AppError('internal', 'the result has not been read to the end');
+    return this.#summary;
+  }
+
+  cancel(reason?: unknown): Promise<void> {
+    if (this.#state !== 'open') return this.#stopping ?? Promise.resolve();
+    const error = reason instanceof AppError ? reason : new AppError('deadline_exceeded', 'the query was cancelled');
+    this.#fail(error);
+    // Only a killed process really stops a statement that may be busy inside SQLite. Its exit fails a pending
+    // read, and the connector is released only then, so nothing overlaps the dying statement.
+    const killed = this.#statement.isSettled ? Promise.resolve() : this.#hooks.kill(error);
+    this.#stopping = killed.then(() => this.#release());
+    return this.#stopping;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Cell[][], undefined> {
+    return {
+      next: () => this.#next(),
+      return: async () => {
+        await this.#leave();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  #next(): Promise<IteratorResult<Cell[][], undefined>> {
+    // Reads run one after another even if a caller does not wait between next() calls.
+    const read = this.#reads.then(() => this.#read());
+    this.#reads = read.catch(() => {});
+    return read;
+  }
+
+  async #read(): Promise<IteratorResult<Cell[][], undefined>> {
+    if (this.#state !== 'open') return this.#afterOpen();
+    let batch: Cell[][] | undefined;
+    try {
+      // No race with a long-lived "cancelled" promise here: each race would leave a reaction on it that keeps
+      // its batch reachable. A cancel kills the worker, and its exit rejects this read.
+      batch = await this.#statement.read();
+    } catch (error) {
+      // The statement failed (SQL error, result_too_large, worker gone): the worker already ended it.
+      if (this.#state === 'open') {
+        this.#fail(error instanceof AppError ? error : new AppError('internal', 'the query failed'));
+        this.#release();
+      }
+      return this.#afterOpen();
+    }
+    if (this.#state !== 'open') return this.#afterOpen();
+    if (batch) return { done: false, value: batch };
+    const summary = this.#statement.summary ?? { rowCount: 0, bytes: 2 };
+    this.#summary = { ...summary, executionMs: Math.round((performance.now() - this.#started) * 1000) / 1000 };
+    this.#state = 'ended';
+    this.#release();
+    return { done: true, value: undefined };
+  }
+
+  async #afterOpen(): Promise<IteratorResult<Cell[][], undefined>> {
+    // A cancelled statement's error surfaces only once its process is gone.
+    await this.#stopping;
+    if (this.#state === 'failed') throw this.#error;
+    return { done: true, value: undefined };
+  }
+
+  /** Leaving early: let an idle worker finalise the statement (it keeps its process), else kill it. */
+  async #leave(): Promise<void> {
+    if (this.#state !== 'open') return;
+    this.#state = 'closed';
+    if (!this.#statement.isSettled) {
+      this.#statement.stop();
+      let timer: NodeJS.Timeout | undefined;
+      const graceful = await Promise.race([
+        this.#statement.settled.then(() => true),
+        new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), STOP_GRACE_MS); }),
+      ]);
+      clearTimeout(timer);
+      if (!graceful) await this.#hooks.kill(new AppError('deadline_exceeded', 'the query was cancelled'));
+    }
+    this.#release();
+  }
+
+  #fail(error: AppError): void {
+    this.#state = 'failed';
+    this.#error = error;
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#guard.dispose();
+    this.#hooks.release();
+  }
+}
