@@ -10,6 +10,10 @@ export const ErrorStatus = {
   not_found: 404,
   cancelled: 409,
   site_not_found: 404,
+  /** An async query's results are not (or not yet) available: it has not finished successfully. */
+  query_not_ready: 409,
+  /** An async query that already finished cannot be cancelled. */
+  query_finished: 409,
   gone: 410,
   payload_too_large: 413,
   result_too_large: 413,

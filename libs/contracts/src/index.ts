@@ -5,3 +5,4 @@ export * from './registry.ts';
 export * from './query.ts';
 export * from './http.ts';
 export * from './chunks.ts';
+export * from './async.ts';

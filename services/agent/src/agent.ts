@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  AppError, QueryRequest, RegisterResult, isAppError, parseReplySubject, subjects,
+  AppError, ChunkHeaders, QueryRequest, RegisterResult, isAppError, parseReplySubject, subjects,
   type Heartbeat, type RegisterRequest,
 } from '@halo/contracts';
 import {
-  NatsServerProcess, connectNats, decodeJson, encodeJson, errorEnvelope, renderNatsConfig, requestJson,
-  type Msg, type NatsConnection, type Subscription,
+  AckRouter, ChunkSender, NatsServerProcess, connectNats, decodeJson, encodeJson, headers, readRequestOptions, renderNatsConfig,
+  requestJson, type Msg, type NatsConnection, type Subscription,
 } from '@halo/messaging';
 import type { Logger } from '@halo/log';
 import type { AgentConfig } from './config.ts';
@@ -72,12 +72,16 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     }
     closers.push(() => Promise.all(sites.map((s) => s.close())));
 
+    // Acks arrive on one wildcard subscription, made before any query subject so no credit can precede it.
+    const acks = new AckRouter({ nc, linkGuid, log });
+    closers.push(() => acks.close());
     const subs: Subscription[] = sites.map((site) =>
       nc.subscribe(subjects.query(linkGuid, site.haloGuid), { callback: (err, msg) => { if (!err) void answer(site, msg); } }),
     );
     closers.push(async () => {
       if (!nc.isClosed()) await Promise.all(subs.map((s) => s.drain()));
     });
+    const queue = { immediateMs: config.maxImmediateTimeInQueueSeconds * 1000, asyncMs: config.maxAsyncTimeInQueueSeconds * 1000 };
 
     async function answer(site: Site, msg: Msg): Promise<void> {
       const receivedAt = Date.now();
@@ -87,30 +91,44 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         log.warn({ haloGuid: site.haloGuid }, 'query without a valid reply subject dropped');
         return;
       }
-      let queryId = reply.queryId;
-      let payload: unknown;
+      const queryId = reply.queryId;
+      let request: QueryRequest;
+      let sender: ChunkSender;
       try {
-        const request = decodeJson(QueryRequest, msg.data);
-        queryId = request.queryId;
+        request = decodeJson(QueryRequest, msg.data);
         if (request.haloGuid !== site.haloGuid) throw new AppError('bad_request', 'the query names another site');
-        if (request.queryId !== reply.queryId) throw new AppError('bad_request', 'the query id does not match its reply subject');
+        if (request.queryId !== queryId) throw new AppError('bad_request', 'the query id does not match its reply subject');
         if (request.deadline <= receivedAt) throw new AppError('deadline_exceeded', 'the deadline passed before the query arrived');
-        const result = await site.run(request, receivedAt, config.maxResultBytes);
-        payload = { ok: true, result };
-        log.info({ haloGuid: site.haloGuid, queryId, rowCount: result.rowCount, bytes: result.bytes, ms: Date.now() - receivedAt }, 'query finished');
+        const { chunkBytes, window } = readRequestOptions(msg);
+        sender = new ChunkSender({
+          nc, replySubject: msg.reply, acks: acks.open(queryId), window, chunkBytes, deadline: request.deadline,
+          stallMs: config.stallSeconds * 1000, maxRows: site.entry.maxRows, maxBytes: site.entry.maxBytes, log,
+        });
       } catch (err) {
-        payload = errorEnvelope(err);
-        log.info({ haloGuid: site.haloGuid, queryId, code: isAppError(err) ? err.code : 'internal', ms: Date.now() - receivedAt }, 'query failed');
+        refuse(msg.reply, err);
+        log.info({ haloGuid: site.haloGuid, queryId, code: codeOf(err) }, 'query refused');
+        return;
+      }
+      try {
+        const summary = await site.execute(request, receivedAt, sender, queue);
+        log.info({ haloGuid: site.haloGuid, queryId, mode: request.mode, rowCount: summary.rowCount, bytes: summary.bytes, ms: Date.now() - receivedAt }, 'query finished');
+      } catch (err) {
+        sender.fail(err);
+        log.info({ haloGuid: site.haloGuid, queryId, mode: request.mode, code: codeOf(err), ms: Date.now() - receivedAt }, 'query failed');
         if (!isAppError(err)) log.error({ haloGuid: site.haloGuid, queryId, err: errName(err) }, 'unexpected query error');
       }
-      let data = encodeJson(payload);
-      if (data.length > nc.info!.max_payload) {
-        data = encodeJson(errorEnvelope(new AppError('result_too_large', 'the result does not fit in one message; use streaming or a smaller query')));
-      }
+    }
+
+    /** An error chunk for a request that never got a sender (seq 0: nothing came before it). */
+    function refuse(replySubject: string, err: unknown): void {
+      const h = headers();
+      h.set(ChunkHeaders.kind, 'error');
+      h.set(ChunkHeaders.seq, '0');
+      const body = isAppError(err) ? { code: err.code, message: err.message } : { code: 'internal', message: 'internal error' };
       try {
-        msg.respond(data);
-      } catch (err) {
-        log.warn({ haloGuid: site.haloGuid, queryId, err: errName(err) }, 'reply failed');
+        nc.publish(replySubject, encodeJson(body), { headers: h });
+      } catch {
+        // The connection is gone; the requester's deadline covers it.
       }
     }
 
@@ -162,6 +180,10 @@ async function register(nc: NatsConnection, request: RegisterRequest, log: Logge
       if (signal.aborted) throw new AppError('site_offline', 'the agent stopped before it registered');
     }
   }
+}
+
+function codeOf(err: unknown): string {
+  return isAppError(err) ? err.code : 'internal';
 }
 
 /** Error names only: messages of foreign errors may carry data. */

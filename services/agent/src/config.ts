@@ -12,7 +12,13 @@ export const DatabaseEntry = z.object({
   /** PMS profile (PMS type code) that knows how to read identity from this database. */
   profile: z.string().min(1),
   allowWrites: z.boolean().default(false),
+  /** Statements running at once on this database; more wait in a queue, immediate before async. */
   maxConcurrency: z.number().int().min(1).max(64).default(4),
+  /** Longest a statement may run once it has left the queue. */
+  executionTimeoutSeconds: z.number().positive().max(86_400).default(600),
+  /** Most rows / JSON bytes one result may have (refused with row_limit_exceeded / byte_limit_exceeded). */
+  maxRows: z.number().int().positive().default(10_000_000),
+  maxBytes: z.number().int().positive().default(4 * 1024 ** 3),
 }).strict();
 export type DatabaseEntry = z.infer<typeof DatabaseEntry>;
 
@@ -24,8 +30,11 @@ export const AgentConfig = z.object({
   hubLeafUrls: z.array(z.string().regex(/^(nats-leaf|tls|nats):\/\/\S+$/, 'must be a nats-leaf:// or tls:// URL')).min(1),
   version: z.string().max(64).default('0.1.0'),
   heartbeatSeconds: z.number().min(0.1).max(300).default(10),
-  /** Most result bytes sent in one reply (the chunk protocol lifts this later). */
-  maxResultBytes: z.number().int().positive().max(1024 * 1024).default(900 * 1024),
+  /** Longest an immediate / async query may wait for a slot, whatever the request asks. */
+  maxImmediateTimeInQueueSeconds: z.number().positive().max(60).default(60),
+  maxAsyncTimeInQueueSeconds: z.number().positive().max(7_200).default(7_200),
+  /** A requester that grants no credit for this long is gone: the statement is stopped. */
+  stallSeconds: z.number().positive().max(600).default(30),
   databases: z.array(DatabaseEntry).min(1).max(1000).refine((dbs) => new Set(dbs.map((d) => d.name)).size === dbs.length, 'database names must be unique'),
 }).strict();
 export type AgentConfig = z.infer<typeof AgentConfig>;

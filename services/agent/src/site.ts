@@ -1,7 +1,14 @@
-import { AppError, type Catalogue, type QueryRequest, type QueryResult, type SiteRegistration } from '@halo/contracts';
-import { getProfile, openConnector, type Connector } from '@halo/pms';
+import { AppError, type Catalogue, type QueryRequest, type SiteRegistration } from '@halo/contracts';
+import { getProfile, openConnector, type Connector, type ResultCursor, type ResultSummary } from '@halo/pms';
+import type { ChunkSender } from '@halo/messaging';
 import type { DatabaseEntry } from './config.ts';
 import { Slots } from './slots.ts';
+
+/** Queue limits the agent applies whatever a request asks. */
+export interface QueueLimits {
+  immediateMs: number;
+  asyncMs: number;
+}
 
 /** One PMS database served as one Halo GUID: its identity, a small connector pool and its query slots. */
 export class Site {
@@ -47,40 +54,54 @@ export class Site {
     return { inFlight: this.slots.inFlight, queued: this.slots.queued };
   }
 
-  /** Runs one query under the site's limits; `receivedAt` starts its time in queue. */
-  async run(request: QueryRequest, receivedAt: number, maxBytes: number, signal?: AbortSignal): Promise<QueryResult> {
+  /** Refusals that need no database: checked before the query takes a place in the queue. */
+  check(request: QueryRequest): void {
     const { command } = request;
-    if (command.executionMode === 'nonQuery' && !this.entry.allowWrites) {
-      throw new AppError('writes_disabled', 'this site does not allow writes');
-    }
+    if (command.executionMode === 'nonQuery' && !this.entry.allowWrites) throw new AppError('writes_disabled', 'this site does not allow writes');
     if (command.type === 'storedProcedure') throw new AppError('bad_request', 'stored procedures are not supported by this engine');
     if (request.catalogue !== undefined && !this.registration.catalogues.some((c) => c.name === request.catalogue)) {
       throw new AppError('bad_request', 'unknown catalogue for this site');
     }
-    const queueDeadline = Math.min(receivedAt + request.maxTimeInQueueMs, request.deadline);
-    const release = await this.slots.acquire(queueDeadline, signal);
+  }
+
+  /**
+   * Runs one query under the site's limits and streams its result through `sender`: waits for a slot
+   * (immediate before async), runs with the execution deadline, and stops the statement when the sender's
+   * signal aborts (cancel, stalled requester, deadline, a site limit).
+   */
+  async execute(request: QueryRequest, receivedAt: number, sender: ChunkSender, queue: QueueLimits): Promise<ResultSummary> {
+    this.check(request);
+    const maxQueueMs = request.mode === 'immediate' ? queue.immediateMs : queue.asyncMs;
+    const queueDeadline = Math.min(receivedAt + Math.min(request.maxTimeInQueueMs, maxQueueMs), request.deadline);
+    const release = await this.slots.acquire(request.mode, queueDeadline, sender.signal);
     const started = Date.now();
+    const executionDeadline = Math.min(request.deadline, started + this.entry.executionTimeoutSeconds * 1000);
     let connector: Connector | undefined;
+    let cursor: ResultCursor | undefined;
     try {
       if (this.closed) throw new AppError('site_offline', 'the agent is stopping');
       connector = this.idle.pop() ?? (await openConnector({ engine: this.entry.engine, path: this.entry.path, allowWrites: this.entry.allowWrites }));
       this.busy.add(connector);
-      const out = await connector.query({
-        text: command.text,
-        parameters: command.parameters ?? [],
-        executionMode: command.executionMode ?? 'reader',
-        deadline: request.deadline,
-        maxBytes,
-        ...(signal ? { signal } : {}),
+      cursor = await connector.stream({
+        text: request.command.text,
+        parameters: request.command.parameters,
+        executionMode: request.command.executionMode,
+        deadline: executionDeadline,
+        signal: sender.signal,
       });
-      return {
-        columns: out.columns,
-        rows: out.rows,
-        rowCount: out.rowCount,
-        bytes: out.bytes,
-        ...(out.affected !== undefined ? { affected: out.affected } : {}),
-        timings: { queuedMs: started - receivedAt, executionMs: out.executionMs },
-      };
+      await sender.meta(cursor.columns);
+      for await (const batch of cursor) await sender.rows(batch);
+      const summary = cursor.summary();
+      await sender.end({ timings: { queuedMs: started - receivedAt, executionMs: summary.executionMs }, ...(summary.affected !== undefined ? { affected: summary.affected } : {}) });
+      return summary;
+    } catch (err) {
+      await cursor?.cancel().catch(() => undefined);
+      // The sender's reason (cancel, limit, stalled requester) explains a stop better than the cursor's echo of it.
+      const reason: unknown = sender.signal.aborted ? sender.signal.reason : err;
+      if (isCode(reason, 'deadline_exceeded') && Date.now() >= executionDeadline && executionDeadline < request.deadline) {
+        throw new AppError('execution_timeout', `the statement ran longer than this site allows (${this.entry.executionTimeoutSeconds} s)`);
+      }
+      throw reason;
     } finally {
       if (connector) {
         this.busy.delete(connector);
@@ -96,4 +117,8 @@ export class Site {
     const all = [...this.idle.splice(0), ...this.busy];
     await Promise.all(all.map((c) => c.close().catch(() => undefined)));
   }
+}
+
+function isCode(err: unknown, code: string): boolean {
+  return err instanceof AppError && err.code === code;
 }

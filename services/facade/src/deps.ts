@@ -1,5 +1,6 @@
 import type { Logger } from '@halo/log';
-import type { QueryCommand, QueryResult, SiteView } from '@halo/contracts';
+import type { QueryCommand, SiteView } from '@halo/contracts';
+import type { ResultStream } from '@halo/messaging';
 
 /** Answers from the registry (NATS), cached. */
 export interface SiteDirectory {
@@ -17,9 +18,9 @@ export interface QueryExecution {
   deadline: number;
 }
 
-/** Sends one query to the agent serving the site. */
+/** Sends one query to the agent serving the site; rows stream back as the consumer asks for them. */
 export interface QueryClient {
-  execute(site: SiteView, request: QueryExecution, signal: AbortSignal): Promise<QueryResult>;
+  start(site: SiteView, request: QueryExecution, signal: AbortSignal): ResultStream;
 }
 
 /** Maps a subscription key to the integrator holding it; null when the key is missing or unknown. */

@@ -20,6 +20,8 @@ export interface StartFacadeOptions {
   cacheTtlMs?: number;
   /** Default: a fresh random token per call. */
   requesterId?: string;
+  /** Requester stall timer (ms); default the chunk protocol's. */
+  stallMs?: number;
   /** Default: this package's version. */
   version?: string;
 }
@@ -36,9 +38,10 @@ export interface RunningFacade {
 export async function startFacade(options: StartFacadeOptions): Promise<RunningFacade> {
   const { nc, log } = options;
   const nats = natsState(nc);
+  const queries = new NatsQueryClient({ nc, log, requesterId: options.requesterId ?? randomBytes(12).toString('hex'), ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}) });
   const app = buildApp({
     directory: new RegistryDirectory({ nc, ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}) }),
-    queries: new NatsQueryClient({ nc, requesterId: options.requesterId ?? randomBytes(12).toString('hex') }),
+    queries,
     auth: keyAuthenticator(options.keys),
     log,
     version: options.version ?? packageVersion(),
@@ -48,9 +51,10 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
   try {
     const url = await app.listen({ port: options.port, host: options.host });
     log.info({ url, keys: options.keys.length }, 'facade listening');
-    return { url, close: () => app.close() };
+    return { url, close: async () => { await app.close(); await queries.close(); } };
   } catch (err) {
     await app.close();
+    await queries.close();
     throw err;
   }
 }

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { AppError, type QueryResult, type SiteView } from '@halo/contracts';
 import { createLogger, type Logger } from '@halo/log';
+import type { ResultStream } from '@halo/messaging';
 import { buildApp, keyAuthenticator, type FacadeDeps, type QueryClient, type QueryExecution, type SiteDirectory } from '../src/index.ts';
 
 export const KEY = 'test-key-0123456789';
@@ -62,9 +63,9 @@ export class FakeQueries implements QueryClient {
   calls: { site: SiteView; request: QueryExecution; signal: AbortSignal }[] = [];
   respond: (request: QueryExecution, signal: AbortSignal) => Promise<QueryResult> = async () => RESULT;
 
-  async execute(site: SiteView, request: QueryExecution, signal: AbortSignal): Promise<QueryResult> {
+  start(site: SiteView, request: QueryExecution, signal: AbortSignal): ResultStream {
     this.calls.push({ site, request, signal });
-    return this.respond(request, signal);
+    return streamOf(request.queryId, this.respond(request, signal));
   }
 }
 
@@ -119,3 +120,21 @@ export function queryBody(extra: Record<string, unknown> = {}, command: Record<s
 export const QUERY_URL = `/integrator/sites/${SITE_ID}/queries/immediate`;
 
 export { AppError };
+
+/** A ResultStream over a whole result that arrives later (or fails): one batch, then the summary. */
+export function streamOf(queryId: string, result: Promise<QueryResult>): ResultStream {
+  result.catch(() => undefined);
+  return {
+    queryId,
+    columns: async () => (await result).columns,
+    summary: async () => {
+      const r = await result;
+      return { rowCount: r.rowCount, bytes: r.bytes, timings: r.timings, ...(r.affected !== undefined ? { affected: r.affected } : {}) };
+    },
+    cancel: () => undefined,
+    async *[Symbol.asyncIterator]() {
+      const r = await result;
+      if (r.rows.length > 0) yield r.rows;
+    },
+  };
+}

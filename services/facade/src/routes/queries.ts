@@ -6,6 +6,8 @@ import type { FacadeDeps, SiteDirectory } from '../deps.ts';
 import { disconnectSignal } from '../disconnect-signal.ts';
 import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../openapi.ts';
 import { toQueryResponse } from '../query-response.ts';
+import { collectResult } from '../result-collector.ts';
+import { NDJSON, writeNdjson } from '../ndjson-response.ts';
 
 const SiteParams = z.object({ siteId: z.string() });
 type SiteParams = z.infer<typeof SiteParams>;
@@ -41,26 +43,38 @@ export async function queryRoutes(app: FastifyInstance, options: { deps: FacadeD
 
     const disconnect = disconnectSignal(reply);
     try {
-      const result = await deps.queries.execute(site, {
+      const stream = deps.queries.start(site, {
         queryId,
         ...(body.catalogue !== undefined ? { catalogue: body.catalogue } : {}),
         command: body.command,
         maxTimeInQueueMs,
         deadline,
       }, disconnect.signal);
+      const columns = await stream.columns();
+      if (body.command.executionMode === 'reader' && wantsNdjson(request.headers.accept)) {
+        reply.hijack();
+        await writeNdjson(reply.raw, stream, columns, { 'halo-query-id': queryId }, log);
+        return reply;
+      }
+      const result = await collectResult(stream, columns);
       log.info({ rowCount: result.rowCount, bytes: result.bytes, queuedMs: result.timings.queuedMs, executionMs: result.timings.executionMs }, 'query finished');
       return toQueryResponse({ queryId, siteId, executionMode: body.command.executionMode, format: format ?? 'json', result, finishedAt: Date.now() });
     } catch (err) {
       if (!disconnect.signal.aborted) throw err;
       // Nobody is left to answer: skip the error reply (and its 500 log) for a socket that is gone.
       log.info('query abandoned: client disconnected');
-      reply.hijack();
+      if (!reply.sent) reply.hijack();
       if (!reply.raw.destroyed) reply.raw.destroy();
       return reply;
     } finally {
       disconnect.dispose();
     }
   });
+}
+
+/** True when the client asks for NDJSON (streamed, uncapped) rather than one JSON document. */
+function wantsNdjson(accept: string | undefined): boolean {
+  return accept !== undefined && accept.split(',').some((part) => part.trim().toLowerCase().startsWith(NDJSON));
 }
 
 /** The site if it may be queried: unknown, malformed and retired ids are all "not found". */

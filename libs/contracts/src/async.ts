@@ -1,0 +1,183 @@
+import { z } from 'zod';
+import { ErrorCodes } from './errors.ts';
+import { Guid } from './identifiers.ts';
+import { ColumnInfo, ExecutionMode, QueryCommand } from './query.ts';
+
+/**
+ * Async queries (ARCHITECTURE §2, §6): the facade records a query in KV `async_queries` and publishes a job on
+ * the JetStream work-queue stream; a worker runs it against the agent and writes the result to the object store
+ * `async_results` in pages. Everything both sides must agree on lives here.
+ */
+export const ASYNC_LIMITS = {
+  /** Longest an async query may wait for its site (seconds). */
+  maxTimeInQueueSeconds: 7_200,
+  defaultTimeInQueueSeconds: 3_600,
+  /** Default lifetime of results (and of a finished query's status) after the first page was written. */
+  defaultResultTtlMs: 24 * 60 * 60 * 1000,
+  /** Target raw JSON bytes of one result page. */
+  pageBytes: 1024 * 1024,
+  /** Most ids in one `POST .../queries/status`. */
+  maxStatusBatch: 100,
+} as const;
+
+/** JetStream names shared by the facade (producer, reader) and the worker (consumer, writer). */
+export const ASYNC_NAMES = {
+  /** KV bucket: queryId -> AsyncQueryRecord. */
+  queries: 'async_queries',
+  /** Object store: `<queryId>/<page>` -> JSON array of row objects. */
+  results: 'async_results',
+  /** Work-queue stream over `subjects.asyncWorkAll()`. */
+  workStream: 'ASYNC_WORK',
+  /** The workers' shared durable pull consumer. */
+  workConsumer: 'async-worker',
+} as const;
+
+/**
+ * How long a job may stay in the work stream: longer than any maxTimeInQueue plus a run, so a job expires
+ * from the stream only after its worker would have marked it expiredInQueue anyway.
+ */
+export const ASYNC_WORK_MAX_AGE_MS = 6 * 60 * 60 * 1000;
+
+/** How long a status record outlives its results, answering 410 in between (then 404). */
+export const ASYNC_RECORD_GRACE_MS = 24 * 60 * 60 * 1000;
+
+/** KV TTL of `async_queries`: a record lives through queueing, its results' TTL and a grace period. */
+export function asyncRecordTtlMs(resultTtlMs: number): number {
+  return ASYNC_LIMITS.maxTimeInQueueSeconds * 1000 + resultTtlMs + ASYNC_RECORD_GRACE_MS;
+}
+
+export const ASYNC_QUERY_STATES = [
+  'initialising', 'queued', 'executing', 'uploading', 'successful',
+  'initialisationFailed', 'expiredInQueue', 'executionFailed', 'uploadFailed', 'cancelled',
+] as const;
+export const AsyncQueryState = z.enum(ASYNC_QUERY_STATES);
+export type AsyncQueryState = z.infer<typeof AsyncQueryState>;
+
+/** States after which nothing changes any more (except expiry). */
+export const TERMINAL_ASYNC_STATES: ReadonlySet<AsyncQueryState> = new Set([
+  'successful', 'initialisationFailed', 'expiredInQueue', 'executionFailed', 'uploadFailed', 'cancelled',
+]);
+
+export function isTerminalAsyncState(state: AsyncQueryState): boolean {
+  return TERMINAL_ASYNC_STATES.has(state);
+}
+
+/** Body of `POST /integrator/sites/{siteId}/queries/async`: the immediate shape with a longer queue time. */
+export const AsyncQueryBody = z.object({
+  /** Seconds the query may wait for its site (offline, or busy) before it expires in the queue. */
+  maxTimeInQueue: z.number().int().positive().max(ASYNC_LIMITS.maxTimeInQueueSeconds).optional(),
+  catalogue: z.string().min(1).max(128).optional(),
+  command: QueryCommand,
+}).strict();
+export type AsyncQueryBody = z.infer<typeof AsyncQueryBody>;
+
+/** The work-queue message: everything a worker needs to run the query (query text travels only here). */
+export const AsyncJob = z.object({
+  queryId: Guid,
+  integratorId: z.string().min(1).max(128),
+  haloGuid: Guid,
+  catalogue: z.string().max(128).optional(),
+  command: QueryCommand,
+  /** Epoch ms the query was accepted. */
+  submittedAt: z.number().int().positive(),
+  /** Epoch ms after which a query that has not started executing is expiredInQueue. */
+  queueDeadline: z.number().int().positive(),
+});
+export type AsyncJob = z.infer<typeof AsyncJob>;
+
+/** ISO timestamp of each state a query reached. */
+export const AsyncStatusTiming = z.partialRecord(AsyncQueryState, z.string());
+export type AsyncStatusTiming = z.infer<typeof AsyncStatusTiming>;
+
+export const AsyncQueryError = z.object({ code: z.enum(ErrorCodes), message: z.string().max(1000) });
+export type AsyncQueryError = z.infer<typeof AsyncQueryError>;
+
+/** KV `async_queries` value (no query text, parameters or rows). */
+export const AsyncQueryRecord = z.object({
+  id: Guid,
+  integratorId: z.string(),
+  siteId: Guid,
+  linkGuid: Guid,
+  executionMode: ExecutionMode,
+  state: AsyncQueryState,
+  statusTiming: AsyncStatusTiming,
+  /** Epoch ms. */
+  createdAt: z.number().int(),
+  queueDeadline: z.number().int(),
+  /** Runs started (a run restarts from scratch after a worker died mid-query). */
+  attempts: z.number().int().nonnegative().default(0),
+  /** Set only once every page exists. */
+  pageCount: z.number().int().nonnegative().optional(),
+  rowCount: z.number().int().nonnegative().optional(),
+  /** Bytes of the result's rows as JSON arrays (as the agent counted them). */
+  size: z.number().int().nonnegative().optional(),
+  columns: z.array(ColumnInfo).optional(),
+  affected: z.number().int().nonnegative().optional(),
+  /** First cell of the first row, for `scalar`. */
+  scalar: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional(),
+  metrics: z.object({ queuedDuration: z.number(), sqlExecutionDuration: z.number() }).optional(),
+  error: AsyncQueryError.optional(),
+  /** Epoch ms after which status and results answer 410. */
+  expiresAt: z.number().int().optional(),
+});
+export type AsyncQueryRecord = z.infer<typeof AsyncQueryRecord>;
+
+/** Metadata of one result page object. */
+export const AsyncPageMetadata = z.object({
+  /** Rows in the page. */
+  rowsCount: z.coerce.number().int().nonnegative(),
+  /** Zero-based index of the page's first row in the whole result. */
+  rowsStart: z.coerce.number().int().nonnegative(),
+});
+export type AsyncPageMetadata = z.infer<typeof AsyncPageMetadata>;
+
+/** Object name of a result page (pages are numbered from 1). */
+export function asyncPageName(queryId: string, page: number): string {
+  return `${Guid.parse(queryId)}/${page}`;
+}
+
+/** `202` answer of a submission. */
+export const AsyncSubmitResponse = z.object({ id: z.string(), siteId: z.string(), status: AsyncQueryState });
+export type AsyncSubmitResponse = z.infer<typeof AsyncSubmitResponse>;
+
+/** The status of one async query as integrators see it (the immediate response's shape where it fits). */
+export const AsyncQueryStatus = z.object({
+  id: z.string(),
+  siteId: z.string(),
+  mode: z.literal('async'),
+  executionMode: ExecutionMode,
+  status: AsyncQueryState,
+  statusTiming: AsyncStatusTiming,
+  metrics: z.object({ sqlExecutionDuration: z.number(), queuedDuration: z.number() }).optional(),
+  result: z.object({
+    rowCount: z.number().int(),
+    size: z.number().int(),
+    columns: z.array(ColumnInfo),
+    pageCount: z.number().int(),
+    scalar: z.unknown().optional(),
+    affected: z.number().int().optional(),
+  }).optional(),
+  error: AsyncQueryError.optional(),
+  /** ISO time after which status and results answer 410. */
+  expiresAt: z.string().optional(),
+});
+export type AsyncQueryStatus = z.infer<typeof AsyncQueryStatus>;
+
+/** Body of `POST /integrator/sites/{siteId}/queries/status`. */
+export const AsyncStatusBatchBody = z.object({ ids: z.array(z.string().max(64)).min(1).max(ASYNC_LIMITS.maxStatusBatch) }).strict();
+export type AsyncStatusBatchBody = z.infer<typeof AsyncStatusBatchBody>;
+
+/** Answer of the batch: the statuses found; ids that are unknown, someone else's or expired are listed apart. */
+export const AsyncStatusBatchResponse = z.object({
+  queries: z.array(AsyncQueryStatus),
+  notFound: z.array(z.string()),
+  gone: z.array(z.string()),
+});
+export type AsyncStatusBatchResponse = z.infer<typeof AsyncStatusBatchResponse>;
+
+/** HTTP headers of a result page. */
+export const AsyncPageHeaders = {
+  rowsCount: 'Rows-Count',
+  rowsRangeStart: 'Rows-Range-Start',
+  rowsRangeEnd: 'Rows-Range-End',
+} as const;

@@ -1,0 +1,40 @@
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import type { ColumnInfo } from '@halo/contracts';
+import type { ResultStream } from '@halo/messaging';
+
+export const NDJSON = 'application/x-ndjson';
+
+/**
+ * Streams rows as NDJSON (one record object per line) with HTTP backpressure: the next batch is asked for,
+ * and so credit granted to the agent, only once the socket has taken the previous one. No size cap. A failure
+ * after the headers went out destroys the connection, so the client sees a truncated body, never a silent end.
+ */
+export async function writeNdjson(res: ServerResponse, stream: ResultStream, columns: readonly ColumnInfo[], headers: Record<string, string>, log: { info(obj: object, msg: string): void }): Promise<void> {
+  // Column names are encoded once; each line is then plain concatenation.
+  const keys = columns.map((c, i) => `${i === 0 ? '{' : ','}${JSON.stringify(c.name)}:`);
+  res.writeHead(200, { 'content-type': NDJSON, 'cache-control': 'no-store', ...headers });
+  try {
+    for await (const batch of stream) {
+      let text = '';
+      for (const row of batch) {
+        let line = '';
+        for (let i = 0; i < keys.length; i++) line += keys[i] + JSON.stringify(row[i] ?? null);
+        text += keys.length === 0 ? '{}\n' : `${line}}\n`;
+      }
+      if (!res.write(text)) {
+        await Promise.race([once(res, 'drain'), once(res, 'close')]);
+        if (res.destroyed) {
+          stream.cancel();
+          return;
+        }
+      }
+    }
+    const summary = await stream.summary();
+    res.end();
+    log.info({ rowCount: summary.rowCount, bytes: summary.bytes, executionMs: summary.timings.executionMs }, 'query streamed');
+  } catch (err) {
+    log.info({ code: err instanceof Error && 'code' in err ? String(err.code) : 'internal' }, 'query stream failed');
+    res.destroy();
+  }
+}
