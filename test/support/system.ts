@@ -16,6 +16,8 @@ export interface TestSystem {
   readonly dir: string;
   readonly hub: RunningHub;
   readonly facade: RunningFacade;
+  /** The facade's own NATS connection (tests watch it for slow-consumer events). */
+  readonly facadeNc: NatsConnection;
   readonly log: Logger;
   /** Creates a sample practice database file (deterministic) and returns its path. */
   sampleDatabase(name: string, pmsId: string, practiceName?: string, patients?: number): string;
@@ -27,7 +29,7 @@ export interface TestSystem {
   close(): Promise<void>;
 }
 
-export async function startTestSystem(options: { logLevel?: 'silent' | 'info' | 'debug' } = {}): Promise<TestSystem> {
+export async function startTestSystem(options: { logLevel?: 'silent' | 'info' | 'debug'; stallMs?: number } = {}): Promise<TestSystem> {
   const log = createLogger({ name: 'test', level: options.logLevel ?? 'silent' });
   const dir = mkdtempSync(join(tmpdir(), 'halo-e2e-'));
   const closers: Array<() => Promise<unknown>> = [];
@@ -45,7 +47,11 @@ export async function startTestSystem(options: { logLevel?: 'silent' | 'info' | 
     };
     const registry = await startRegistry({ nc: await conn('registry'), log, env: 'production' });
     closers.push(() => registry.close());
-    const facade = await startFacade({ nc: await conn('facade'), port: 0, host: '127.0.0.1', keys: [{ integratorId: 'test', key: SUBSCRIPTION_KEY }], log, cacheTtlMs: 500 });
+    const facadeNc = await conn('facade');
+    const facade = await startFacade({
+      nc: facadeNc, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'test', key: SUBSCRIPTION_KEY }], log, cacheTtlMs: 500,
+      ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}),
+    });
     closers.push(() => facade.close());
     const agents: Agent[] = [];
     closers.push(() => Promise.all(agents.map((a) => a.close())));
@@ -54,6 +60,7 @@ export async function startTestSystem(options: { logLevel?: 'silent' | 'info' | 
       dir,
       hub,
       facade,
+      facadeNc,
       log,
       sampleDatabase(name, pmsId, practiceName = `${name} Dental`, patients = 300) {
         const path = join(dir, `${name}.db`);

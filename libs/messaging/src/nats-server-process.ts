@@ -35,6 +35,28 @@ export interface NatsServerPorts {
 
 const LISTEN = /Listening for (client|leafnode) connections on [^\s]*:(\d+)/;
 
+/**
+ * Stops a server that a crashed previous owner left running from the same folder. Only a process whose
+ * command line names this config file is touched (checked through /proc; elsewhere nothing is killed).
+ */
+function stopLeftover(pidPath: string, confPath: string, log?: Logger): void {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidPath, 'utf8'));
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (!cmdline.includes(confPath)) return;
+    process.kill(pid, 'SIGKILL');
+    log?.warn({ pid }, 'stopped a nats-server left over from a previous run');
+  } catch {
+    // Not running (or not Linux): nothing to stop.
+  }
+}
+
 /** One nats-server child process: started, optionally restarted when it dies, stopped on close(). */
 export class NatsServerProcess {
   readonly name: string;
@@ -82,10 +104,14 @@ export class NatsServerProcess {
 
   private async launch(): Promise<void> {
     const confPath = join(this.options.dir, `${this.name}.conf`);
+    const pidPath = join(this.options.dir, `${this.name}.pid`);
+    stopLeftover(pidPath, confPath, this.options.log);
     writeFileSync(`${confPath}.tmp`, this.config);
     renameSync(`${confPath}.tmp`, confPath);
     const child = spawn(findNatsServer(), ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
+    // The pid file lets a restarted owner stop a server left behind by a crash of its previous run.
+    if (child.pid !== undefined) writeFileSync(pidPath, String(child.pid));
     const ports: NatsServerPorts = { client: 0 };
     let output = '';
     const ready = new Promise<void>((resolve, reject) => {

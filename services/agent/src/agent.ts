@@ -25,6 +25,8 @@ export interface Agent {
   /** The supervised leaf nats-server. */
   readonly leaf: NatsServerProcess;
   readonly nc: NatsConnection;
+  /** Statements running and waiting across all sites. */
+  load(): { inFlight: number; queued: number };
   close(): Promise<void>;
 }
 
@@ -144,10 +146,10 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       }
     })().catch(() => undefined);
 
+    const load = () => sites.reduce((acc, s) => ({ inFlight: acc.inFlight + s.load.inFlight, queued: acc.queued + s.load.queued }), { inFlight: 0, queued: 0 });
     const beat = () => {
       if (nc.isClosed()) return;
-      const load = sites.reduce((acc, s) => ({ inFlight: acc.inFlight + s.load.inFlight, queued: acc.queued + s.load.queued }), { inFlight: 0, queued: 0 });
-      const hb: Heartbeat = { linkGuid, version: config.version, sites: sites.map((s) => s.haloGuid), load, clock: Date.now() };
+      const hb: Heartbeat = { linkGuid, version: config.version, sites: sites.map((s) => s.haloGuid), load: load(), clock: Date.now() };
       nc.publish(subjects.heartbeat(linkGuid), encodeJson(hb));
     };
     const timer = setInterval(beat, config.heartbeatSeconds * 1000);
@@ -160,7 +162,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       authoritative: registered.sites.find((r) => r.haloGuid === s.haloGuid)?.authoritative ?? false,
     }));
     log.info({ sites: view }, 'agent ready');
-    return { linkGuid, sites: view, leaf, nc, close };
+    return { linkGuid, sites: view, leaf, nc, load, close };
   } catch (err) {
     await close();
     throw err;

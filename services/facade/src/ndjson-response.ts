@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { ColumnInfo } from '@halo/contracts';
 import type { ResultStream } from '@halo/messaging';
@@ -23,7 +22,7 @@ export async function writeNdjson(res: ServerResponse, stream: ResultStream, col
         text += keys.length === 0 ? '{}\n' : `${line}}\n`;
       }
       if (!res.write(text)) {
-        await Promise.race([once(res, 'drain'), once(res, 'close')]);
+        await drainOrClose(res);
         if (res.destroyed) {
           stream.cancel();
           return;
@@ -37,4 +36,17 @@ export async function writeNdjson(res: ServerResponse, stream: ResultStream, col
     log.info({ code: err instanceof Error && 'code' in err ? String(err.code) : 'internal' }, 'query stream failed');
     res.destroy();
   }
+}
+
+/** Resolves when the socket wants more or is gone; leaves no listener behind either way. */
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
