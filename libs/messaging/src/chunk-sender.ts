@@ -36,6 +36,11 @@ export interface ChunkSenderOptions {
   log?: Logger;
   /** Called after each chunk is published. */
   onChunk?: (info: SentChunkInfo) => void;
+  /**
+   * gzip of rows chunks: 'auto' (default) compresses only while the requester is the bottleneck (the sender had
+   * to wait for credit), so a slow link gets smaller chunks and a fast one is not slowed by compression.
+   */
+  compression?: 'auto' | 'always' | 'never';
   /** Site limits: more rows or JSON bytes than these fail the stream with row_limit_exceeded / byte_limit_exceeded. */
   maxRows?: number;
   maxBytes?: number;
@@ -80,6 +85,9 @@ export class ChunkSender {
   #acceptedRows = 0;
   #acceptedBytes = 0;
   readonly #maxRows: number;
+  readonly #compression: 'auto' | 'always' | 'never';
+  /** Whether the last chunk had to wait for credit. */
+  #congested = false;
   readonly #maxBytes: number;
   #done = false;
   #tail: Promise<unknown> = Promise.resolve();
@@ -96,6 +104,7 @@ export class ChunkSender {
     this.#log = opts.log;
     this.#onChunk = opts.onChunk;
     this.#maxRows = opts.maxRows ?? Infinity;
+    this.#compression = opts.compression ?? 'auto';
     this.#maxBytes = opts.maxBytes ?? Infinity;
     this.#maxBody = Math.min(MAX_RAW_CHUNK_BYTES, (this.#nc.info?.max_payload ?? Infinity) - 4 * 1024);
     this.signal = this.#abort.signal;
@@ -184,7 +193,8 @@ export class ChunkSender {
       this.#stop(err);
       throw err;
     }
-    const { body, gzip } = await maybeGzip(raw);
+    const compress = this.#compression === 'always' || (this.#compression === 'auto' && this.#congested);
+    const { body, gzip } = compress ? await maybeGzip(raw) : { body: raw, gzip: false };
     await this.#send('rows', body, gzip);
     this.#rowCount += count;
     this.#bytes += raw.byteLength;
@@ -193,6 +203,7 @@ export class ChunkSender {
   async #send(kind: ChunkKind, body: Uint8Array, gzip: boolean): Promise<void> {
     const seq = this.#seq;
     if ((seq === 0) !== (kind === 'meta')) throw new AppError('internal', 'meta must be sent first, and once');
+    this.#congested = seq > this.#window && this.#acks.credit < seq - this.#window;
     if (seq > this.#window) {
       try {
         await this.#acks.waitForCredit(seq - this.#window, { stallMs: this.#stallMs, deadline: this.#deadline });

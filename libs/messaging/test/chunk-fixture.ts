@@ -80,7 +80,7 @@ const PROBE = 'Test-Probe';
 export async function startTestAgent(
   stack: Stack,
   serve: (q: ServedQuery) => Promise<void>,
-  options: { stallMs?: number; onChunk?: (info: SentChunkInfo, q: ServedQuery) => void } = {},
+  options: { stallMs?: number; compression?: 'auto' | 'always' | 'never'; onChunk?: (info: SentChunkInfo, q: ServedQuery) => void } = {},
 ): Promise<TestAgent> {
   const agent: TestAgent = { served: [], sent: [], sub: undefined as unknown as Subscription };
   agent.sub = stack.agentNc.subscribe(subjects.query(stack.linkGuid, stack.haloGuid), {
@@ -101,6 +101,7 @@ export async function startTestAgent(
         window,
         chunkBytes,
         stallMs: options.stallMs ?? 5_000,
+        ...(options.compression ? { compression: options.compression } : {}),
         deadline: request.deadline,
         log: stack.log,
         onChunk: (info) => {

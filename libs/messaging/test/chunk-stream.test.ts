@@ -15,7 +15,7 @@ test('a multi-MB result arrives complete and in order, gzipped, and every routin
     await sender.meta(COLUMNS);
     await sendRows(sender, total, { hash: agentHash, batch: 777 });
     await sender.end({ timings });
-  });
+  }, { compression: 'always' });
 
   const request = queryRequest(stack);
   const stream = stack.router.start({ linkGuid: stack.linkGuid }, request);

@@ -20,6 +20,8 @@ export interface ChildServiceOptions {
   /** Absolute path of the .ts entry run with this Node binary. */
   script: string;
   args?: readonly string[];
+  /** Flags for Node itself, before the script. */
+  nodeArgs?: readonly string[];
   env: NodeJS.ProcessEnv;
   cwd: string;
   /** stdout and stderr are appended here. */
@@ -70,7 +72,7 @@ export class ChildService {
     log.on('error', () => undefined); // a full disk must not take the demo down; the child keeps running
     this.log = log;
     log.write(`--- ${new Date().toISOString()} demo starts ${this.name}\n`);
-    const child = spawn(process.execPath, [this.options.script, ...(this.options.args ?? [])], {
+    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), this.options.script, ...(this.options.args ?? [])], {
       cwd: this.options.cwd,
       env: this.options.env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -42,9 +42,17 @@ export interface RunningDemo extends DemoSummary {
   hub: { clientUrl: string; leafUrl: string };
   /** Every sample database with the Halo GUID and Link GUID serving it. */
   databases: DemoDatabaseSite[];
-  /** Stops agents, facade, registry and hub, in that order. */
+  /** Process id of each service by name (hub, registry, facade, agent-1, ...), for measurements. */
+  processes: Record<string, number>;
+  /** Stops agents, facade, worker, registry and hub, in that order. */
   close(): Promise<void>;
 }
+
+/**
+ * A small young generation: streaming services allocate short-lived row buffers fast, and V8's default lets
+ * garbage reach ~100 MB of RSS before a scavenge. Deployments set the same (see README).
+ */
+export const SERVICE_NODE_ARGS = ['--max-semi-space-size=8'] as const;
 
 const HubReady = z.object({ clientUrl: z.string().min(1), leafUrl: z.string().min(1) });
 const FacadeReady = z.object({ url: z.string().url() });
@@ -84,6 +92,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       name,
       script: join(root, script),
       args,
+      nodeArgs: SERVICE_NODE_ARGS,
       cwd: root,
       env: { ...process.env, HALO_LOG_LEVEL: logLevel, ...env },
       logFile: join(logs, `${name}.log`),
@@ -114,6 +123,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   try {
     const hub = HubReady.parse(await run('hub', 'services/demo/src/hub-main.ts', 'hub ready', {}, [join(dataDir, 'hub'), logLevel]));
     await run('registry', 'services/registry/src/main.ts', 'registry ready', { HALO_NATS_URL: hub.clientUrl, HALO_ENV: 'production' });
+    // Async queries: the worker creates the work queue and result store (the facade would too, if first).
+    await run('worker', 'services/worker/src/main.ts', 'worker ready', { HALO_NATS_URL: hub.clientUrl });
     const facade = FacadeReady.parse(await run('facade', 'services/facade/src/main.ts', 'facade listening', {
       HALO_NATS_URL: hub.clientUrl,
       HALO_HTTP_PORT: String(options.httpPort),
@@ -154,7 +165,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     };
     options.signal?.throwIfAborted();
     writeDemoSummary(join(dataDir, 'demo.json'), summary);
-    return { ...summary, hub: { clientUrl: hub.clientUrl, leafUrl: hub.leafUrl }, databases: served, close };
+    const processes = Object.fromEntries(started.map((c) => [c.name, c.pid ?? 0]));
+    return { ...summary, hub: { clientUrl: hub.clientUrl, leafUrl: hub.leafUrl }, databases: served, processes, close };
   } catch (err) {
     await close().catch(() => undefined);
     throw err;
