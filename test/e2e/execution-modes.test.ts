@@ -1,0 +1,56 @@
+// scalar and nonQuery through the facade, typed parameters, and writes only where the agent's config allows.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { startTestSystem } from '../support/system.ts';
+
+type Json = Record<string, any>;
+
+test('scalar, nonQuery and typed parameters; writes only on a site whose config allows them', async (t) => {
+  const sys = await startTestSystem();
+  t.after(() => sys.close());
+  const readOnlyPath = sys.sampleDatabase('ro', 'M-1');
+  const writablePath = sys.sampleDatabase('rw', 'M-2');
+  const agent = await sys.startAgent('link', [
+    { name: 'ro', engine: 'sqlite', path: readOnlyPath, profile: 'sample' },
+    { name: 'rw', engine: 'sqlite', path: writablePath, profile: 'sample', allowWrites: true },
+  ]);
+  const [ro, rw] = [agent.sites[0]!.haloGuid, agent.sites[1]!.haloGuid];
+  const post = async (siteId: string, command: Json, query = '') => {
+    const res = await sys.call(`/integrator/sites/${siteId}/queries/immediate${query}`, { method: 'POST', body: JSON.stringify({ command }) });
+    return { status: res.status, body: (await res.json()) as Json };
+  };
+
+  const scalar = await post(ro, { text: 'SELECT count(*) FROM patient WHERE Gender = @g', executionMode: 'scalar', parameters: [{ name: '@g', type: 'TinyInt', value: '1' }] });
+  assert.equal(scalar.status, 200);
+  const db = new Database(readOnlyPath, { readonly: true });
+  const expected = (db.prepare('SELECT count(*) AS n FROM patient WHERE Gender = 1').get() as { n: number }).n;
+  const born = (db.prepare("SELECT count(*) AS n FROM patient WHERE Birthdate < '1970-01-01'").get() as { n: number }).n;
+  db.close();
+  assert.equal(scalar.body.result.scalar, expected);
+
+  const typed = await post(ro, {
+    text: 'SELECT count(*) AS n FROM patient WHERE Birthdate < @before',
+    parameters: [{ name: '@before', type: 'Date', value: '1970-01-01' }],
+  });
+  assert.deepEqual(typed.body.result.records, [{ n: born }]);
+
+  const refused = await post(ro, { text: "UPDATE patient SET Preferred = 'X' WHERE PatNum = 1", executionMode: 'nonQuery' });
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.error.code, 'writes_disabled');
+
+  const written = await post(rw, {
+    text: 'UPDATE patient SET Preferred = @p WHERE PatNum <= @n',
+    executionMode: 'nonQuery',
+    parameters: [{ name: '@p', type: 'NVarChar', value: 'Zzyzx' }, { name: '@n', type: 'Int', value: '3' }],
+  });
+  assert.equal(written.status, 200, JSON.stringify(written.body));
+  assert.equal(written.body.result.affected, 3);
+  const check = new Database(writablePath, { readonly: true });
+  assert.equal((check.prepare("SELECT count(*) AS n FROM patient WHERE Preferred = 'Zzyzx'").get() as { n: number }).n, 3);
+  check.close();
+
+  // Even on a writable site, reader mode stays read-only.
+  const sneaky = await post(rw, { text: "DELETE FROM patient" });
+  assert.equal(sneaky.status, 403);
+});
