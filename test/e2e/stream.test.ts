@@ -6,8 +6,9 @@ import { spawn } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { projectRoot } from '@halo/messaging';
-import { eventually, startTestSystem } from '../support/system.ts';
+import { connectNats, projectRoot } from '@halo/messaging';
+import { startFacade } from '@halo/facade';
+import { eventually, startTestSystem, SUBSCRIPTION_KEY } from '../support/system.ts';
 import { drainBody, liveMemory, rss } from '../support/http-stream.ts';
 
 /** n rows of (i, a 200-character string): about 225 bytes of NDJSON each. */
@@ -156,4 +157,35 @@ test('an agent killed mid-stream: the client gets an error within the stall time
   }, (err: Error) => err.message !== 'the stream ended as if complete');
   const waited = Date.now() - killedAt;
   assert.ok(waited < stallMs + 5_000, `error after ${waited} ms`);
+});
+
+test('DELETE stops a running immediate query, whichever facade replica it lands on', async (t) => {
+  const sys = await startTestSystem();
+  t.after(() => sys.close());
+  const agent = await sys.startAgent('link', [{ name: 'a', engine: 'sqlite', path: sys.sampleDatabase('a', 'S-6'), profile: 'sample' }]);
+  const siteId = agent.sites[0]!.haloGuid;
+  // A second facade replica on the same hub, with the same key.
+  const nc = await connectNats({ servers: sys.hub.clientUrl, name: 'facade-2', log: sys.log });
+  const second = await startFacade({ nc, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'test', key: SUBSCRIPTION_KEY }, { integratorId: 'other', key: 'other-key-0123456789' }], log: sys.log });
+  t.after(async () => { await second.close(); await nc.close(); });
+
+  for (const via of ['same replica', 'other replica'] as const) {
+    const res = await sys.call(`/integrator/sites/${siteId}/queries/immediate`, { method: 'POST', body: JSON.stringify(bigQuery(1_000_000_000)), headers: NDJSON });
+    assert.equal(res.status, 200);
+    const queryId = res.headers.get('halo-query-id')!;
+    const reader = res.body!.getReader();
+    await reader.read();
+    const base = via === 'same replica' ? sys.facade.url : second.url;
+    const del = (key: string) => fetch(`${base}/integrator/sites/${siteId}/queries/${queryId}`, { method: 'DELETE', headers: { 'ocp-apim-subscription-key': key } });
+    if (via === 'other replica') assert.equal((await del('other-key-0123456789')).status, 404, "another integrator cannot cancel it");
+    const cancelled = await del(SUBSCRIPTION_KEY);
+    assert.equal(cancelled.status, 200, via);
+    assert.deepEqual(await cancelled.json(), { id: queryId, siteId, mode: 'immediate', status: 'cancelled' });
+    await assert.rejects(async () => {
+      for (;;) if ((await reader.read()).done) throw new Error('the stream ended as if complete');
+    }, (err: Error) => err.message !== 'the stream ended as if complete');
+    await eventually(async () => agent.load().inFlight === 0, 10_000);
+  }
+  const unknown = await sys.call(`/integrator/sites/${siteId}/queries/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`, { method: 'DELETE' });
+  assert.equal(unknown.status, 404);
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { AppError, QueryRequest, RegisterResult, subjects, type RegisterRequest } from '@halo/contracts';
+import { AppError, Heartbeat, QueryRequest, RegisterResult, subjects, type RegisterRequest } from '@halo/contracts';
 import { createLogger, type Logger } from '@halo/log';
 import {
   AckRouter, ChunkSender, connectNats, decodeJson, readRequestOptions, requestJson,
@@ -22,13 +22,16 @@ export { eventually, SUBSCRIPTION_KEY } from './system.ts';
 export const OTHER_KEY = 'other-key-0123456789abcdefghijklmnopqrstuvwxyz';
 
 /**
- * Whether the real agent streams with the chunk protocol. Until it does, tests run a small agent built from
- * ChunkSender/AckRouter over the same sample SQLite databases, registered with the real registry over a real leaf.
+ * Whether tests run the real agent (it streams with the chunk protocol). When false they run a small stand-in
+ * built from ChunkSender/AckRouter over the same sample SQLite databases, registered with the real registry over a
+ * real leaf, which also counts the queries it receives.
  */
-export const REAL_AGENT_STREAMS = false;
+export const REAL_AGENT_STREAMS = true;
 
 export interface AsyncSystemOptions {
-  logLevel?: 'silent' | 'info' | 'debug';
+  logLevel?: 'silent' | 'info' | 'debug' | 'trace';
+  /** Where every component's log lines go (default stdout). */
+  logDestination?: { write(line: string): void };
   /** Result TTL of facade and worker. Default 60 s. */
   resultTtlMs?: number;
   /** Worker options (defaults suited to tests: ack wait 2 s, retries at most 300 ms apart). */
@@ -41,6 +44,10 @@ export interface AsyncSystemOptions {
 export interface TestAgent {
   linkGuid: string;
   sites: ReadonlyArray<{ name: string; haloGuid: string }>;
+  /** Queries this agent has received (chunk fixture only). */
+  served?: () => number;
+  /** Queries running or queued at this agent (the real agent's next heartbeat says). */
+  activeQueries(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -63,7 +70,7 @@ export interface AsyncTestSystem {
 }
 
 export async function startAsyncTestSystem(options: AsyncSystemOptions = {}): Promise<AsyncTestSystem> {
-  const log = createLogger({ name: 'async-test', level: options.logLevel ?? 'silent' });
+  const log = createLogger({ name: 'async-test', level: options.logLevel ?? 'silent', ...(options.logDestination ? { destination: options.logDestination } : {}) });
   const dir = mkdtempSync(join(tmpdir(), 'halo-async-'));
   const resultTtlMs = options.resultTtlMs ?? 60_000;
   const closers: Array<() => Promise<unknown>> = [];
@@ -148,7 +155,7 @@ export async function startAsyncTestSystem(options: AsyncSystemOptions = {}): Pr
             databases: databases.map((d) => ({ name: d.name, engine: 'sqlite', path: d.path, profile: 'sample' })),
           });
           const real = await startRealAgent({ config, log: log.child({ agent: name }) });
-          agent = { linkGuid: real.linkGuid, sites: real.sites, close: () => real.close() };
+          agent = { linkGuid: real.linkGuid, sites: real.sites, activeQueries: () => nextHeartbeatLoad(hub, real.linkGuid, log), close: () => real.close() };
         } else {
           let identity = identities.get(name);
           if (!identity) {
@@ -228,9 +235,15 @@ async function startChunkAgent(options: ChunkAgentOptions): Promise<TestAgent> {
       }
     }
     const inFlight = new Set<Promise<void>>();
+    let served = 0;
     const subs: Subscription[] = options.databases.map((db) => nc.subscribe(subjects.query(linkGuid, db.haloGuid), {
       callback: (err, msg) => {
         if (err) return;
+        if (msg.data.length === 0) {
+          msg.respond(); // an interest probe
+          return;
+        }
+        served++;
         const task = serveQuery(nc, acks, db, msg, log).finally(() => inFlight.delete(task));
         inFlight.add(task);
       },
@@ -244,7 +257,13 @@ async function startChunkAgent(options: ChunkAgentOptions): Promise<TestAgent> {
     await requestJson(nc, subjects.registry('register'), registration, RegisterResult, { timeoutMs: 10_000, noResponders: 'registry_unavailable' });
     // Queries only reach this agent once the hub has the leaf's interest: probe until a query would be delivered.
     await waitForInterest(options.hub, linkGuid, options.databases.map((d) => d.haloGuid), log);
-    return { linkGuid, sites: options.databases.map((d) => ({ name: d.name, haloGuid: d.haloGuid })), close };
+    return {
+      linkGuid,
+      sites: options.databases.map((d) => ({ name: d.name, haloGuid: d.haloGuid })),
+      served: () => served,
+      activeQueries: async () => inFlight.size,
+      close,
+    };
   } catch (err) {
     await close();
     throw err;
@@ -281,6 +300,21 @@ async function serveQuery(nc: NatsConnection, acks: AckRouter, db: { path: strin
     sender.fail(err);
   } finally {
     await connector.close().catch(() => undefined);
+  }
+}
+
+/** In-flight plus queued queries from the agent's next heartbeat (metadata only). */
+async function nextHeartbeatLoad(hub: RunningHub, linkGuid: string, log: Logger): Promise<number> {
+  const nc = await connectNats({ servers: hub.clientUrl, name: 'heartbeat-probe', log });
+  try {
+    const sub = nc.subscribe(subjects.heartbeat(linkGuid), { max: 1, timeout: 10_000 });
+    for await (const msg of sub) {
+      const { load } = decodeJson(Heartbeat, msg.data);
+      return load.inFlight + load.queued;
+    }
+    throw new Error('no heartbeat');
+  } finally {
+    await nc.close();
   }
 }
 

@@ -117,6 +117,8 @@ export const AsyncQueryRecord = z.object({
   scalar: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional(),
   metrics: z.object({ queuedDuration: z.number(), sqlExecutionDuration: z.number() }).optional(),
   error: AsyncQueryError.optional(),
+  /** Why a queued query is still waiting (site_offline, agent_busy, registry_unavailable). */
+  queueReason: z.enum(ErrorCodes).optional(),
   /** Epoch ms after which status and results answer 410. */
   expiresAt: z.number().int().optional(),
 });

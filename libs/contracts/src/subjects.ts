@@ -36,6 +36,9 @@ export const subjects = {
   /** Cancel of one query (immediate or async), heard by every facade replica and worker. */
   cancel: (queryId: string) => `halo.v1.cancel.${token('query', queryId)}`,
   cancelAll: () => 'halo.v1.cancel.*',
+  /** Cancel of an immediate query, answered only by the facade replica that runs it. */
+  cancelImmediate: (queryId: string) => `halo.v1.icancel.${token('query', queryId)}`,
+  cancelImmediateAll: () => 'halo.v1.icancel.*',
   /** Durable async work for one site (JetStream work-queue stream). */
   asyncWork: (haloGuid: string) => `halo.v1.work.${token('halo', haloGuid)}`,
   asyncWorkAll: () => 'halo.v1.work.>',

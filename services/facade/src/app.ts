@@ -7,6 +7,7 @@ import { FacadeLogController } from './log-controller.ts';
 import { swaggerOptions } from './openapi.ts';
 import { healthRoutes } from './routes/health.ts';
 import { integratorRoutes } from './routes/integrator.ts';
+import { asyncQueryRoutes } from './routes/async-queries.ts';
 import { jsonSerializerCompiler, zodValidatorCompiler } from './zod-schema.ts';
 
 /** Largest request body accepted; beyond it, 413 payload_too_large. */
@@ -34,5 +35,6 @@ export function buildApp(deps: FacadeDeps): FastifyInstance {
   app.register(swaggerUi, { routePrefix: '/docs' });
   app.register(healthRoutes, { deps });
   app.register(integratorRoutes, { deps, prefix: '/integrator' });
+  if (deps.asyncQueries) app.register(asyncQueryRoutes, { deps, store: deps.asyncQueries, prefix: '/integrator' });
   return app;
 }

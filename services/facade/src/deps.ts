@@ -1,4 +1,5 @@
 import type { Logger } from '@halo/log';
+import type { AsyncQueryStore } from './async-deps.ts';
 import type { QueryCommand, SiteView } from '@halo/contracts';
 import type { ResultStream } from '@halo/messaging';
 
@@ -38,4 +39,14 @@ export interface FacadeDeps {
   /** Budget for running a query once it has left the agent's queue. */
   queryTimeoutMs: number;
   health(): { nats: string };
+  /** Async queries (KV, work queue, result store); without it the async routes are not served. */
+  asyncQueries?: AsyncQueryStore;
+  /** Running immediate queries, so a DELETE on any replica can cancel one. */
+  immediate?: ImmediateCanceller;
+}
+
+/** Tracks running immediate queries and cancels them by id (ImmediateQueries over NATS). */
+export interface ImmediateCanceller {
+  track(queryId: string, running: { integratorId: string; siteId: string; cancel(): void }): () => void;
+  cancel(queryId: string, integratorId: string, siteId: string): Promise<boolean>;
 }

@@ -3,4 +3,6 @@ export type { Authenticator, FacadeDeps, QueryClient, QueryExecution, SiteDirect
 export { keyAuthenticator, parseSubscriptionKeys, type SubscriptionKey } from './auth.ts';
 export { RegistryDirectory, type RegistryDirectoryOptions } from './registry-directory.ts';
 export { NatsQueryClient, type NatsQueryClientOptions } from './nats-query-client.ts';
+export type { AsyncPage, AsyncQueryStore } from './async-deps.ts';
+export { NatsAsyncQueryStore, type NatsAsyncQueryStoreOptions } from './async-nats-store.ts';
 export { startFacade, type RunningFacade, type StartFacadeOptions } from './start.ts';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ASYNC_LIMITS } from '@halo/contracts';
 import { List, Port, loadConfig } from '@halo/config';
 import { createLogger } from '@halo/log';
 import { connectNats } from '@halo/messaging';
@@ -13,6 +14,8 @@ const Config = z.object({
   HALO_SUBSCRIPTION_KEYS: List.default([]),
   HALO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HALO_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  HALO_RESULT_TTL_MS: z.coerce.number().int().positive().default(ASYNC_LIMITS.defaultResultTtlMs),
+  HALO_JS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
 });
 
 const config = loadConfig(Config);
@@ -28,6 +31,7 @@ const facade = await startFacade({
   keys,
   log,
   queryTimeoutMs: config.HALO_QUERY_TIMEOUT_MS,
+  async: { replicas: config.HALO_JS_REPLICAS, resultTtlMs: config.HALO_RESULT_TTL_MS },
 });
 
 let stopping = false;

@@ -5,7 +5,9 @@ import type { NatsConnection } from '@halo/messaging';
 import { buildApp } from './app.ts';
 import { keyAuthenticator, type SubscriptionKey } from './auth.ts';
 import { NatsQueryClient } from './nats-query-client.ts';
+import { ImmediateQueries } from './immediate-queries.ts';
 import { RegistryDirectory } from './registry-directory.ts';
+import { NatsAsyncQueryStore } from './async-nats-store.ts';
 
 export interface StartFacadeOptions {
   /** An open connection; the caller owns it (startFacade never drains or closes it). */
@@ -24,6 +26,8 @@ export interface StartFacadeOptions {
   stallMs?: number;
   /** Default: this package's version. */
   version?: string;
+  /** Async queries: stream and bucket replicas and result TTL (defaults 1 and 24 h); false to serve none. */
+  async?: { replicas?: number; resultTtlMs?: number } | false;
 }
 
 /** A listening facade. */
@@ -38,7 +42,9 @@ export interface RunningFacade {
 export async function startFacade(options: StartFacadeOptions): Promise<RunningFacade> {
   const { nc, log } = options;
   const nats = natsState(nc);
+  const asyncQueries = options.async === false ? undefined : await NatsAsyncQueryStore.open({ nc, ...options.async });
   const queries = new NatsQueryClient({ nc, log, requesterId: options.requesterId ?? randomBytes(12).toString('hex'), ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}) });
+  const immediate = new ImmediateQueries(nc, log);
   const app = buildApp({
     directory: new RegistryDirectory({ nc, ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}) }),
     queries,
@@ -47,14 +53,20 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
     version: options.version ?? packageVersion(),
     queryTimeoutMs: options.queryTimeoutMs ?? 30_000,
     health: () => ({ nats: nats.state() }),
+    ...(asyncQueries ? { asyncQueries } : {}),
+    immediate,
   });
+  const closeAll = async () => {
+    await app.close();
+    await immediate.close();
+    await queries.close();
+  };
   try {
     const url = await app.listen({ port: options.port, host: options.host });
     log.info({ url, keys: options.keys.length }, 'facade listening');
-    return { url, close: async () => { await app.close(); await queries.close(); } };
+    return { url, close: closeAll };
   } catch (err) {
-    await app.close();
-    await queries.close();
+    await closeAll();
     throw err;
   }
 }

@@ -38,10 +38,13 @@ export async function queryRoutes(app: FastifyInstance, options: { deps: FacadeD
     const queryId = randomUUID();
     const maxTimeInQueueMs = (body.maxTimeInQueue ?? LIMITS.defaultImmediateTimeInQueueSeconds) * 1000;
     const deadline = Date.now() + maxTimeInQueueMs + deps.queryTimeoutMs;
-    const log = request.log.child({ siteId, queryId });
-    log.info({ maxTimeInQueueMs }, 'query started');
+    // Ids go in each line rather than a child logger: a child per query costs more than the lines themselves.
+    const log = request.log;
+    const ids = { siteId, queryId };
+    log.debug({ ...ids, maxTimeInQueueMs }, 'query started');
 
     const disconnect = disconnectSignal(reply);
+    let untrack: (() => void) | undefined;
     try {
       const stream = deps.queries.start(site, {
         queryId,
@@ -50,23 +53,25 @@ export async function queryRoutes(app: FastifyInstance, options: { deps: FacadeD
         maxTimeInQueueMs,
         deadline,
       }, disconnect.signal);
+      untrack = deps.immediate?.track(queryId, { integratorId: request.integratorId, siteId, cancel: () => stream.cancel() });
       const columns = await stream.columns();
       if (body.command.executionMode === 'reader' && wantsNdjson(request.headers.accept)) {
         reply.hijack();
-        await writeNdjson(reply.raw, stream, columns, { 'halo-query-id': queryId }, log);
+        await writeNdjson(reply.raw, stream, columns, { 'halo-query-id': queryId }, log.child(ids));
         return reply;
       }
       const result = await collectResult(stream, columns);
-      log.info({ rowCount: result.rowCount, bytes: result.bytes, queuedMs: result.timings.queuedMs, executionMs: result.timings.executionMs }, 'query finished');
+      log.info({ ...ids, rowCount: result.rowCount, bytes: result.bytes, queuedMs: result.timings.queuedMs, executionMs: result.timings.executionMs }, 'query finished');
       return toQueryResponse({ queryId, siteId, executionMode: body.command.executionMode, format: format ?? 'json', result, finishedAt: Date.now() });
     } catch (err) {
       if (!disconnect.signal.aborted) throw err;
       // Nobody is left to answer: skip the error reply (and its 500 log) for a socket that is gone.
-      log.info('query abandoned: client disconnected');
+      log.info(ids, 'query abandoned: client disconnected');
       if (!reply.sent) reply.hijack();
       if (!reply.raw.destroyed) reply.raw.destroy();
       return reply;
     } finally {
+      untrack?.();
       disconnect.dispose();
     }
   });

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { ASYNC_LIMITS } from '@halo/contracts';
+import { List, loadConfig } from '@halo/config';
+import { createLogger } from '@halo/log';
+import { connectNats } from '@halo/messaging';
+import { startWorker } from './worker.ts';
+
+/** The worker's environment; this file is the only reader of it. */
+const Config = z.object({
+  HALO_NATS_URL: List,
+  HALO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HALO_RESULT_TTL_MS: z.coerce.number().int().positive().default(ASYNC_LIMITS.defaultResultTtlMs),
+  HALO_JS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  HALO_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+  HALO_ACK_WAIT_MS: z.coerce.number().int().min(1_000).default(30_000),
+  HALO_EXECUTION_TIMEOUT_MS: z.coerce.number().int().positive().default(30 * 60_000),
+  HALO_RETRY_MAX_MS: z.coerce.number().int().positive().default(15_000),
+});
+
+const config = loadConfig(Config);
+const log = createLogger({ name: 'worker', level: config.HALO_LOG_LEVEL });
+const nc = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-worker', log });
+const worker = await startWorker({
+  nc,
+  log,
+  replicas: config.HALO_JS_REPLICAS,
+  resultTtlMs: config.HALO_RESULT_TTL_MS,
+  concurrency: config.HALO_WORKER_CONCURRENCY,
+  ackWaitMs: config.HALO_ACK_WAIT_MS,
+  executionTimeoutMs: config.HALO_EXECUTION_TIMEOUT_MS,
+  retryMaxMs: config.HALO_RETRY_MAX_MS,
+});
+log.info({ concurrency: config.HALO_WORKER_CONCURRENCY, resultTtlMs: config.HALO_RESULT_TTL_MS }, 'worker ready');
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'worker stopping');
+  // Reverse order of start: hand running queries back to the queue, then drain NATS.
+  try {
+    await worker.close();
+    await nc.drain();
+  } catch (err) {
+    log.error({ err }, 'shutdown failed');
+    process.exitCode = 1;
+  }
+}
+process.once('SIGINT', () => void stop('SIGINT'));
+process.once('SIGTERM', () => void stop('SIGTERM'));

@@ -1,0 +1,96 @@
+import type { ObjectStore } from '@nats-io/obj';
+import { AppError, asyncPageName, type Cell, type ColumnInfo } from '@halo/contracts';
+
+const encoder = new TextEncoder();
+
+/**
+ * Turns row batches into result pages (a JSON array of row objects each, about `pageBytes` long) in the object
+ * store. `add` resolves only once any page it filled is stored, so the caller asks the agent for more rows only
+ * after the previous ones are safe.
+ */
+export class PageWriter {
+  readonly #store: ObjectStore;
+  readonly #queryId: string;
+  readonly #names: string[];
+  readonly #pageBytes: number;
+  #buffer: string[] = [];
+  #bufferBytes = 0;
+  #pages = 0;
+  #rows = 0;
+  #firstWrite: number | undefined;
+
+  constructor(options: { store: ObjectStore; queryId: string; columns: readonly ColumnInfo[]; pageBytes: number }) {
+    this.#store = options.store;
+    this.#queryId = options.queryId;
+    this.#names = options.columns.map((c) => c.name);
+    this.#pageBytes = options.pageBytes;
+  }
+
+  /** Pages written so far. */
+  get pageCount(): number {
+    return this.#pages;
+  }
+
+  /** Epoch ms the first page was stored (results expire relative to it); undefined before. */
+  get firstWriteAt(): number | undefined {
+    return this.#firstWrite;
+  }
+
+  async add(rows: readonly (readonly Cell[])[]): Promise<void> {
+    for (const row of rows) {
+      const record: Record<string, Cell> = {};
+      // defineProperty, not assignment: a column named __proto__ stays an ordinary key.
+      this.#names.forEach((name, i) => Object.defineProperty(record, name, { value: row[i] ?? null, enumerable: true, writable: true, configurable: true }));
+      const json = JSON.stringify(record);
+      this.#buffer.push(json);
+      this.#bufferBytes += Buffer.byteLength(json) + 1;
+      if (this.#bufferBytes >= this.#pageBytes) await this.#flush();
+    }
+  }
+
+  /** Writes the last, partial page. */
+  async finish(): Promise<void> {
+    if (this.#buffer.length > 0) await this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    const page = this.#pages + 1;
+    const rowsCount = this.#buffer.length;
+    const data = encoder.encode(`[${this.#buffer.join(',')}]`);
+    this.#buffer = [];
+    this.#bufferBytes = 0;
+    this.#firstWrite ??= Date.now();
+    try {
+      await this.#store.putBlob({
+        name: asyncPageName(this.#queryId, page),
+        metadata: { rowsCount: String(rowsCount), rowsStart: String(this.#rows) },
+      }, data);
+    } catch (cause) {
+      throw new UploadError(new AppError('internal', 'storing a result page failed', { cause }));
+    }
+    this.#pages = page;
+    this.#rows += rowsCount;
+  }
+}
+
+/** A result page could not be stored: the query ends `uploadFailed`, not `executionFailed`. */
+export class UploadError extends Error {
+  readonly appError: AppError;
+  constructor(appError: AppError) {
+    super(appError.message, { cause: appError });
+    this.name = 'UploadError';
+    this.appError = appError;
+  }
+}
+
+/** Deletes pages `from`, `from + 1`, … until one is missing (pages are contiguous from 1). */
+export async function deletePagesFrom(store: ObjectStore, queryId: string, from: number): Promise<number> {
+  let deleted = 0;
+  for (let page = from; ; page++) {
+    const name = asyncPageName(queryId, page);
+    const info = await store.info(name);
+    if (!info || info.deleted) return deleted;
+    await store.delete(name);
+    deleted++;
+  }
+}

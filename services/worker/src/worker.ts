@@ -1,0 +1,366 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import {
+  ASYNC_LIMITS, AppError, AsyncJob, SiteResult, isAppError, subjects,
+  type AsyncQueryRecord, type Cell, type ColumnInfo, type EndChunk, type ErrorCode, type QueryRequest, type SiteView,
+} from '@halo/contracts';
+import { ReplyRouter, decodeJson, requestJson, type ResultStream } from '@halo/messaging';
+import type { Logger } from '@halo/log';
+import { PageWriter, UploadError, deletePagesFrom } from './page-writer.ts';
+import { RecordStore, withState } from './records.ts';
+import { openAsyncStore, type AsyncStore } from './store.ts';
+
+export interface WorkerDeps {
+  /** An open connection; the caller owns it (close() never drains or closes it). */
+  nc: NatsConnection;
+  log: Logger;
+  /** Stream and bucket replicas when this worker creates them: 1 (dev), 3 (production). Default 1. */
+  replicas?: number;
+  /** Lifetime of results after their first page was written. Default 24 h. */
+  resultTtlMs?: number;
+  /** Queries run at once by this worker. Default 4. */
+  concurrency?: number;
+  /** Redelivery delay of a job whose worker died (heartbeats keep a running job's lease). Default 30 s. */
+  ackWaitMs?: number;
+  /** Budget for running a query once it has left the agent's queue. Default 30 min. */
+  executionTimeoutMs?: number;
+  /** Longest wait between attempts while a site is offline or busy (backoff from 500 ms). Default 15 s. */
+  retryMaxMs?: number;
+  /** Target raw bytes of a result page. Default ASYNC_LIMITS.pageBytes (1 MiB). */
+  pageBytes?: number;
+  /** Longest gap between chunks from a streaming agent. Default the messaging default (30 s). */
+  stallMs?: number;
+  /** How long one pull waits for work (at least 1 s). Default 5 s. */
+  pullExpiresMs?: number;
+  /** Whole subject token naming this requester. Default: random. */
+  requesterId?: string;
+}
+
+/** A running worker. */
+export interface RunningWorker {
+  /** Stops pulling, hands running queries back to the queue (they re-run elsewhere) and waits for that. */
+  close(): Promise<void>;
+}
+
+type Outcome = { kind: 'ack' } | { kind: 'retry'; delayMs: number } | { kind: 'term' };
+const ACK: Outcome = { kind: 'ack' };
+
+/**
+ * Starts an async query worker: pulls jobs from the work-queue stream (bounded concurrency, explicit acks,
+ * `working()` heartbeats), runs each against its site's agent with the chunk protocol, and writes the rows to the
+ * result store in pages. Any number of workers share the durable consumer.
+ */
+export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
+  const { nc } = deps;
+  const log = deps.log;
+  const resultTtlMs = deps.resultTtlMs ?? ASYNC_LIMITS.defaultResultTtlMs;
+  const concurrency = deps.concurrency ?? 4;
+  const ackWaitMs = deps.ackWaitMs ?? 30_000;
+  const executionTimeoutMs = deps.executionTimeoutMs ?? 30 * 60_000;
+  const retryMaxMs = deps.retryMaxMs ?? 15_000;
+  const pageBytes = deps.pageBytes ?? ASYNC_LIMITS.pageBytes;
+  // The client refuses pulls shorter than a second.
+  const pullExpiresMs = Math.max(1_000, deps.pullExpiresMs ?? 5_000);
+
+  const store: AsyncStore = await openAsyncStore(nc, { replicas: deps.replicas ?? 1, resultTtlMs, ackWaitMs, log });
+  const records = new RecordStore(store.records);
+  const router = new ReplyRouter({ nc, requesterId: deps.requesterId ?? `wrk${randomBytes(12).toString('hex')}`, log });
+  /** queryId -> the controller cancelling its run. */
+  const running = new Map<string, AbortController>();
+  const inFlight = new Set<Promise<void>>();
+  let closing = false;
+  const stop = new AbortController();
+  let freed: (() => void) | undefined;
+
+  const cancelSub: Subscription = nc.subscribe(subjects.cancelAll(), {
+    callback: (err, msg) => {
+      if (err) return;
+      const queryId = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+      const controller = running.get(queryId);
+      if (controller) {
+        log.info({ queryId }, 'async query cancel received');
+        controller.abort(new AppError('deadline_exceeded', 'cancelled'));
+      }
+    },
+  });
+
+  const loop = (async () => {
+    while (!closing) {
+      if (inFlight.size >= concurrency) {
+        await new Promise<void>((resolve) => { freed = resolve; });
+        continue;
+      }
+      let msg: JsMsg | null;
+      try {
+        msg = await abandonable(store.consumer.next({ expires: pullExpiresMs }), stop.signal);
+      } catch (err) {
+        if (closing) break;
+        log.warn({ err: errName(err) }, 'pulling async work failed; retrying');
+        await sleep(1_000, stop.signal);
+        continue;
+      }
+      if (!msg) continue;
+      const task = handle(msg).finally(() => {
+        inFlight.delete(task);
+        freed?.();
+      });
+      inFlight.add(task);
+    }
+  })();
+
+  async function handle(msg: JsMsg): Promise<void> {
+    const heartbeat = setInterval(() => {
+      try {
+        msg.working();
+      } catch {
+        // Connection gone: the job is redelivered after ack_wait, which is what a lost worker means.
+      }
+    }, Math.max(200, Math.floor(ackWaitMs / 3)));
+    let outcome: Outcome;
+    try {
+      outcome = await processJob(msg);
+    } catch (err) {
+      // KV or registry outage: try again shortly; the record is only ever changed by compare-and-set.
+      log.error({ err: errName(err), seq: msg.seq }, 'async job failed unexpectedly; retrying');
+      outcome = { kind: 'retry', delayMs: retryMaxMs };
+    } finally {
+      clearInterval(heartbeat);
+    }
+    try {
+      if (outcome.kind === 'ack') msg.ack();
+      else if (outcome.kind === 'term') msg.term();
+      else msg.nak(outcome.delayMs);
+    } catch (err) {
+      log.warn({ err: errName(err), seq: msg.seq }, 'settling an async job failed; it will be redelivered');
+    }
+  }
+
+  async function processJob(msg: JsMsg): Promise<Outcome> {
+    let job: AsyncJob;
+    try {
+      job = decodeJson(AsyncJob, msg.data);
+    } catch {
+      log.warn({ seq: msg.seq }, 'malformed async job dropped');
+      return { kind: 'term' };
+    }
+    const jobLog = log.child({ queryId: job.queryId, siteId: job.haloGuid });
+    const current = await records.get(job.queryId);
+    if (!current) {
+      jobLog.warn('async job without a status record dropped');
+      return { kind: 'term' };
+    }
+    const { record } = current;
+    if (record.state !== 'initialising' && record.state !== 'queued' && record.state !== 'executing' && record.state !== 'uploading') {
+      jobLog.info({ state: record.state }, 'async job already finished');
+      return ACK;
+    }
+    if (Date.now() >= expiryAt(job, record, executionTimeoutMs)) return expire(job, record, jobLog);
+
+    let site: SiteView | null;
+    try {
+      ({ site } = await requestJson(nc, subjects.registry('site'), { haloGuid: job.haloGuid }, SiteResult, { timeoutMs: 5_000, noResponders: 'registry_unavailable' }));
+    } catch (err) {
+      const code = isAppError(err) && err.code !== 'deadline_exceeded' ? err.code : 'registry_unavailable';
+      return retryLater(job, msg, code, jobLog, expiryAt(job, record, executionTimeoutMs));
+    }
+    if (!site || site.status === 'removed' || site.status === 'uninstalled') {
+      return finish(job.queryId, 'initialisationFailed', { code: 'site_not_found', message: 'site not found' }, jobLog);
+    }
+    if (!site.authoritative) {
+      return finish(job.queryId, 'initialisationFailed', { code: 'site_not_authoritative', message: 'site is not authoritative for its practice' }, jobLog);
+    }
+    if (record.state === 'initialising') await records.transition(job.queryId, (r) => (r.state === 'initialising' ? withState(r, 'queued') : r));
+    return run(job, site, msg, jobLog);
+  }
+
+  async function run(job: AsyncJob, site: SiteView, msg: JsMsg, jobLog: Logger): Promise<Outcome> {
+    const controller = new AbortController();
+    running.set(job.queryId, controller);
+    try {
+      // Read again now that a cancel would reach us: one that came before is seen here.
+      const fresh = await records.get(job.queryId);
+      if (!fresh || isFinished(fresh.record)) return ACK;
+      const now = Date.now();
+      const queueLeft = Math.max(1_000, job.queueDeadline - now);
+      // Every run has its own wire id: an agent remembers cancels by query id, and a re-run must not inherit one.
+      const request: QueryRequest = {
+        queryId: randomUUID(),
+        haloGuid: job.haloGuid,
+        mode: 'async',
+        ...(job.catalogue !== undefined ? { catalogue: job.catalogue } : {}),
+        command: job.command,
+        maxTimeInQueueMs: queueLeft,
+        deadline: now + queueLeft + executionTimeoutMs,
+      };
+      const runLog = jobLog.child({ runId: request.queryId });
+      const stream = router.start({ linkGuid: site.linkGuid }, request, { signal: controller.signal, ...(deps.stallMs !== undefined ? { stallMs: deps.stallMs } : {}) });
+      let columns;
+      try {
+        columns = await stream.columns();
+      } catch (err) {
+        if (closing) return { kind: 'retry', delayMs: 0 };
+        if (controller.signal.aborted) return cancelled(job.queryId, runLog);
+        const code = isAppError(err) ? err.code : 'internal';
+        if (code === 'site_offline' || code === 'agent_busy') {
+          if (Date.now() >= expiryAt(job, fresh.record, executionTimeoutMs)) return expire(job, fresh.record, runLog, code);
+          return retryLater(job, msg, code, runLog, expiryAt(job, fresh.record, executionTimeoutMs));
+        }
+        return finish(job.queryId, 'executionFailed', errorOf(err), runLog);
+      }
+      const executing = await records.transition(job.queryId, (r) => ({ ...withState(r, 'executing'), attempts: r.attempts + 1, columns }));
+      if (!executing) {
+        stream.cancel();
+        return ACK;
+      }
+      runLog.info({ attempt: executing.attempts }, 'async query executing');
+      return await collect(job, stream, columns, controller, runLog);
+    } finally {
+      running.delete(job.queryId);
+    }
+  }
+
+  async function collect(job: AsyncJob, stream: ResultStream, columns: ColumnInfo[], controller: AbortController, runLog: Logger): Promise<Outcome> {
+    const writer = new PageWriter({ store: store.results, queryId: job.queryId, columns, pageBytes });
+    let scalar: Cell | undefined;
+    let summary: EndChunk;
+    try {
+      // The upload is awaited inside the loop: the agent gets credit for more rows only once a page is stored.
+      for await (const rows of stream) {
+        if (scalar === undefined && rows[0] !== undefined) scalar = rows[0][0] ?? null;
+        await writer.add(rows);
+      }
+      summary = await stream.summary();
+      if (!(await records.transition(job.queryId, (r) => withState(r, 'uploading')))) return discard(job.queryId, runLog);
+      await writer.finish();
+      await deletePagesFrom(store.results, job.queryId, writer.pageCount + 1);
+    } catch (err) {
+      if (closing) return { kind: 'retry', delayMs: 0 };
+      if (controller.signal.aborted) return cancelled(job.queryId, runLog);
+      await deletePagesFrom(store.results, job.queryId, 1).catch(() => 0);
+      if (err instanceof UploadError) return finish(job.queryId, 'uploadFailed', errorOf(err.appError), runLog);
+      return finish(job.queryId, 'executionFailed', errorOf(err), runLog);
+    }
+    const finishedAt = Date.now();
+    const done = await records.transition(job.queryId, (r) => ({
+      ...withState(r, 'successful', finishedAt),
+      pageCount: writer.pageCount,
+      rowCount: summary.rowCount,
+      size: summary.bytes,
+      ...(summary.affected !== undefined ? { affected: summary.affected } : {}),
+      ...(r.executionMode === 'scalar' ? { scalar: scalar ?? null } : {}),
+      metrics: { queuedDuration: summary.timings.queuedMs, sqlExecutionDuration: summary.timings.executionMs },
+      expiresAt: (writer.firstWriteAt ?? finishedAt) + resultTtlMs,
+    }));
+    if (!done) return discard(job.queryId, runLog);
+    runLog.info({ rowCount: summary.rowCount, bytes: summary.bytes, pages: writer.pageCount, executionMs: summary.timings.executionMs }, 'async query finished');
+    return ACK;
+  }
+
+  /** Backs off (doubling per delivery from 500 ms, at most retryMaxMs, never past the queue deadline) and stays queued. */
+  async function retryLater(job: AsyncJob, msg: JsMsg, code: ErrorCode, jobLog: Logger, expiresAt: number): Promise<Outcome> {
+    await records.transition(job.queryId, (r) => {
+      if (r.state === 'executing' || r.state === 'uploading') return { ...withState(r, 'queued'), queueReason: code };
+      return r.queueReason === code ? null : { ...r, queueReason: code };
+    });
+    const backoff = Math.min(retryMaxMs, 500 * 2 ** Math.min(msg.info.deliveryCount - 1, 10));
+    const delayMs = Math.max(0, Math.min(backoff, expiresAt - Date.now() + 50));
+    jobLog.info({ code, delayMs, delivery: msg.info.deliveryCount }, 'async query waiting for its site');
+    return { kind: 'retry', delayMs };
+  }
+
+  async function expire(job: AsyncJob, record: AsyncQueryRecord, jobLog: Logger, code?: ErrorCode): Promise<Outcome> {
+    const reason = code ?? record.queueReason ?? 'deadline_exceeded';
+    return finish(job.queryId, 'expiredInQueue', { code: reason, message: 'the query did not start within maxTimeInQueue' }, jobLog);
+  }
+
+  async function finish(queryId: string, state: AsyncQueryRecord['state'], error: { code: ErrorCode; message: string }, jobLog: Logger): Promise<Outcome> {
+    const at = Date.now();
+    const done = await records.transition(queryId, (r) => ({ ...withState(r, state, at), error, expiresAt: at + resultTtlMs }));
+    if (done) jobLog.info({ state, code: error.code }, 'async query ended');
+    return ACK;
+  }
+
+  /** A cancel arrived (the facade marked the record cancelled): drop whatever pages this run wrote. */
+  async function cancelled(queryId: string, jobLog: Logger): Promise<Outcome> {
+    await deletePagesFrom(store.results, queryId, 1).catch(() => 0);
+    // The facade writes `cancelled` before publishing the cancel; this only covers a record it could not update.
+    await finish(queryId, 'cancelled', { code: 'deadline_exceeded', message: 'cancelled' }, jobLog);
+    jobLog.info('async query cancelled while running');
+    return ACK;
+  }
+
+  /** The record became terminal (cancelled) while this run was finishing: its pages must not linger. */
+  async function discard(queryId: string, jobLog: Logger): Promise<Outcome> {
+    await deletePagesFrom(store.results, queryId, 1).catch(() => 0);
+    jobLog.info('async query result discarded: cancelled while finishing');
+    return ACK;
+  }
+
+  return {
+    async close() {
+      if (closing) return;
+      closing = true;
+      stop.abort();
+      freed?.();
+      // Running queries go back to the queue: their streams are cancelled (the agents stop their statements).
+      for (const controller of running.values()) controller.abort(new AppError('internal', 'worker stopping'));
+      await loop;
+      await Promise.allSettled([...inFlight]);
+      await router.close();
+      cancelSub.unsubscribe();
+      log.info('worker stopped');
+    },
+  };
+}
+
+/**
+ * When a waiting query expires: its queue deadline; for one that already started on a worker that died, also
+ * the execution budget (it is re-run, not expired, while that lasts).
+ */
+function expiryAt(job: AsyncJob, record: AsyncQueryRecord, executionTimeoutMs: number): number {
+  return record.statusTiming.executing !== undefined ? job.queueDeadline + executionTimeoutMs : job.queueDeadline;
+}
+
+function isFinished(record: AsyncQueryRecord): boolean {
+  return !['initialising', 'queued', 'executing', 'uploading'].includes(record.state);
+}
+
+function errorOf(err: unknown): { code: ErrorCode; message: string } {
+  if (isAppError(err)) return { code: err.code, message: err.message.slice(0, 1000) };
+  return { code: 'internal', message: 'internal error' };
+}
+
+/** Error names only: messages of foreign errors may carry data. */
+function errName(err: unknown): string {
+  return isAppError(err) ? `AppError:${err.code}` : err instanceof Error ? err.name : typeof err;
+}
+
+/**
+ * Waits for a pull, or gives up when `signal` aborts (resolving null). A message the pull delivers after that is
+ * handed straight back to the queue.
+ */
+function abandonable(pull: Promise<JsMsg | null>, signal: AbortSignal): Promise<JsMsg | null> {
+  if (signal.aborted) {
+    pull.then((m) => m?.nak(), () => undefined);
+    return Promise.resolve(null);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      pull.then((m) => m?.nak(), () => undefined);
+      resolve(null);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    pull.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}

@@ -1,0 +1,173 @@
+// The worker's storage pieces against a real nats-server: result pages, record compare-and-set, job handling.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { Objm } from '@nats-io/obj';
+import {
+  ASYNC_NAMES, AsyncQueryRecord, SiteRequest, asyncPageName, subjects,
+  type AsyncJob, type SiteView,
+} from '@halo/contracts';
+import { createLogger } from '@halo/log';
+import { connectNats, encodeJson, serveJson, type NatsConnection } from '@halo/messaging';
+import { cleanupStack, launchHub, type HasAfter } from '@halo/testkit';
+import { PageWriter, deletePagesFrom } from '../src/page-writer.ts';
+import { RecordStore, withState } from '../src/records.ts';
+import { openAsyncStore, startWorker } from '../src/index.ts';
+
+const log = createLogger({ name: 'worker-test', level: process.env.TEST_LOG === '1' ? 'debug' : 'silent' });
+
+async function hubConnection(t: HasAfter): Promise<{ nc: NatsConnection; defer: (fn: () => unknown) => void }> {
+  const defer = cleanupStack(t);
+  const hub = await launchHub();
+  defer(() => hub.close());
+  const nc = await connectNats({ servers: hub.clientUrl, name: 'worker-test', log });
+  defer(() => nc.close());
+  return { nc, defer };
+}
+
+function record(overrides: Partial<AsyncQueryRecord> = {}): AsyncQueryRecord {
+  const now = Date.now();
+  return {
+    id: randomUUID(),
+    integratorId: 'test',
+    siteId: randomUUID(),
+    linkGuid: randomUUID(),
+    executionMode: 'reader',
+    state: 'queued',
+    statusTiming: { initialising: new Date(now).toISOString(), queued: new Date(now).toISOString() },
+    createdAt: now,
+    queueDeadline: now + 60_000,
+    attempts: 0,
+    ...overrides,
+  };
+}
+
+test('PageWriter cuts rows into pages of about pageBytes, with row ranges, and pages can be deleted', async (t) => {
+  const { nc } = await hubConnection(t);
+  const store = await openAsyncStore(nc, { replicas: 1, resultTtlMs: 60_000, ackWaitMs: 5_000, log });
+  const queryId = randomUUID();
+  const writer = new PageWriter({ store: store.results, queryId, columns: [{ name: 'id', type: 'Int' }, { name: '__proto__', type: 'NVarChar' }], pageBytes: 1_000 });
+  const rows = Array.from({ length: 100 }, (_, i) => [i, `row-${i}`.padEnd(40, '.')]);
+  await writer.add(rows.slice(0, 30));
+  await writer.add(rows.slice(30));
+  await writer.finish();
+  assert.ok(writer.pageCount >= 5, `pages: ${writer.pageCount}`);
+  assert.ok(writer.firstWriteAt !== undefined);
+
+  const all: Array<Record<string, unknown>> = [];
+  for (let page = 1; page <= writer.pageCount; page++) {
+    const info = await store.results.info(asyncPageName(queryId, page));
+    assert.ok(info);
+    assert.equal(Number(info.metadata?.rowsStart), all.length);
+    const data = await store.results.getBlob(asyncPageName(queryId, page));
+    const parsed = JSON.parse(new TextDecoder().decode(data!)) as Array<Record<string, unknown>>;
+    assert.equal(Number(info.metadata?.rowsCount), parsed.length);
+    if (page < writer.pageCount) assert.ok(data!.byteLength >= 1_000 && data!.byteLength < 1_100);
+    all.push(...parsed);
+  }
+  assert.equal(all.length, 100);
+  assert.deepEqual(Object.keys(all[7]!), ['id', '__proto__']);
+  assert.equal(all[7]!.id, 7);
+  assert.equal(Object.getPrototypeOf(all[7]), Object.prototype);
+
+  assert.equal(await deletePagesFrom(store.results, queryId, 3), writer.pageCount - 2);
+  assert.ok(await store.results.info(asyncPageName(queryId, 2)));
+  const third = await store.results.info(asyncPageName(queryId, 3));
+  assert.ok(third === null || third.deleted);
+});
+
+test('RecordStore never overwrites a terminal state and retries on a concurrent write', async (t) => {
+  const { nc } = await hubConnection(t);
+  const store = await openAsyncStore(nc, { replicas: 1, resultTtlMs: 60_000, ackWaitMs: 5_000, log });
+  const records = new RecordStore(store.records);
+  const r = record();
+  await store.records.create(r.id, JSON.stringify(r));
+
+  // A KV whose first update loses a race: someone (a facade) writes just before it.
+  let raced = false;
+  const racing = new Proxy(store.records, {
+    get(target, prop, receiver) {
+      if (prop !== 'update') return Reflect.get(target, prop, receiver) as unknown;
+      return async (key: string, data: string, revision: number) => {
+        if (!raced) {
+          raced = true;
+          const current = AsyncQueryRecord.parse((await target.get(key))!.json());
+          await target.put(key, JSON.stringify({ ...current, attempts: 5 }));
+        }
+        return target.update(key, data, revision);
+      };
+    },
+  });
+  const racy = new RecordStore(racing);
+  let calls = 0;
+  const moved = await racy.transition(r.id, (current) => {
+    calls++;
+    return { ...withState(current, 'executing'), attempts: current.attempts + 1 };
+  });
+  assert.equal(calls, 2);
+  assert.equal(moved?.attempts, 6);
+  const stored = await records.get(r.id);
+  assert.equal(stored?.record.state, 'executing');
+  assert.equal(stored?.record.attempts, 6);
+
+  await store.records.put(r.id, JSON.stringify(withState(r, 'cancelled')));
+  assert.equal(await records.transition(r.id, (current) => withState(current, 'successful')), null);
+  assert.equal((await records.get(r.id))!.record.state, 'cancelled');
+  assert.equal(await records.transition(randomUUID(), (current) => current), null);
+});
+
+test('the worker ends queries for unknown or non-authoritative sites, skips finished ones and drops bad jobs', async (t) => {
+  const { nc, defer } = await hubConnection(t);
+  const linkGuid = randomUUID();
+  const sites = new Map<string, SiteView | null>();
+  const registry = serveJson(nc, {
+    subject: subjects.registry('site'),
+    schema: SiteRequest,
+    log,
+    handler: async (req: SiteRequest) => ({ site: sites.get(req.haloGuid) ?? null }),
+  });
+  defer(() => registry.unsubscribe());
+  const worker = await startWorker({ nc, log, ackWaitMs: 2_000, pullExpiresMs: 1_000, retryMaxMs: 200 });
+  defer(() => worker.close());
+  const kv = await new Kvm(nc).open(ASYNC_NAMES.queries);
+  const js = jetstream(nc);
+
+  const enqueue = async (r: AsyncQueryRecord) => {
+    await kv.create(r.id, JSON.stringify(r));
+    const job: AsyncJob = { queryId: r.id, integratorId: r.integratorId, haloGuid: r.siteId, command: { text: 'SELECT 1', type: 'text', executionMode: 'reader', parameters: [] }, submittedAt: r.createdAt, queueDeadline: r.queueDeadline };
+    await js.publish(subjects.asyncWork(r.siteId), encodeJson(job), { msgID: r.id });
+  };
+  const stateOf = async (id: string) => AsyncQueryRecord.parse((await kv.get(id))!.json());
+
+  const unknown = record({ linkGuid });
+  const secondary = record({ linkGuid });
+  sites.set(secondary.siteId, {
+    haloGuid: secondary.siteId, linkGuid, env: 'production', pmsType: 'sample', pmsId: 'P-1', practiceName: 'x', databaseIdentity: 'sqlite:x',
+    catalogues: [], status: 'active', haloLinkVersion: '0.1.0', createdAt: '', updatedAt: '', authoritative: false, availability: 'online',
+  });
+  const finished = record({ state: 'cancelled' });
+  const expired = record({ queueDeadline: Date.now() - 1 });
+  for (const r of [unknown, secondary, finished, expired]) await enqueue(r);
+  await js.publish(subjects.asyncWork(randomUUID()), encodeJson({ not: 'a job' }));
+
+  const jsm = await jetstreamManager(nc);
+  for (let i = 0; i < 100; i++) {
+    if ((await jsm.streams.info(ASYNC_NAMES.workStream)).state.messages === 0) break;
+    await sleep(100);
+  }
+  assert.equal((await jsm.streams.info(ASYNC_NAMES.workStream)).state.messages, 0);
+  const u = await stateOf(unknown.id);
+  assert.equal(u.state, 'initialisationFailed');
+  assert.equal(u.error?.code, 'site_not_found');
+  assert.ok(u.expiresAt! > Date.now());
+  assert.equal((await stateOf(secondary.id)).error?.code, 'site_not_authoritative');
+  assert.equal((await stateOf(finished.id)).state, 'cancelled');
+  const e = await stateOf(expired.id);
+  assert.equal(e.state, 'expiredInQueue');
+  assert.ok(e.statusTiming.expiredInQueue);
+  // The store's result bucket exists for the facade to read.
+  assert.ok(await new Objm(nc).open(ASYNC_NAMES.results));
+});
