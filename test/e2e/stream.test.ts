@@ -46,13 +46,14 @@ test('a 200 MB result streams through the facade as NDJSON while memory stays bo
   assert.ok(body.bytes > 200_000_000, `streamed ${body.bytes} bytes`);
   assert.deepEqual(JSON.parse(body.lastLine), { i: rows, pad: String(rows).padStart(200, '0') });
   // The facade, the agent and this client share this process; without backpressure the result would pile up
-  // somewhere in it. Live memory (after collection) must stay small; RSS also holds the collector's slack.
+  // somewhere in it. Live memory (after collection) must stay small. RSS is reported, not asserted: in one
+  // process it mostly measures the allocator's and collector's slack (npm run bench:stream measures the
+  // facade's and agent's own processes).
   const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
   const live = livePeak - liveBefore;
   const growth = peak - before;
   t.diagnostic(`streamed ${mb(body.bytes)}: live memory +${mb(live)}, RSS +${mb(growth)}`);
   assert.ok(live < 64 * 1024 * 1024, `live memory grew ${mb(live)} while streaming ${mb(body.bytes)}`);
-  assert.ok(growth < body.bytes, `RSS grew ${mb(growth)} while streaming ${mb(body.bytes)}`);
 });
 
 test('the JSON form is capped at 8 MB with 413 result_too_large', async (t) => {
