@@ -172,7 +172,8 @@ class Channel implements AckChannel {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#settle(new AppError('internal', 'ack channel closed'));
+    // Most channels close with no wait pending: an AppError (and its stack trace) only when one is.
+    if (this.#waiter) this.#settle(new AppError('internal', 'ack channel closed'));
     this.#onClose();
   }
 

@@ -126,7 +126,7 @@ export class SqliteProcess {
           rowCount: event.rowCount,
           bytes: event.bytes,
           ...(event.affected === undefined ? {} : { affected: event.affected }),
-        });
+        }, event.rows);
         return;
       case 'error':
         this.#settle();

@@ -26,12 +26,15 @@ export type WorkerRequest =
   /** The consumer wants no more rows: end the statement and answer `done`. */
   | { type: 'stop'; id: number };
 
-/** Worker -> parent. `columns` means prepared and bound; `done` and `error` end a statement. */
+/**
+ * Worker -> parent. `columns` means prepared and bound; `done` and `error` end a statement. The last batch
+ * travels in `done` (under the same credit as any batch): one message and one wakeup fewer per statement.
+ */
 export type WorkerEvent =
   | { type: 'ready' }
   | { type: 'columns'; id: number; columns: ColumnInfo[] }
   | { type: 'rows'; id: number; rows: Cell[][] }
-  | { type: 'done'; id: number; rowCount: number; bytes: number; affected?: number }
+  | { type: 'done'; id: number; rowCount: number; bytes: number; affected?: number; rows?: Cell[][] }
   | { type: 'error'; id: number | null; code: ErrorCode; message: string };
 
 /** Default batch limits: JSON bytes of the batch's rows, and rows; a batch closes at whichever comes first. */

@@ -85,14 +85,18 @@ export class WorkerStatement {
     waiter.resolve(rows);
   }
 
-  /** Worker event: the statement ended (or stopped as asked). */
-  done(summary: StatementSummary): void {
+  /** Worker event: the statement ended (or stopped as asked), with its last batch if that is still to come. */
+  done(summary: StatementSummary, last?: Cell[][]): void {
     if (this.isSettled) return;
+    // Settled first, so taking the last batch grants the finished worker no credit.
     this.#summary = summary;
     this.#prepared.resolve([]);
     this.#settled.resolve();
-    this.#waiter?.resolve(undefined);
+    const waiter = this.#waiter;
     this.#waiter = undefined;
+    if (last === undefined) waiter?.resolve(undefined);
+    else if (waiter) waiter.resolve(last);
+    else this.#batches.push(last);
   }
 
   /** Worker event, or the worker's exit: the statement failed. */

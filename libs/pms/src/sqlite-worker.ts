@@ -116,6 +116,8 @@ interface Summary {
   rowCount: number;
   bytes: number;
   affected?: number;
+  /** The last batch, not yet sent: it goes with `done`. */
+  rows?: Cell[][];
 }
 
 async function execute(request: QueryRequest, state: Active): Promise<Summary> {
@@ -194,6 +196,9 @@ async function readRows(request: QueryRequest, statement: Statement, state: Acti
     rowCount = 1;
     bytes = rowBytes([null]) + 2;
   }
-  if (batch.length > 0) await flush();
-  return { rowCount, bytes };
+  if (batch.length === 0) return { rowCount, bytes };
+  // The last batch needs credit like any other, but rides along with `done` instead of a message of its own.
+  if (!(await awaitCredit(state))) return { rowCount, bytes };
+  state.credit -= 1;
+  return { rowCount, bytes, rows: batch };
 }
