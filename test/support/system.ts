@@ -7,7 +7,7 @@ import { createSampleDatabase } from '@halo/pms';
 import { launchHub, type RunningHub } from '@halo/testkit';
 import { startRegistry } from '@halo/registry';
 import { startFacade, type RunningFacade } from '@halo/facade';
-import { AgentConfig, startAgent, type Agent, type AgentConfigInput } from '@halo/agent';
+import { AgentConfig, startAgent, type Agent, type AgentConfigInput, type AgentDeps } from '@halo/agent';
 
 export const SUBSCRIPTION_KEY = 'test-key-0123456789abcdefghijklmnopqrstuvwxyz';
 
@@ -23,7 +23,8 @@ export interface TestSystem {
   sampleDatabase(name: string, pmsId: string, practiceName?: string, patients?: number): string;
   /** Copies a database file (a backup restored elsewhere: same PMS ID). */
   copyDatabase(from: string, name: string): string;
-  startAgent(name: string, databases: AgentConfigInput['databases'], extra?: Partial<AgentConfigInput>): Promise<Agent>;
+  /** `deps.fingerprintSource` stands in for the machine (tests of state moved to another machine). */
+  startAgent(name: string, databases: AgentConfigInput['databases'], extra?: Partial<AgentConfigInput>, deps?: Pick<AgentDeps, 'fingerprintSource'>): Promise<Agent>;
   /** fetch against the facade with the subscription key. */
   call(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
   close(): Promise<void>;
@@ -72,9 +73,9 @@ export async function startTestSystem(options: { logLevel?: 'silent' | 'info' | 
         copyFileSync(from, path);
         return path;
       },
-      async startAgent(name, databases, extra = {}) {
+      async startAgent(name, databases, extra = {}, deps = {}) {
         const config = AgentConfig.parse({ stateDir: join(dir, 'agents', name), hubLeafUrls: [hub.leafUrl], heartbeatSeconds: 1, databases, ...extra });
-        const agent = await startAgent({ config, log: log.child({ agent: name }) });
+        const agent = await startAgent({ ...deps, config, log: log.child({ agent: name }) });
         agents.push(agent);
         return agent;
       },

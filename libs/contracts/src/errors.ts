@@ -14,6 +14,8 @@ export const ErrorStatus = {
   query_not_ready: 409,
   /** An async query that already finished cannot be cancelled. */
   query_finished: 409,
+  /** A compare-and-set lost: the record changed since it was read (e.g. two simultaneous authority moves). */
+  conflict: 409,
   gone: 410,
   payload_too_large: 413,
   result_too_large: 413,

@@ -6,3 +6,4 @@ export * from './query.ts';
 export * from './http.ts';
 export * from './chunks.ts';
 export * from './async.ts';
+export * from './support.ts';

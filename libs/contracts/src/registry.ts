@@ -29,6 +29,12 @@ export const RegisterRequest = z.object({
   env: Environment,
   version: z.string().max(64),
   sites: z.array(SiteRegistration).max(1000),
+  /**
+   * Halo GUIDs of every database in the agent's config, including ones it could not open this time. A site this
+   * link registered before and that is absent here has left the config: the registry marks it `removed`.
+   * Without it, `sites` is taken as the whole config.
+   */
+  configuredSites: z.array(Guid).max(1000).optional(),
 });
 export type RegisterRequest = z.infer<typeof RegisterRequest>;
 
@@ -49,7 +55,14 @@ export const SiteRecord = SiteRegistration.omit({ haloGuid: true }).extend({
 export type SiteRecord = z.infer<typeof SiteRecord>;
 
 /** KV `practices` value: which Halo GUID is authoritative for a (PMS type, PMS ID). */
-export const PracticeRecord = z.object({ authoritative: Guid, epoch: z.number().int().nonnegative(), since: z.string() });
+export const PracticeRecord = z.object({
+  authoritative: Guid,
+  epoch: z.number().int().nonnegative(),
+  since: z.string(),
+  /** Support user who last moved authority, and why (also in the audit stream). */
+  by: z.string().optional(),
+  reason: z.string().optional(),
+});
 export type PracticeRecord = z.infer<typeof PracticeRecord>;
 
 /** KV `links` value. */
@@ -58,6 +71,14 @@ export const LinkRecord = z.object({
   env: Environment,
   sites: z.array(Guid),
   lastSeen: z.string(),
+  /** Agent clock minus registry clock at the last heartbeat (ms). */
+  clockSkewMs: z.number().optional(),
+  /** Statements running and queued at the last heartbeat. */
+  load: z.object({ inFlight: z.number().int().nonnegative(), queued: z.number().int().nonnegative() }).optional(),
+  /** When the agent said it was stopping (its last heartbeat): offline from then on, without waiting. */
+  stoppedAt: z.string().optional(),
+  /** When the agent reported being uninstalled. */
+  uninstalledAt: z.string().optional(),
 });
 export type LinkRecord = z.infer<typeof LinkRecord>;
 
@@ -67,6 +88,8 @@ export const SiteView = SiteRecord.extend({
   authoritative: z.boolean(),
   availability: Availability,
   lastSeen: z.string().optional(),
+  /** The link's clock was more than the allowed drift (60 s) off the registry's at its last heartbeat. */
+  clockDrift: z.boolean().optional(),
 });
 export type SiteView = z.infer<typeof SiteView>;
 
@@ -87,8 +110,16 @@ export const Heartbeat = z.object({
   sites: z.array(Guid).max(1000),
   load: z.object({ inFlight: z.number().int().nonnegative(), queued: z.number().int().nonnegative() }),
   clock: z.number(),
+  /** Set on the last heartbeat of an agent that is shutting down: the registry marks it offline at once. */
+  stopping: z.boolean().optional(),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
+
+/** `halo.v1.registry.unregister`: the agent is being uninstalled; its sites become `uninstalled`. */
+export const UnregisterRequest = z.object({ linkGuid: Guid });
+export type UnregisterRequest = z.infer<typeof UnregisterRequest>;
+export const UnregisterResult = z.object({ sites: z.array(Guid) });
+export type UnregisterResult = z.infer<typeof UnregisterResult>;
 
 /** Every service-to-service reply over NATS: a result or a coded error. */
 export const WireError = z.object({ code: z.enum(ErrorCodes), message: z.string() });

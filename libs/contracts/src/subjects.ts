@@ -9,7 +9,7 @@ function token(kind: string, value: string): string {
   return value;
 }
 
-export const REGISTRY_VERBS = ['register', 'lookup', 'site'] as const;
+export const REGISTRY_VERBS = ['register', 'lookup', 'site', 'unregister', 'support.list', 'support.move', 'support.audit'] as const;
 export type RegistryVerb = (typeof REGISTRY_VERBS)[number];
 
 /** Queue group every registry replica joins. */
@@ -33,6 +33,14 @@ export const subjects = {
   heartbeat: (linkGuid: string) => `halo.v1.hb.${token('link', linkGuid)}`,
   heartbeatAll: () => 'halo.v1.hb.*',
   registry: (verb: RegistryVerb) => `halo.v1.registry.${verb}`,
+  /**
+   * Audit entries about one practice (`practiceToken` is its base64url PMS ID): `authority` moves, `site`
+   * retirements (removed, uninstalled). Practice-scoped so one practice's trail is one subject filter.
+   */
+  audit: (kind: 'authority' | 'site', pmsType: string, practiceToken: string) =>
+    `halo.v1.audit.${kind}.${token('pms type', pmsType)}.${token('practice', practiceToken)}`,
+  /** Everything the `audit` stream holds. */
+  auditAll: () => 'halo.v1.audit.>',
   /** Cancel of one query (immediate or async), heard by every facade replica and worker. */
   cancel: (queryId: string) => `halo.v1.cancel.${token('query', queryId)}`,
   cancelAll: () => 'halo.v1.cancel.*',

@@ -9,6 +9,7 @@ import {
   APPOINTMENT_STATUS, GENDER, PATIENT_STATUS, SAMPLE_DDL, SAMPLE_DEFAULT_PATIENTS, SAMPLE_INTEGRATION,
   SAMPLE_PMS_VERSION, SAMPLE_REFERENCE_DATE,
 } from './sample-schema.ts';
+import type { SAMPLE_TABLES } from './sample-schema.ts';
 
 /** What a sample practice is called and how big it is. */
 export interface SampleDatabaseOptions {
@@ -63,17 +64,36 @@ export function createSampleDatabase(path: string, options: SampleDatabaseOption
 }
 
 function fill(db: Database.Database, random: Random, options: SampleDatabaseOptions, patientCount: number): void {
-  const insert = (table: string, rows: readonly Row[]) => {
+  for (const [table, rows] of generateRows(random, options, patientCount)) {
     const first = rows[0];
-    if (!first) return;
+    if (!first) continue;
     const columns = Object.keys(first);
     const statement = db.prepare(
       `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map((column) => `@${column}`).join(', ')})`,
     );
     for (const row of rows) statement.run(row);
-  };
+  }
+}
+
+/** One sample table's rows, in insert order; every row of a table has the same columns. */
+export type SampleTableRows = readonly [table: (typeof SAMPLE_TABLES)[number], rows: readonly SampleRow[]];
+
+/** A generated sample row: column -> value, dates and date-times as ISO text. */
+export type SampleRow = Readonly<Record<string, string | number | null>>;
+
+/**
+ * The rows createSampleDatabase writes, table by table in insert order, for filling the same practice into
+ * another engine. Same options, same rows.
+ */
+export function sampleRows(options: SampleDatabaseOptions): SampleTableRows[] {
+  const patients = options.patients ?? SAMPLE_DEFAULT_PATIENTS;
+  if (!Number.isInteger(patients) || patients < 1) throw new RangeError('patients must be a positive integer');
+  return generateRows(createRandom(options.seed ?? hashSeed(options.pmsId)), options, patients);
+}
+
+function generateRows(random: Random, options: SampleDatabaseOptions, patientCount: number): SampleTableRows[] {
   const [city, state, zip] = random.pick(CITIES);
-  insert('practice', [{
+  const practice: Row = {
     PmsId: options.pmsId,
     PracticeName: options.practiceName,
     PmsVersion: SAMPLE_PMS_VERSION,
@@ -82,16 +102,23 @@ function fill(db: Database.Database, random: Random, options: SampleDatabaseOpti
     State: state,
     Zip: `${zip}${random.int(10, 99)}`,
     Phone: phone(random, state),
-  }]);
-  insert('integration', [
+  };
+  const integration: Row[] = [
     { Name: SAMPLE_INTEGRATION, Enabled: 1, DateTEnabled: dateTime(REFERENCE_MS - 30 * DAY_MS + 9 * 3_600_000) },
     { Name: 'eServices', Enabled: 0, DateTEnabled: null },
-  ]);
-  insert('provider', providers(random));
-  insert('operatory', operatories());
+  ];
+  const provider = providers(random);
+  const operatory = operatories();
   const patients = patientRows(random, patientCount);
-  insert('patient', patients);
-  insert('appointment', appointmentRows(random, patients));
+  const appointments = appointmentRows(random, patients);
+  return [
+    ['practice', [practice]],
+    ['integration', integration],
+    ['provider', provider],
+    ['operatory', operatory],
+    ['patient', patients],
+    ['appointment', appointments],
+  ];
 }
 
 function providers(random: Random): Row[] {

@@ -5,6 +5,7 @@ import { collectResult } from './collect-result.ts';
 import type { Connector, QueryInput, QueryOutput, ResultCursor, SqliteConfig } from './connector.ts';
 import { bindParameters } from './parameters.ts';
 import { guardQuery } from './query-guard.ts';
+import { assertReadOnly } from './read-only-guard.ts';
 import { SqliteCursor } from './sqlite-cursor.ts';
 import { SqliteProcess } from './sqlite-process.ts';
 import { BATCH_BYTES, BATCH_ROWS, PREFETCH_BATCHES } from './sqlite-protocol.ts';
@@ -51,6 +52,8 @@ class SqliteConnector implements Connector {
   async stream(input: QueryInput): Promise<ResultCursor> {
     if (this.#closed) throw new AppError('internal', 'the connector is closed');
     checkInput(input);
+    // Backstop behind the read-only open and query_only: refuse anything the classifier cannot prove is a read.
+    if (!this.#allowWrites && input.executionMode !== 'nonQuery') assertReadOnly(input.text, 'sqlite');
     const parameters = bindParameters(input.parameters);
     const guard = guardQuery(input.deadline, input.signal);
     const previous = this.#tail;

@@ -91,15 +91,17 @@ test('missing, positional and duplicate parameters are bad requests', async (t) 
   assert.deepEqual(result.rows, [[1]]);
 });
 
-test('SQL errors are query_failed and never echo SQL text or values', async (t) => {
+test('SQL errors are query_failed, unparseable text is refused, and neither echoes SQL text or values', async (t) => {
   const { connector } = await sampleConnector(t);
   await assert.rejects(connector.query(reader('SELECT NoSuchColumn FROM patient')),
     assertAppError('query_failed', (error) => assert.match(error.message, /no such column/)));
+  // What the read-only guard cannot parse never reaches SQLite: on a read-only site it is refused outright.
   await assert.rejects(connector.query(reader("SELECT * FROM patient WHERE LName = 'TopSecret")),
-    assertAppError('query_failed', (error) => assert.doesNotMatch(error.message, /TopSecret/)));
+    assertAppError('writes_disabled', (error) => assert.doesNotMatch(error.message, /TopSecret/)));
   await assert.rejects(connector.query(reader("SELECT 'TopSecret' FROM patient WHERE WHERE")),
-    assertAppError('query_failed', (error) => assert.doesNotMatch(error.message, /TopSecret|WHERE/)));
-  await assert.rejects(connector.query(reader('SELECT 1; SELECT 2')), assertAppError('query_failed'));
+    assertAppError('writes_disabled', (error) => assert.doesNotMatch(error.message, /TopSecret|WHERE/)));
+  // Stacked statements are the classic bypass: the read-only guard refuses them before SQLite sees them.
+  await assert.rejects(connector.query(reader('SELECT 1; SELECT 2')), assertAppError('writes_disabled'));
   await assert.rejects(connector.query(reader('   ')), assertAppError('bad_request'));
   // The connector still answers after errors.
   assert.deepEqual((await connector.query(reader('SELECT 1'))).rows, [[1]]);

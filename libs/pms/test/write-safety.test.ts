@@ -46,7 +46,7 @@ test('reader and scalar modes refuse statements that write or return no rows', a
   await attempts(connector, 'scalar', writes, 'writes_disabled');
   assert.equal(patientCount(path), before);
   assert.equal(existsSync(join(dirname(path), 'copy.db')), false);
-  await assert.rejects(connector.query(reader("SELECT load_extension('/nonexistent')")), refused('query_failed'));
+  await assert.rejects(connector.query(reader("SELECT load_extension('/nonexistent')")), refused('writes_disabled'));
 });
 
 test('nonQuery is refused unless writes are allowed', async (t) => {

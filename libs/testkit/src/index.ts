@@ -1,2 +1,4 @@
 export * from './nats.ts';
 export * from './cleanup.ts';
+export * from './cluster.ts';
+export * from './tds/index.ts';

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  AppError, ChunkHeaders, QueryRequest, RegisterResult, isAppError, parseReplySubject, subjects,
-  type Heartbeat, type RegisterRequest,
+  AppError, ChunkHeaders, QueryRequest, RegisterResult, UnregisterResult, isAppError, parseReplySubject, subjects,
+  type Heartbeat, type RegisterRequest, type UnregisterRequest,
 } from '@halo/contracts';
 import {
   AckRouter, ChunkSender, NatsServerProcess, connectNats, decodeJson, encodeJson, headers, readRequestOptions, renderNatsConfig,
@@ -11,11 +11,14 @@ import {
 import type { Logger } from '@halo/log';
 import type { AgentConfig } from './config.ts';
 import { Site } from './site.ts';
+import type { FingerprintSource } from './fingerprint.ts';
 import { StateDirectory } from './state.ts';
 
 export interface AgentDeps {
   config: AgentConfig;
   log: Logger;
+  /** Where the machine fingerprint comes from; the OS by default (tests simulate a move to another machine). */
+  fingerprintSource?: FingerprintSource;
 }
 
 /** What a started agent exposes to its host process and to tests. */
@@ -27,6 +30,11 @@ export interface Agent {
   readonly nc: NatsConnection;
   /** Statements running and waiting across all sites. */
   load(): { inFlight: number; queued: number };
+  /**
+   * The agent is being uninstalled: tells the registry (its sites become `uninstalled`; authority stays where it
+   * is), then stops. Run by the uninstaller before it removes the service.
+   */
+  uninstall(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,7 +44,7 @@ export interface Agent {
  */
 export async function startAgent(deps: AgentDeps): Promise<Agent> {
   const { config } = deps;
-  const state = new StateDirectory(config.stateDir);
+  const state = await StateDirectory.open(config.stateDir, { fingerprintSource: deps.fingerprintSource, log: deps.log });
   const linkGuid = state.linkGuid;
   const log = deps.log.child({ linkGuid });
   const closers: Array<() => Promise<unknown>> = [];
@@ -66,7 +74,14 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     for (const entry of config.databases) {
       const haloGuid = state.haloGuid(entry.name);
       try {
-        sites.push(await Site.open(haloGuid, entry));
+        let site = await Site.open(haloGuid, entry);
+        // Another database under the same name is another site: reopened under the Halo GUID the state mints for it.
+        const bound = state.bindDatabase(entry.name, site.registration.databaseIdentity);
+        if (bound !== haloGuid) {
+          await site.close();
+          site = await Site.open(bound, entry);
+        }
+        sites.push(site);
       } catch (err) {
         // One unreadable database must not take the practice's other sites offline.
         log.error({ database: entry.name, haloGuid, code: isAppError(err) ? err.code : 'internal', err: errName(err) }, 'site not served');
@@ -134,7 +149,9 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       }
     }
 
-    const registration: RegisterRequest = { linkGuid, env: config.env, version: config.version, sites: sites.map((s) => s.registration) };
+    // Every configured database, opened or not: a site registered before and missing here has left the config (removed).
+    const configuredSites = config.databases.map((entry) => state.haloGuid(entry.name));
+    const registration: RegisterRequest = { linkGuid, env: config.env, version: config.version, sites: sites.map((s) => s.registration), configuredSites };
     const abort = new AbortController();
     closers.push(async () => abort.abort());
     const registered = await register(nc, registration, log, abort.signal);
@@ -147,13 +164,18 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     })().catch(() => undefined);
 
     const load = () => sites.reduce((acc, s) => ({ inFlight: acc.inFlight + s.load.inFlight, queued: acc.queued + s.load.queued }), { inFlight: 0, queued: 0 });
-    const beat = () => {
+    const beat = (stopping = false) => {
       if (nc.isClosed()) return;
-      const hb: Heartbeat = { linkGuid, version: config.version, sites: sites.map((s) => s.haloGuid), load: load(), clock: Date.now() };
+      const hb: Heartbeat = { linkGuid, version: config.version, sites: sites.map((s) => s.haloGuid), load: load(), clock: Date.now(), ...(stopping ? { stopping } : {}) };
       nc.publish(subjects.heartbeat(linkGuid), encodeJson(hb));
     };
     const timer = setInterval(beat, config.heartbeatSeconds * 1000);
     closers.push(async () => clearInterval(timer));
+    // The last heartbeat says so: the registry shows the link offline at once instead of after the online window.
+    closers.push(async () => {
+      beat(true);
+      if (!nc.isClosed()) await nc.flush().catch(() => undefined);
+    });
 
     const view = sites.map((s) => ({
       name: s.entry.name,
@@ -162,7 +184,13 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       authoritative: registered.sites.find((r) => r.haloGuid === s.haloGuid)?.authoritative ?? false,
     }));
     log.info({ sites: view }, 'agent ready');
-    return { linkGuid, sites: view, leaf, nc, load, close };
+    const uninstall = async () => {
+      const request: UnregisterRequest = { linkGuid };
+      await requestJson(nc, subjects.registry('unregister'), request, UnregisterResult, { timeoutMs: 10_000, noResponders: 'registry_unavailable' });
+      log.info({ sites: sites.length }, 'uninstalled');
+      await close();
+    };
+    return { linkGuid, sites: view, leaf, nc, load, uninstall, close };
   } catch (err) {
     await close();
     throw err;

@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { Environment } from '@halo/contracts';
+import { MssqlProfileOptions } from '@halo/pms';
+import type { DatabaseConfig } from '@halo/pms';
 
-/** One PMS database this agent serves. */
-export const DatabaseEntry = z.object({
+// Fields every database entry has, whatever its engine.
+const DatabaseCommon = z.object({
   /** Stable local name; the Halo GUID is bound to it in the state directory. */
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only'),
-  engine: z.literal('sqlite'),
-  path: z.string().min(1),
   /** PMS profile (PMS type code) that knows how to read identity from this database. */
   profile: z.string().min(1),
   allowWrites: z.boolean().default(false),
@@ -19,8 +19,69 @@ export const DatabaseEntry = z.object({
   /** Most rows / JSON bytes one result may have (refused with row_limit_exceeded / byte_limit_exceeded). */
   maxRows: z.number().int().positive().default(10_000_000),
   maxBytes: z.number().int().positive().default(4 * 1024 ** 3),
+});
+
+/** A SQLite database file. */
+export const SqliteDatabaseEntry = DatabaseCommon.extend({
+  engine: z.literal('sqlite'),
+  path: z.string().min(1),
 }).strict();
+
+// A database server login. The password is never in this file: it comes from a file (readable by the agent's
+// service account only) or an environment variable, read when a connection opens, and is never logged.
+const ServerFields = {
+  host: z.string().min(1).max(255),
+  port: z.number().int().min(1).max(65_535).optional(),
+  database: z.string().min(1).max(128),
+  user: z.string().min(1).max(128),
+  passwordFile: z.string().min(1).optional(),
+  passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
+  /** TLS to the server: true, or a CA file and whether to verify the certificate. */
+  ssl: z.union([z.boolean(), z.object({ caFile: z.string().min(1).optional(), rejectUnauthorized: z.boolean().optional() }).strict()]).optional(),
+};
+const onePasswordSource = (entry: { passwordFile?: string | undefined; passwordEnv?: string | undefined }) => !(entry.passwordFile && entry.passwordEnv);
+const ONE_SOURCE = { message: 'give passwordFile or passwordEnv, not both' };
+
+/** A PostgreSQL database. */
+export const PostgresDatabaseEntry = DatabaseCommon.extend({ engine: z.literal('postgres'), ...ServerFields }).strict().refine(onePasswordSource, ONE_SOURCE);
+
+/** A MySQL or MariaDB database. */
+export const MysqlDatabaseEntry = DatabaseCommon.extend({ engine: z.literal('mysql'), ...ServerFields }).strict().refine(onePasswordSource, ONE_SOURCE);
+
+/**
+ * A SQL Server database: a fixed `port`, or a named `instanceName` found through SQL Browser (UDP 1434); SQL login
+ * or NTLM (`authentication: 'ntlm'` with `domain`); TLS on by default. `profileOptions` configure the bp / zedmed /
+ * d4w profiles' identity and enablement queries (see @halo/pms MssqlProfileOptions).
+ */
+export const MssqlDatabaseEntry = DatabaseCommon.extend({
+  engine: z.literal('mssql'),
+  host: z.string().min(1).max(255),
+  port: z.number().int().min(1).max(65_535).optional(),
+  instanceName: z.string().regex(/^[A-Za-z0-9_$#-]{1,16}$/, 'a SQL Server instance name').optional(),
+  database: z.string().min(1).max(128),
+  authentication: z.enum(['sql', 'ntlm']).default('sql'),
+  domain: z.string().min(1).max(255).optional(),
+  user: z.string().min(1).max(128),
+  passwordFile: z.string().min(1).optional(),
+  passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
+  encrypt: z.union([z.boolean(), z.literal('strict')]).default(true),
+  trustServerCertificate: z.boolean().default(false),
+  connectTimeoutMs: z.number().int().positive().max(300_000).optional(),
+  profileOptions: MssqlProfileOptions.optional(),
+}).strict()
+  .refine(onePasswordSource, ONE_SOURCE)
+  .refine((entry) => !(entry.port !== undefined && entry.instanceName !== undefined), { message: 'give port or instanceName, not both' })
+  .refine((entry) => entry.authentication !== 'ntlm' || entry.domain !== undefined, { message: 'NTLM authentication needs a domain' });
+
+/** One PMS database this agent serves, by engine. */
+export const DatabaseEntry = z.discriminatedUnion('engine', [SqliteDatabaseEntry, PostgresDatabaseEntry, MysqlDatabaseEntry, MssqlDatabaseEntry]);
 export type DatabaseEntry = z.infer<typeof DatabaseEntry>;
+
+/** What openConnector needs from an entry: its engine and connection fields, without the agent's own settings. */
+export function connectorConfig(entry: DatabaseEntry): DatabaseConfig {
+  const { name: _name, profile: _profile, maxConcurrency: _c, executionTimeoutSeconds: _t, maxRows: _r, maxBytes: _b, ...connection } = entry;
+  return connection;
+}
 
 /** The agent's config file (JSON). */
 export const AgentConfig = z.object({
@@ -62,5 +123,16 @@ export function loadAgentConfig(path: string): AgentConfig {
   }
   const base = dirname(resolve(path));
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
-  return { ...parsed.data, stateDir: abs(parsed.data.stateDir), databases: parsed.data.databases.map((d) => ({ ...d, path: abs(d.path) })) };
+  return { ...parsed.data, stateDir: abs(parsed.data.stateDir), databases: parsed.data.databases.map((d) => absolutePaths(d, abs)) };
+}
+
+/** The entry with its file paths (database file, password file, CA file) taken from the config file's folder. */
+function absolutePaths(entry: DatabaseEntry, abs: (path: string) => string): DatabaseEntry {
+  if (entry.engine === 'sqlite') return { ...entry, path: abs(entry.path) };
+  if (entry.engine === 'mssql') return { ...entry, ...(entry.passwordFile === undefined ? {} : { passwordFile: abs(entry.passwordFile) }) };
+  return {
+    ...entry,
+    ...(entry.passwordFile === undefined ? {} : { passwordFile: abs(entry.passwordFile) }),
+    ...(typeof entry.ssl === 'object' && entry.ssl.caFile !== undefined ? { ssl: { ...entry.ssl, caFile: abs(entry.ssl.caFile) } } : {}),
+  };
 }

@@ -3,13 +3,20 @@ import { loadConfig } from '@halo/config';
 import { createLogger } from '@halo/log';
 import { startAgent } from './agent.ts';
 import { loadAgentConfig } from './config.ts';
+import { fingerprintFromFile } from './fingerprint.ts';
 
 const env = loadConfig(z.object({
   HALO_AGENT_CONFIG: z.string().min(1),
+  /** Test hook: read the machine fingerprint from this JSON file instead of the OS (simulates a move). */
+  HALO_FINGERPRINT_FILE: z.string().min(1).optional(),
   HALO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 }));
 const log = createLogger({ name: 'agent', level: env.HALO_LOG_LEVEL });
-const agent = await startAgent({ config: loadAgentConfig(env.HALO_AGENT_CONFIG), log });
+const agent = await startAgent({
+  config: loadAgentConfig(env.HALO_AGENT_CONFIG),
+  log,
+  ...(env.HALO_FINGERPRINT_FILE ? { fingerprintSource: fingerprintFromFile(env.HALO_FINGERPRINT_FILE) } : {}),
+});
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {

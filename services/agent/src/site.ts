@@ -1,7 +1,7 @@
 import { AppError, type Catalogue, type QueryRequest, type SiteRegistration } from '@halo/contracts';
 import { getProfile, openConnector, type Connector, type ResultCursor, type ResultSummary } from '@halo/pms';
 import type { ChunkSender } from '@halo/messaging';
-import type { DatabaseEntry } from './config.ts';
+import { connectorConfig, type DatabaseEntry } from './config.ts';
 import { Slots } from './slots.ts';
 
 /** Queue limits the agent applies whatever a request asks. */
@@ -30,8 +30,8 @@ export class Site {
 
   /** Opens the database and reads who the practice is through its PMS profile. */
   static async open(haloGuid: string, entry: DatabaseEntry): Promise<Site> {
-    const profile = getProfile(entry.profile);
-    const connector = await openConnector({ engine: entry.engine, path: entry.path, allowWrites: entry.allowWrites });
+    const profile = getProfile(entry.profile, entry.engine === 'mssql' ? entry.profileOptions : undefined);
+    const connector = await openConnector(connectorConfig(entry));
     try {
       const identity = await profile.readIdentity(connector);
       const catalogues: Catalogue[] = await profile.catalogues(connector);
@@ -80,7 +80,7 @@ export class Site {
     let cursor: ResultCursor | undefined;
     try {
       if (this.closed) throw new AppError('site_offline', 'the agent is stopping');
-      connector = this.idle.pop() ?? (await openConnector({ engine: this.entry.engine, path: this.entry.path, allowWrites: this.entry.allowWrites }));
+      connector = this.idle.pop() ?? (await openConnector(connectorConfig(this.entry)));
       this.busy.add(connector);
       cursor = await connector.stream({
         text: request.command.text,

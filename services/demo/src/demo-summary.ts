@@ -13,6 +13,8 @@ export interface DemoSite {
 export interface DemoSummary {
   facadeUrl: string;
   subscriptionKey: string;
+  /** Key for `/support/*` and `npm run support` (HALO_SUPPORT_KEY); absent in summaries from older runs. */
+  supportKey?: string;
   sites: DemoSite[];
 }
 

@@ -71,6 +71,10 @@ const lines = [
   '',
   `Halo is running. Facade: ${demo.facadeUrl}  (OpenAPI: ${demo.facadeUrl}/docs)`,
   `Subscription key (integrator "demo"): ${demo.subscriptionKey}`,
+  ...(demo.supportKey ? [
+    `Support key (support API /support/*): ${demo.supportKey}`,
+    `  e.g. HALO_SUPPORT_URL=${demo.facadeUrl} HALO_SUPPORT_KEY=${demo.supportKey} npm run support -- list`,
+  ] : []),
   '',
   'Sites:',
   ...demo.sites.map((s) => `  ${s.haloGuid}  ${s.pmsType}  ${s.pmsId}  ${s.practiceName}${s.authoritative ? '  (authoritative)' : '  (not authoritative)'}`),

@@ -6,7 +6,7 @@ import { ChildService, type LogLine, type UnexpectedExit } from './child-service
 import { writeDemoSummary, type DemoSite, type DemoSummary } from './demo-summary.ts';
 import { ensureNatsServer } from './nats-server-check.ts';
 import { ensureSampleDatabases, type DemoDatabase } from './sample-practices.ts';
-import { DEMO_INTEGRATOR_ID, loadOrCreateSubscriptionKey } from './subscription-key.ts';
+import { DEMO_INTEGRATOR_ID, DEMO_SUPPORT_USER_ID, loadOrCreateSubscriptionKey } from './subscription-key.ts';
 import { waitForSites } from './wait-for-sites.ts';
 
 export interface DemoOptions {
@@ -76,6 +76,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   progress(`sample databases in ${join(dataDir, 'databases')}`);
   const databases = ensureSampleDatabases(join(dataDir, 'databases'));
   const subscriptionKey = loadOrCreateSubscriptionKey(join(dataDir, 'subscription-key'));
+  // The support API's key (support user "demo-support"), kept the same way; never an integrator key.
+  const supportKey = loadOrCreateSubscriptionKey(join(dataDir, 'support-key'));
 
   const started: ChildService[] = [];
   const onUnexpectedExit = options.onUnexpectedExit ?? ((exit: UnexpectedExit) => {
@@ -130,6 +132,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       HALO_HTTP_PORT: String(options.httpPort),
       HALO_HTTP_HOST: options.httpHost ?? '127.0.0.1',
       HALO_SUBSCRIPTION_KEYS: `${DEMO_INTEGRATOR_ID}:${subscriptionKey}`,
+      HALO_SUPPORT_KEYS: `${DEMO_SUPPORT_USER_ID}:${supportKey}`,
     }));
     const served: DemoDatabaseSite[] = [];
     const agent = async (n: number, dbs: DemoDatabase[]): Promise<void> => {
@@ -153,6 +156,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     const summary: DemoSummary = {
       facadeUrl: facade.url,
       subscriptionKey,
+      supportKey,
       sites: sites
         .map((s): DemoSite => ({
           haloGuid: s.id,

@@ -3,6 +3,8 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 /** The integrator id the demo's key belongs to. */
 export const DEMO_INTEGRATOR_ID = 'demo';
+/** The support user id the demo's support key belongs to (the "who" of its audit entries). */
+export const DEMO_SUPPORT_USER_ID = 'demo-support';
 
 const KEY = /^[A-Za-z0-9_-]{43}$/;
 

@@ -8,6 +8,7 @@ import { swaggerOptions } from './openapi.ts';
 import { healthRoutes } from './routes/health.ts';
 import { integratorRoutes } from './routes/integrator.ts';
 import { asyncQueryRoutes } from './routes/async-queries.ts';
+import { supportRoutes } from './routes/support.ts';
 import { jsonSerializerCompiler, zodValidatorCompiler } from './zod-schema.ts';
 
 /** Largest request body accepted; beyond it, 413 payload_too_large. */
@@ -36,5 +37,6 @@ export function buildApp(deps: FacadeDeps): FastifyInstance {
   app.register(healthRoutes, { deps });
   app.register(integratorRoutes, { deps, prefix: '/integrator' });
   if (deps.asyncQueries) app.register(asyncQueryRoutes, { deps, store: deps.asyncQueries, prefix: '/integrator' });
+  if (deps.support) app.register(supportRoutes, { support: deps.support, prefix: '/support' });
   return app;
 }

@@ -1,6 +1,8 @@
 import type { Logger } from '@halo/log';
 import type { AsyncQueryStore } from './async-deps.ts';
-import type { QueryCommand, SiteView } from '@halo/contracts';
+import type {
+  QueryCommand, SiteView, SupportAuditRequest, SupportAuditResult, SupportListRequest, SupportListResult, SupportMoveRequest, SupportMoveResult,
+} from '@halo/contracts';
 import type { ResultStream } from '@halo/messaging';
 
 /** Answers from the registry (NATS), cached. */
@@ -43,6 +45,27 @@ export interface FacadeDeps {
   asyncQueries?: AsyncQueryStore;
   /** Running immediate queries, so a DELETE on any replica can cancel one. */
   immediate?: ImmediateCanceller;
+  /** The support API under `/support/*`; without it those routes are not served. */
+  support?: SupportDeps;
+}
+
+/** Maps a support key (`Authorization: Bearer <key>`) to the support user holding it; null when unknown. */
+export interface SupportAuthenticator {
+  authenticate(bearerKey: string | undefined): { supportUserId: string } | null;
+}
+
+/** The registry's support verbs (NATS). */
+export interface SupportRegistry {
+  list(request: SupportListRequest): Promise<SupportListResult>;
+  sites(request: { pmsId: string; pmsType?: string }): Promise<SiteView[]>;
+  move(request: SupportMoveRequest): Promise<SupportMoveResult>;
+  audit(request: SupportAuditRequest): Promise<SupportAuditResult>;
+}
+
+/** What `/support/*` needs: its own credentials (never integrator keys) and the registry. */
+export interface SupportDeps {
+  auth: SupportAuthenticator;
+  registry: SupportRegistry;
 }
 
 /** Tracks running immediate queries and cancels them by id (ImmediateQueries over NATS). */

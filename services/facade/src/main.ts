@@ -4,6 +4,7 @@ import { List, Port, loadConfig } from '@halo/config';
 import { createLogger } from '@halo/log';
 import { connectNats } from '@halo/messaging';
 import { parseSubscriptionKeys } from './auth.ts';
+import { parseSupportKeys } from './support-auth.ts';
 import { startFacade } from './start.ts';
 
 /** The facade's environment; this file is the only reader of it. */
@@ -12,6 +13,8 @@ const Config = z.object({
   HALO_HTTP_PORT: Port.default(8080),
   HALO_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   HALO_SUBSCRIPTION_KEYS: List.default([]),
+  /** `supportUserId:key,...` for `/support/*`; separate from integrator keys. */
+  HALO_SUPPORT_KEYS: List.default([]),
   HALO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HALO_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   HALO_RESULT_TTL_MS: z.coerce.number().int().positive().default(ASYNC_LIMITS.defaultResultTtlMs),
@@ -22,6 +25,7 @@ const config = loadConfig(Config);
 const log = createLogger({ name: 'facade', level: config.HALO_LOG_LEVEL });
 const keys = parseSubscriptionKeys(config.HALO_SUBSCRIPTION_KEYS);
 if (keys.length === 0) log.warn('HALO_SUBSCRIPTION_KEYS is empty: every /integrator request will answer 401');
+const supportKeys = parseSupportKeys(config.HALO_SUPPORT_KEYS);
 
 const nc = await connectNats({ servers: config.HALO_NATS_URL.split(','), name: 'halo-facade', log });
 const facade = await startFacade({
@@ -29,6 +33,7 @@ const facade = await startFacade({
   port: config.HALO_HTTP_PORT,
   host: config.HALO_HTTP_HOST,
   keys,
+  supportKeys,
   log,
   queryTimeoutMs: config.HALO_QUERY_TIMEOUT_MS,
   async: { replicas: config.HALO_JS_REPLICAS, resultTtlMs: config.HALO_RESULT_TTL_MS },

@@ -1,7 +1,17 @@
+import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import { AppError, LookupResult, SiteResult, isAppError, subjects, type LookupRequest, type SiteRequest, type SiteView } from '@halo/contracts';
 import type { z } from 'zod';
+import type { Logger } from '@halo/log';
 import { requestJson, type NatsConnection } from '@halo/messaging';
 import type { SiteDirectory } from './deps.ts';
+
+/** The registry's KV buckets whose changes invalidate cached sites (ARCHITECTURE §5). */
+const WATCHED_BUCKETS = { sites: 'sites', practices: 'practices' } as const;
+
+/** The `practices` key of a site: `<pmsType>.<base64url pmsId>` (as the registry writes it). */
+function practiceKeyOf(site: { pmsType: string; pmsId: string }): string {
+  return `${site.pmsType}.${Buffer.from(site.pmsId, 'utf8').toString('base64url')}`;
+}
 
 export interface RegistryDirectoryOptions {
   nc: NatsConnection;
@@ -13,11 +23,17 @@ export interface RegistryDirectoryOptions {
   timeoutMs?: number;
   /** Clock in epoch ms (tests). */
   now?: () => number;
+  /** Where watch failures go; default nowhere. */
+  log?: Logger;
+  /** Wait before re-opening a failed or ended KV watch; default 1000 ms. */
+  watchRetryMs?: number;
 }
 
 /**
  * SiteDirectory over the registry's NATS request-reply API. `get` answers are cached per Halo GUID for a short
  * TTL (found sites only, so a newly registered site is visible at once); concurrent misses share one request.
+ * With `watch()`, changes to the registry's `sites` and `practices` buckets drop the affected entries at once,
+ * so an authority move or a site's removal is seen by every facade replica within milliseconds, not a TTL.
  */
 export class RegistryDirectory implements SiteDirectory {
   readonly #nc: NatsConnection;
@@ -27,6 +43,11 @@ export class RegistryDirectory implements SiteDirectory {
   readonly #now: () => number;
   readonly #cache = new Map<string, { site: SiteView; expires: number }>();
   readonly #inFlight = new Map<string, Promise<SiteView | null>>();
+  readonly #log: Logger | undefined;
+  readonly #watchRetryMs: number;
+  /** Bumped by every invalidation: an answer fetched across one is not cached (it may predate the change). */
+  #generation = 0;
+  #watching: { stop(): void; done: Promise<void> } | null = null;
 
   constructor(options: RegistryDirectoryOptions) {
     this.#nc = options.nc;
@@ -34,13 +55,89 @@ export class RegistryDirectory implements SiteDirectory {
     this.#maxEntries = options.cacheMaxEntries ?? 10_000;
     this.#timeoutMs = options.timeoutMs ?? 5000;
     this.#now = options.now ?? Date.now;
+    this.#log = options.log;
+    this.#watchRetryMs = options.watchRetryMs ?? 1000;
+  }
+
+  /**
+   * Starts watching the registry's buckets in the background (re-opening the watch when it fails or the buckets
+   * do not exist yet); resolves once the first watch is open or failed. `close()` stops it.
+   */
+  async watch(): Promise<void> {
+    if (this.#watching) return;
+    let stopped = false;
+    let current: Array<{ stop(): void }> = [];
+    let firstOpen: () => void = () => undefined;
+    const opened = new Promise<void>((resolve) => { firstOpen = resolve; });
+    const loop = async () => {
+      while (!stopped && !this.#nc.isClosed()) {
+        try {
+          const kvm = new Kvm(this.#nc);
+          const sites = await kvm.open(WATCHED_BUCKETS.sites);
+          const practices = await kvm.open(WATCHED_BUCKETS.practices);
+          const watches = await Promise.all([this.#watchBucket(sites, 'sites'), this.#watchBucket(practices, 'practices')]);
+          current = watches.map((w) => w.iter);
+          // Anything cached may have changed while no watch was open.
+          this.invalidate();
+          firstOpen();
+          if (stopped) break;
+          await Promise.race(watches.map((w) => w.done));
+        } catch (err) {
+          this.#log?.warn({ err: err instanceof Error ? err.name : typeof err }, 'registry watch failed; cached sites fall back to the TTL');
+        } finally {
+          for (const w of current) w.stop();
+          current = [];
+        }
+        firstOpen();
+        if (!stopped) await new Promise((r) => setTimeout(r, this.#watchRetryMs));
+      }
+    };
+    const done = loop();
+    this.#watching = { stop: () => { stopped = true; for (const w of current) w.stop(); }, done };
+    await opened;
+  }
+
+  /** Stops the KV watch (the NATS connection stays open). */
+  async close(): Promise<void> {
+    const watching = this.#watching;
+    this.#watching = null;
+    if (!watching) return;
+    watching.stop();
+    await watching.done;
+  }
+
+  async #watchBucket(kv: KV, bucket: keyof typeof WATCHED_BUCKETS): Promise<{ iter: { stop(): void }; done: Promise<void> }> {
+    const iter = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
+    // Never rejects: the loop in watch() re-opens both watches when either ends.
+    const done = (async () => {
+      try {
+        for await (const entry of iter) {
+          if (bucket === 'sites') this.invalidate(entry.key);
+          else this.#invalidatePractice(entry.key);
+        }
+      } catch (err) {
+        this.#log?.warn({ bucket, err: err instanceof Error ? err.name : typeof err }, 'registry watch ended');
+      }
+    })();
+    return { iter, done };
+  }
+
+  /** Drops every cached site of one practice (its authoritative site changed). */
+  #invalidatePractice(key: string): void {
+    this.#generation++;
+    // Sites being fetched are not cached yet; their answer may predate the move.
+    this.#inFlight.clear();
+    for (const [haloGuid, { site }] of this.#cache) {
+      if (practiceKeyOf(site) === key) this.#cache.delete(haloGuid);
+    }
   }
 
   /** Sites registered for a PMS ID (never cached: integrators call it rarely and expect fresh answers). */
   async lookup(req: { pmsId: string; pmsType?: string }): Promise<SiteView[]> {
     const payload: LookupRequest = { pmsId: req.pmsId, ...(req.pmsType !== undefined ? { pmsType: req.pmsType } : {}) };
+    const generation = this.#generation;
     const { sites } = await this.#request(subjects.registry('lookup'), payload, LookupResult);
-    for (const site of sites) this.#remember(site);
+    if (generation === this.#generation) for (const site of sites) this.#remember(site);
     return sites;
   }
 
@@ -50,21 +147,31 @@ export class RegistryDirectory implements SiteDirectory {
     if (cached && cached.expires > this.#now()) return cached.site;
     const pending = this.#inFlight.get(haloGuid);
     if (pending) return pending;
-    const request = this.#fetch(haloGuid).finally(() => this.#inFlight.delete(haloGuid));
+    const request = this.#fetch(haloGuid).finally(() => {
+      if (this.#inFlight.get(haloGuid) === request) this.#inFlight.delete(haloGuid);
+    });
     this.#inFlight.set(haloGuid, request);
     return request;
   }
 
   /** Drops one cached site (or all): the hook for KV-watch invalidation. */
   invalidate(haloGuid?: string): void {
-    if (haloGuid === undefined) this.#cache.clear();
-    else this.#cache.delete(haloGuid);
+    this.#generation++;
+    // A request in flight may answer from before the change: later callers ask afresh.
+    if (haloGuid === undefined) {
+      this.#cache.clear();
+      this.#inFlight.clear();
+    } else {
+      this.#cache.delete(haloGuid);
+      this.#inFlight.delete(haloGuid);
+    }
   }
 
   async #fetch(haloGuid: string): Promise<SiteView | null> {
     const payload: SiteRequest = { haloGuid };
+    const generation = this.#generation;
     const { site } = await this.#request(subjects.registry('site'), payload, SiteResult);
-    if (site) this.#remember(site);
+    if (site && generation === this.#generation) this.#remember(site);
     else this.#cache.delete(haloGuid);
     return site;
   }

@@ -8,6 +8,8 @@ import { NatsQueryClient } from './nats-query-client.ts';
 import { ImmediateQueries } from './immediate-queries.ts';
 import { RegistryDirectory } from './registry-directory.ts';
 import { NatsAsyncQueryStore } from './async-nats-store.ts';
+import { supportKeyAuthenticator, type SupportKey } from './support-auth.ts';
+import { NatsSupportRegistry } from './support-registry.ts';
 
 export interface StartFacadeOptions {
   /** An open connection; the caller owns it (startFacade never drains or closes it). */
@@ -28,6 +30,8 @@ export interface StartFacadeOptions {
   version?: string;
   /** Async queries: stream and bucket replicas and result TTL (defaults 1 and 24 h); false to serve none. */
   async?: { replicas?: number; resultTtlMs?: number } | false;
+  /** Support keys for `/support/*` (HALO_SUPPORT_KEYS); none: every support request answers 401. */
+  supportKeys?: readonly SupportKey[];
 }
 
 /** A listening facade. */
@@ -45,8 +49,11 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
   const asyncQueries = options.async === false ? undefined : await NatsAsyncQueryStore.open({ nc, ...options.async });
   const queries = new NatsQueryClient({ nc, log, requesterId: options.requesterId ?? randomBytes(12).toString('hex'), ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}) });
   const immediate = new ImmediateQueries(nc, log);
+  const directory = new RegistryDirectory({ nc, log, ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}) });
+  // Registry bucket changes drop cached sites at once (an authority move is seen within milliseconds, not a TTL).
+  await directory.watch();
   const app = buildApp({
-    directory: new RegistryDirectory({ nc, ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}) }),
+    directory,
     queries,
     auth: keyAuthenticator(options.keys),
     log,
@@ -55,11 +62,13 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
     health: () => ({ nats: nats.state() }),
     ...(asyncQueries ? { asyncQueries } : {}),
     immediate,
+    support: { auth: supportKeyAuthenticator(options.supportKeys ?? []), registry: new NatsSupportRegistry({ nc }) },
   });
   const closeAll = async () => {
     await app.close();
     await immediate.close();
     await queries.close();
+    await directory.close();
   };
   try {
     const url = await app.listen({ port: options.port, host: options.host });

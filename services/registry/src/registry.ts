@@ -1,20 +1,28 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
-  AppError, Heartbeat, LookupRequest, REGISTRY_QUEUE, RegisterRequest, SiteRequest, subjects,
-  type Environment, type LookupResult, type RegisterResult, type SiteRecord, type SiteResult, type SiteView,
+  AppError, Heartbeat, LookupRequest, REGISTRY_QUEUE, RegisterRequest, SiteRequest, SupportAuditRequest, SupportListRequest,
+  SupportMoveRequest, UnregisterRequest, subjects,
+  type AuditEntry, type Environment, type LinkRecord, type LookupResult, type RegisterResult, type SiteRecord, type SiteResult,
+  type SupportAuditResult, type SupportListResult, type SupportMoveResult, type UnregisterResult,
 } from '@halo/contracts';
 import { decodeJson, serveJson } from '@halo/messaging';
 import type { Logger } from '@halo/log';
-import { availabilityOf } from './availability.ts';
-import { RegistryStore } from './store.ts';
+import { AuditLog } from './audit.ts';
+import { DEFAULT_THRESHOLDS, type Thresholds } from './availability.ts';
+import { practiceKey, RegistryStore } from './store.ts';
+import { RegistryViews } from './views.ts';
 
 export interface RegistryDeps {
   nc: NatsConnection;
   log: Logger;
   /** The environment this registry serves; registrations for another are refused. */
   env: Environment;
-  /** KV replicas: 1 on a single dev server, 3 in a cluster. */
+  /** KV and audit stream replicas: 1 on a single dev server, 3 in a cluster. */
   replicas?: number;
+  /** Availability and clock drift thresholds; defaults 30 s online, 2 min unreachable, 60 s drift. */
+  thresholds?: Partial<Thresholds>;
+  /** Clock in epoch ms (tests). */
+  now?: () => number;
 }
 
 export interface Registry {
@@ -24,12 +32,36 @@ export interface Registry {
 /** Starts one registry replica: it joins the queue group, so any number run side by side. */
 export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
   const { nc, log, env } = deps;
-  const store = await RegistryStore.open(nc, deps.replicas ?? 1);
+  const replicas = deps.replicas ?? 1;
+  const store = await RegistryStore.open(nc, replicas);
+  const audit = await AuditLog.open(nc, replicas);
+  const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...deps.thresholds };
+  const now = deps.now ?? Date.now;
+  const iso = () => new Date(now()).toISOString();
+  const views = new RegistryViews(store, thresholds, now);
+
+  /** Sets a site's status (removed, uninstalled) and audits it; authority stays where it is. */
+  async function retire(haloGuid: string, status: 'removed' | 'uninstalled', linkGuid: string): Promise<boolean> {
+    const site = await store.getSite(haloGuid);
+    if (!site || site.value.linkGuid !== linkGuid || site.value.status === status) return false;
+    const at = iso();
+    await store.updateSite(haloGuid, { ...site.value, status, updatedAt: at });
+    const entry: AuditEntry = {
+      action: status === 'removed' ? 'site.removed' : 'site.uninstalled',
+      at, who: `link:${linkGuid}`, pmsType: site.value.pmsType, pmsId: site.value.pmsId, haloGuid, linkGuid,
+    };
+    await audit.append(entry, `${haloGuid}:${status}:${site.revision}`);
+    log.info({ linkGuid, haloGuid, status }, 'site retired');
+    return true;
+  }
 
   async function register(request: RegisterRequest): Promise<RegisterResult> {
     if (request.env !== env) throw new AppError('bad_request', `this registry serves ${env}, not ${request.env}`);
-    const now = new Date().toISOString();
+    const now = iso();
     const sites: RegisterResult['sites'] = [];
+    const linkRead = store.getLink(request.linkGuid);
+    linkRead.catch(() => undefined);
+    const initialising: Array<[string, SiteRecord]> = [];
     for (const site of request.sites) {
       const existing = await store.getSite(site.haloGuid);
       if (existing && existing.value.linkGuid !== request.linkGuid) {
@@ -44,41 +76,47 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
         ...registration,
         linkGuid: request.linkGuid,
         env: request.env,
-        status: 'active',
+        // A site is listed as initialising until its authority is settled; an active one stays active.
+        status: existing?.value.status === 'active' ? 'active' : 'initialising',
         haloLinkVersion: request.version,
         createdAt: existing?.value.createdAt ?? now,
         updatedAt: now,
       };
       await store.putSite(haloGuid, record);
+      if (record.status === 'initialising') initialising.push([haloGuid, record]);
       const authoritative = await store.claimPractice(site.pmsType, site.pmsId, haloGuid);
       sites.push({ haloGuid, authoritative });
       log.info({ linkGuid: request.linkGuid, haloGuid, pmsType: site.pmsType, authoritative }, 'site registered');
     }
-    await store.putLink(request.linkGuid, { version: request.version, env: request.env, sites: request.sites.map((s) => s.haloGuid), lastSeen: now });
+
+    // Sites this link registered before that have left its config are removed; authority does not move.
+    const link = await linkRead;
+    const registered = new Set(request.sites.map((s) => s.haloGuid));
+    const configured = new Set([...(request.configuredSites ?? []), ...registered]);
+    for (const haloGuid of link?.value.sites ?? []) {
+      if (!configured.has(haloGuid)) await retire(haloGuid, 'removed', request.linkGuid);
+    }
+    const kept = (link?.value.sites ?? []).filter((g) => configured.has(g) && !registered.has(g));
+    const { stoppedAt: _stopped, uninstalledAt: _uninstalled, ...previous } = link?.value ?? {};
+    await store.putLink(request.linkGuid, { ...previous, version: request.version, env: request.env, sites: [...registered, ...kept], lastSeen: now });
+    await Promise.all(initialising.map(([haloGuid, record]) => store.updateSite(haloGuid, { ...record, status: 'active' })));
     return { sites };
   }
 
-  async function view(haloGuid: string): Promise<SiteView | null> {
-    const site = await store.getSite(haloGuid);
-    if (!site) return null;
-    const [practice, link] = await Promise.all([store.getPractice(site.value.pmsType, site.value.pmsId), store.getLink(site.value.linkGuid)]);
-    return {
-      ...site.value,
-      haloGuid,
-      authoritative: practice?.value.authoritative === haloGuid,
-      availability: availabilityOf(link?.value.lastSeen),
-      ...(link ? { lastSeen: link.value.lastSeen } : {}),
-    };
+  async function unregister(request: UnregisterRequest): Promise<UnregisterResult> {
+    const link = await store.getLink(request.linkGuid);
+    if (!link) throw new AppError('not_found', 'no such link');
+    const retired: string[] = [];
+    for (const haloGuid of link.value.sites) {
+      if (await retire(haloGuid, 'uninstalled', request.linkGuid)) retired.push(haloGuid);
+    }
+    await store.putLink(request.linkGuid, { ...link.value, uninstalledAt: iso() });
+    log.info({ linkGuid: request.linkGuid, sites: retired.length }, 'link uninstalled');
+    return { sites: link.value.sites };
   }
 
   async function lookup(request: LookupRequest): Promise<LookupResult> {
-    const guids = await store.sitesOfPractice(request.pmsId, request.pmsType);
-    const views = await Promise.all(guids.map(view));
-    return {
-      sites: views
-        .filter((v): v is SiteView => v !== null && v.pmsId === request.pmsId && (!request.env || v.env === request.env))
-        .sort((a, b) => Number(b.authoritative) - Number(a.authoritative) || a.createdAt.localeCompare(b.createdAt)),
-    };
+    return { sites: await views.sitesOf(request.pmsId, request.pmsType, request.env) };
   }
 
   async function heartbeat(data: Uint8Array): Promise<void> {
@@ -86,19 +124,66 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     const link = await store.getLink(hb.linkGuid);
     // Only links that registered are tracked; a heartbeat never creates state.
     if (!link) return;
-    await store.putLink(hb.linkGuid, { ...link.value, version: hb.version, lastSeen: new Date().toISOString() });
+    const at = now();
+    const { stoppedAt: _stopped, ...record } = link.value;
+    const next: LinkRecord = { ...record, version: hb.version, lastSeen: new Date(at).toISOString(), clockSkewMs: hb.clock - at, load: hb.load };
+    if (hb.stopping) next.stoppedAt = next.lastSeen;
+    await store.putLink(hb.linkGuid, next);
+    if (Math.abs(hb.clock - at) > thresholds.maxClockDriftMs && !(Math.abs(link.value.clockSkewMs ?? 0) > thresholds.maxClockDriftMs)) {
+      log.warn({ linkGuid: hb.linkGuid, clockSkewMs: hb.clock - at }, 'link clock drift');
+    }
   }
 
+  async function supportList(request: SupportListRequest): Promise<SupportListResult> {
+    const keys = await store.practiceKeys(request);
+    const practices = (await Promise.all(keys.map((k) => views.practice(k)))).filter((p) => p !== null);
+    const filtered = request.pmsId !== undefined || request.pmsType !== undefined;
+    // Filtered: only the links serving the listed sites; otherwise every link.
+    const linkGuids = filtered ? [...new Set(practices.flatMap((p) => p.sites.map((s) => s.linkGuid)))].sort() : await store.linkGuids();
+    const links = (await Promise.all(linkGuids.map((g) => views.link(g)))).filter((l) => l !== null);
+    return { practices, links };
+  }
+
+  async function supportMove(request: SupportMoveRequest): Promise<SupportMoveResult> {
+    const practice = await store.getPractice(request.pmsType, request.pmsId);
+    if (!practice) throw new AppError('not_found', 'no practice with that PMS type and PMS ID');
+    if (request.expectedEpoch !== undefined && request.expectedEpoch !== practice.value.epoch) {
+      throw new AppError('conflict', `authority is at epoch ${practice.value.epoch}, not ${request.expectedEpoch}; look again and retry`);
+    }
+    if (practice.value.authoritative === request.to) throw new AppError('conflict', 'that site is already authoritative');
+    const target = await store.getSite(request.to);
+    if (!target || target.value.pmsType !== request.pmsType || target.value.pmsId !== request.pmsId) {
+      throw new AppError('bad_request', 'the target is not a site of this PMS type and PMS ID');
+    }
+    const at = iso();
+    const epoch = practice.value.epoch + 1;
+    await store.updatePractice(request.pmsType, request.pmsId, { authoritative: request.to, epoch, since: at, by: request.by, reason: request.reason }, practice.revision);
+    const entry: AuditEntry = {
+      action: 'authority.moved', at, who: request.by, reason: request.reason,
+      pmsType: request.pmsType, pmsId: request.pmsId, from: practice.value.authoritative, to: request.to, epoch,
+    };
+    // One entry per epoch: a retried append after a lost ack is dropped by the stream's dedup window.
+    await audit.append(entry, `${practiceKey(request.pmsType, request.pmsId)}:${epoch}`);
+    log.info({ pmsType: request.pmsType, from: entry.from, to: entry.to, epoch, by: request.by }, 'authority moved');
+    const view = await views.practice(practiceKey(request.pmsType, request.pmsId));
+    if (!view) throw new AppError('internal', 'the practice record vanished');
+    return { practice: view, audit: entry };
+  }
+
+  async function supportAudit(request: SupportAuditRequest): Promise<SupportAuditResult> {
+    const parsed = SupportAuditRequest.parse(request);
+    return { entries: await audit.read(parsed, parsed.limit) };
+  }
+
+  const q = { queue: REGISTRY_QUEUE, log };
   const subs: Subscription[] = [
-    serveJson(nc, { subject: subjects.registry('register'), queue: REGISTRY_QUEUE, schema: RegisterRequest, log, handler: register }),
-    serveJson(nc, { subject: subjects.registry('lookup'), queue: REGISTRY_QUEUE, schema: LookupRequest, log, handler: lookup }),
-    serveJson(nc, {
-      subject: subjects.registry('site'),
-      queue: REGISTRY_QUEUE,
-      schema: SiteRequest,
-      log,
-      handler: async (r: SiteRequest): Promise<SiteResult> => ({ site: await view(r.haloGuid) }),
-    }),
+    serveJson(nc, { ...q, subject: subjects.registry('register'), schema: RegisterRequest, handler: register }),
+    serveJson(nc, { ...q, subject: subjects.registry('unregister'), schema: UnregisterRequest, handler: unregister }),
+    serveJson(nc, { ...q, subject: subjects.registry('lookup'), schema: LookupRequest, handler: lookup }),
+    serveJson(nc, { ...q, subject: subjects.registry('site'), schema: SiteRequest, handler: async (r: SiteRequest): Promise<SiteResult> => ({ site: await views.site(r.haloGuid) }) }),
+    serveJson(nc, { ...q, subject: subjects.registry('support.list'), schema: SupportListRequest, handler: supportList }),
+    serveJson(nc, { ...q, subject: subjects.registry('support.move'), schema: SupportMoveRequest, handler: supportMove }),
+    serveJson(nc, { ...q, subject: subjects.registry('support.audit'), schema: SupportAuditRequest, handler: supportAudit }),
     nc.subscribe(subjects.heartbeatAll(), {
       queue: REGISTRY_QUEUE,
       callback: (err, msg) => {

@@ -6,9 +6,28 @@ import { AppError, LinkRecord, PracticeRecord, SiteRecord } from '@halo/contract
 /** KV bucket names of ARCHITECTURE §5. */
 export const BUCKETS = { sites: 'sites', practices: 'practices', links: 'links', practiceSites: 'practice_sites' } as const;
 
-/** A PMS ID is vendor text; base64url makes it a safe single KV key token. */
+/** A PMS ID is vendor text; base64url makes it a safe single KV key (and subject) token. */
+export function practiceToken(pmsId: string): string {
+  return Buffer.from(pmsId, 'utf8').toString('base64url');
+}
+
 export function practiceKey(pmsType: string, pmsId: string): string {
-  return `${pmsType}.${Buffer.from(pmsId, 'utf8').toString('base64url')}`;
+  return `${pmsType}.${practiceToken(pmsId)}`;
+}
+
+/** The (PMS type, PMS ID) of a `practices` key. */
+export function parsePracticeKey(key: string): { pmsType: string; pmsId: string } {
+  const dot = key.indexOf('.');
+  return { pmsType: key.slice(0, dot), pmsId: Buffer.from(key.slice(dot + 1), 'base64url').toString('utf8') };
+}
+
+/**
+ * KV's "wrong last sequence": a compare-and-set lost to another writer. A single server answers 10071; a
+ * clustered stream's leader may refuse the proposal with 10164 (same meaning, no sequence in the message).
+ */
+const WRONG_LAST_SEQUENCE = new Set([10071, 10164]);
+function isWrongRevision(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && WRONG_LAST_SEQUENCE.has((err as { code?: unknown }).code as number);
 }
 
 function parseEntry<S extends z.ZodType>(schema: S, entry: KvEntry | null): { value: z.infer<S>; revision: number } | null {
@@ -47,6 +66,11 @@ export class RegistryStore {
     await this.kv.practiceSites.put(`${practiceKey(record.pmsType, record.pmsId)}.${haloGuid}`, '');
   }
 
+  /** Rewrites a site's record whose PMS ID is unchanged (status changes): the practice index stays as it is. */
+  async updateSite(haloGuid: string, record: SiteRecord): Promise<void> {
+    await this.kv.sites.put(haloGuid, JSON.stringify(SiteRecord.parse(record)));
+  }
+
   /** Removes a site from a practice's index (its PMS ID changed). */
   async unindexSite(pmsType: string, pmsId: string, haloGuid: string): Promise<void> {
     await this.kv.practiceSites.delete(`${practiceKey(pmsType, pmsId)}.${haloGuid}`);
@@ -78,6 +102,38 @@ export class RegistryStore {
       if (!existing) throw new AppError('registry_unavailable', 'practice record could not be created', { cause: err });
       return existing.value.authoritative === haloGuid;
     }
+  }
+
+  /**
+   * Replaces a practice record only if it is still at `revision` (compare-and-set): of two simultaneous moves
+   * read at the same revision, exactly one is written; the other gets `conflict`.
+   */
+  async updatePractice(pmsType: string, pmsId: string, record: PracticeRecord, revision: number): Promise<number> {
+    try {
+      return await this.kv.practices.update(practiceKey(pmsType, pmsId), JSON.stringify(PracticeRecord.parse(record)), revision);
+    } catch (err) {
+      if (isWrongRevision(err)) throw new AppError('conflict', 'authority changed while this move was being made; look again and retry', { cause: err });
+      throw new AppError('registry_unavailable', 'the practice record could not be written', { cause: err });
+    }
+  }
+
+  /** Every practice key (`<pmsType>.<encoded pmsId>`), optionally of one PMS type or PMS ID. */
+  async practiceKeys(filter: { pmsType?: string; pmsId?: string } = {}): Promise<string[]> {
+    const out: string[] = [];
+    const pattern = `${filter.pmsType ?? '*'}.${filter.pmsId !== undefined ? practiceToken(filter.pmsId) : '*'}`;
+    for await (const key of await this.kv.practices.keys(pattern)) out.push(key);
+    return out.sort();
+  }
+
+  async getPracticeByKey(key: string) {
+    return parseEntry(PracticeRecord, await this.kv.practices.get(key));
+  }
+
+  /** Every link GUID. */
+  async linkGuids(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const key of await this.kv.links.keys()) out.push(key);
+    return out.sort();
   }
 
   async getLink(linkGuid: string) {

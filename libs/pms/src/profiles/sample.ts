@@ -4,6 +4,7 @@ import type { Catalogue, QueryParameter } from '@halo/contracts';
 import type { Connector, QueryOutput } from '../connector.ts';
 import type { PmsProfile, PracticeIdentity } from '../profile.ts';
 import { SAMPLE_INTEGRATION } from '../sample-schema.ts';
+import { defaultCatalogue } from './default-catalogue.ts';
 
 // Profile reads are small and run at startup or on heartbeat; a stuck database must not stall them.
 const PROFILE_QUERY_MS = 15_000;
@@ -22,7 +23,7 @@ export const sampleProfile: PmsProfile = {
   displayName: PMS_DISPLAY_NAMES.sample ?? 'Sample Dental',
 
   async readIdentity(connector: Connector): Promise<PracticeIdentity> {
-    const result = await read(connector, 'SELECT PmsId, PracticeName, PmsVersion FROM practice ORDER BY rowid LIMIT 1', [], 'practice identity');
+    const result = await read(connector, identityQuery(connector.engine), [], 'practice identity');
     const row = result.rows[0];
     if (!row) throw new AppError('query_failed', 'sample profile: the practice table has no row');
     const parsed = IdentityRow.safeParse(row);
@@ -32,9 +33,7 @@ export const sampleProfile: PmsProfile = {
   },
 
   async catalogues(connector: Connector): Promise<Catalogue[]> {
-    if (connector.engine !== 'sqlite') throw new AppError('bad_request', `sample profile: engine ${connector.engine} is not supported`);
-    // A SQLite file is one catalogue; attached databases are not offered.
-    return [{ name: 'main', isDefault: true }];
+    return defaultCatalogue(connector, 'sample');
   },
 
   async integrationEnabled(connector: Connector, integrationName = SAMPLE_INTEGRATION): Promise<boolean> {
@@ -51,6 +50,19 @@ export const sampleProfile: PmsProfile = {
     return Number(parsed.data[0]) === 1;
   },
 };
+
+/** The practice row; the sample schema is the same on every engine (see sample-server-database.ts). */
+function identityQuery(engine: Connector['engine']): string {
+  switch (engine) {
+    case 'sqlite':
+      return 'SELECT PmsId, PracticeName, PmsVersion FROM practice ORDER BY rowid LIMIT 1';
+    case 'mssql':
+      return 'SELECT TOP 1 PmsId, PracticeName, PmsVersion FROM practice ORDER BY PmsId';
+    case 'postgres':
+    case 'mysql':
+      return 'SELECT PmsId, PracticeName, PmsVersion FROM practice ORDER BY PmsId LIMIT 1';
+  }
+}
 
 async function read(connector: Connector, text: string, parameters: QueryParameter[], what: string): Promise<QueryOutput> {
   try {

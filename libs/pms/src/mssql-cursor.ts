@@ -1,0 +1,243 @@
+import { AppError } from '@halo/contracts';
+import type { Cell, ColumnInfo } from '@halo/contracts';
+import { Request } from 'tedious';
+import type { Connection } from 'tedious';
+import { rowBytes } from './cells.ts';
+import type { QueryInput, ResultCursor, ResultSummary } from './connector.ts';
+import { mssqlCell, mssqlColumn } from './mssql-cells.ts';
+import type { MssqlColumnMetadata } from './mssql-cells.ts';
+import { isCancelError, mssqlRequestError } from './mssql-errors.ts';
+import type { MssqlParameter } from './mssql-parameters.ts';
+import type { QueryGuard } from './query-guard.ts';
+
+// Complete batches held ahead of the consumer before the request is paused (which stops tedious reading the
+// socket, so TCP backpressure holds the server): memory stays at about this many batches whatever the result size.
+const PREFETCH_BATCHES = 2;
+const BATCH_BYTES = 64 * 1024;
+const BATCH_ROWS = 10_000;
+
+type State = 'open' | 'ended' | 'closed' | 'failed';
+
+/** What a cursor needs from its connector. */
+export interface MssqlCursorHooks {
+  /** The request finished (normally, failed or cancelled): the connection may take the next statement. Called once. */
+  release(): void;
+  /** The connection broke during this statement; the connector opens a new one for the next. */
+  broken(): void;
+}
+
+/**
+ * One statement run through sp_executesql, streamed. It owns its connector's turn from start until tedious
+ * reports the request complete, which after a cancel is only once the server acknowledged ATTENTION (or
+ * tedious gave up waiting and closed the connection), so no two statements ever overlap on the connection.
+ */
+export class MssqlCursor implements ResultCursor {
+  columns: ColumnInfo[] = [];
+  /** Resolves once the result's columns are known (or a statement without a result set ended); rejects on failure. */
+  readonly prepared: Promise<void>;
+  /** Resolves once tedious completed the request (never rejects). */
+  readonly finished: Promise<void>;
+  readonly #connection: Connection;
+  readonly #input: QueryInput;
+  readonly #guard: QueryGuard;
+  readonly #hooks: MssqlCursorHooks;
+  readonly #request: Request;
+  readonly #batchBytes: number;
+  readonly #batchRows: number;
+  readonly #prepared = Promise.withResolvers<void>();
+  readonly #finished = Promise.withResolvers<void>();
+  #metadata: MssqlColumnMetadata[] | undefined;
+  #resultSets = 0;
+  #state: State = 'open';
+  #error: AppError | undefined;
+  #summary: ResultSummary | undefined;
+  #completed = false;
+  /** We stopped the request ourselves (scalar done, cursor left early, limit hit): its ECANCEL is expected. */
+  #stopRequested = false;
+  #queue: Cell[][][] = [];
+  #batch: Cell[][] = [];
+  #batchSize = 2;
+  #rowCount = 0;
+  #bytes = 2;
+  #started = performance.now();
+  #waiter: PromiseWithResolvers<void> | undefined;
+  #reads: Promise<unknown> = Promise.resolve();
+
+  constructor(connection: Connection, input: QueryInput, parameters: readonly MssqlParameter[], guard: QueryGuard, hooks: MssqlCursorHooks) {
+    this.#connection = connection;
+    this.#input = input;
+    this.#guard = guard;
+    this.#hooks = hooks;
+    this.#batchBytes = input.batchBytes ?? BATCH_BYTES;
+    this.#batchRows = input.batchRows ?? BATCH_ROWS;
+    this.prepared = this.#prepared.promise;
+    this.prepared.catch(() => {});
+    this.finished = this.#finished.promise;
+    this.#request = new Request(input.text, (error, rowCount) => this.#onComplete(error, rowCount));
+    for (const p of parameters) this.#request.addParameter(p.name, p.type, p.value, p.options);
+    this.#request.on('columnMetadata', (columns) => this.#onColumns(columns as unknown as MssqlColumnMetadata[]));
+    this.#request.on('row', (columns) => this.#onRow(columns as unknown as Array<{ value: unknown }>));
+  }
+
+  /** Sends the statement (sp_executesql, so parameters are typed and the plan is reused). */
+  start(): void {
+    this.#started = performance.now();
+    this.#connection.execSql(this.#request);
+    // Registered only now: connection.cancel() needs the request to be the connection's current one.
+    this.#guard.stopped.catch((reason: unknown) => this.cancel(reason));
+  }
+
+  summary(): ResultSummary {
+    if (!this.#summary) throw new AppError('internal', 'the result has not been read to the end');
+    return this.#summary;
+  }
+
+  cancel(reason?: unknown): Promise<void> {
+    if (this.#state === 'open') {
+      this.#fail(reason instanceof AppError ? reason : new AppError('deadline_exceeded', 'the query was cancelled'));
+      this.#stop();
+    }
+    return this.finished;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Cell[][], undefined> {
+    return {
+      next: () => {
+        const read = this.#reads.then(() => this.#next());
+        this.#reads = read.catch(() => {});
+        return read;
+      },
+      return: async () => {
+        if (this.#state === 'open') {
+          this.#state = 'closed';
+          this.#queue = [];
+          this.#stop();
+        }
+        await this.finished;
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  async #next(): Promise<IteratorResult<Cell[][], undefined>> {
+    for (;;) {
+      if (this.#state === 'failed') {
+        // Batches complete before a limit was passed are still delivered; a cancel drops them.
+        const batch = this.#error?.code === 'result_too_large' ? this.#queue.shift() : undefined;
+        if (batch) return { done: false, value: batch };
+        await this.finished;
+        throw this.#error;
+      }
+      const batch = this.#queue.shift();
+      if (batch) {
+        if (this.#queue.length < PREFETCH_BATCHES && this.#request.paused && !this.#completed) this.#request.resume();
+        return { done: false, value: batch };
+      }
+      if (this.#state !== 'open') return { done: true, value: undefined };
+      this.#waiter = Promise.withResolvers<void>();
+      await this.#waiter.promise;
+    }
+  }
+
+  #onColumns(columns: MssqlColumnMetadata[]): void {
+    this.#resultSets++;
+    if (this.#input.executionMode === 'nonQuery') return;
+    if (this.#resultSets > 1) {
+      if (this.#state === 'open') {
+        this.#fail(new AppError('query_failed', 'the statement returned more than one result set; send one SELECT per query'));
+        this.#stop();
+      }
+      return;
+    }
+    this.#metadata = this.#input.executionMode === 'scalar' ? columns.slice(0, 1) : columns;
+    this.columns = this.#metadata.map(mssqlColumn);
+    this.#prepared.resolve();
+  }
+
+  #onRow(columns: Array<{ value: unknown }>): void {
+    if (this.#state !== 'open' || this.#input.executionMode === 'nonQuery' || this.#resultSets > 1) return;
+    const metadata = this.#metadata ?? [];
+    const row = metadata.map((meta, i) => mssqlCell(meta, columns[i]?.value));
+    this.#add(row);
+    if (this.#input.executionMode === 'scalar' && this.#state === 'open') {
+      // Like ExecuteScalar: the first row's first cell is the answer; the rest is not read.
+      this.#endWithSummary();
+      this.#stop();
+    }
+  }
+
+  #add(row: Cell[]): void {
+    const size = rowBytes(row);
+    this.#rowCount++;
+    this.#bytes += size + (this.#rowCount > 1 ? 1 : 0);
+    const { maxRows, maxBytes } = this.#input;
+    if ((maxRows !== undefined && this.#rowCount > maxRows) || (maxBytes !== undefined && this.#bytes > maxBytes)) {
+      this.#batch = [];
+      this.#fail(new AppError('result_too_large', 'the result is larger than the limit for this query'));
+      this.#stop();
+      return;
+    }
+    if (this.#batch.length > 0 && this.#batchSize + size + 1 > this.#batchBytes) this.#closeBatch();
+    this.#batch.push(row);
+    this.#batchSize += size + (this.#batch.length > 1 ? 1 : 0);
+    if (this.#batch.length >= this.#batchRows) this.#closeBatch();
+  }
+
+  #closeBatch(): void {
+    if (this.#batch.length === 0) return;
+    this.#queue.push(this.#batch);
+    this.#batch = [];
+    this.#batchSize = 2;
+    if (this.#queue.length >= PREFETCH_BATCHES) this.#request.pause();
+    this.#wake();
+  }
+
+  #onComplete(error: Error | null | undefined, rowCount: number | undefined): void {
+    this.#completed = true;
+    if (this.#state === 'open') {
+      if (error && !(this.#stopRequested && isCancelError(error))) {
+        this.#fail(mssqlRequestError(error));
+      } else {
+        if (this.#input.executionMode === 'scalar' && this.#rowCount === 0) {
+          this.columns = this.columns.length > 0 ? this.columns : [{ name: '', type: 'unknown' }];
+          this.#add([null]);
+        }
+        this.#endWithSummary(this.#input.executionMode === 'nonQuery' ? Math.max(0, rowCount ?? 0) : undefined);
+      }
+    }
+    if (error && !isCancelError(error) && !(error as { number?: unknown }).number) this.#hooks.broken();
+    if (this.#state === 'failed') this.#prepared.reject(this.#error);
+    else this.#prepared.resolve();
+    this.#guard.dispose();
+    this.#hooks.release();
+    this.#finished.resolve();
+    this.#wake();
+  }
+
+  #endWithSummary(affected?: number): void {
+    this.#closeBatch();
+    const executionMs = Math.round((performance.now() - this.#started) * 1000) / 1000;
+    this.#summary = { rowCount: this.#rowCount, bytes: this.#bytes, ...(affected === undefined ? {} : { affected }), executionMs };
+    this.#state = 'ended';
+    this.#wake();
+  }
+
+  /** Stops the request: tedious sends ATTENTION (or, mid-send, ends the message with IGNORE) and completes it once acknowledged. */
+  #stop(): void {
+    if (this.#completed || this.#stopRequested) return;
+    this.#stopRequested = true;
+    this.#connection.cancel();
+  }
+
+  #fail(error: AppError): void {
+    this.#state = 'failed';
+    this.#error = error;
+    this.#wake();
+  }
+
+  #wake(): void {
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.resolve();
+  }
+}

@@ -1,0 +1,154 @@
+import { AppError } from '@halo/contracts';
+import type { ColumnInfo } from '@halo/contracts';
+import { checkQueryInput } from './check-input.ts';
+import { collectResult } from './collect-result.ts';
+import type { Connector, QueryInput, QueryOutput, ResultCursor } from './connector.ts';
+import { guardQuery } from './query-guard.ts';
+import { ServerCursor } from './server-cursor.ts';
+import type { ServerStatement } from './server-cursor.ts';
+import type { BoundStatement } from './server-parameters.ts';
+import { assertReadOnly } from './read-only-guard.ts';
+
+const BATCH_BYTES = 64 * 1024;
+const BATCH_ROWS = 10_000;
+
+/** What a statement needs from its session: text and values, read-only or not, and the server-side timeout. */
+export interface StatementPlan extends BoundStatement {
+  /** nonQuery: run in a read-write transaction and commit; otherwise a READ ONLY transaction rolled back. */
+  write: boolean;
+  /** Milliseconds left before the deadline, for the engine's own statement timeout (at least 1). */
+  timeoutMs: number;
+}
+
+/** One physical connection to a server engine. */
+export interface ServerSession {
+  /** False once the connection failed or was discarded; the connector then opens a new one. */
+  readonly alive: boolean;
+  /** Starts one statement; its `ready` settles once it is described or failed. */
+  start(plan: StatementPlan): ServerStatement;
+  close(): Promise<void>;
+}
+
+/** How a server connector reaches its engine. */
+export interface ServerEngine {
+  readonly engine: 'postgres' | 'mysql';
+  /** Where the database lives, without credentials. */
+  readonly identity: string;
+  readonly allowWrites: boolean;
+  bind(text: string, parameters: QueryInput['parameters']): BoundStatement;
+  connect(): Promise<ServerSession>;
+}
+
+/**
+ * A connector over one connection to PostgreSQL or MySQL. Statements run one at a time in arrival order; a
+ * streamed one holds the connector until its cursor is finished, left or cancelled. A connection that broke
+ * (or could not be brought back after a cancel) is replaced by a fresh one for the next statement.
+ */
+export class ServerConnector implements Connector {
+  readonly engine: 'postgres' | 'mysql';
+  readonly #server: ServerEngine;
+  #session: ServerSession | undefined;
+  #tail: Promise<void> = Promise.resolve();
+  #cursor: ServerCursor | undefined;
+  #connecting: Promise<ServerSession> | undefined;
+  #closed = false;
+
+  constructor(server: ServerEngine, session: ServerSession) {
+    this.engine = server.engine;
+    this.#server = server;
+    this.#session = session;
+  }
+
+  /** Connects once so that a wrong host, database or password fails at open, not at the first query. */
+  static async open(server: ServerEngine): Promise<ServerConnector> {
+    return new ServerConnector(server, await server.connect());
+  }
+
+  identity(): string {
+    return this.#server.identity;
+  }
+
+  async query(input: QueryInput): Promise<QueryOutput> {
+    return collectResult(await this.stream(input));
+  }
+
+  async stream(input: QueryInput): Promise<ResultCursor> {
+    if (this.#closed) throw new AppError('internal', 'the connector is closed');
+    checkQueryInput(input);
+    const write = input.executionMode === 'nonQuery';
+    if (write && !this.#server.allowWrites) throw new AppError('writes_disabled', 'writes are not enabled for this database');
+    // Backstop behind the READ ONLY session and the least-privilege login.
+    if (!write && !this.#server.allowWrites) assertReadOnly(input.text, this.engine === 'postgres' ? 'postgresql' : 'mysql');
+    const bound = this.#server.bind(input.text, input.parameters);
+    const guard = guardQuery(input.deadline, input.signal);
+    const previous = this.#tail;
+    const turn = Promise.withResolvers<void>();
+    // The next statement waits for this one and every earlier one, even when this one gives up early.
+    this.#tail = previous.then(() => turn.promise);
+    let cursor: ServerCursor | undefined;
+    try {
+      await Promise.race([previous, guard.stopped]);
+      if (this.#closed) throw new AppError('internal', 'the connector is closed');
+      const session = await Promise.race([this.#ensureSession(), guard.stopped]);
+      const started = performance.now();
+      const statement = session.start({ ...bound, write, timeoutMs: Math.max(1, Math.ceil(input.deadline - Date.now())) });
+      let columns: ColumnInfo[];
+      try {
+        columns = await Promise.race([statement.ready, guard.stopped]);
+      } catch (error) {
+        await statement.abort();
+        throw error;
+      }
+      cursor = new ServerCursor(columns, statement, {
+        scalar: input.executionMode === 'scalar',
+        maxRows: input.maxRows,
+        maxBytes: input.maxBytes,
+        batchRows: input.batchRows ?? BATCH_ROWS,
+        batchBytes: input.batchBytes ?? BATCH_BYTES,
+      }, guard, started, () => {
+        if (this.#cursor === cursor) this.#cursor = undefined;
+        turn.resolve();
+      });
+      this.#cursor = cursor;
+      return cursor;
+    } finally {
+      // Until a cursor exists this call owns the turn; afterwards the cursor releases it.
+      if (!cursor) {
+        guard.dispose();
+        turn.resolve();
+      }
+    }
+  }
+
+  /** Stops at once: a running statement is cancelled and queued ones are refused. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#cursor?.cancel(new AppError('internal', 'the connector was closed'));
+    await this.#tail;
+    await this.#session?.close();
+    this.#session = undefined;
+  }
+
+  /** The live session, or a new one; a statement that gave up while connecting leaves the connect to the next. */
+  #ensureSession(): Promise<ServerSession> {
+    if (this.#session?.alive) return Promise.resolve(this.#session);
+    this.#connecting ??= (async () => {
+      const stale = this.#session;
+      this.#session = undefined;
+      await stale?.close().catch(() => undefined);
+      try {
+        const session = await this.#server.connect();
+        if (this.#closed) {
+          await session.close();
+          throw new AppError('internal', 'the connector is closed');
+        }
+        this.#session = session;
+        return session;
+      } finally {
+        this.#connecting = undefined;
+      }
+    })();
+    return this.#connecting;
+  }
+}

@@ -1,0 +1,202 @@
+import { AppError } from '@halo/contracts';
+import type { Cell, ColumnInfo } from '@halo/contracts';
+import { rowBytes } from './cells.ts';
+import type { ResultCursor, ResultSummary } from './connector.ts';
+import type { QueryGuard } from './query-guard.ts';
+
+/** One statement on a server engine (PostgreSQL, MySQL), run inside its own transaction. */
+export interface ServerStatement {
+  /** Resolves with the columns once the statement is described (or, for nonQuery, done); rejects with an AppError. */
+  readonly ready: Promise<ColumnInfo[]>;
+  /** Rows changed, once a nonQuery is done. */
+  readonly affected: number | undefined;
+  /** Up to about `hint` more rows, read from the server only now; undefined once the result has ended. */
+  read(hint: number): Promise<Cell[][] | undefined>;
+  /** Normal end: stops any unread rest of the result and ends the transaction (commit for writes). */
+  finish(): Promise<void>;
+  /**
+   * Stops the statement now: cancels it on the server if it is running, rolls the transaction back and leaves
+   * the connection ready for the next statement (or discards it). Idempotent; never rejects.
+   */
+  abort(): Promise<void>;
+}
+
+/** How the cursor shapes batches and where it stops. */
+export interface CursorLimits {
+  scalar: boolean;
+  maxRows: number | undefined;
+  maxBytes: number | undefined;
+  batchRows: number;
+  batchBytes: number;
+}
+
+// Rows asked of the server per round trip; a batch may take several, leftovers wait for the next batch.
+const FETCH_ROWS = 1_000;
+
+type State = 'open' | 'ended' | 'closed' | 'failed';
+
+/**
+ * A server engine's result read batch by batch, each batch fetched from the server only when pulled. It owns its
+ * connector's turn until it ends, fails, is left early or is cancelled; the query's deadline and abort signal
+ * cancel it whether or not anyone is iterating.
+ */
+export class ServerCursor implements ResultCursor {
+  readonly columns: ColumnInfo[];
+  readonly #statement: ServerStatement;
+  readonly #limits: CursorLimits;
+  readonly #guard: QueryGuard;
+  readonly #release: () => void;
+  readonly #started: number;
+  #state: State = 'open';
+  #error: AppError | undefined;
+  #summary: ResultSummary | undefined;
+  #released = false;
+  #stopping: Promise<void> | undefined;
+  #reads: Promise<unknown> = Promise.resolve();
+  #pending: Cell[][] = [];
+  #pendingAt = 0;
+  #sourceEnded = false;
+  #rowCount = 0;
+  #bytes = 2;
+
+  constructor(columns: ColumnInfo[], statement: ServerStatement, limits: CursorLimits, guard: QueryGuard, started: number, release: () => void) {
+    this.columns = limits.scalar ? columns.slice(0, 1) : columns;
+    this.#statement = statement;
+    this.#limits = limits;
+    this.#guard = guard;
+    this.#started = started;
+    this.#release = release;
+    guard.stopped.catch((reason: unknown) => this.cancel(reason));
+  }
+
+  summary(): ResultSummary {
+    if (!this.#summary) throw new AppError('internal', 'the result has not been read to the end');
+    return this.#summary;
+  }
+
+  cancel(reason?: unknown): Promise<void> {
+    if (this.#state !== 'open') return this.#stopping ?? Promise.resolve();
+    this.#fail(reason instanceof AppError ? reason : new AppError('deadline_exceeded', 'the query was cancelled'));
+    return this.#stop();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Cell[][], undefined> {
+    return {
+      next: () => {
+        // Reads run one after another even if a caller does not wait between next() calls.
+        const read = this.#reads.then(() => this.#read());
+        this.#reads = read.catch(() => {});
+        return read;
+      },
+      return: async () => {
+        if (this.#state === 'open') {
+          this.#state = 'closed';
+          await this.#stop();
+        }
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  async #read(): Promise<IteratorResult<Cell[][], undefined>> {
+    if (this.#state !== 'open') return this.#afterOpen();
+    const { scalar, maxRows, maxBytes, batchRows, batchBytes: batchLimit } = this.#limits;
+    const batch: Cell[][] = [];
+    let batchBytes = 2;
+    try {
+      while (batch.length < batchRows && batchBytes < batchLimit && !(scalar && this.#rowCount > 0)) {
+        if (this.#pendingAt >= this.#pending.length) {
+          if (this.#sourceEnded) break;
+          const rows = await this.#statement.read(Math.min(batchRows, FETCH_ROWS));
+          if (this.#state !== 'open') return this.#afterOpen();
+          if (rows === undefined) {
+            this.#sourceEnded = true;
+            break;
+          }
+          this.#pending = rows;
+          this.#pendingAt = 0;
+          continue;
+        }
+        const raw = this.#pending[this.#pendingAt] ?? [];
+        const row = scalar ? [raw[0] ?? null] : raw;
+        const size = rowBytes(row);
+        // Close the batch before this row would take it past batchBytes; one larger row travels alone.
+        if (batch.length > 0 && batchBytes + 1 + size > batchLimit) break;
+        this.#pendingAt += 1;
+        this.#rowCount += 1;
+        this.#bytes += size + (this.#rowCount > 1 ? 1 : 0);
+        if (maxRows !== undefined && this.#rowCount > maxRows) {
+          throw new AppError('result_too_large', `the result has more than ${maxRows} rows`);
+        }
+        if (maxBytes !== undefined && this.#bytes > maxBytes) {
+          throw new AppError('result_too_large', `the result is larger than ${maxBytes} bytes`);
+        }
+        batch.push(row);
+        batchBytes += size + (batch.length > 1 ? 1 : 0);
+      }
+    } catch (error) {
+      if (this.#state === 'open') {
+        this.#fail(error instanceof AppError ? error : new AppError('internal', 'the query failed'));
+        await this.#stop();
+      }
+      return this.#afterOpen();
+    }
+    this.#pending = this.#pendingAt >= this.#pending.length ? [] : this.#pending;
+    if (batch.length > 0) return { done: false, value: batch };
+    if (scalar && this.#rowCount === 0) {
+      // Like ExecuteScalar: no row means a null scalar, still one row of one column.
+      this.#rowCount = 1;
+      this.#bytes = rowBytes([null]) + 2;
+      return { done: false, value: [[null]] };
+    }
+    return this.#end();
+  }
+
+  async #end(): Promise<IteratorResult<Cell[][], undefined>> {
+    try {
+      await this.#statement.finish();
+    } catch (error) {
+      if (this.#state === 'open') {
+        this.#fail(error instanceof AppError ? error : new AppError('internal', 'the query failed'));
+        await this.#stop();
+      }
+      return this.#afterOpen();
+    }
+    if (this.#state !== 'open') return this.#afterOpen();
+    const affected = this.#statement.affected;
+    this.#summary = {
+      rowCount: this.#rowCount,
+      bytes: this.#bytes,
+      ...(affected === undefined ? {} : { affected }),
+      executionMs: Math.round((performance.now() - this.#started) * 1000) / 1000,
+    };
+    this.#state = 'ended';
+    this.#doRelease();
+    return { done: true, value: undefined };
+  }
+
+  async #afterOpen(): Promise<IteratorResult<Cell[][], undefined>> {
+    // A cancelled statement's error surfaces only once the server has let go of it.
+    await this.#stopping;
+    if (this.#state === 'failed') throw this.#error;
+    return { done: true, value: undefined };
+  }
+
+  #stop(): Promise<void> {
+    this.#stopping ??= this.#statement.abort().then(() => this.#doRelease());
+    return this.#stopping;
+  }
+
+  #fail(error: AppError): void {
+    this.#state = 'failed';
+    this.#error = error;
+    this.#pending = [];
+  }
+
+  #doRelease(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#guard.dispose();
+    this.#release();
+  }
+}

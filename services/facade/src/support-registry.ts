@@ -1,0 +1,45 @@
+import {
+  AppError, LookupResult, SupportAuditResult, SupportListResult, SupportMoveResult, isAppError, subjects,
+  type LookupRequest, type SiteView, type SupportAuditRequest, type SupportListRequest, type SupportMoveRequest,
+} from '@halo/contracts';
+import type { z } from 'zod';
+import { requestJson, type NatsConnection } from '@halo/messaging';
+import type { SupportRegistry } from './deps.ts';
+
+/** The registry's support verbs over NATS request-reply (never cached: support wants the truth now). */
+export class NatsSupportRegistry implements SupportRegistry {
+  readonly #nc: NatsConnection;
+  readonly #timeoutMs: number;
+
+  constructor(options: { nc: NatsConnection; timeoutMs?: number }) {
+    this.#nc = options.nc;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  list(request: SupportListRequest): Promise<SupportListResult> {
+    return this.#request(subjects.registry('support.list'), request, SupportListResult);
+  }
+
+  async sites(request: { pmsId: string; pmsType?: string }): Promise<SiteView[]> {
+    const payload: LookupRequest = { pmsId: request.pmsId, ...(request.pmsType !== undefined ? { pmsType: request.pmsType } : {}) };
+    return (await this.#request(subjects.registry('lookup'), payload, LookupResult)).sites;
+  }
+
+  move(request: SupportMoveRequest): Promise<SupportMoveResult> {
+    return this.#request(subjects.registry('support.move'), request, SupportMoveResult);
+  }
+
+  audit(request: SupportAuditRequest): Promise<SupportAuditResult> {
+    return this.#request(subjects.registry('support.audit'), request, SupportAuditResult);
+  }
+
+  async #request<S extends z.ZodType>(subject: string, payload: unknown, schema: S): Promise<z.infer<S>> {
+    try {
+      return await requestJson(this.#nc, subject, payload, schema, { timeoutMs: this.#timeoutMs, noResponders: 'registry_unavailable' });
+    } catch (err) {
+      if (isAppError(err) && err.code === 'deadline_exceeded') throw new AppError('registry_unavailable', 'registry did not answer in time', { cause: err });
+      if (isAppError(err) && err.code === 'registry_unavailable' && err.cause !== undefined) throw new AppError('registry_unavailable', 'registry unavailable', { cause: err });
+      throw err;
+    }
+  }
+}
