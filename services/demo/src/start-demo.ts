@@ -110,13 +110,15 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
 
   const close = async (): Promise<void> => {
     const errors: unknown[] = [];
-    for (const child of started.splice(0).reverse()) {
+    // Each child leaves `started` only once stopped: a second signal meanwhile (process exit) still kills the rest.
+    for (const child of [...started].reverse()) {
       progress(`stopping ${child.name}`);
       try {
         await child.stop();
       } catch (err) {
         errors.push(err);
       }
+      started.splice(started.indexOf(child), 1);
     }
     process.off('exit', killAll);
     if (errors.length > 0) throw new AggregateError(errors, 'demo shutdown failed');
