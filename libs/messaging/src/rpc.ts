@@ -90,6 +90,8 @@ export interface ServeOptions<S extends z.ZodType> {
   schema: S;
   log: Logger;
   handler: (request: z.infer<S>, msg: Msg) => Promise<unknown>;
+  /** Code for failures that are not AppErrors (default internal); a store-backed service says it is unavailable. */
+  unexpected?: ErrorCode;
 }
 
 /**
@@ -115,7 +117,7 @@ export function serveJson<S extends z.ZodType>(nc: NatsConnection, options: Serv
       reply = { ok: true, result: await options.handler(request, msg) };
     } catch (err) {
       if (!isAppError(err)) options.log.error({ err, subject: options.subject }, 'handler failed');
-      reply = errorEnvelope(err);
+      reply = isAppError(err) || !options.unexpected ? errorEnvelope(err) : errorEnvelope(new AppError(options.unexpected, 'temporarily unavailable; retry'));
     }
     if (msg.reply) {
       try {

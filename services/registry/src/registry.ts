@@ -175,7 +175,8 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     return { entries: await audit.read(parsed, parsed.limit) };
   }
 
-  const q = { queue: REGISTRY_QUEUE, log };
+  // Failures that are not coded come from the KV store (timeouts, leader elections): callers should retry.
+  const q = { queue: REGISTRY_QUEUE, log, unexpected: 'registry_unavailable' as const };
   const subs: Subscription[] = [
     serveJson(nc, { ...q, subject: subjects.registry('register'), schema: RegisterRequest, handler: register }),
     serveJson(nc, { ...q, subject: subjects.registry('unregister'), schema: UnregisterRequest, handler: unregister }),

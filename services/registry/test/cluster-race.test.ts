@@ -2,6 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AppError, LookupResult, RegisterResult, SupportMoveResult, isAppError, subjects, type RegisterRequest, type SupportMoveRequest,
@@ -30,11 +31,28 @@ const clients: NatsConnection[] = [];
 const defer = cleanupStack({ after });
 /** Registrations that needed more than one attempt (reported, not asserted: agents retry too). */
 let retried = 0;
+/** Lookups that had not caught up with a write yet (reported: KV reads may come from a follower). */
+let staleLookups = 0;
+/** Lookups refused while the cluster was losing a node (reported). */
+let failedLookups = 0;
+/** Registrations each replica answered, counted from its log lines: proof the races span replicas. */
+const served = [0, 0, 0];
+
+/** A replica's logger: info lines into a counter (a real stream), nothing printed. */
+function replicaLog(i: number) {
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      served[i]! += chunk.toString('utf8').split('"msg":"site registered"').length - 1;
+      done();
+    },
+  });
+  return createLogger({ name: `registry-${i}`, level: 'info', destination });
+}
 
 async function startReplica(i: number): Promise<Replica> {
   const nc = await connectNats({ servers: cluster.clientUrls[i]!, name: `registry-${i}`, log });
   defer(() => nc.close());
-  const registry = await startRegistry({ nc, log, env: 'production', replicas: 3 });
+  const registry = await startRegistry({ nc, log: replicaLog(i), env: 'production', replicas: 3 });
   defer(() => registry.close());
   return { nc, registry };
 }
@@ -61,6 +79,13 @@ function registration(pmsId: string): RegisterRequest {
   };
 }
 
+/** What a client retries: the registry or its buckets briefly unavailable (a node lost, a leader being elected). */
+const RETRYABLE = ['registry_unavailable', 'deadline_exceeded', 'internal'];
+
+function retryable(err: unknown): boolean {
+  return isAppError(err) && RETRYABLE.includes(err.code);
+}
+
 /** Registers as an agent does: a lost request (replica gone, leader election) is retried, the same request again. */
 async function register(client: NatsConnection, request: RegisterRequest, timeoutMs = 10_000): Promise<boolean> {
   const until = Date.now() + 45_000;
@@ -72,7 +97,7 @@ async function register(client: NatsConnection, request: RegisterRequest, timeou
       assert.ok(site && site.haloGuid === request.sites[0]!.haloGuid);
       return site.authoritative;
     } catch (err) {
-      if (!isAppError(err) || !['registry_unavailable', 'deadline_exceeded', 'internal'].includes(err.code) || Date.now() > until) throw err;
+      if (!retryable(err) || Date.now() > until) throw err;
       await sleep(Math.min(1_000, 50 * 2 ** attempt));
     }
   }
@@ -83,16 +108,26 @@ async function lookup(pmsId: string): Promise<LookupResult['sites']> {
 }
 
 /**
- * The authoritative Halo GUID lookups report, once they settle. KV reads may be served by a follower a moment
- * behind the write's quorum, so agreement is awaited briefly; what must never show is two authoritative sites.
+ * Waits for lookups to agree that `expected` is the one authoritative site of `count`. KV reads may be served by
+ * a follower a moment behind the write's quorum, and a lookup may fail while a node is lost, so agreement is
+ * awaited; what must never show is two authoritative sites.
  */
 async function settledAuthority(pmsId: string, expected: string, count: number): Promise<void> {
-  const until = Date.now() + 5_000;
+  const until = Date.now() + 20_000;
   for (;;) {
-    const sites = await lookup(pmsId);
+    let sites: LookupResult['sites'];
+    try {
+      sites = await lookup(pmsId);
+    } catch (err) {
+      if (!retryable(err) || Date.now() > until) throw err;
+      failedLookups++;
+      await sleep(200);
+      continue;
+    }
     const authoritative = sites.filter((s) => s.authoritative).map((s) => s.haloGuid);
     assert.ok(authoritative.length <= 1, `${pmsId}: ${authoritative.length} authoritative sites`);
     if (sites.length === count && authoritative[0] === expected) return;
+    staleLookups++;
     if (Date.now() > until) assert.fail(`${pmsId}: lookup shows ${sites.length} sites, authoritative ${authoritative.join() || 'none'}, expected ${expected}`);
     await sleep(50);
   }
@@ -117,12 +152,15 @@ test(`${REGISTRANTS} concurrent registrations of one PMS ID across 3 replicas, $
   for (let r = 0; r < ROUNDS; r += BATCH) {
     await Promise.all(Array.from({ length: Math.min(BATCH, ROUNDS - r) }, (_, b) => round(`RACE-${r + b}`)));
   }
-  t.diagnostic(`${ROUNDS * REGISTRANTS} registrations in ${Date.now() - started} ms; ${retried} retried`);
+  t.diagnostic(`${ROUNDS * REGISTRANTS} registrations in ${Date.now() - started} ms; ${retried} retried; replicas served ${served.join(' / ')}; ${staleLookups} lookups behind`);
+  for (const [i, n] of served.entries()) assert.ok(n > ROUNDS, `replica ${i} served only ${n} registrations`);
 });
 
 test('support authority moves racing each other and new registrations: one move per epoch, one authoritative', async (t) => {
   const move = (client: NatsConnection, request: SupportMoveRequest) =>
     requestJson(client, subjects.registry('support.move'), request, SupportMoveResult, { timeoutMs: 10_000, noResponders: 'registry_unavailable' });
+  // Moves refused by the compare-and-set itself (not by the epoch check before it): the race was real.
+  let casLost = 0;
   for (let r = 0; r < 5; r++) {
     const pmsId = `SWITCH-${r}`;
     const holder = registration(pmsId);
@@ -140,6 +178,7 @@ test('support authority moves racing each other and new registrations: one move 
     const won = moves.flatMap((m) => (m.status === 'fulfilled' ? [m.value] : []));
     assert.equal(won.length, 1, `${pmsId}: ${won.length} moves from epoch 1 succeeded`);
     for (const m of moves) if (m.status === 'rejected') assert.equal((m.reason as AppError).code, 'conflict', (m.reason as AppError).message);
+    casLost += moves.filter((m) => m.status === 'rejected' && /changed while/.test((m.reason as AppError).message)).length;
     assert.equal(won[0]!.practice.epoch, 2);
     assert.ok(joined.slice(0, newcomers.length).every((a) => !a), 'a newcomer became authoritative');
     const winner = won[0]!.practice.authoritative;
@@ -150,14 +189,15 @@ test('support authority moves racing each other and new registrations: one move 
     const free = await Promise.allSettled(targets.filter((g) => g !== winner).map((to, k) =>
       move(clients[k % 3]!, { pmsType: 'sample', pmsId, to, reason: 'race test', by: 'tester' })));
     const applied = free.flatMap((m) => (m.status === 'fulfilled' ? [m.value.practice] : []));
-    for (const m of free) if (m.status === 'rejected') assert.equal((m.reason as AppError).code, 'conflict');
+    for (const m of free) if (m.status === 'rejected') assert.equal((m.reason as AppError).code, 'conflict', (m.reason as AppError).message);
+    casLost += free.filter((m) => m.status === 'rejected').length;
     assert.ok(applied.length >= 1);
     const epochs = applied.map((p) => p.epoch).sort((a, b) => a - b);
     assert.deepEqual(epochs, applied.map((_, k) => 3 + k), `${pmsId}: epochs ${epochs.join()}`);
     const last = applied.find((p) => p.epoch === epochs.at(-1))!;
     await settledAuthority(pmsId, last.authoritative, 1 + candidates.length + newcomers.length);
   }
-  t.diagnostic(`${retried} registrations retried so far`);
+  t.diagnostic(`${casLost} moves lost the compare-and-set; ${staleLookups} lookups behind so far`);
 });
 
 test('a registry replica and its node killed in the middle of a round: still exactly one authoritative', async (t) => {
@@ -174,7 +214,7 @@ test('a registry replica and its node killed in the middle of a round: still exa
   await killed;
   // Two of three nodes keep the R3 buckets' quorum: rounds go on.
   await round('KILL-1');
-  t.diagnostic(`rounds with a dead node: ${Date.now() - started} ms; ${retried} registrations retried so far`);
+  t.diagnostic(`rounds with a dead node: ${Date.now() - started} ms; ${retried} registrations retried, ${failedLookups} lookups refused so far`);
 
   await cluster.restart(2);
   replicas[2] = await startReplica(2);
