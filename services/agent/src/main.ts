@@ -18,6 +18,13 @@ const agent = await startAgent({
   ...(env.HALO_FINGERPRINT_FILE ? { fingerprintSource: fingerprintFromFile(env.HALO_FINGERPRINT_FILE) } : {}),
 });
 
+// `--uninstall`: run by the uninstaller before it removes the service. The registry marks this link's sites
+// uninstalled (authority stays where it is), then the agent stops.
+if (process.argv.includes('--uninstall')) {
+  await agent.uninstall();
+  process.exit(0);
+}
+
 let stopping = false;
 async function stop(signal: string): Promise<void> {
   if (stopping) return;
