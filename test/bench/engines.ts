@@ -1,0 +1,215 @@
+// npm run bench:engines — rows/s streaming one N-row table (BENCH_ROWS, default 200 000) from each engine, directly
+// through its connector (stream()) and through the relay (NDJSON: HTTP -> facade -> hub -> leaf -> agent ->
+// connector and back, one agent serving all four sites), side by side in one run. Engines: SQLite, PostgreSQL
+// (PGHOST etc., default 127.0.0.1:5432 postgres), MariaDB (MYSQL_URL, default mysql://root@127.0.0.1:3306) and the
+// TDS responder standing in for SQL Server. An engine whose server cannot be reached is reported and skipped.
+// The facade, the agent and this client share one process (SQLite reads in the agent's child process); the
+// direct runs are in the same process too. Prints figures and ratios; no pass/fail.
+import { randomBytes } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { createSampleServerDatabase, dropSampleServerDatabase, MSSQL_LOGIN_ACCESS_SQL, openConnector } from '@halo/pms';
+import type { DatabaseConfig, MssqlConfig, MysqlConfig, PostgresConfig } from '@halo/pms';
+import { normaliseSql, startTdsResponder, TDS_DEFAULT_LOGIN } from '@halo/testkit';
+import type { TdsReply, TdsRequest, TdsValue } from '@halo/testkit';
+import type { AgentConfigInput } from '@halo/agent';
+import { startTestSystem } from '../support/system.ts';
+import { drainBody } from '../support/http-stream.ts';
+import { fmt } from './stats.ts';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 2);
+const QUERY = 'SELECT id, name, amount, created FROM bench_rows';
+const PASSWORD_ENV = { postgres: 'HALO_BENCH_PG_PASSWORD', mysql: 'HALO_BENCH_MY_PASSWORD', mssql: 'HALO_BENCH_MS_PASSWORD' } as const;
+const MS_PROFILE_OPTIONS = {
+  identityQuery: 'SELECT SiteId, Version FROM dbo.Site',
+  practiceNameQuery: 'SELECT TOP 1 PracticeName FROM dbo.Practice',
+};
+
+type Entry = AgentConfigInput['databases'][number];
+
+/** One engine under test: how to reach it directly, how the agent serves it, and its teardown. */
+interface Bench {
+  label: string;
+  direct: DatabaseConfig;
+  entry: Entry;
+  note?: string;
+}
+
+const suffix = `${process.pid}_${randomBytes(3).toString('hex')}`;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+function postgres(database: string): PostgresConfig & { password: string } {
+  return {
+    engine: 'postgres', host: process.env.PGHOST ?? '127.0.0.1', port: Number(process.env.PGPORT ?? 5432),
+    user: process.env.PGUSER ?? 'postgres', database, password: process.env.PGPASSWORD ?? '',
+  };
+}
+
+function mysql(database: string): MysqlConfig & { password: string } {
+  const url = new URL(process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test');
+  return {
+    engine: 'mysql', host: url.hostname, port: Number(url.port || 3306), user: decodeURIComponent(url.username || 'root'), database,
+    password: decodeURIComponent(url.password),
+  };
+}
+
+/** Runs one statement that writes (the bench table), through a connector that allows writes. */
+async function write(config: DatabaseConfig, text: string): Promise<void> {
+  const connector = await openConnector({ ...config, allowWrites: true });
+  try {
+    await connector.query({ text, parameters: [], executionMode: 'nonQuery', deadline: Date.now() + 300_000 });
+  } finally {
+    await connector.close();
+  }
+}
+
+/** A sample practice (so the agent's `sample` profile can read it) plus bench_rows with ROWS generated rows. */
+async function serverBench(config: (PostgresConfig | MysqlConfig) & { password: string }, label: string, fill: string): Promise<Bench> {
+  await createSampleServerDatabase(config, { pmsId: `BENCH-${label}-${suffix}`, practiceName: `${label} bench`, patients: 10 });
+  cleanups.push(() => dropSampleServerDatabase(config));
+  await write(config, fill);
+  const { engine, host, port, database, user } = config;
+  process.env[PASSWORD_ENV[engine]] = config.password;
+  return { label, direct: config, entry: { name: engine, engine, host, port, database, user, passwordEnv: PASSWORD_ENV[engine], profile: 'sample' } };
+}
+
+function sqliteBench(path: string): Bench {
+  const db = new Database(path);
+  try {
+    db.exec(`CREATE TABLE bench_rows AS
+      WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ${ROWS})
+      SELECT i AS id, 'patient-' || i AS name, i * 1.25 AS amount, strftime('%Y-%m-%dT%H:%M:%S', 1704067200 + i, 'unixepoch') AS created FROM seq`);
+  } finally {
+    db.close();
+  }
+  return { label: 'SQLite', direct: { engine: 'sqlite', path }, entry: { name: 'sqlite', engine: 'sqlite', path, profile: 'sample' } };
+}
+
+async function tdsBench(): Promise<Bench> {
+  // Generated once, so the responder spends its time on the wire, not on making rows.
+  const start = Date.UTC(2024, 0, 1);
+  const rows: TdsValue[][] = Array.from({ length: ROWS }, (_, k) => {
+    const i = k + 1;
+    return [i, `patient-${i}`, i * 1.25, new Date(start + i * 1000).toISOString().slice(0, 19)];
+  });
+  const replies: Array<[text: string, reply: () => TdsReply]> = [
+    [MSSQL_LOGIN_ACCESS_SQL, () => ({
+      columns: ['can_insert', 'can_update', 'can_delete', 'can_alter', 'can_create_table', 'can_execute', 'is_denydatawriter', 'is_sysadmin']
+        .map((name) => ({ name, type: 'int' as const })),
+      rows: [[0, 0, 0, 0, 0, 1, 1, 0]],
+    })],
+    [MS_PROFILE_OPTIONS.identityQuery, () => ({ columns: [{ name: 'SiteId', type: 'nvarchar' }, { name: 'Version', type: 'nvarchar' }], rows: [[`BENCH-MS-${suffix}`, null]] })],
+    [MS_PROFILE_OPTIONS.practiceNameQuery, () => ({ columns: [{ name: 'PracticeName', type: 'nvarchar' }], rows: [['TDS bench']] })],
+    ['SELECT DB_NAME()', () => ({ columns: [{ name: '', type: 'nvarchar' }], rows: [['bench']] })],
+    [QUERY, () => ({
+      columns: [
+        { name: 'id', type: 'int' }, { name: 'name', type: 'nvarchar', length: 40 }, { name: 'amount', type: 'float' },
+        { name: 'created', type: 'datetime2', scale: 0 },
+      ],
+      rows,
+    })],
+  ];
+  const byText = new Map(replies.map(([text, reply]) => [normaliseSql(text), reply]));
+  const responder = await startTdsResponder({ fixtures: (request: TdsRequest) => byText.get(normaliseSql(request.sql))?.(), database: 'bench' });
+  cleanups.push(() => responder.close());
+  const direct: MssqlConfig = {
+    engine: 'mssql', host: responder.host, port: responder.port, database: 'bench', user: TDS_DEFAULT_LOGIN.user,
+    password: TDS_DEFAULT_LOGIN.password, encrypt: false,
+  };
+  process.env[PASSWORD_ENV.mssql] = TDS_DEFAULT_LOGIN.password;
+  return {
+    label: 'TDS responder',
+    direct,
+    entry: {
+      name: 'mssql', engine: 'mssql', host: direct.host, port: direct.port, database: 'bench', user: direct.user,
+      passwordEnv: PASSWORD_ENV.mssql, encrypt: false, profile: 'bp', profileOptions: MS_PROFILE_OPTIONS,
+    },
+    note: 'wire path only',
+  };
+}
+
+/** Streams the bench table through a connector; returns rows and seconds. */
+async function streamDirect(config: DatabaseConfig): Promise<{ rows: number; seconds: number }> {
+  const connector = await openConnector(config);
+  try {
+    const t0 = performance.now();
+    const cursor = await connector.stream({ text: QUERY, parameters: [], executionMode: 'reader', deadline: Date.now() + 600_000 });
+    let rows = 0;
+    for await (const batch of cursor) rows += batch.length;
+    return { rows, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    await connector.close();
+  }
+}
+
+/** Best rows/s of REPEAT runs after one warm-up; throws if a run returns the wrong number of rows. */
+async function best(run: () => Promise<{ rows: number; seconds: number }>): Promise<number> {
+  let rate = 0;
+  for (let i = 0; i <= REPEAT; i++) {
+    const { rows, seconds } = await run();
+    if (rows !== ROWS) throw new Error(`streamed ${rows} rows, expected ${ROWS}`);
+    if (i > 0) rate = Math.max(rate, rows / seconds);
+  }
+  return rate;
+}
+
+/** Sets up one engine, or reports why it is skipped. */
+async function prepare(label: string, make: () => Promise<Bench>): Promise<Bench | undefined> {
+  try {
+    return await make();
+  } catch (err) {
+    console.log(`${label}: skipped (${err instanceof Error ? err.message : String(err)})`);
+    return undefined;
+  }
+}
+
+try {
+  const sys = await startTestSystem();
+  cleanups.push(() => sys.close());
+  const benches = [
+    await prepare('SQLite', async () => sqliteBench(sys.sampleDatabase('bench', `BENCH-SQ-${suffix}`, 'SQLite bench', 10))),
+    await prepare('PostgreSQL', () => serverBench(postgres(`halo_bench_${suffix}`), 'PostgreSQL',
+      `CREATE TABLE bench_rows AS SELECT i AS id, 'patient-' || i AS name, i * 1.25::float8 AS amount,
+        timestamp '2024-01-01' + i * interval '1 second' AS created FROM generate_series(1, ${ROWS}) AS i`)),
+    await prepare('MariaDB', () => serverBench(mysql(`halo_bench_${suffix}`), 'MariaDB',
+      `CREATE TABLE bench_rows AS SELECT seq AS id, CONCAT('patient-', seq) AS name, CAST(seq * 1.25 AS DOUBLE) AS amount,
+        TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq SECOND AS created FROM seq_1_to_${ROWS}`)),
+    await prepare('TDS responder', tdsBench),
+  ].filter((b): b is Bench => b !== undefined);
+
+  const agent = await sys.startAgent('bench', benches.map((b) => b.entry));
+  const results: Array<{ bench: Bench; direct: number; relay: number; bytesPerRow: number }> = [];
+  for (const bench of benches) {
+    const site = agent.sites.find((s) => s.name === bench.entry.name);
+    if (!site) {
+      console.log(`${bench.label}: skipped (the agent could not open it)`);
+      continue;
+    }
+    let bytes = 0;
+    const relay = async () => {
+      const t0 = performance.now();
+      const res = await sys.call(`/integrator/sites/${site.haloGuid}/queries/immediate`, {
+        method: 'POST', body: JSON.stringify({ command: { text: QUERY } }), headers: { accept: 'application/x-ndjson' },
+      });
+      if (res.status !== 200) throw new Error(`facade answered ${res.status}: ${await res.text()}`);
+      const body = await drainBody(res);
+      bytes = body.bytes;
+      return { rows: body.lines, seconds: (performance.now() - t0) / 1000 };
+    };
+    const direct = await best(() => streamDirect(bench.direct));
+    results.push({ bench, direct, relay: await best(relay), bytesPerRow: bytes / ROWS });
+  }
+
+  console.log(`engines benchmark: ${ROWS} rows (id, name, amount, created) streamed per engine, best of ${REPEAT} after a warm-up; node ${process.version}`);
+  console.log('engine           direct rows/s   relay rows/s   relay/direct   NDJSON bytes/row');
+  for (const { bench, direct, relay, bytesPerRow } of results) {
+    const label = `${bench.label}${bench.note ? ' *' : ''}`;
+    console.log(`${label.padEnd(16)} ${fmt(direct, 0).padStart(13)}  ${fmt(relay, 0).padStart(13)}  ${`${fmt(relay / direct)}x`.padStart(13)}  ${fmt(bytesPerRow, 0).padStart(17)}`);
+  }
+  console.log('direct: connector.stream() in this process; relay: NDJSON through facade, hub, leaf and agent (all in this process)');
+  console.log('* TDS responder: a test-only TDS server answering from a generated fixture; its figures measure the wire path');
+  console.log('  (tedious, TDS framing, the relay) only, not SQL Server: no query runs, and the responder shares this process.');
+} finally {
+  for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => console.error(err));
+  for (const name of Object.values(PASSWORD_ENV)) delete process.env[name];
+}
