@@ -9,7 +9,8 @@ import { startRegistry } from '@halo/registry';
 import { startFacade, type RunningFacade } from '@halo/facade';
 import { AgentConfig, startAgent, type Agent, type AgentConfigInput, type AgentDeps } from '@halo/agent';
 
-export const SUBSCRIPTION_KEY = 'test-key-0123456789abcdefghijklmnopqrstuvwxyz';
+/** A well-formed subscription key (33 bytes, base64url): the facade refuses keys under 32 bytes. */
+export const SUBSCRIPTION_KEY = 'test-key-0123456789abcdefghijklmnopqrstuvwxy';
 
 /** A whole Halo system on random loopback ports: hub, registry, facade; agents are added per test. */
 export interface TestSystem {

@@ -42,12 +42,15 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
+  /** Seconds the caller should wait before trying again (HTTP `Retry-After`), e.g. for `rate_limited`. */
+  readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(message, options && 'cause' in options ? { cause: options.cause } : undefined);
     this.name = 'AppError';
     this.code = code;
     this.status = ErrorStatus[code];
+    if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

@@ -7,3 +7,4 @@ export * from './http.ts';
 export * from './chunks.ts';
 export * from './async.ts';
 export * from './support.ts';
+export * from './enrolment.ts';

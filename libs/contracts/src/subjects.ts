@@ -9,7 +9,10 @@ function token(kind: string, value: string): string {
   return value;
 }
 
-export const REGISTRY_VERBS = ['register', 'lookup', 'site', 'unregister', 'support.list', 'support.move', 'support.audit'] as const;
+export const REGISTRY_VERBS = [
+  'register', 'lookup', 'site', 'unregister', 'support.list', 'support.move', 'support.audit',
+  'enrol', 'support.enrolmentToken', 'support.revoke',
+] as const;
 export type RegistryVerb = (typeof REGISTRY_VERBS)[number];
 
 /** Queue group every registry replica joins. */
@@ -39,6 +42,8 @@ export const subjects = {
    */
   audit: (kind: 'authority' | 'site', pmsType: string, practiceToken: string) =>
     `halo.v1.audit.${kind}.${token('pms type', pmsType)}.${token('practice', practiceToken)}`,
+  /** Audit entries about a link's credentials (`link`: enrolled, revoked) or an enrolment token (`token`: issued). */
+  auditCredentials: (kind: 'link' | 'token', id: string) => `halo.v1.audit.${kind}.${token(kind, id)}`,
   /** Everything the `audit` stream holds. */
   auditAll: () => 'halo.v1.audit.>',
   /** Cancel of one query (immediate or async), heard by every facade replica and worker. */

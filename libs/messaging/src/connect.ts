@@ -1,4 +1,5 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '@halo/log';
 
 export type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
@@ -12,6 +13,10 @@ export interface ConnectOptions {
   inboxPrefix?: string;
   user?: string;
   pass?: string;
+  /** A `.creds` file (operator/JWT mode: user JWT + nkey seed); re-read at every reconnect. */
+  credsFile?: string;
+  /** PEM CA file that signed the server's certificate, when the server requires TLS. */
+  caFile?: string;
 }
 
 /**
@@ -29,6 +34,8 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
     pingInterval: 10_000,
     ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
     ...(options.user ? { user: options.user, pass: options.pass } : {}),
+    ...(options.credsFile ? { authenticator: credsAuthenticator(() => readFileSync(options.credsFile!)) } : {}),
+    ...(options.caFile ? { tls: { caFile: options.caFile } } : {}),
   });
   const log = options.log;
   void (async () => {

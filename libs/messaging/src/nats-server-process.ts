@@ -6,7 +6,7 @@ import type { Logger } from '@halo/log';
 import { findNatsServer, projectRoot } from './nats-server-binary.ts';
 
 /** Fills `{{name}}` placeholders of a config template under deploy/nats; unknown placeholders are an error. */
-export function renderNatsConfig(template: 'hub.conf.tmpl' | 'leaf.conf.tmpl' | 'cluster.conf.tmpl', vars: Record<string, string | number>): string {
+export function renderNatsConfig(template: 'hub.conf.tmpl' | 'leaf.conf.tmpl' | 'cluster.conf.tmpl' | 'hub-secure.conf.tmpl' | 'leaf-secure.conf.tmpl', vars: Record<string, string | number>): string {
   const text = readFileSync(join(projectRoot(), 'deploy', 'nats', template), 'utf8');
   return text.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
     const value = vars[name];

@@ -13,6 +13,7 @@ import type { AgentConfig } from './config.ts';
 import { Site } from './site.ts';
 import type { FingerprintSource } from './fingerprint.ts';
 import { StateDirectory } from './state.ts';
+import { EnrolmentError, ensureLinkCredentials } from './enrolment.ts';
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -53,16 +54,18 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
   };
 
   try {
+    const hubLeafUrls = config.hubLeafUrls.map((u) => JSON.stringify(u)).join(', ');
+    // Enrolled: the leaf's remote carries this link's credentials and verifies the hub's certificate.
+    const credsFile = config.enrolment ? await enrolWithRetry(config, linkGuid, log) : undefined;
+    const caFile = config.hubCaFile ?? config.enrolment?.caFile;
     const leaf = new NatsServerProcess({
       name: 'leaf',
       dir: join(config.stateDir, 'leaf'),
       supervise: true,
       log,
-      config: renderNatsConfig('leaf.conf.tmpl', {
-        serverName: `link-${linkGuid}`,
-        clientPort: -1,
-        hubLeafUrls: config.hubLeafUrls.map((u) => JSON.stringify(u)).join(', '),
-      }),
+      config: credsFile && caFile
+        ? renderNatsConfig('leaf-secure.conf.tmpl', { serverName: `link-${linkGuid}`, clientPort: -1, hubLeafUrls, credsFile, caFile })
+        : renderNatsConfig('leaf.conf.tmpl', { serverName: `link-${linkGuid}`, clientPort: -1, hubLeafUrls }),
     });
     await leaf.start();
     closers.push(() => leaf.close());
@@ -194,6 +197,22 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+/** Enrols (once per link and token); a refused token is final, an unreachable facade is retried with backoff. */
+async function enrolWithRetry(config: AgentConfig, linkGuid: string, log: Logger): Promise<string> {
+  const enrolment = config.enrolment!;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await ensureLinkCredentials({ stateDir: config.stateDir, linkGuid, env: config.env, enrolment, log });
+    } catch (err) {
+      const status = err instanceof EnrolmentError ? err.status : undefined;
+      if (status !== undefined && status >= 400 && status < 500) throw err;
+      if (attempt >= 8) throw err;
+      log.warn({ attempt, err: err instanceof Error ? err.message : 'unknown' }, 'enrolment failed; retrying');
+      await sleep(Math.min(5_000, 250 * 2 ** attempt));
+    }
   }
 }
 

@@ -97,7 +97,16 @@ export const AgentConfig = z.object({
   /** A requester that grants no credit for this long is gone: the statement is stopped. */
   stallSeconds: z.number().positive().max(600).default(30),
   databases: z.array(DatabaseEntry).min(1).max(1000).refine((dbs) => new Set(dbs.map((d) => d.name)).size === dbs.length, 'database names must be unique'),
-}).strict();
+  /**
+   * Operator/JWT mode: on first start the agent generates its nkey and enrols at `url` (the facade, `POST /enrol`)
+   * with the one-time `token` support issued; `caFile` verifies the facade's HTTPS certificate.
+   */
+  enrolment: z.object({ url: z.string().url(), token: z.string().min(1), caFile: z.string().min(1).optional() }).strict().optional(),
+  /** CA of the hub's leafnode TLS certificate; default enrolment.caFile. */
+  hubCaFile: z.string().min(1).optional(),
+}).strict().refine((c) => !c.enrolment || c.hubCaFile !== undefined || c.enrolment.caFile !== undefined, {
+  message: 'with enrolment, give hubCaFile (or enrolment.caFile) so the leaf verifies the hub', path: ['hubCaFile'],
+});
 export type AgentConfig = z.infer<typeof AgentConfig>;
 export type AgentConfigInput = z.input<typeof AgentConfig>;
 
@@ -123,7 +132,14 @@ export function loadAgentConfig(path: string): AgentConfig {
   }
   const base = dirname(resolve(path));
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
-  return { ...parsed.data, stateDir: abs(parsed.data.stateDir), databases: parsed.data.databases.map((d) => absolutePaths(d, abs)) };
+  const { enrolment, hubCaFile } = parsed.data;
+  return {
+    ...parsed.data,
+    stateDir: abs(parsed.data.stateDir),
+    databases: parsed.data.databases.map((d) => absolutePaths(d, abs)),
+    ...(enrolment ? { enrolment: { ...enrolment, ...(enrolment.caFile ? { caFile: abs(enrolment.caFile) } : {}) } } : {}),
+    ...(hubCaFile ? { hubCaFile: abs(hubCaFile) } : {}),
+  };
 }
 
 /** The entry with its file paths (database file, password file, CA file) taken from the config file's folder. */

@@ -1,9 +1,13 @@
 import type { Logger } from '@halo/log';
 import type { AsyncQueryStore } from './async-deps.ts';
+import type { RateLimit, RateLimiter } from './rate-limit.ts';
 import type {
   QueryCommand, SiteView, SupportAuditRequest, SupportAuditResult, SupportListRequest, SupportListResult, SupportMoveRequest, SupportMoveResult,
 } from '@halo/contracts';
 import type { ResultStream } from '@halo/messaging';
+import type {
+  EnrolRequest, EnrolResult, SupportEnrolmentTokenRequest, SupportEnrolmentTokenResult, SupportRevokeRequest, SupportRevokeResult,
+} from '@halo/contracts';
 
 /** Answers from the registry (NATS), cached. */
 export interface SiteDirectory {
@@ -26,9 +30,18 @@ export interface QueryClient {
   start(site: SiteView, request: QueryExecution, signal: AbortSignal): ResultStream;
 }
 
+/** The integrator behind a subscription key. */
+export interface Principal {
+  integratorId: string;
+  /** PMS types the integrator is onboarded for; undefined: every type (in-process and test keys only). */
+  pmsTypes?: ReadonlySet<string>;
+  /** Its own request rate; undefined: the limiter's default. */
+  rateLimit?: RateLimit;
+}
+
 /** Maps a subscription key to the integrator holding it; null when the key is missing or unknown. */
 export interface Authenticator {
-  authenticate(subscriptionKey: string | undefined): { integratorId: string } | null;
+  authenticate(subscriptionKey: string | undefined): Principal | null;
 }
 
 /** Everything the HTTP app needs from the outside world. */
@@ -47,6 +60,10 @@ export interface FacadeDeps {
   immediate?: ImmediateCanceller;
   /** The support API under `/support/*`; without it those routes are not served. */
   support?: SupportDeps;
+  /** `POST /enrol` (operator/JWT mode); without it the route is not served. */
+  enrolment?: EnrolmentRelay;
+  /** Per-integrator request rate (429 `rate_limited` beyond it); without it nothing is limited. */
+  rateLimiter?: RateLimiter;
 }
 
 /** Maps a support key (`Authorization: Bearer <key>`) to the support user holding it; null when unknown. */
@@ -60,6 +77,10 @@ export interface SupportRegistry {
   sites(request: { pmsId: string; pmsType?: string }): Promise<SiteView[]>;
   move(request: SupportMoveRequest): Promise<SupportMoveResult>;
   audit(request: SupportAuditRequest): Promise<SupportAuditResult>;
+  /** One-time enrolment tokens (operator/JWT mode only). */
+  enrolmentToken?(request: SupportEnrolmentTokenRequest): Promise<SupportEnrolmentTokenResult>;
+  /** Revokes a link's NATS credentials (operator/JWT mode only). */
+  revoke?(request: SupportRevokeRequest): Promise<SupportRevokeResult>;
 }
 
 /** What `/support/*` needs: its own credentials (never integrator keys) and the registry. */
@@ -72,4 +93,9 @@ export interface SupportDeps {
 export interface ImmediateCanceller {
   track(queryId: string, running: { integratorId: string; siteId: string; cancel(): void }): () => void;
   cancel(queryId: string, integratorId: string, siteId: string): Promise<boolean>;
+}
+
+/** Relays a Halo Link's enrolment (`POST /enrol`) to the registry. */
+export interface EnrolmentRelay {
+  enrol(request: EnrolRequest): Promise<EnrolResult>;
 }

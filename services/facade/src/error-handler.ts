@@ -8,6 +8,8 @@ const FASTIFY_CLIENT_ERRORS: Readonly<Record<string, readonly [ErrorCode, string
   FST_ERR_CTP_INVALID_MEDIA_TYPE: ['bad_request', 'content-type must be application/json'],
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['bad_request', 'content-length does not match the body'],
   FST_ERR_CTP_BODY_TOO_LARGE: ['payload_too_large', 'request body is too large'],
+  FST_ERR_BAD_URL: ['bad_request', 'the URL is not valid (bad percent-encoding)'],
+  FST_ERR_MAX_PARAM_LENGTH: ['bad_request', 'a path segment is too long'],
 };
 
 /**
@@ -46,5 +48,6 @@ export function notFoundHandler(_request: FastifyRequest, reply: FastifyReply): 
 }
 
 function sendError(reply: FastifyReply, error: AppError): FastifyReply {
+  if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
   return reply.code(error.status).type('application/json; charset=utf-8').send({ error: { status: error.status, code: error.code, message: error.message } });
 }

@@ -1,6 +1,9 @@
 export { buildApp, BODY_LIMIT } from './app.ts';
-export type { Authenticator, FacadeDeps, QueryClient, QueryExecution, SiteDirectory, SupportAuthenticator, SupportDeps, SupportRegistry } from './deps.ts';
-export { keyAuthenticator, parseSubscriptionKeys, type SubscriptionKey } from './auth.ts';
+export type { Authenticator, Principal, FacadeDeps, QueryClient, QueryExecution, SiteDirectory, SupportAuthenticator, SupportDeps, SupportRegistry } from './deps.ts';
+export { assertUsableKeys, keyAuthenticator, parseSubscriptionKeys, type SubscriptionKey } from './auth.ts';
+export { hashSubscriptionKey, mintSubscriptionKey, KEY_BYTES } from './integrator-keys.ts';
+export { Integrator, IntegratorsFile, integratorAuthenticator, parseIntegrators, MAX_KEYS_PER_INTEGRATOR, type IntegratorKeys } from './integrator-registry.ts';
+export { RateLimit, TokenBucketLimiter, type RateLimiter } from './rate-limit.ts';
 export { RegistryDirectory, type RegistryDirectoryOptions } from './registry-directory.ts';
 export { NatsQueryClient, type NatsQueryClientOptions } from './nats-query-client.ts';
 export type { AsyncPage, AsyncQueryStore } from './async-deps.ts';

@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ASYNC_LIMITS } from '@halo/contracts';
+import { ASYNC_LIMITS, Environment } from '@halo/contracts';
 import { List, Port, loadConfig } from '@halo/config';
 import { createLogger } from '@halo/log';
 import { connectNats } from '@halo/messaging';
 import { parseSubscriptionKeys } from './auth.ts';
+import { parseIntegrators } from './integrator-registry.ts';
 import { parseSupportKeys } from './support-auth.ts';
 import { startFacade } from './start.ts';
 
@@ -13,30 +15,54 @@ const Config = z.object({
   HALO_HTTP_PORT: Port.default(8080),
   HALO_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   HALO_SUBSCRIPTION_KEYS: List.default([]),
+  /** PMS types the integrators of HALO_SUBSCRIPTION_KEYS are onboarded for. */
+  HALO_SUBSCRIPTION_PMS_TYPES: List.default(['sample']),
+  /** JSON: [{id, env, keyHashes: [sha256 hex, at most 2], pmsTypes: [...], rateLimit?: {perSecond, burst}}]. */
+  HALO_INTEGRATORS_FILE: z.string().min(1).optional(),
+  /** The environment this facade serves; integrators of the file bound to another are not loaded. */
+  HALO_ENV: Environment.default('production'),
+  /** Request rate per integrator and replica for integrators without their own. */
+  HALO_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(1000),
+  HALO_RATE_LIMIT_BURST: z.coerce.number().int().positive().default(2000),
   /** `supportUserId:key,...` for `/support/*`; separate from integrator keys. */
   HALO_SUPPORT_KEYS: List.default([]),
   HALO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HALO_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   HALO_RESULT_TTL_MS: z.coerce.number().int().positive().default(ASYNC_LIMITS.defaultResultTtlMs),
   HALO_JS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  /** Operator/JWT mode: this facade's user creds in the environment's account. */
+  HALO_NATS_CREDS: z.string().min(1).optional(),
+  /** Serve `POST /enrol` (Halo Link enrolment, relayed to the registry). */
+  HALO_ENROLMENT: z.enum(['true', 'false']).default('false'),
+  /** HTTPS: PEM certificate and key files (both, or neither for plain HTTP). */
+  HALO_HTTPS_CERT_FILE: z.string().min(1).optional(),
+  HALO_HTTPS_KEY_FILE: z.string().min(1).optional(),
 });
 
 const config = loadConfig(Config);
 const log = createLogger({ name: 'facade', level: config.HALO_LOG_LEVEL });
-const keys = parseSubscriptionKeys(config.HALO_SUBSCRIPTION_KEYS);
-if (keys.length === 0) log.warn('HALO_SUBSCRIPTION_KEYS is empty: every /integrator request will answer 401');
+const keys = parseSubscriptionKeys(config.HALO_SUBSCRIPTION_KEYS, config.HALO_SUBSCRIPTION_PMS_TYPES);
+const allIntegrators = config.HALO_INTEGRATORS_FILE === undefined ? [] : parseIntegrators(readFileSync(config.HALO_INTEGRATORS_FILE, 'utf8'));
+const integrators = allIntegrators.filter((i) => i.env === config.HALO_ENV);
+if (integrators.length < allIntegrators.length) log.info({ env: config.HALO_ENV, skipped: allIntegrators.length - integrators.length }, 'integrators of other environments not loaded');
+if (keys.length === 0 && integrators.length === 0) log.warn('no subscription keys (HALO_SUBSCRIPTION_KEYS, HALO_INTEGRATORS_FILE): every /integrator request will answer 401');
 const supportKeys = parseSupportKeys(config.HALO_SUPPORT_KEYS);
 
-const nc = await connectNats({ servers: config.HALO_NATS_URL.split(','), name: 'halo-facade', log });
+const nc = await connectNats({ servers: config.HALO_NATS_URL.split(','), name: 'halo-facade', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}) });
+if ((config.HALO_HTTPS_CERT_FILE === undefined) !== (config.HALO_HTTPS_KEY_FILE === undefined)) throw new Error('give both HALO_HTTPS_CERT_FILE and HALO_HTTPS_KEY_FILE, or neither');
 const facade = await startFacade({
   nc,
   port: config.HALO_HTTP_PORT,
   host: config.HALO_HTTP_HOST,
   keys,
+  integrators,
+  rateLimit: { perSecond: config.HALO_RATE_LIMIT_PER_SECOND, burst: config.HALO_RATE_LIMIT_BURST },
   supportKeys,
   log,
   queryTimeoutMs: config.HALO_QUERY_TIMEOUT_MS,
   async: { replicas: config.HALO_JS_REPLICAS, resultTtlMs: config.HALO_RESULT_TTL_MS },
+  enrolment: config.HALO_ENROLMENT === 'true',
+  ...(config.HALO_HTTPS_CERT_FILE && config.HALO_HTTPS_KEY_FILE ? { https: { certFile: config.HALO_HTTPS_CERT_FILE, keyFile: config.HALO_HTTPS_KEY_FILE } } : {}),
 });
 
 let stopping = false;

@@ -11,9 +11,10 @@ export const SUBSCRIPTION_KEY_SECURITY = [{ subscriptionKey: [] }];
 const ERROR_DESCRIPTIONS: Readonly<Record<number, string>> = {
   400: 'bad_request: the request does not match the schema (the message names the fields)',
   401: 'unauthorized: missing or unknown subscription key',
-  403: 'site_not_authoritative: another site is authoritative for this practice',
+  403: 'site_not_authoritative: another site is authoritative for this practice; not_onboarded: the integrator is not onboarded for the site\'s PMS type',
   404: 'site_not_found / not_found',
   413: 'payload_too_large: body over 1 MiB',
+  429: 'rate_limited: over the integrator\'s request rate; wait the Retry-After seconds',
   503: 'site_offline / registry_unavailable / agent_busy',
   504: 'deadline_exceeded: no answer before the deadline',
 };

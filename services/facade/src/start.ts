@@ -3,7 +3,10 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '@halo/log';
 import type { NatsConnection } from '@halo/messaging';
 import { buildApp } from './app.ts';
-import { keyAuthenticator, type SubscriptionKey } from './auth.ts';
+import { assertUsableKeys, groupKeys, type SubscriptionKey } from './auth.ts';
+import { integratorAuthenticator, type IntegratorKeys } from './integrator-registry.ts';
+import { TokenBucketLimiter, type RateLimit } from './rate-limit.ts';
+import type { Authenticator } from './deps.ts';
 import { NatsQueryClient } from './nats-query-client.ts';
 import { ImmediateQueries } from './immediate-queries.ts';
 import { RegistryDirectory } from './registry-directory.ts';
@@ -16,7 +19,12 @@ export interface StartFacadeOptions {
   nc: NatsConnection;
   port: number;
   host: string;
+  /** Keys in clear (HALO_SUBSCRIPTION_KEYS, tests); each must be >= 32 random bytes (base64url), at most two per integrator. */
   keys: readonly SubscriptionKey[];
+  /** Integrators known by key hashes only (HALO_INTEGRATORS_FILE), already filtered to this environment. */
+  integrators?: readonly IntegratorKeys[];
+  /** Request rate of integrators without their own; default: unlimited. Per replica (in memory). */
+  rateLimit?: RateLimit;
   log: Logger;
   /** Default 30 000 ms. */
   queryTimeoutMs?: number;
@@ -32,6 +40,10 @@ export interface StartFacadeOptions {
   async?: { replicas?: number; resultTtlMs?: number } | false;
   /** Support keys for `/support/*` (HALO_SUPPORT_KEYS); none: every support request answers 401. */
   supportKeys?: readonly SupportKey[];
+  /** Serve `POST /enrol` (operator/JWT mode: the registry mints link credentials); default false. */
+  enrolment?: boolean;
+  /** HTTPS instead of HTTP: PEM certificate (chain) and key files. */
+  https?: { certFile: string; keyFile: string };
 }
 
 /** A listening facade. */
@@ -45,6 +57,7 @@ export interface RunningFacade {
 /** Builds the facade over real NATS-backed deps and listens; used by main.ts and integration tests. */
 export async function startFacade(options: StartFacadeOptions): Promise<RunningFacade> {
   const { nc, log } = options;
+  const auth = authenticator(options.keys, options.integrators ?? []);
   const nats = natsState(nc);
   const asyncQueries = options.async === false ? undefined : await NatsAsyncQueryStore.open({ nc, ...options.async });
   const queries = new NatsQueryClient({ nc, log, requesterId: options.requesterId ?? randomBytes(12).toString('hex'), ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}) });
@@ -52,18 +65,21 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
   const directory = new RegistryDirectory({ nc, log, ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}) });
   // Registry bucket changes drop cached sites at once (an authority move is seen within milliseconds, not a TTL).
   await directory.watch();
+  const supportRegistry = new NatsSupportRegistry({ nc });
   const app = buildApp({
     directory,
     queries,
-    auth: keyAuthenticator(options.keys),
+    auth,
+    rateLimiter: new TokenBucketLimiter(options.rateLimit ? { defaultLimit: options.rateLimit } : {}),
     log,
     version: options.version ?? packageVersion(),
     queryTimeoutMs: options.queryTimeoutMs ?? 30_000,
     health: () => ({ nats: nats.state() }),
     ...(asyncQueries ? { asyncQueries } : {}),
     immediate,
-    support: { auth: supportKeyAuthenticator(options.supportKeys ?? []), registry: new NatsSupportRegistry({ nc }) },
-  });
+    support: { auth: supportKeyAuthenticator(options.supportKeys ?? []), registry: supportRegistry },
+    ...(options.enrolment ? { enrolment: supportRegistry } : {}),
+  }, options.https ? { https: { cert: readFileSync(options.https.certFile), key: readFileSync(options.https.keyFile) } } : {});
   const closeAll = async () => {
     await app.close();
     await immediate.close();
@@ -72,12 +88,22 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
   };
   try {
     const url = await app.listen({ port: options.port, host: options.host });
-    log.info({ url, keys: options.keys.length }, 'facade listening');
+    log.info({ url, keys: options.keys.length, integrators: options.integrators?.length ?? 0 }, 'facade listening');
     return { url, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
   }
+}
+
+/** One authenticator over keys in clear and hashed integrators; refuses weak keys and an integrator in both. */
+function authenticator(keys: readonly SubscriptionKey[], integrators: readonly IntegratorKeys[]): Authenticator {
+  assertUsableKeys(keys);
+  const fromKeys = groupKeys(keys);
+  const ids = new Set(integrators.map((i) => i.id));
+  const twice = fromKeys.find((i) => ids.has(i.id));
+  if (twice) throw new TypeError(`integrator ${twice.id} has keys both in the integrators file and in HALO_SUBSCRIPTION_KEYS; keep one`);
+  return integratorAuthenticator([...fromKeys, ...integrators]);
 }
 
 /** Tracks the connection from its status events; the client has no synchronous "connected?" getter. */

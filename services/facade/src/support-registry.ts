@@ -1,5 +1,6 @@
 import {
-  AppError, LookupResult, SupportAuditResult, SupportListResult, SupportMoveResult, isAppError, subjects,
+  AppError, EnrolResult, LookupResult, SupportAuditResult, SupportEnrolmentTokenResult, SupportRevokeResult,
+  type EnrolRequest, type SupportEnrolmentTokenRequest, type SupportRevokeRequest, SupportListResult, SupportMoveResult, isAppError, subjects,
   type LookupRequest, type SiteView, type SupportAuditRequest, type SupportListRequest, type SupportMoveRequest,
 } from '@halo/contracts';
 import type { z } from 'zod';
@@ -31,6 +32,19 @@ export class NatsSupportRegistry implements SupportRegistry {
 
   audit(request: SupportAuditRequest): Promise<SupportAuditResult> {
     return this.#request(subjects.registry('support.audit'), request, SupportAuditResult);
+  }
+
+  enrolmentToken(request: SupportEnrolmentTokenRequest): Promise<SupportEnrolmentTokenResult> {
+    return this.#request(subjects.registry('support.enrolmentToken'), request, SupportEnrolmentTokenResult);
+  }
+
+  revoke(request: SupportRevokeRequest): Promise<SupportRevokeResult> {
+    return this.#request(subjects.registry('support.revoke'), request, SupportRevokeResult);
+  }
+
+  /** `POST /enrol`, relayed as is (the registry checks the token). */
+  enrol(request: EnrolRequest): Promise<EnrolResult> {
+    return this.#request(subjects.registry('enrol'), request, EnrolResult);
   }
 
   async #request<S extends z.ZodType>(subject: string, payload: unknown, schema: S): Promise<z.infer<S>> {

@@ -4,7 +4,8 @@ import { createLogger, type Logger } from '@halo/log';
 import type { ResultStream } from '@halo/messaging';
 import { buildApp, keyAuthenticator, type FacadeDeps, type QueryClient, type QueryExecution, type SiteDirectory } from '../src/index.ts';
 
-export const KEY = 'test-key-0123456789';
+/** A well-formed subscription key (32 bytes, base64url). */
+export const KEY = 'test-key-0123456789abcdefghijklmnopqrstuvwx';
 export const AUTH = { 'ocp-apim-subscription-key': KEY };
 
 export const SITE_ID = '11111111-1111-4111-8111-111111111111';

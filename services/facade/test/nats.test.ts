@@ -6,7 +6,7 @@ import { createLogger } from '@halo/log';
 import { connectNats, serveJson, type NatsConnection } from '@halo/messaging';
 import { launchHub } from '@halo/testkit';
 import { RegistryDirectory, startFacade } from '../src/index.ts';
-import { SITE_ID, siteView } from './fakes.ts';
+import { KEY, SITE_ID, siteView } from './fakes.ts';
 
 const log = createLogger({ name: 'facade-nats-test', level: 'silent' });
 
@@ -82,7 +82,7 @@ test('startFacade serves the real thing over NATS on a real port', async (t) => 
   const { client, service } = await natsPair(t);
   fakeRegistry(service, [siteView()]);
   await service.flush();
-  const facade = await startFacade({ nc: client, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'acme', key: 'k1' }], log });
+  const facade = await startFacade({ nc: client, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'acme', key: KEY }], log });
   t.after(() => facade.close());
   assert.match(facade.url, /^http:\/\/127\.0\.0\.1:\d+$/);
 
@@ -90,7 +90,7 @@ test('startFacade serves the real thing over NATS on a real port', async (t) => 
   assert.equal(health.status, 200);
   assert.equal(((await health.json()) as { nats: string }).nats, 'connected');
 
-  const headers = { 'ocp-apim-subscription-key': 'k1', 'content-type': 'application/json' };
+  const headers = { 'ocp-apim-subscription-key': KEY, 'content-type': 'application/json' };
   const sites = SitesResponse.parse(await (await fetch(`${facade.url}/integrator/sites?practiceManagementSiteId=PRAC-1&practiceManagementName=Sample%20Dental`, { headers })).json());
   assert.deepEqual(sites.sites.map((s) => s.id), [SITE_ID]);
 

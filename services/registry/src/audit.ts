@@ -62,6 +62,16 @@ export class AuditLog {
     throw new AppError('registry_unavailable', 'the audit entry could not be written', { cause: last });
   }
 
+  /** Appends an entry about a link's credentials or an enrolment token (no practice to file it under). */
+  async appendCredentials(entry: AuditEntry, kind: 'link' | 'token', id: string, msgId?: string): Promise<void> {
+    const data = JSON.stringify(AuditEntry.parse(entry));
+    try {
+      await this.#js.publish(subjects.auditCredentials(kind, id), data, { ...(msgId ? { msgID: msgId } : {}), timeout: 5000 });
+    } catch (cause) {
+      throw new AppError('registry_unavailable', 'the audit entry could not be written', { cause });
+    }
+  }
+
   /** The newest `limit` entries, oldest first; of one practice when `pmsType` and/or `pmsId` are given. */
   async read(filter: { pmsType?: string; pmsId?: string }, limit: number): Promise<AuditEntry[]> {
     const subject = filter.pmsType !== undefined || filter.pmsId !== undefined

@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
-  AppError, Heartbeat, LookupRequest, REGISTRY_QUEUE, RegisterRequest, SiteRequest, SupportAuditRequest, SupportListRequest,
+  AppError, EnrolRequest, Heartbeat, LookupRequest, SupportEnrolmentTokenRequest, SupportRevokeRequest, REGISTRY_QUEUE, RegisterRequest, SiteRequest, SupportAuditRequest, SupportListRequest,
   SupportMoveRequest, UnregisterRequest, subjects,
   type AuditEntry, type Environment, type LinkRecord, type LookupResult, type RegisterResult, type SiteRecord, type SiteResult,
   type SupportAuditResult, type SupportListResult, type SupportMoveResult, type UnregisterResult,
@@ -11,6 +11,7 @@ import { AuditLog } from './audit.ts';
 import { DEFAULT_THRESHOLDS, type Thresholds } from './availability.ts';
 import { practiceKey, RegistryStore } from './store.ts';
 import { RegistryViews } from './views.ts';
+import { Enrolment, type EnrolmentConfig } from './enrolment.ts';
 
 export interface RegistryDeps {
   nc: NatsConnection;
@@ -23,6 +24,8 @@ export interface RegistryDeps {
   thresholds?: Partial<Thresholds>;
   /** Clock in epoch ms (tests). */
   now?: () => number;
+  /** Operator/JWT mode: enrolment (minting link credentials) and revocation; without it those verbs are not served. */
+  enrolment?: EnrolmentConfig;
 }
 
 export interface Registry {
@@ -177,7 +180,14 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
 
   // Failures that are not coded come from the KV store (timeouts, leader elections): callers should retry.
   const q = { queue: REGISTRY_QUEUE, log, unexpected: 'registry_unavailable' as const };
+  const enrolment = deps.enrolment ? await Enrolment.open(nc, replicas, { config: deps.enrolment, env, audit, log, now }) : undefined;
+  const enrolmentSubs: Subscription[] = enrolment ? [
+    serveJson(nc, { ...q, subject: subjects.registry('enrol'), schema: EnrolRequest, handler: (r: EnrolRequest) => enrolment.enrol(r) }),
+    serveJson(nc, { ...q, subject: subjects.registry('support.enrolmentToken'), schema: SupportEnrolmentTokenRequest, handler: (r: SupportEnrolmentTokenRequest) => enrolment.issueToken(r) }),
+    serveJson(nc, { ...q, subject: subjects.registry('support.revoke'), schema: SupportRevokeRequest, handler: (r: SupportRevokeRequest) => enrolment.revoke(r) }),
+  ] : [];
   const subs: Subscription[] = [
+    ...enrolmentSubs,
     serveJson(nc, { ...q, subject: subjects.registry('register'), schema: RegisterRequest, handler: register }),
     serveJson(nc, { ...q, subject: subjects.registry('unregister'), schema: UnregisterRequest, handler: unregister }),
     serveJson(nc, { ...q, subject: subjects.registry('lookup'), schema: LookupRequest, handler: lookup }),

@@ -8,6 +8,8 @@ import { startWorker } from './worker.ts';
 /** The worker's environment; this file is the only reader of it. */
 const Config = z.object({
   HALO_NATS_URL: List,
+  /** Operator/JWT mode: this worker's user creds in the environment's account. */
+  HALO_NATS_CREDS: z.string().min(1).optional(),
   HALO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HALO_RESULT_TTL_MS: z.coerce.number().int().positive().default(ASYNC_LIMITS.defaultResultTtlMs),
   HALO_JS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
@@ -19,7 +21,7 @@ const Config = z.object({
 
 const config = loadConfig(Config);
 const log = createLogger({ name: 'worker', level: config.HALO_LOG_LEVEL });
-const nc = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-worker', log });
+const nc = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-worker', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}) });
 const worker = await startWorker({
   nc,
   log,

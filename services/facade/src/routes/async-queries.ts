@@ -10,7 +10,8 @@ import {
 import type { AsyncPage, AsyncQueryStore } from '../async-deps.ts';
 import { isExpired, liveRecord, toAsyncStatus, visibleRecord } from '../async-status.ts';
 import type { FacadeDeps, SiteDirectory } from '../deps.ts';
-import { errorResponses, SUBSCRIPTION_KEY_HEADER, SUBSCRIPTION_KEY_SECURITY } from '../openapi.ts';
+import { assertOnboarded, principalOf, type IntegratorGate } from '../integrator-access.ts';
+import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../openapi.ts';
 
 const SiteParams = z.object({ siteId: z.string() });
 type SiteParams = z.infer<typeof SiteParams>;
@@ -25,22 +26,11 @@ const PAGE_DESCRIPTION = 'A JSON array of row objects; headers Rows-Count, Rows-
  * Async queries under `/integrator` (ARCHITECTURE §6): submit (202), status (one or a batch), result pages
  * (whole or streamed) and cancel. A query is visible only to the integrator that created it, under its site.
  */
-export async function asyncQueryRoutes(app: FastifyInstance, options: { deps: FacadeDeps; store: AsyncQueryStore }): Promise<void> {
-  const { deps, store } = options;
-  // The same key check as the other /integrator routes (this plugin is their sibling, so it runs its own).
-  const principals = new WeakMap<object, string>();
-  app.addHook('onRequest', async (request) => {
-    const header = request.headers[SUBSCRIPTION_KEY_HEADER];
-    const principal = deps.auth.authenticate(typeof header === 'string' ? header : undefined);
-    if (!principal) throw new AppError('unauthorized', 'missing or invalid subscription key');
-    principals.set(request, principal.integratorId);
-    request.log = request.log.child({ integratorId: principal.integratorId });
-  });
-  const integratorOf = (request: object): string => {
-    const id = principals.get(request);
-    if (id === undefined) throw new AppError('unauthorized', 'missing or invalid subscription key');
-    return id;
-  };
+export async function asyncQueryRoutes(app: FastifyInstance, options: { deps: FacadeDeps; gate: IntegratorGate; store: AsyncQueryStore }): Promise<void> {
+  const { deps, gate, store } = options;
+  // The same gate as the other /integrator routes (this plugin is their sibling, so it adds the hook itself).
+  app.addHook('onRequest', gate);
+  const integratorOf = (request: object): string => principalOf(request).integratorId;
 
   app.post('/sites/:siteId/queries/async', {
     schema: {
@@ -49,13 +39,14 @@ export async function asyncQueryRoutes(app: FastifyInstance, options: { deps: Fa
       security: SUBSCRIPTION_KEY_SECURITY,
       params: SiteParams,
       body: AsyncQueryBody,
-      response: { 202: AsyncSubmitResponse, ...errorResponses(400, 401, 403, 404, 413, 503) },
+      response: { 202: AsyncSubmitResponse, ...errorResponses(400, 401, 403, 404, 413, 429, 503) },
     },
   }, async (request, reply) => {
     const { siteId } = request.params as SiteParams;
     const body = request.body as AsyncQueryBody;
     const integratorId = integratorOf(request);
     const site = await queryableSite(deps.directory, siteId);
+    assertOnboarded(principalOf(request), site.pmsType);
     const queryId = randomUUID();
     const now = Date.now();
     const queueDeadline = now + (body.maxTimeInQueue ?? ASYNC_LIMITS.defaultTimeInQueueSeconds) * 1000;
@@ -93,7 +84,7 @@ export async function asyncQueryRoutes(app: FastifyInstance, options: { deps: Fa
       security: SUBSCRIPTION_KEY_SECURITY,
       params: SiteParams,
       body: AsyncStatusBatchBody,
-      response: { 200: AsyncStatusBatchResponse, ...errorResponses(400, 401, 503) },
+      response: { 200: AsyncStatusBatchResponse, ...errorResponses(400, 401, 429, 503) },
     },
   }, async (request): Promise<AsyncStatusBatchResponse> => {
     const { siteId } = request.params as SiteParams;
@@ -118,7 +109,7 @@ export async function asyncQueryRoutes(app: FastifyInstance, options: { deps: Fa
       tags: ['async queries'],
       security: SUBSCRIPTION_KEY_SECURITY,
       params: QueryParams,
-      response: { 200: AsyncQueryStatus, ...errorResponses(401, 404, 410, 503) },
+      response: { 200: AsyncQueryStatus, ...errorResponses(401, 404, 410, 429, 503) },
     },
   }, async (request): Promise<AsyncQueryStatus> => {
     const { siteId, queryId } = request.params as QueryParams;
@@ -131,7 +122,7 @@ export async function asyncQueryRoutes(app: FastifyInstance, options: { deps: Fa
       tags: ['async queries'],
       security: SUBSCRIPTION_KEY_SECURITY,
       params: QueryParams,
-      response: { 200: z.union([AsyncQueryStatus, ImmediateCancelled]), ...errorResponses(401, 404, 409, 410, 503) },
+      response: { 200: z.union([AsyncQueryStatus, ImmediateCancelled]), ...errorResponses(401, 404, 409, 410, 429, 503) },
     },
   }, async (request): Promise<AsyncQueryStatus | ImmediateCancelled> => {
     const { siteId, queryId } = request.params as QueryParams;
@@ -174,7 +165,7 @@ export async function asyncQueryRoutes(app: FastifyInstance, options: { deps: Fa
       tags: ['async queries'],
       security: SUBSCRIPTION_KEY_SECURITY,
       params: PageParams,
-      response: errorResponses(400, 401, 404, 409, 410, 503),
+      response: errorResponses(400, 401, 404, 409, 410, 429, 503),
     },
   }, pageRoute(false));
 
@@ -185,7 +176,7 @@ export async function asyncQueryRoutes(app: FastifyInstance, options: { deps: Fa
       tags: ['async queries'],
       security: SUBSCRIPTION_KEY_SECURITY,
       params: PageParams,
-      response: errorResponses(400, 401, 404, 409, 410, 503),
+      response: errorResponses(400, 401, 404, 409, 410, 429, 503),
     },
   }, pageRoute(true));
 }

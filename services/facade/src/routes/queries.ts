@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AppError, Guid, ImmediateQueryBody, LIMITS, QueryResponse, type SiteView } from '@halo/contracts';
 import type { FacadeDeps, SiteDirectory } from '../deps.ts';
 import { disconnectSignal } from '../disconnect-signal.ts';
+import { assertOnboarded, principalOf } from '../integrator-access.ts';
 import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../openapi.ts';
 import { toQueryResponse } from '../query-response.ts';
 import { collectResult } from '../result-collector.ts';
@@ -27,13 +28,14 @@ export async function queryRoutes(app: FastifyInstance, options: { deps: FacadeD
       params: SiteParams,
       querystring: ImmediateQueryString,
       body: ImmediateQueryBody,
-      response: { 200: QueryResponse, ...errorResponses(400, 401, 403, 404, 413, 503, 504) },
+      response: { 200: QueryResponse, ...errorResponses(400, 401, 403, 404, 413, 429, 503, 504) },
     },
   }, async (request, reply) => {
     const { siteId } = request.params as SiteParams;
     const { format } = request.query as ImmediateQueryString;
     const body = request.body as ImmediateQueryBody;
     const site = await queryableSite(deps.directory, siteId);
+    assertOnboarded(principalOf(request), site.pmsType);
 
     const queryId = randomUUID();
     const maxTimeInQueueMs = (body.maxTimeInQueue ?? LIMITS.defaultImmediateTimeInQueueSeconds) * 1000;

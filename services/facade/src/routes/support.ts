@@ -7,6 +7,7 @@ import type { SupportDeps } from '../deps.ts';
 import { notFoundHandler } from '../error-handler.ts';
 import { errorResponses } from '../openapi.ts';
 import { bearerKey } from '../support-auth.ts';
+import { supportLinkRoutes } from './support-links.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,6 +35,8 @@ export async function supportRoutes(app: FastifyInstance, options: { support: Su
     request.log = request.log.child({ supportUserId: principal.supportUserId });
   });
   app.setNotFoundHandler(notFoundHandler);
+  // Enrolment tokens and revocation: children of this plugin, so behind the same support key check.
+  await app.register(supportLinkRoutes, { support });
 
   app.get('/practices', {
     schema: {

@@ -1,0 +1,1 @@
+export { runAdmin, USAGE, type InitResult } from './cli.ts';

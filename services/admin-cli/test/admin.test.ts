@@ -1,0 +1,33 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findNatsServer } from '@halo/messaging';
+import { decodeJwt, parseCreds } from '@halo/nats-auth';
+import { runAdmin } from '../src/cli.ts';
+
+test('halo-admin init writes an operator setup and a hub config nats-server accepts', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'halo-admin-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { setup, hubConfigFile, created } = runAdmin(['init', '--dir', join(dir, 's'), '--client-port=-1', '--leaf-port=-1']);
+  assert.equal(created, true);
+  const check = spawnSync(findNatsServer(), ['-c', hubConfigFile, '-t'], { encoding: 'utf8' });
+  assert.equal(check.status, 0, check.stderr);
+  assert.match(`${check.stdout}${check.stderr}`, /is valid/);
+  const conf = readFileSync(hubConfigFile, 'utf8');
+  assert.match(conf, /type: full/);
+  assert.ok(conf.includes(setup.accounts.production.publicKey) && conf.includes(setup.accounts.staging.publicKey));
+  const operator = decodeJwt(readFileSync(setup.operator.jwtFile, 'utf8'));
+  assert.equal(operator.nats.system_account, setup.systemAccount.publicKey);
+  const prod = decodeJwt(readFileSync(setup.accounts.production.jwtFile, 'utf8'));
+  assert.equal(prod.iss, setup.operator.signingKey);
+  assert.equal((prod.nats.signing_keys as Array<{ role: string }>)[0]!.role, 'halo-link');
+  assert.equal(statSync(setup.accounts.production.creds.facade).mode & 0o777, 0o600);
+  const facade = decodeJwt(parseCreds(readFileSync(setup.accounts.production.creds.facade, 'utf8')).jwt);
+  assert.deepEqual(facade.nats.allowed_connection_types, ['STANDARD']);
+  assert.throws(() => runAdmin(['init', '--dir', join(dir, 's')]), /already holds a setup/);
+  assert.equal(runAdmin(['init', '--dir', join(dir, 's'), '--if-missing']).created, false);
+  assert.throws(() => runAdmin(['nope']), /usage/);
+});

@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { EnrolResult, type EnrolRequest, type Environment } from '@halo/contracts';
+import { createUser, decodeJwt, formatCreds, seedOf } from '@halo/nats-auth';
+import type { Logger } from '@halo/log';
+import { writeFileAtomic } from './state.ts';
+
+/** Where the link's credentials live in the state directory (mode 0600: the nkey seed is in it). */
+export const CREDS_FILE = 'link.creds';
+const META_FILE = 'link-creds.json';
+
+const CredsMeta = z.object({ linkGuid: z.string(), publicKey: z.string(), env: z.string(), tokenHash: z.string(), enrolledAt: z.string() });
+
+/** Thrown when enrolment fails; the message says what the practice's installer should do. */
+export class EnrolmentError extends Error {
+  readonly status: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options);
+    this.name = 'EnrolmentError';
+    this.status = options?.status;
+  }
+}
+
+export interface EnrolmentOptions {
+  stateDir: string;
+  linkGuid: string;
+  env: Environment;
+  /** The facade's `POST /enrol` base URL, the one-time token support issued, and the CA of the facade's certificate. */
+  enrolment: { url: string; token: string; caFile?: string | undefined };
+  log: Logger;
+  /** Milliseconds per attempt; default 15 000. */
+  timeoutMs?: number;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/**
+ * The link's creds file: the one stored, if it was minted for this Link GUID from this token; otherwise a new
+ * nkey is generated here (its seed never leaves this machine), enrolled with the token, and stored. A new token
+ * in the config (after a revocation, or state moved to another machine) enrols again with a new key.
+ */
+export async function ensureLinkCredentials(options: EnrolmentOptions): Promise<string> {
+  const credsFile = join(options.stateDir, CREDS_FILE);
+  const metaFile = join(options.stateDir, META_FILE);
+  const tokenHash = sha256(options.enrolment.token);
+  try {
+    const meta = CredsMeta.parse(JSON.parse(readFileSync(metaFile, 'utf8')));
+    readFileSync(credsFile);
+    if (meta.linkGuid === options.linkGuid && meta.tokenHash === tokenHash) return credsFile;
+    options.log.warn({ linkGuid: options.linkGuid, previousLinkGuid: meta.linkGuid }, 'stored link credentials do not match this link or token; enrolling again');
+  } catch {
+    // No credentials yet: first start.
+  }
+  const user = createUser();
+  const body: EnrolRequest = { token: options.enrolment.token, linkGuid: options.linkGuid, publicKey: user.getPublicKey() };
+  const result = await postEnrol(options.enrolment.url, body, options.enrolment.caFile, options.timeoutMs ?? 15_000);
+  const claims = decodeJwt(result.jwt);
+  if (claims.sub !== user.getPublicKey() || claims.name !== options.linkGuid) throw new EnrolmentError('the enrolment answer is for another key or link');
+  if (result.env !== options.env) throw new EnrolmentError(`the enrolment token is for ${result.env}, but this agent is configured for ${options.env}`);
+  writeFileAtomic(credsFile, formatCreds(result.jwt, seedOf(user)), 0o600);
+  writeFileAtomic(metaFile, `${JSON.stringify({ linkGuid: options.linkGuid, publicKey: user.getPublicKey(), env: result.env, tokenHash, enrolledAt: new Date().toISOString() })}\n`, 0o600);
+  options.log.info({ linkGuid: options.linkGuid, env: result.env }, 'link enrolled');
+  return credsFile;
+}
+
+/** POSTs the enrolment over HTTP(S), trusting `caFile` for the facade's certificate when given. */
+function postEnrol(baseUrl: string, body: EnrolRequest, caFile: string | undefined, timeoutMs: number): Promise<EnrolResult> {
+  const url = new URL('enrol', baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+  const payload = Buffer.from(JSON.stringify(body), 'utf8');
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': payload.length },
+      timeout: timeoutMs,
+      ...(url.protocol === 'https:' && caFile ? { ca: readFileSync(caFile) } : {}),
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (res.statusCode !== 200) {
+          const hint = res.statusCode === 401 ? 'the enrolment token is invalid, expired or already used; ask support for a new one' : `the facade answered ${res.statusCode}`;
+          reject(new EnrolmentError(`enrolment refused: ${hint}`, { status: res.statusCode }));
+          return;
+        }
+        try {
+          resolve(EnrolResult.parse(JSON.parse(text)));
+        } catch (cause) {
+          reject(new EnrolmentError('the enrolment answer does not parse', { cause }));
+        }
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new EnrolmentError('enrolment timed out')));
+    req.on('error', (cause) => reject(cause instanceof EnrolmentError ? cause : new EnrolmentError(`cannot reach the enrolment URL ${url.origin}`, { cause })));
+    req.end(payload);
+  });
+}
