@@ -54,3 +54,25 @@ test('scalar, nonQuery and typed parameters; writes only on a site whose config 
   const sneaky = await post(rw, { text: "DELETE FROM patient" });
   assert.equal(sneaky.status, 403);
 });
+
+test('a practice that switches the integration off in its PMS gets 403 integration_disabled', async (t) => {
+  const sys = await startTestSystem();
+  t.after(() => sys.close());
+  const path = sys.sampleDatabase('rw', 'M-3');
+  const agent = await sys.startAgent('link', [{ name: 'rw', engine: 'sqlite', path, profile: 'sample', allowWrites: true, integrationCheckSeconds: 0 }]);
+  const siteId = agent.sites[0]!.haloGuid;
+  const post = async (command: Json) => {
+    const res = await sys.call(`/integrator/sites/${siteId}/queries/immediate`, { method: 'POST', body: JSON.stringify({ command }) });
+    return { status: res.status, body: (await res.json()) as Json };
+  };
+  assert.equal((await post({ text: 'SELECT 1 AS one' })).status, 200);
+  // The practice turns the integration off in its PMS (here: the sample PMS's integration table).
+  const db = new Database(path);
+  db.prepare("UPDATE integration SET Enabled = 0 WHERE Name = 'halo'").run();
+  const refused = await post({ text: 'SELECT 1 AS one' });
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.error.code, 'integration_disabled');
+  db.prepare("UPDATE integration SET Enabled = 1 WHERE Name = 'halo'").run();
+  db.close();
+  assert.equal((await post({ text: 'SELECT 1 AS one' })).status, 200);
+});

@@ -19,6 +19,8 @@ const DatabaseCommon = z.object({
   /** Most rows / JSON bytes one result may have (refused with row_limit_exceeded / byte_limit_exceeded). */
   maxRows: z.number().int().positive().default(10_000_000),
   maxBytes: z.number().int().positive().default(4 * 1024 ** 3),
+  /** How long the PMS's "integration enabled" answer is trusted before it is read again (at most 60 s). */
+  integrationCheckSeconds: z.number().min(0).max(60).default(60),
 });
 
 /** A SQLite database file. */

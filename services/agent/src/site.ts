@@ -1,5 +1,5 @@
 import { AppError, type Catalogue, type QueryRequest, type SiteRegistration } from '@halo/contracts';
-import { getProfile, openConnector, type Connector, type ResultCursor, type ResultSummary } from '@halo/pms';
+import { getProfile, openConnector, type PmsProfile, type Connector, type ResultCursor, type ResultSummary } from '@halo/pms';
 import type { ChunkSender } from '@halo/messaging';
 import { connectorConfig, type DatabaseEntry } from './config.ts';
 import { Slots } from './slots.ts';
@@ -18,12 +18,16 @@ export class Site {
   private readonly slots: Slots;
   private readonly idle: Connector[];
   private readonly busy = new Set<Connector>();
+  private readonly profile: PmsProfile;
+  /** The PMS's own "is the integration enabled" answer, re-read at most every `integrationCheckSeconds`. */
+  private enabled: { value: boolean; at: number } | undefined;
   private closed = false;
 
-  private constructor(haloGuid: string, entry: DatabaseEntry, registration: SiteRegistration, first: Connector) {
+  private constructor(haloGuid: string, entry: DatabaseEntry, registration: SiteRegistration, first: Connector, profile: PmsProfile) {
     this.haloGuid = haloGuid;
     this.entry = entry;
     this.registration = registration;
+    this.profile = profile;
     this.slots = new Slots(entry.maxConcurrency);
     this.idle = [first];
   }
@@ -43,7 +47,7 @@ export class Site {
         ...(identity.practiceManagementVersion ? { practiceManagementVersion: identity.practiceManagementVersion } : {}),
         databaseIdentity: connector.identity(),
         catalogues,
-      }, connector);
+      }, connector, profile);
     } catch (err) {
       await connector.close();
       throw err;
@@ -82,6 +86,7 @@ export class Site {
       if (this.closed) throw new AppError('site_offline', 'the agent is stopping');
       connector = this.idle.pop() ?? (await openConnector(connectorConfig(this.entry)));
       this.busy.add(connector);
+      await this.checkEnabled(connector);
       cursor = await connector.stream({
         text: request.command.text,
         parameters: request.command.parameters,
@@ -110,6 +115,15 @@ export class Site {
       }
       release();
     }
+  }
+
+  /** Refuses queries while the practice has the integration switched off in the PMS itself (ARCHITECTURE §7). */
+  private async checkEnabled(connector: Connector): Promise<void> {
+    const maxAgeMs = this.entry.integrationCheckSeconds * 1000;
+    if (!this.enabled || Date.now() - this.enabled.at >= maxAgeMs) {
+      this.enabled = { value: await this.profile.integrationEnabled(connector), at: Date.now() };
+    }
+    if (!this.enabled.value) throw new AppError('integration_disabled', 'the practice has not enabled this integration in its PMS');
   }
 
   async close(): Promise<void> {
