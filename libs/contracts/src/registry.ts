@@ -24,11 +24,16 @@ export const SiteRegistration = z.object({
 });
 export type SiteRegistration = z.infer<typeof SiteRegistration>;
 
+/** SHA-256 (hex) of a pairing code the PMS issued: the code itself never leaves the practice. */
+export const PairingCodeHash = z.string().regex(/^[0-9a-f]{64}$/);
+
 export const RegisterRequest = z.object({
   linkGuid: Guid,
   env: Environment,
   version: z.string().max(64),
   sites: z.array(SiteRegistration).max(1000),
+  /** Pairing codes each site's PMS currently issues, as hashes (`POST /integrator/pair-site`). */
+  pairing: z.array(z.object({ haloGuid: Guid, codeHashes: z.array(PairingCodeHash).max(16) })).max(1000).optional(),
   /**
    * Halo GUIDs of every database in the agent's config, including ones it could not open this time. A site this
    * link registered before and that is absent here has left the config: the registry marks it `removed`.
@@ -128,3 +133,9 @@ export type WireError = z.infer<typeof WireError>;
 export function Envelope<T extends z.ZodType>(result: T) {
   return z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), result }), z.object({ ok: z.literal(false), error: WireError })]);
 }
+
+/** `halo.v1.registry.pair`: an integrator pairs with the site whose PMS issued the code. */
+export const PairRequest = z.object({ integratorId: z.string().min(1).max(128), codeHash: PairingCodeHash });
+export type PairRequest = z.infer<typeof PairRequest>;
+export const PairResult = z.object({ site: SiteView.nullable() });
+export type PairResult = z.infer<typeof PairResult>;

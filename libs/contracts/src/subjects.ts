@@ -11,7 +11,7 @@ function token(kind: string, value: string): string {
 
 export const REGISTRY_VERBS = [
   'register', 'lookup', 'site', 'unregister', 'support.list', 'support.move', 'support.audit',
-  'enrol', 'support.enrolmentToken', 'support.revoke',
+  'enrol', 'support.enrolmentToken', 'support.revoke', 'pair',
 ] as const;
 export type RegistryVerb = (typeof REGISTRY_VERBS)[number];
 

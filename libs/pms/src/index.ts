@@ -15,7 +15,7 @@ export { createSampleDatabase } from './sample-database.ts';
 export { createSampleServerDatabase, dropSampleServerDatabase } from './sample-server-database.ts';
 export type { SampleDatabaseOptions } from './sample-database.ts';
 export {
-  APPOINTMENT_STATUS, GENDER, PATIENT_STATUS, SAMPLE_DEFAULT_PATIENTS, SAMPLE_INDEXES, SAMPLE_INTEGRATION,
+  APPOINTMENT_STATUS, GENDER, PATIENT_STATUS, SAMPLE_DEFAULT_PATIENTS, SAMPLE_INDEXES, SAMPLE_INTEGRATION, samplePairingCode,
   SAMPLE_PMS_VERSION, SAMPLE_REFERENCE_DATE, SAMPLE_TABLES,
 } from './sample-schema.ts';
 export { assertReadOnly, classifyStatement, MAX_GUARDED_TEXT } from './read-only-guard.ts';

@@ -22,6 +22,8 @@ export interface PmsProfile {
   readIdentity(connector: Connector): Promise<PracticeIdentity>;
   /** The catalogues (databases/schemas) integrators may address. */
   catalogues(connector: Connector): Promise<Catalogue[]>;
+  /** Pairing codes the PMS currently issues for the integration (integrators pair a site with one); optional. */
+  pairingCodes?(connector: Connector): Promise<string[]>;
   /** Whether the practice has enabled the integration in the PMS itself. */
   integrationEnabled(connector: Connector, integrationName?: string): Promise<boolean>;
 }

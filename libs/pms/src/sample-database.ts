@@ -7,7 +7,7 @@ import {
 } from './sample-names.ts';
 import {
   APPOINTMENT_STATUS, GENDER, PATIENT_STATUS, SAMPLE_DDL, SAMPLE_DEFAULT_PATIENTS, SAMPLE_INTEGRATION,
-  SAMPLE_PMS_VERSION, SAMPLE_REFERENCE_DATE,
+  SAMPLE_PMS_VERSION, SAMPLE_REFERENCE_DATE, samplePairingCode,
 } from './sample-schema.ts';
 import type { SAMPLE_TABLES } from './sample-schema.ts';
 
@@ -104,8 +104,8 @@ function generateRows(random: Random, options: SampleDatabaseOptions, patientCou
     Phone: phone(random, state),
   };
   const integration: Row[] = [
-    { Name: SAMPLE_INTEGRATION, Enabled: 1, DateTEnabled: dateTime(REFERENCE_MS - 30 * DAY_MS + 9 * 3_600_000) },
-    { Name: 'eServices', Enabled: 0, DateTEnabled: null },
+    { Name: SAMPLE_INTEGRATION, Enabled: 1, DateTEnabled: dateTime(REFERENCE_MS - 30 * DAY_MS + 9 * 3_600_000), PairingCode: samplePairingCode(options.pmsId) },
+    { Name: 'eServices', Enabled: 0, DateTEnabled: null, PairingCode: null },
   ];
   const provider = providers(random);
   const operatory = operatories();

@@ -42,7 +42,8 @@ CREATE TABLE practice (
 CREATE TABLE integration (
   Name TEXT NOT NULL PRIMARY KEY,
   Enabled INTEGER NOT NULL,
-  DateTEnabled TEXT
+  DateTEnabled TEXT,
+  PairingCode TEXT
 );
 CREATE TABLE provider (
   ProvNum INTEGER PRIMARY KEY,
@@ -113,3 +114,10 @@ CREATE INDEX appointment_PatNum ON appointment (PatNum);
 CREATE INDEX appointment_AptDateTime ON appointment (AptDateTime);
 CREATE INDEX patient_LName ON patient (LName);
 `;
+
+/** The pairing code the sample PMS issues for the Halo integration: derived from the PMS ID (sample data only). */
+export function samplePairingCode(pmsId: string): string {
+  let h = 0x811c9dc5;
+  for (const ch of `pairing:${pmsId}`) h = Math.imul(h ^ ch.codePointAt(0)!, 0x01000193) >>> 0;
+  return `PAIR-${h.toString(36).toUpperCase().padStart(7, '0')}`;
+}

@@ -154,7 +154,11 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
 
     // Every configured database, opened or not: a site registered before and missing here has left the config (removed).
     const configuredSites = config.databases.map((entry) => state.haloGuid(entry.name));
-    const registration: RegisterRequest = { linkGuid, env: config.env, version: config.version, sites: sites.map((s) => s.registration), configuredSites };
+    const pairing = sites.filter((s) => s.pairingCodeHashes.length > 0).map((s) => ({ haloGuid: s.haloGuid, codeHashes: s.pairingCodeHashes }));
+    const registration: RegisterRequest = {
+      linkGuid, env: config.env, version: config.version, sites: sites.map((s) => s.registration), configuredSites,
+      ...(pairing.length > 0 ? { pairing } : {}),
+    };
     const abort = new AbortController();
     closers.push(async () => abort.abort());
     const registered = await register(nc, registration, log, abort.signal);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { AppError, type Catalogue, type QueryRequest, type SiteRegistration } from '@halo/contracts';
 import { getProfile, openConnector, type PmsProfile, type Connector, type ResultCursor, type ResultSummary } from '@halo/pms';
 import type { ChunkSender } from '@halo/messaging';
@@ -15,6 +16,8 @@ export class Site {
   readonly haloGuid: string;
   readonly entry: DatabaseEntry;
   readonly registration: SiteRegistration;
+  /** SHA-256 of the pairing codes the PMS issues for the integration; the codes never leave the practice. */
+  pairingCodeHashes: string[] = [];
   private readonly slots: Slots;
   private readonly idle: Connector[];
   private readonly busy = new Set<Connector>();
@@ -39,7 +42,8 @@ export class Site {
     try {
       const identity = await profile.readIdentity(connector);
       const catalogues: Catalogue[] = await profile.catalogues(connector);
-      return new Site(haloGuid, entry, {
+      const codes = profile.pairingCodes ? await profile.pairingCodes(connector) : [];
+      const site = new Site(haloGuid, entry, {
         haloGuid,
         pmsType: profile.pmsType,
         pmsId: identity.pmsId,
@@ -48,6 +52,8 @@ export class Site {
         databaseIdentity: connector.identity(),
         catalogues,
       }, connector, profile);
+      site.pairingCodeHashes = codes.slice(0, 16).map((code) => createHash('sha256').update(code.trim().toUpperCase()).digest('hex'));
+      return site;
     } catch (err) {
       await connector.close();
       throw err;

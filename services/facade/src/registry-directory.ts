@@ -1,5 +1,5 @@
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
-import { AppError, LookupResult, SiteResult, isAppError, subjects, type LookupRequest, type SiteRequest, type SiteView } from '@halo/contracts';
+import { AppError, LookupResult, PairResult, SiteResult, isAppError, subjects, type LookupRequest, type PairRequest, type SiteRequest, type SiteView } from '@halo/contracts';
 import type { z } from 'zod';
 import type { Logger } from '@halo/log';
 import { requestJson, type NatsConnection } from '@halo/messaging';
@@ -165,6 +165,11 @@ export class RegistryDirectory implements SiteDirectory {
       this.#cache.delete(haloGuid);
       this.#inFlight.delete(haloGuid);
     }
+  }
+
+  async pair(integratorId: string, codeHash: string): Promise<SiteView | null> {
+    const payload: PairRequest = { integratorId, codeHash };
+    return (await this.#request(subjects.registry('pair'), payload, PairResult)).site;
   }
 
   async #fetch(haloGuid: string): Promise<SiteView | null> {

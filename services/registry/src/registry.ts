@@ -1,7 +1,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   AppError, EnrolRequest, Heartbeat, LookupRequest, SupportEnrolmentTokenRequest, SupportRevokeRequest, REGISTRY_QUEUE, RegisterRequest, SiteRequest, SupportAuditRequest, SupportListRequest,
-  SupportMoveRequest, UnregisterRequest, subjects,
+  SupportMoveRequest, UnregisterRequest, PairRequest, subjects, type PairResult,
   type AuditEntry, type Environment, type LinkRecord, type LookupResult, type RegisterResult, type SiteRecord, type SiteResult,
   type SupportAuditResult, type SupportListResult, type SupportMoveResult, type UnregisterResult,
 } from '@halo/contracts';
@@ -103,7 +103,25 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     const { stoppedAt: _stopped, uninstalledAt: _uninstalled, ...previous } = link?.value ?? {};
     await store.putLink(request.linkGuid, { ...previous, version: request.version, env: request.env, sites: [...registered, ...kept], lastSeen: now });
     await Promise.all(initialising.map(([haloGuid, record]) => store.updateSite(haloGuid, { ...record, status: 'active' })));
+    for (const entry of request.pairing ?? []) {
+      if (!registered.has(entry.haloGuid)) continue;
+      for (const codeHash of entry.codeHashes) await store.putPairingCode(codeHash, entry.haloGuid);
+    }
     return { sites };
+  }
+
+  async function pair(request: PairRequest): Promise<PairResult> {
+    const haloGuid = await store.pairingCodeSite(request.codeHash);
+    let site = haloGuid ? await views.site(haloGuid) : null;
+    if (!site || site.env !== env) return { site: null };
+    // A restored backup carries the same PMS and so the same code: pairing is with the practice's authoritative site.
+    if (!site.authoritative) {
+      const practice = await views.sitesOf(site.pmsId, site.pmsType, env);
+      site = practice.find((s) => s.authoritative) ?? site;
+    }
+    await store.putPairing(request.integratorId, site.haloGuid, iso());
+    log.info({ integratorId: request.integratorId, haloGuid: site.haloGuid }, 'site paired');
+    return { site };
   }
 
   async function unregister(request: UnregisterRequest): Promise<UnregisterResult> {
@@ -191,6 +209,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     serveJson(nc, { ...q, subject: subjects.registry('register'), schema: RegisterRequest, handler: register }),
     serveJson(nc, { ...q, subject: subjects.registry('unregister'), schema: UnregisterRequest, handler: unregister }),
     serveJson(nc, { ...q, subject: subjects.registry('lookup'), schema: LookupRequest, handler: lookup }),
+    serveJson(nc, { ...q, subject: subjects.registry('pair'), schema: PairRequest, handler: pair }),
     serveJson(nc, { ...q, subject: subjects.registry('site'), schema: SiteRequest, handler: async (r: SiteRequest): Promise<SiteResult> => ({ site: await views.site(r.haloGuid) }) }),
     serveJson(nc, { ...q, subject: subjects.registry('support.list'), schema: SupportListRequest, handler: supportList }),
     serveJson(nc, { ...q, subject: subjects.registry('support.move'), schema: SupportMoveRequest, handler: supportMove }),

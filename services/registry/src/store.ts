@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { AppError, LinkRecord, PracticeRecord, SiteRecord } from '@halo/contracts';
 
 /** KV bucket names of ARCHITECTURE §5. */
-export const BUCKETS = { sites: 'sites', practices: 'practices', links: 'links', practiceSites: 'practice_sites' } as const;
+export const BUCKETS = { sites: 'sites', practices: 'practices', links: 'links', practiceSites: 'practice_sites', pairingCodes: 'pairing_codes', pairings: 'pairings' } as const;
 
 /** A PMS ID is vendor text; base64url makes it a safe single KV key (and subject) token. */
 export function practiceToken(pmsId: string): string {
@@ -54,7 +54,24 @@ export class RegistryStore {
       practices: await open(BUCKETS.practices),
       links: await open(BUCKETS.links),
       practiceSites: await open(BUCKETS.practiceSites),
+      pairingCodes: await open(BUCKETS.pairingCodes),
+      pairings: await open(BUCKETS.pairings),
     });
+  }
+
+  /** Remembers which site a pairing code (by hash) belongs to. */
+  async putPairingCode(codeHash: string, haloGuid: string): Promise<void> {
+    await this.kv.pairingCodes.put(codeHash, haloGuid);
+  }
+
+  async pairingCodeSite(codeHash: string): Promise<string | null> {
+    const entry = await this.kv.pairingCodes.get(codeHash);
+    return entry && entry.operation === 'PUT' ? entry.string() : null;
+  }
+
+  /** Records that an integrator paired with a site (KV `pairings`: integrator x site). */
+  async putPairing(integratorId: string, haloGuid: string, at: string): Promise<void> {
+    await this.kv.pairings.put(`${Buffer.from(integratorId, 'utf8').toString('base64url')}.${haloGuid}`, JSON.stringify({ pairedAt: at }));
   }
 
   async getSite(haloGuid: string) {

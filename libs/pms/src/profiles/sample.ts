@@ -36,6 +36,16 @@ export const sampleProfile: PmsProfile = {
     return defaultCatalogue(connector, 'sample');
   },
 
+  async pairingCodes(connector: Connector): Promise<string[]> {
+    const result = await read(
+      connector,
+      'SELECT PairingCode FROM integration WHERE Name = @name AND Enabled = 1 AND PairingCode IS NOT NULL',
+      [{ name: '@name', direction: 'input', type: 'NVarChar', value: SAMPLE_INTEGRATION }],
+      'pairing codes',
+    );
+    return result.rows.map((row) => row[0]).filter((code): code is string => typeof code === 'string' && code.length > 0);
+  },
+
   async integrationEnabled(connector: Connector, integrationName = SAMPLE_INTEGRATION): Promise<boolean> {
     const result = await read(
       connector,
