@@ -52,7 +52,7 @@ const JS = ['$JS.API.>', '$JS.ACK.>', '$JS.FC.>'];
  */
 export const SERVICE_PERMISSIONS = {
   registry: {
-    pub: { allow: ['_INBOX.>', 'halo.v1.audit.>', '$KV.sites.>', '$KV.practices.>', '$KV.links.>', '$KV.practice_sites.>', '$KV.enrolment_tokens.>', '$KV.link_keys.>', ...JS] },
+    pub: { allow: ['_INBOX.>', 'halo.v1.audit.>', '$KV.sites.>', '$KV.practices.>', '$KV.links.>', '$KV.practice_sites.>', '$KV.enrolment_tokens.>', '$KV.link_keys.>', '$KV.pairing_codes.>', '$KV.pairings.>', ...JS] },
     sub: { allow: ['_INBOX.>', 'halo.v1.registry.>', subjects.heartbeatAll()] },
   },
   facade: {

@@ -18,6 +18,17 @@ export interface InitResult {
   hubConfigFile: string;
 }
 
+/**
+ * What `init` does to the secrets folder: creates the setup (operator, accounts, service creds, CA and hub
+ * certificate) in `dir`, or, with `ifMissing`, keeps one that is already there. The demo calls this too.
+ */
+export function initSecrets(dir: string, options: { ifMissing?: boolean; tlsHosts?: string[] } = {}): { created: boolean; setup: SecureSetup } {
+  const exists = hasSecureSetup(dir);
+  if (exists && !options.ifMissing) throw new Error(`${dir} already holds a setup; pass --if-missing to keep it`);
+  if (exists) return { created: false, setup: loadSecureSetup(dir) };
+  return { created: true, setup: createSecureSetup(dir, options.tlsHosts ? { tlsHosts: options.tlsHosts } : {}) };
+}
+
 /** Runs `halo-admin <args>`; returns what to print. Throws with USAGE on bad arguments. */
 export function runAdmin(argv: readonly string[]): InitResult {
   const { values, positionals } = parseArgs({
@@ -40,9 +51,7 @@ export function runAdmin(argv: readonly string[]): InitResult {
     if (!Number.isInteger(n) || n < -1 || n > 65_535) throw new Error(`--${name} must be a port (or -1 for any)`);
     return n;
   };
-  const exists = hasSecureSetup(dir);
-  if (exists && !values['if-missing']) throw new Error(`${dir} already holds a setup; pass --if-missing to keep it`);
-  const setup = exists ? loadSecureSetup(dir) : createSecureSetup(dir, values['tls-host'] ? { tlsHosts: values['tls-host'] } : {});
+  const { created, setup } = initSecrets(dir, { ifMissing: values['if-missing'], ...(values['tls-host'] ? { tlsHosts: values['tls-host'] } : {}) });
   const hubDir = join(dir, 'hub');
   mkdirSync(hubDir, { recursive: true, mode: 0o700 });
   const hubConfigFile = join(hubDir, 'hub.conf');
@@ -54,5 +63,5 @@ export function runAdmin(argv: readonly string[]): InitResult {
     storeDir: join(hubDir, 'jetstream'),
     resolverDir: join(hubDir, 'jwt'),
   }), { mode: 0o600 });
-  return { created: !exists, setup, hubConfigFile };
+  return { created, setup, hubConfigFile };
 }

@@ -1,1 +1,1 @@
-export { runAdmin, USAGE, type InitResult } from './cli.ts';
+export { initSecrets, runAdmin, USAGE, type InitResult } from './cli.ts';

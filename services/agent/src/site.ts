@@ -42,7 +42,8 @@ export class Site {
     try {
       const identity = await profile.readIdentity(connector);
       const catalogues: Catalogue[] = await profile.catalogues(connector);
-      const codes = profile.pairingCodes ? await profile.pairingCodes(connector) : [];
+      // Pairing is optional: a PMS (or an older sample database) without pairing codes is served all the same.
+      const codes = profile.pairingCodes ? await profile.pairingCodes(connector).catch(() => []) : [];
       const site = new Site(haloGuid, entry, {
         haloGuid,
         pmsType: profile.pmsType,

@@ -11,7 +11,10 @@ export interface DemoSite {
 
 /** What `<data>/demo.json` holds. */
 export interface DemoSummary {
+  /** https://127.0.0.1:<port>; its certificate comes from the demo's private CA (caFile). */
   facadeUrl: string;
+  /** PEM of the CA the facade's (and the hub's leafnode) certificate comes from: `curl --cacert`, NODE_EXTRA_CA_CERTS. */
+  caFile: string;
   subscriptionKey: string;
   /** Key for `/support/*` and `npm run support` (HALO_SUPPORT_KEY); absent in summaries from older runs. */
   supportKey?: string;
@@ -38,10 +41,18 @@ export interface DemoCommand {
   command: string;
 }
 
-/** curl commands against the running facade: site lookup, a query on the authoritative site, the same on a backup (403). */
+/** `text` quoted for a POSIX shell. */
+export function shellQuote(text: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * curl commands against the running facade (HTTPS, trusting the demo CA): site lookup, a query on the
+ * authoritative site, the same on a backup (403).
+ */
 export function demoCommands(summary: DemoSummary): DemoCommand[] {
   const { facadeUrl, subscriptionKey } = summary;
-  const header = `-H 'Ocp-Apim-Subscription-Key: ${subscriptionKey}'`;
+  const header = `--cacert ${shellQuote(summary.caFile)} -H 'Ocp-Apim-Subscription-Key: ${subscriptionKey}'`;
   const authoritative = summary.sites.find((s) => s.authoritative);
   const backup = summary.sites.find((s) => !s.authoritative && s.pmsId === authoritative?.pmsId);
   const commands: DemoCommand[] = [];

@@ -1,21 +1,28 @@
-// Entry of the demo's hub process: one nats-server (JetStream, leafnode listener) run through NatsServerProcess.
+// Entry of the demo's hub process: the hub nats-server in operator/JWT mode (full account resolver, leafnode
+// TLS), its config rendered from the secrets folder `halo-admin init` wrote, run through NatsServerProcess.
 // It runs as a child of the demo in its own process group, so a terminal's Ctrl-C reaches only the demo, which
-// stops the hub last. Usage: node hub-main.ts <hub dir> [log level]
+// stops the hub last. Usage: node hub-main.ts <hub dir> <secrets dir> [log level]
 import { join, resolve } from 'node:path';
 import { createLogger } from '@halo/log';
-import { NatsServerProcess, renderNatsConfig } from '@halo/messaging';
+import { NatsServerProcess } from '@halo/messaging';
+import { loadSecureSetup, renderSecureHubConfig } from '@halo/nats-auth';
 
 const dir = process.argv[2];
-if (!dir) {
-  console.error('usage: node hub-main.ts <hub dir> [log level]');
+const secrets = process.argv[3];
+if (!dir || !secrets) {
+  console.error('usage: node hub-main.ts <hub dir> <secrets dir> [log level]');
   process.exit(2);
 }
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const level = LEVELS.find((l) => l === process.argv[3]) ?? 'info';
+const level = LEVELS.find((l) => l === process.argv[4]) ?? 'info';
 const log = createLogger({ name: 'hub', level });
 const hubDir = resolve(dir);
-// A stable server name and store folder keep the registry's KV buckets across runs; -1 lets the server pick free ports.
-const config = renderNatsConfig('hub.conf.tmpl', { serverName: 'halo-demo-hub', clientPort: -1, leafPort: -1, storeDir: join(hubDir, 'jetstream') });
+const setup = loadSecureSetup(resolve(secrets));
+// A stable server name, store and resolver folders keep the registry's KV buckets and pushed account updates
+// (revocations) across runs; -1 lets the server pick free loopback ports.
+const config = renderSecureHubConfig(setup, {
+  serverName: 'halo-demo-hub', clientPort: -1, leafPort: -1, storeDir: join(hubDir, 'jetstream'), resolverDir: join(hubDir, 'jwt'),
+});
 const server = new NatsServerProcess({ config, dir: hubDir, name: 'hub', log });
 await server.start();
 log.info({ clientUrl: server.clientUrl, leafUrl: server.leafUrl, pid: server.pid }, 'hub ready');

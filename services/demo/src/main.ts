@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { Port, loadConfig } from '@halo/config';
 import { NatsServerNotFoundError, projectRoot } from '@halo/messaging';
-import { demoCommands, startDemo, type RunningDemo } from './index.ts';
+import { demoCommands, shellQuote, startDemo, type RunningDemo } from './index.ts';
 
 const Config = z.object({
   HALO_DATA_DIR: z.string().min(1).default(join(projectRoot(), '.halo')),
@@ -67,13 +67,17 @@ if (stopping) {
   process.exit(0);
 }
 
+const ca = shellQuote(demo.caFile);
 const lines = [
   '',
   `Halo is running. Facade: ${demo.facadeUrl}  (OpenAPI: ${demo.facadeUrl}/docs)`,
+  `HTTPS certificate from the demo's private CA: ${demo.caFile} (curl --cacert, NODE_EXTRA_CA_CERTS; browsers will warn)`,
+  `NATS secrets (operator, accounts, creds): ${demo.secretsDir}`,
+  ...(demo.enrolled.length > 0 ? [`Enrolled with one-time tokens: ${demo.enrolled.map((g) => `link ${g}`).join(', ')}`] : []),
   `Subscription key (integrator "demo"): ${demo.subscriptionKey}`,
   ...(demo.supportKey ? [
     `Support key (support API /support/*): ${demo.supportKey}`,
-    `  e.g. HALO_SUPPORT_URL=${demo.facadeUrl} HALO_SUPPORT_KEY=${demo.supportKey} npm run support -- list`,
+    `  e.g. NODE_EXTRA_CA_CERTS=${ca} HALO_SUPPORT_URL=${demo.facadeUrl} HALO_SUPPORT_KEY=${demo.supportKey} npm run support -- list`,
   ] : []),
   '',
   'Sites:',

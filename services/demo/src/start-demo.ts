@@ -1,16 +1,18 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { initSecrets } from '@halo/admin-cli';
 import { projectRoot } from '@halo/messaging';
 import { ChildService, type LogLine, type UnexpectedExit } from './child-service.ts';
 import { writeDemoSummary, type DemoSite, type DemoSummary } from './demo-summary.ts';
+import { facadeClient, type FacadeCall } from './facade-client.ts';
 import { ensureNatsServer } from './nats-server-check.ts';
 import { ensureSampleDatabases, type DemoDatabase } from './sample-practices.ts';
 import { DEMO_INTEGRATOR_ID, DEMO_SUPPORT_USER_ID, loadOrCreateSubscriptionKey } from './subscription-key.ts';
 import { waitForSites } from './wait-for-sites.ts';
 
 export interface DemoOptions {
-  /** Everything the demo keeps: databases, hub store, agent state, logs, key, demo.json. */
+  /** Everything the demo keeps: secrets, databases, hub store, agent state, logs, keys, demo.json. */
   dataDir: string;
   /** Facade port; 0 picks a free one (the real one is in facadeUrl). */
   httpPort: number;
@@ -38,8 +40,12 @@ export interface DemoDatabaseSite extends DemoDatabase {
 
 /** A running demo system. */
 export interface RunningDemo extends DemoSummary {
-  /** The hub's URLs (ports picked afresh on every run). */
+  /** The hub's URLs (ports picked afresh on every run); both need creds from the secrets, the leaf port TLS (caFile). */
   hub: { clientUrl: string; leafUrl: string };
+  /** The secrets folder (`halo-admin init`): operator, accounts, service creds, CA; `loadSecureSetup` reads it. */
+  secretsDir: string;
+  /** Links that enrolled during this start (a first run: every agent; later runs: none). */
+  enrolled: string[];
   /** Every sample database with the Halo GUID and Link GUID serving it. */
   databases: DemoDatabaseSite[];
   /** Process id of each service by name (hub, registry, facade, agent-1, ...), for measurements. */
@@ -59,9 +65,13 @@ const FacadeReady = z.object({ url: z.string().url() });
 const AgentReady = z.object({ linkGuid: z.string(), sites: z.array(z.object({ name: z.string(), haloGuid: z.string() })) });
 
 /**
- * Runs the whole local system as a deployment would, on this machine: a hub nats-server, the registry, the
- * facade and two Halo Link agents (practices A and B on the first; a backup of A on the second, started only
- * after the first is ready so A's authoritative site is the original). Data in `dataDir` is reused across runs.
+ * Runs the whole local system as a deployment would, on this machine, in operator/JWT mode: the secrets of
+ * `halo-admin init` (made on the first run, kept in `<dataDir>/secrets`), a hub nats-server with the full account
+ * resolver and leafnode TLS, the registry (mints link creds at enrolment, revokes), the worker, the facade over
+ * HTTPS (certificate from the generated CA), each with its own creds, and two Halo Link agents (practices A and
+ * B on the first; a backup of A on the second, started only after the first is ready so A's authoritative site is
+ * the original). On its first run each agent enrols with a one-time token the demo asks support for; later runs
+ * reuse the stored link creds. Data in `dataDir` is reused across runs.
  */
 export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const dataDir = resolve(options.dataDir);
@@ -78,6 +88,14 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const subscriptionKey = loadOrCreateSubscriptionKey(join(dataDir, 'subscription-key'));
   // The support API's key (support user "demo-support"), kept the same way; never an integrator key.
   const supportKey = loadOrCreateSubscriptionKey(join(dataDir, 'support-key'));
+  // What `npm run admin -- init --dir <dataDir>/secrets --if-missing` does: operator, accounts, service creds,
+  // a CA and a certificate for localhost and 127.0.0.1 (the hub's leafnode listener and the facade).
+  const secretsDir = join(dataDir, 'secrets');
+  const secrets = initSecrets(secretsDir, { ifMissing: true });
+  progress(`${secrets.created ? 'created' : 'reusing'} the NATS operator, accounts, creds and CA in ${secretsDir}`);
+  const setup = secrets.setup;
+  const account = setup.accounts.production;
+  const caFile = setup.tls.caFile;
 
   const started: ChildService[] = [];
   const onUnexpectedExit = options.onUnexpectedExit ?? ((exit: UnexpectedExit) => {
@@ -125,22 +143,44 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   };
 
   try {
-    const hub = HubReady.parse(await run('hub', 'services/demo/src/hub-main.ts', 'hub ready', {}, [join(dataDir, 'hub'), logLevel]));
-    await run('registry', 'services/registry/src/main.ts', 'registry ready', { HALO_NATS_URL: hub.clientUrl, HALO_ENV: 'production' });
+    const hub = HubReady.parse(await run('hub', 'services/demo/src/hub-main.ts', 'hub ready', {}, [join(dataDir, 'hub'), secretsDir, logLevel]));
+    await run('registry', 'services/registry/src/main.ts', 'registry ready', {
+      HALO_NATS_URL: hub.clientUrl,
+      HALO_ENV: 'production',
+      HALO_NATS_CREDS: account.creds.registry,
+      // Enrolment: the registry mints each link's user JWT with the account's scoped link signing key.
+      HALO_ACCOUNT_PUBLIC_KEY: account.publicKey,
+      HALO_LINK_SIGNING_KEY_FILE: account.linkSigningSeedFile,
+      // Revocation: account JWT updates signed with the operator signing key, pushed by a SYS user.
+      HALO_SYS_CREDS: setup.sysCreds.claims,
+      HALO_OPERATOR_SIGNING_KEY_FILE: setup.operator.signingSeedFile,
+    });
     // Async queries: the worker creates the work queue and result store (the facade would too, if first).
-    await run('worker', 'services/worker/src/main.ts', 'worker ready', { HALO_NATS_URL: hub.clientUrl });
+    await run('worker', 'services/worker/src/main.ts', 'worker ready', { HALO_NATS_URL: hub.clientUrl, HALO_NATS_CREDS: account.creds.worker });
     const facade = FacadeReady.parse(await run('facade', 'services/facade/src/main.ts', 'facade listening', {
       HALO_NATS_URL: hub.clientUrl,
+      HALO_NATS_CREDS: account.creds.facade,
       HALO_HTTP_PORT: String(options.httpPort),
       HALO_HTTP_HOST: options.httpHost ?? '127.0.0.1',
       HALO_SUBSCRIPTION_KEYS: `${DEMO_INTEGRATOR_ID}:${subscriptionKey}`,
       HALO_SUPPORT_KEYS: `${DEMO_SUPPORT_USER_ID}:${supportKey}`,
+      HALO_ENROLMENT: 'true',
+      HALO_HTTPS_CERT_FILE: setup.tls.certFile,
+      HALO_HTTPS_KEY_FILE: setup.tls.keyFile,
     }));
+    const call = facadeClient(facade.url, readFileSync(caFile));
     const served: DemoDatabaseSite[] = [];
+    const enrolled: string[] = [];
     const agent = async (n: number, dbs: DemoDatabase[]): Promise<void> => {
       const config = join(dataDir, 'agents', `link-${n}.json`);
-      writeAgentConfig(config, { stateDir: join(dataDir, 'agents', `link-${n}`), hubLeafUrl: hub.leafUrl, databases: dbs });
+      const stateDir = join(dataDir, 'agents', `link-${n}`);
+      // The token the stored creds were enrolled with (the agent then reuses them), or a new one from support.
+      const kept = secrets.created ? undefined : enrolledToken(config, stateDir);
+      const token = kept ?? await issueEnrolmentToken(call, supportKey, options.signal);
+      if (!kept) progress(`agent-${n} enrols with a one-time token from the support API`);
+      writeAgentConfig(config, { stateDir, hubLeafUrl: hub.leafUrl, databases: dbs, enrolment: { url: facade.url, token, caFile } });
       const ready = AgentReady.parse(await run(`agent-${n}`, 'services/agent/src/main.ts', 'agent ready', { HALO_AGENT_CONFIG: config }));
+      if (!kept) enrolled.push(ready.linkGuid);
       const missing = dbs.filter((db) => !ready.sites.some((site) => site.name === db.name)).map((db) => db.name);
       if (missing.length > 0) throw new Error(`agent-${n} is ready but does not serve ${missing.join(', ')}; see ${join(logs, `agent-${n}.log`)}`);
       for (const db of dbs) {
@@ -154,9 +194,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
 
     progress('waiting for the facade to list every site');
     const expected = new Map([[databases.practiceA.pmsId, 2], [databases.practiceB.pmsId, 1]]);
-    const sites = await waitForSites({ facadeUrl: facade.url, subscriptionKey, expected, timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
+    const sites = await waitForSites({ call, subscriptionKey, expected, timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
     const summary: DemoSummary = {
       facadeUrl: facade.url,
+      caFile,
       subscriptionKey,
       supportKey,
       sites: sites
@@ -172,7 +213,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     options.signal?.throwIfAborted();
     writeDemoSummary(join(dataDir, 'demo.json'), summary);
     const processes = Object.fromEntries(started.map((c) => [c.name, c.pid ?? 0]));
-    return { ...summary, hub: { clientUrl: hub.clientUrl, leafUrl: hub.leafUrl }, databases: served, processes, close };
+    return { ...summary, hub: { clientUrl: hub.clientUrl, leafUrl: hub.leafUrl }, secretsDir, enrolled, databases: served, processes, close };
   } catch (err) {
     await close().catch(() => undefined);
     throw err;
@@ -190,15 +231,53 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
   });
 }
 
-function writeAgentConfig(path: string, options: { stateDir: string; hubLeafUrl: string; databases: DemoDatabase[] }): void {
+const SupportToken = z.object({ token: z.string().min(1) });
+
+/** A one-time enrolment token for this environment, from the support API as support would issue it. */
+async function issueEnrolmentToken(call: FacadeCall, supportKey: string, signal: AbortSignal | undefined): Promise<string> {
+  const res = await call('/support/enrolment-tokens', {
+    body: { ttlSeconds: 3_600, note: 'npm start' },
+    headers: { authorization: `Bearer ${supportKey}` },
+    timeoutMs: 15_000,
+    ...(signal ? { signal } : {}),
+  });
+  if (res.status !== 200) throw new Error(`the support API refused an enrolment token: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+  return SupportToken.parse(res.body).token;
+}
+
+const StoredAgentConfig = z.object({ enrolment: z.object({ token: z.string().min(1) }).optional() });
+/** The agent's creds file in its state directory (@halo/agent CREDS_FILE). */
+const LINK_CREDS = 'link.creds';
+
+/** The enrolment token of the agent's config when the agent holds creds from it; else undefined (enrol anew). */
+function enrolledToken(configFile: string, stateDir: string): string | undefined {
+  if (!existsSync(join(stateDir, LINK_CREDS))) return undefined;
+  try {
+    return StoredAgentConfig.parse(JSON.parse(readFileSync(configFile, 'utf8'))).enrolment?.token;
+  } catch {
+    return undefined;
+  }
+}
+
+interface DemoAgentConfig {
+  stateDir: string;
+  hubLeafUrl: string;
+  databases: DemoDatabase[];
+  enrolment: { url: string; token: string; caFile: string };
+}
+
+function writeAgentConfig(path: string, options: DemoAgentConfig): void {
   const config = {
     env: 'production',
     stateDir: options.stateDir,
     hubLeafUrls: [options.hubLeafUrl],
     databases: options.databases.map((db) => ({ name: db.name, engine: 'sqlite', path: db.path, profile: 'sample' })),
+    // The CA also verifies the hub's leafnode certificate (same CA): no hubCaFile needed.
+    enrolment: options.enrolment,
   };
   mkdirSync(dirname(path), { recursive: true });
   const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(config, null, 2)}\n`);
+  // 0600: the token is a secret until it is used.
+  writeFileSync(temporary, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   renameSync(temporary, path);
 }

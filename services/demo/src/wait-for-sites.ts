@@ -1,7 +1,9 @@
 import { SitesResponse, type HttpSite } from '@halo/contracts';
+import type { FacadeCall } from './facade-client.ts';
 
 export interface WaitForSitesOptions {
-  facadeUrl: string;
+  /** The facade, trusting its CA. */
+  call: FacadeCall;
   subscriptionKey: string;
   /** How many sites each PMS ID must list. */
   expected: ReadonlyMap<string, number>;
@@ -19,17 +21,16 @@ export async function waitForSites(options: WaitForSitesOptions): Promise<HttpSi
     let complete = true;
     for (const [pmsId, count] of options.expected) {
       try {
-        const response = await fetch(`${options.facadeUrl}/integrator/sites?practiceManagementSiteId=${encodeURIComponent(pmsId)}`, {
+        const response = await options.call(`/integrator/sites?practiceManagementSiteId=${encodeURIComponent(pmsId)}`, {
           headers: { 'Ocp-Apim-Subscription-Key': options.subscriptionKey },
-          signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(5_000)]) : AbortSignal.timeout(5_000),
+          ...(options.signal ? { signal: options.signal } : {}),
         });
-        const body: unknown = await response.json();
-        if (!response.ok) {
-          last = `${pmsId}: HTTP ${response.status} ${JSON.stringify(body)}`;
+        if (response.status !== 200) {
+          last = `${pmsId}: HTTP ${response.status} ${JSON.stringify(response.body)}`;
           complete = false;
           continue;
         }
-        const { sites } = SitesResponse.parse(body);
+        const { sites } = SitesResponse.parse(response.body);
         found.push(...sites);
         if (sites.length < count) {
           last = `${pmsId}: ${sites.length} of ${count} sites`;
