@@ -1,7 +1,7 @@
-// npm run bench:relay — latency and throughput of a one-row immediate query through the facade (HTTP ->
+// npm run bench:relay — latency and throughput of a one-row immediate query through the facade (HTTPS ->
 // facade -> hub -> leaf -> agent -> SQLite and back), beside, in the same run: (a) the same query on the SQLite
-// connector in-process and (b) a raw NATS request-reply echo through the same hub and a leaf.
-// Prints figures and ratios; no pass/fail.
+// connector in-process and (b) a raw NATS request-reply echo through the same hub and a leaf (creds and leafnode
+// TLS, as the agents have). Prints figures and ratios; no pass/fail.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { connectNats } from '@halo/messaging';
 import { openConnector } from '@halo/pms';
 import { launchLeaf } from '@halo/testkit';
 import { startDemo } from '@halo/demo';
+import { demoAccess } from './demo-access.ts';
 import { fmt, sequential, throughput, type LatencyFigures } from './stats.ts';
 
 const N = Number(process.env.BENCH_N ?? 500);
@@ -20,7 +21,12 @@ const log = createLogger({ name: 'bench', level: 'silent' });
 
 const dataDir = mkdtempSync(join(tmpdir(), 'halo-bench-'));
 const demo = await startDemo({ dataDir, httpPort: 0 });
-const cleanups: Array<() => Promise<unknown>> = [async () => demo.close(), async () => rmSync(dataDir, { recursive: true, force: true })];
+// The facade serves HTTPS with a certificate of the demo's CA; NATS needs creds (operator/JWT mode).
+const access = demoAccess(demo);
+const { dispatcher } = access;
+const cleanups: Array<() => Promise<unknown>> = [
+  async () => demo.close(), async () => rmSync(dataDir, { recursive: true, force: true }), () => dispatcher.close(),
+];
 try {
   const site = demo.sites.find((s) => s.authoritative)!;
   const dbPath = demo.databases.find((d) => d.haloGuid === site.haloGuid)!.path;
@@ -29,7 +35,7 @@ try {
   const url = `${demo.facadeUrl}/integrator/sites/${site.haloGuid}/queries/immediate`;
   const headers = { 'content-type': 'application/json', 'ocp-apim-subscription-key': demo.subscriptionKey };
   const viaFacade = async () => {
-    const res = await fetch(url, { method: 'POST', headers, body });
+    const res = await fetch(url, { method: 'POST', headers, body, dispatcher });
     if (res.status !== 200) throw new Error(`facade answered ${res.status}: ${await res.text()}`);
     await res.arrayBuffer();
   };
@@ -40,11 +46,11 @@ try {
   const oneRow = JSON.stringify((await direct()).rows);
 
   // (b) an echo responder on its own leaf of the same hub, answering with a payload the size of the real reply.
-  const leaf = await launchLeaf(demo.hub.leafUrl);
+  const leaf = await launchLeaf(demo.hub.leafUrl, { secure: { credsFile: access.credsFile, caFile: access.caFile } });
   cleanups.push(() => leaf.close());
   const responder = await connectNats({ servers: leaf.clientUrl, name: 'bench-echo', log });
   cleanups.push(() => responder.close());
-  const requester = await connectNats({ servers: demo.hub.clientUrl, name: 'bench-requester', log });
+  const requester = await connectNats({ servers: demo.hub.clientUrl, name: 'bench-requester', log, credsFile: access.credsFile });
   cleanups.push(() => requester.close());
   const subject = `bench.echo.${randomUUID()}`;
   responder.subscribe(subject, { callback: (_err, msg) => { msg.respond(msg.data); } });
@@ -63,7 +69,7 @@ try {
 
   // (c), for the breakdown only: an HTTP round trip to the same facade that does no work.
   const health = async () => {
-    const res = await fetch(`${demo.facadeUrl}/health`);
+    const res = await fetch(`${demo.facadeUrl}/health`, { dispatcher });
     await res.arrayBuffer();
   };
 

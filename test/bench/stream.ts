@@ -1,6 +1,7 @@
 // npm run bench:stream — MB/s and peak RSS of the facade and the agent for 10, 100 and 500 MB results streamed
 // as NDJSON through the real system (separate processes), beside a raw NATS chunk transfer through the same hub
-// and a leaf with the same chunk size and credit window, in the same run. Prints figures and ratios; no pass/fail.
+// and a leaf (creds, leafnode TLS) with the same chunk size and credit window, in the same run. Prints figures
+// and ratios; no pass/fail.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { createLogger } from '@halo/log';
 import { connectNats, type NatsConnection } from '@halo/messaging';
 import { launchLeaf } from '@halo/testkit';
 import { startDemo } from '@halo/demo';
+import { demoAccess } from './demo-access.ts';
 import { fmt } from './stats.ts';
 import { currentRss, peakRss, resetPeakRss } from './proc.ts';
 
@@ -22,7 +24,12 @@ const MB = 1024 * 1024;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'halo-bench-stream-'));
 const demo = await startDemo({ dataDir, httpPort: 0 });
-const cleanups: Array<() => Promise<unknown>> = [async () => demo.close(), async () => rmSync(dataDir, { recursive: true, force: true })];
+// The facade serves HTTPS with a certificate of the demo's CA; NATS needs creds (operator/JWT mode).
+const access = demoAccess(demo);
+const { dispatcher } = access;
+const cleanups: Array<() => Promise<unknown>> = [
+  async () => demo.close(), async () => rmSync(dataDir, { recursive: true, force: true }), () => dispatcher.close(),
+];
 
 /** Streams `rows` rows as NDJSON through the facade; returns bytes received and seconds taken. */
 async function viaFacade(siteId: string, rows: number): Promise<{ bytes: number; seconds: number }> {
@@ -38,6 +45,7 @@ async function viaFacade(siteId: string, rows: number): Promise<{ bytes: number;
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/x-ndjson', 'ocp-apim-subscription-key': demo.subscriptionKey },
     body,
+    dispatcher,
   });
   if (res.status !== 200) throw new Error(`facade answered ${res.status}: ${await res.text()}`);
   let bytes = 0;
@@ -89,10 +97,10 @@ try {
   const site = demo.sites.find((s) => s.authoritative && demo.databases.some((d) => d.haloGuid === s.haloGuid && d.linkGuid === demo.databases[0]!.linkGuid))!;
   const facadePid = demo.processes.facade!;
   const agentPid = demo.processes['agent-1']!;
-  const leaf = await launchLeaf(demo.hub.leafUrl);
+  const leaf = await launchLeaf(demo.hub.leafUrl, { secure: { credsFile: access.credsFile, caFile: access.caFile } });
   cleanups.push(() => leaf.close());
   const sender = await connectNats({ servers: leaf.clientUrl, name: 'bench-raw-sender', log });
-  const receiver = await connectNats({ servers: demo.hub.clientUrl, name: 'bench-raw-receiver', log });
+  const receiver = await connectNats({ servers: demo.hub.clientUrl, name: 'bench-raw-receiver', log, credsFile: access.credsFile });
   cleanups.push(() => sender.close(), () => receiver.close());
   await viaFacade(site.haloGuid, 20_000); // warm-up
 

@@ -46,12 +46,21 @@ export async function launchHub(options: { dir?: string; log?: Logger; name?: st
   };
 }
 
-/** Starts a leaf node connected to `hubLeafUrl` with its client port on a random loopback port. */
-export async function launchLeaf(hubLeafUrl: string, options: { dir?: string; log?: Logger; name?: string; supervise?: boolean } = {}): Promise<RunningServer> {
+/**
+ * Starts a leaf node connected to `hubLeafUrl` with its client port on a random loopback port. With `secure`, the
+ * remote carries that user's creds and verifies the hub's leafnode TLS certificate against `caFile` (a secure hub).
+ */
+export async function launchLeaf(
+  hubLeafUrl: string,
+  options: { dir?: string; log?: Logger; name?: string; supervise?: boolean; secure?: { credsFile: string; caFile: string } } = {},
+): Promise<RunningServer> {
   const dir = options.dir ?? tempDir('halo-leaf-');
   const owned = options.dir === undefined;
   const name = options.name ?? `leaf-${randomUUID().slice(0, 8)}`;
-  const config = renderNatsConfig('leaf.conf.tmpl', { serverName: name, clientPort: -1, hubLeafUrls: JSON.stringify(hubLeafUrl) });
+  const hubLeafUrls = JSON.stringify(hubLeafUrl);
+  const config = options.secure
+    ? renderNatsConfig('leaf-secure.conf.tmpl', { serverName: name, clientPort: -1, hubLeafUrls, credsFile: options.secure.credsFile, caFile: options.secure.caFile })
+    : renderNatsConfig('leaf.conf.tmpl', { serverName: name, clientPort: -1, hubLeafUrls });
   const server = new NatsServerProcess({ config, dir, name, supervise: options.supervise ?? false, ...(options.log ? { log: options.log } : {}) });
   try {
     await server.start();

@@ -16,7 +16,7 @@ export interface DemoOptions {
   dataDir: string;
   /** Facade port; 0 picks a free one (the real one is in facadeUrl). */
   httpPort: number;
-  /** Default 127.0.0.1. */
+  /** Default 127.0.0.1; the facade's certificate is for 127.0.0.1 and localhost only. */
   httpHost?: string;
   /** HALO_LOG_LEVEL of every child: info (default), debug or trace; the demo reads children's ready lines at info. */
   logLevel?: 'info' | 'debug' | 'trace';
