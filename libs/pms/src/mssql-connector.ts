@@ -14,6 +14,7 @@ import { mssqlParameters } from './mssql-parameters.ts';
 import { guardQuery } from './query-guard.ts';
 import { assertReadOnly } from './read-only-guard.ts';
 import { resolvePassword } from './server-config.ts';
+import { StatementQueue } from './statement-queue.ts';
 
 /** Node process-warning code of the start-up warning for a SQL Server login that can write. */
 export const MSSQL_WRITABLE_LOGIN_WARNING = 'HALO_MSSQL_LOGIN_CAN_WRITE';
@@ -52,8 +53,7 @@ class SqlServerConnector implements MssqlConnector {
   loginAccess: LoginAccess | undefined;
   readonly #config: MssqlConfig;
   #connection: Connection | undefined;
-  #tail: Promise<void> = Promise.resolve();
-  #cursor: MssqlCursor | undefined;
+  readonly #queue = new StatementQueue<MssqlCursor>();
   #closed = false;
 
   constructor(config: MssqlConfig, connection: Connection) {
@@ -78,44 +78,30 @@ class SqlServerConnector implements MssqlConnector {
     }
     const parameters = mssqlParameters(input.parameters);
     const guard = guardQuery(input.deadline, input.signal);
-    const previous = this.#tail;
-    const turn = Promise.withResolvers<void>();
-    this.#tail = previous.then(() => turn.promise);
-    let cursor: MssqlCursor | undefined;
-    try {
-      await Promise.race([previous, guard.stopped]);
-      if (this.#closed) throw new AppError('internal', 'the connector is closed');
+    return this.#queue.run(guard, () => this.#closed, async (turn) => {
       const connection = await Promise.race([this.#ensureConnection(), guard.stopped]);
-      const started = new MssqlCursor(connection, input, parameters, guard, {
-        release: () => {
-          if (this.#cursor === started) this.#cursor = undefined;
-          turn.resolve();
-        },
+      const cursor = new MssqlCursor(connection, input, parameters, guard, {
+        release: turn.release,
         broken: () => this.#discard(connection),
       });
-      cursor = started;
-      this.#cursor = started;
-      started.start();
-      await started.prepared;
-      return started;
-    } catch (error) {
-      // The cursor, once started, releases the turn itself when tedious completes the request.
-      if (cursor) await cursor.finished;
-      throw error;
-    } finally {
-      if (!cursor) {
-        guard.dispose();
-        turn.resolve();
+      turn.adopt(cursor);
+      try {
+        cursor.start();
+        await cursor.prepared;
+      } catch (error) {
+        // The cursor, once started, releases the turn itself when tedious completes the request.
+        await cursor.finished;
+        throw error;
       }
-    }
+      return cursor;
+    });
   }
 
   /** Stops at once: a running statement is cancelled (ATTENTION), queued ones are refused, the connection closed. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#cursor?.cancel(new AppError('internal', 'the connector was closed'));
-    await this.#tail;
+    await this.#queue.cancelAndDrain(new AppError('internal', 'the connector was closed'));
     const connection = this.#connection;
     this.#connection = undefined;
     if (connection) await closeConnection(connection);

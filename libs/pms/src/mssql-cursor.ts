@@ -4,11 +4,14 @@ import { Request } from 'tedious';
 import type { Connection } from 'tedious';
 import { rowBytes } from './cells.ts';
 import type { QueryInput, ResultCursor, ResultSummary } from './connector.ts';
+import { cancelError } from './cursor-errors.ts';
+import { elapsedMs } from './elapsed-ms.ts';
 import { mssqlCell, mssqlColumn } from './mssql-cells.ts';
 import type { MssqlColumnMetadata } from './mssql-cells.ts';
 import { isCancelError, mssqlRequestError } from './mssql-errors.ts';
 import type { MssqlParameter } from './mssql-parameters.ts';
 import type { QueryGuard } from './query-guard.ts';
+import { SerialReads } from './serial-reads.ts';
 
 // Complete batches held ahead of the consumer before the request is paused (which stops tedious reading the
 // socket, so TCP backpressure holds the server): memory stays at about this many batches whatever the result size.
@@ -61,7 +64,7 @@ export class MssqlCursor implements ResultCursor {
   #bytes = 2;
   #started = performance.now();
   #waiter: PromiseWithResolvers<void> | undefined;
-  #reads: Promise<unknown> = Promise.resolve();
+  readonly #reads = new SerialReads();
 
   constructor(connection: Connection, input: QueryInput, parameters: readonly MssqlParameter[], guard: QueryGuard, hooks: MssqlCursorHooks) {
     this.#connection = connection;
@@ -94,7 +97,7 @@ export class MssqlCursor implements ResultCursor {
 
   cancel(reason?: unknown): Promise<void> {
     if (this.#state === 'open') {
-      this.#fail(reason instanceof AppError ? reason : new AppError('deadline_exceeded', 'the query was cancelled'));
+      this.#fail(cancelError(reason));
       this.#stop();
     }
     return this.finished;
@@ -102,11 +105,7 @@ export class MssqlCursor implements ResultCursor {
 
   [Symbol.asyncIterator](): AsyncIterator<Cell[][], undefined> {
     return {
-      next: () => {
-        const read = this.#reads.then(() => this.#next());
-        this.#reads = read.catch(() => {});
-        return read;
-      },
+      next: () => this.#reads.run(() => this.#next()),
       return: async () => {
         if (this.#state === 'open') {
           this.#state = 'closed';
@@ -216,7 +215,7 @@ export class MssqlCursor implements ResultCursor {
 
   #endWithSummary(affected?: number): void {
     this.#closeBatch();
-    const executionMs = Math.round((performance.now() - this.#started) * 1000) / 1000;
+    const executionMs = elapsedMs(this.#started);
     this.#summary = { rowCount: this.#rowCount, bytes: this.#bytes, ...(affected === undefined ? {} : { affected }), executionMs };
     this.#state = 'ended';
     this.#wake();

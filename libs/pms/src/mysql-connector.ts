@@ -6,11 +6,13 @@ import { toCell } from './cells.ts';
 import type { Connector, MysqlConfig } from './connector.ts';
 import { mysqlError } from './mysql-errors.ts';
 import { mysqlTypeName } from './mysql-types.ts';
+import { RoundTrips } from './round-trips.ts';
 import { resolvePassword, tlsOptions } from './server-config.ts';
 import { ServerConnector } from './server-connector.ts';
 import type { ServerSession, StatementPlan } from './server-connector.ts';
 import type { ServerStatement } from './server-cursor.ts';
 import { bindServerStatement } from './server-parameters.ts';
+import { stopWithin } from './stop-within.ts';
 
 const ABORT_MS = 5_000;
 const CONNECT_MS = 10_000;
@@ -145,12 +147,11 @@ class MysqlStatement implements ServerStatement {
   #error: AppError | undefined;
   #wake: (() => void) | undefined;
   #discardRows = false;
-  #busy: Promise<void> | undefined;
-  #stopRequested = false;
-  #aborting: Promise<void> | undefined;
+  readonly #trips: RoundTrips;
 
   constructor(session: MysqlSession, plan: StatementPlan) {
     this.#session = session;
+    this.#trips = new RoundTrips(session, 'MySQL', mysqlError);
     this.#plan = plan;
     this.ready = this.#begin();
     this.ready.catch(() => undefined);
@@ -174,28 +175,26 @@ class MysqlStatement implements ServerStatement {
   async finish(): Promise<void> {
     // A scalar stops after one row: the rest of the result is stopped on the server.
     if (this.#running && !this.#finished) await this.#stopRunning();
-    await this.#op(() => run(this.#session.connection, this.#plan.write ? 'COMMIT' : 'ROLLBACK'));
+    await this.#trips.run(() => run(this.#session.connection, this.#plan.write ? 'COMMIT' : 'ROLLBACK'));
   }
 
   abort(): Promise<void> {
-    this.#stopRequested = true;
-    this.#aborting ??= this.#abort();
-    return this.#aborting;
+    return this.#trips.stop(() => this.#abort());
   }
 
   async #begin(): Promise<ColumnInfo[]> {
     const { connection } = this.#session;
     const { write, timeoutMs, text } = this.#plan;
     const seconds = (timeoutMs / 1000).toFixed(3);
-    await this.#op(() => run(connection, `SET SESSION max_statement_time = ${seconds}, SESSION tx_read_only = ${write ? 0 : 1}`));
-    await this.#op(() => run(connection, `START TRANSACTION ${write ? 'READ WRITE' : 'READ ONLY'}`));
+    await this.#trips.run(() => run(connection, `SET SESSION max_statement_time = ${seconds}, SESSION tx_read_only = ${write ? 0 : 1}`));
+    await this.#trips.run(() => run(connection, `START TRANSACTION ${write ? 'READ WRITE' : 'READ ONLY'}`));
     if (write) {
-      const result = await this.#op(() => run(connection, text));
+      const result = await this.#trips.run(() => run(connection, text));
       this.affected = Array.isArray(result) ? 0 : Number((result as ResultSetHeader).affectedRows ?? 0);
       this.#finished = true;
       return [];
     }
-    return this.#op(() => this.#stream(text));
+    return this.#trips.run(() => this.#stream(text));
   }
 
   /** Starts the streamed query; resolves with its columns (none for a statement that returns no rows). */
@@ -245,21 +244,6 @@ class MysqlStatement implements ServerStatement {
     return described.promise;
   }
 
-  /** Runs one round trip, remembered so a cancel knows the server is busy. */
-  async #op<T>(step: () => Promise<T>): Promise<T> {
-    if (this.#stopRequested) throw new AppError('deadline_exceeded', 'the query was cancelled');
-    if (!this.#session.alive) throw new AppError('query_failed', 'the connection to MySQL was lost');
-    const pending = step();
-    this.#busy = pending.then(() => undefined, () => undefined);
-    try {
-      return await pending;
-    } catch (error) {
-      throw mysqlError(error);
-    } finally {
-      this.#busy = undefined;
-    }
-  }
-
   /** KILL QUERY from a second connection, then drain what was already sent until the server reports the end. */
   async #stopRunning(): Promise<void> {
     this.#discardRows = true;
@@ -273,10 +257,9 @@ class MysqlStatement implements ServerStatement {
 
   async #abort(): Promise<void> {
     const session = this.#session;
-    let timer: NodeJS.Timeout | undefined;
     const stop = async () => {
       if (!session.alive) return;
-      const busy = this.#busy;
+      const busy = this.#trips.busy;
       if (this.#running && !this.#finished) await this.#stopRunning();
       else if (busy) {
         // A kill that lands after the statement finished finds the thread idle; MariaDB then clears it.
@@ -286,14 +269,8 @@ class MysqlStatement implements ServerStatement {
       if (session.alive) await run(session.connection, 'ROLLBACK');
     };
     try {
-      await Promise.race([
-        stop(),
-        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('abort timed out')), ABORT_MS); }),
-      ]);
-    } catch {
-      session.discard();
+      await stopWithin(ABORT_MS, stop, () => session.discard());
     } finally {
-      clearTimeout(timer);
       this.#finished = true;
       this.#rows = [];
     }

@@ -7,11 +7,13 @@ import { toCell } from './cells.ts';
 import type { Connector, PostgresConfig } from './connector.ts';
 import { postgresError } from './postgres-errors.ts';
 import { POSTGRES_TYPES, postgresTypeName } from './postgres-types.ts';
+import { RoundTrips } from './round-trips.ts';
 import { resolvePassword, tlsOptions } from './server-config.ts';
 import { ServerConnector } from './server-connector.ts';
 import type { ServerSession, StatementPlan } from './server-connector.ts';
 import type { ServerStatement } from './server-cursor.ts';
 import { bindServerStatement } from './server-parameters.ts';
+import { stopWithin } from './stop-within.ts';
 
 // How long stopping a statement (cancel, wait for the server to give up, roll back) may take before the
 // connection is thrown away instead.
@@ -157,13 +159,12 @@ class PostgresStatement implements ServerStatement {
   readonly #session: PostgresSession;
   readonly #plan: StatementPlan;
   #cursor: DescribedCursor | undefined;
+  readonly #trips: RoundTrips;
   #ended = false;
-  #busy: Promise<void> | undefined;
-  #stopRequested = false;
-  #aborting: Promise<void> | undefined;
 
   constructor(session: PostgresSession, plan: StatementPlan) {
     this.#session = session;
+    this.#trips = new RoundTrips(session, 'PostgreSQL', postgresError);
     this.#plan = plan;
     this.ready = this.#begin();
     this.ready.catch(() => undefined);
@@ -172,7 +173,7 @@ class PostgresStatement implements ServerStatement {
   async read(hint: number): Promise<Cell[][] | undefined> {
     const cursor = this.#cursor;
     if (!cursor || this.#ended) return undefined;
-    const rows = await this.#op(() => cursor.read(hint));
+    const rows = await this.#trips.run(() => cursor.read(hint));
     if (rows.length === 0) {
       this.#ended = true;
       return undefined;
@@ -182,62 +183,44 @@ class PostgresStatement implements ServerStatement {
 
   async finish(): Promise<void> {
     const cursor = this.#cursor;
-    if (cursor && cursor.state === 'idle') await this.#op(() => cursor.close());
+    if (cursor && cursor.state === 'idle') await this.#trips.run(() => cursor.close());
     this.#ended = true;
-    await this.#op(() => this.#session.client.query(this.#plan.write ? 'COMMIT' : 'ROLLBACK'));
+    await this.#trips.run(() => this.#session.client.query(this.#plan.write ? 'COMMIT' : 'ROLLBACK'));
   }
 
   abort(): Promise<void> {
-    this.#stopRequested = true;
-    this.#aborting ??= this.#abort();
-    return this.#aborting;
+    return this.#trips.stop(() => this.#abort());
   }
 
   async #begin(): Promise<ColumnInfo[]> {
     const { client } = this.#session;
     const { write, timeoutMs, text, values } = this.#plan;
     // A SELECT, not SET: it takes the transaction's snapshot, after which SET TRANSACTION READ WRITE is refused.
-    await this.#op(() => client.query(
+    await this.#trips.run(() => client.query(
       `BEGIN ${write ? 'READ WRITE' : 'READ ONLY'}; ` +
       `SELECT set_config('statement_timeout', '${timeoutMs}', true), ` +
       `set_config('idle_in_transaction_session_timeout', '${timeoutMs + IDLE_MARGIN_MS}', true)`,
     ));
     if (write) {
-      const result = await this.#op(() => client.query({ text, values, rowMode: 'array' }));
+      const result = await this.#trips.run(() => client.query({ text, values, rowMode: 'array' }));
       this.affected = result.rowCount ?? 0;
       this.#ended = true;
       return [];
     }
     const cursor = new DescribedCursor(text, values, { rowMode: 'array', types: POSTGRES_TYPES });
     this.#cursor = cursor;
-    const fields = await this.#op(() => {
+    const fields = await this.#trips.run(() => {
       client.query(cursor);
       return cursor.described.promise;
     });
     return fields.map((field) => ({ name: field.name, type: postgresTypeName(field.dataTypeID) }));
   }
 
-  /** Runs one round trip, remembered so a cancel knows the server is busy and can wait for it to give up. */
-  async #op<T>(run: () => Promise<T>): Promise<T> {
-    if (this.#stopRequested) throw new AppError('deadline_exceeded', 'the query was cancelled');
-    if (!this.#session.alive) throw new AppError('query_failed', 'the connection to PostgreSQL was lost');
-    const pending = run();
-    this.#busy = pending.then(() => undefined, () => undefined);
-    try {
-      return await pending;
-    } catch (error) {
-      throw postgresError(error);
-    } finally {
-      this.#busy = undefined;
-    }
-  }
-
   async #abort(): Promise<void> {
     const session = this.#session;
-    let timer: NodeJS.Timeout | undefined;
     const stop = async () => {
       if (!session.alive) return;
-      const busy = this.#busy;
+      const busy = this.#trips.busy;
       if (busy) {
         // A statement running on the server (or a pull in flight) is cancelled there; a cancel that lands after
         // it finished finds the backend idle and is ignored by PostgreSQL.
@@ -249,14 +232,8 @@ class PostgresStatement implements ServerStatement {
       if (session.alive) await session.client.query('ROLLBACK');
     };
     try {
-      await Promise.race([
-        stop(),
-        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('abort timed out')), ABORT_MS); }),
-      ]);
-    } catch {
-      session.discard();
+      await stopWithin(ABORT_MS, stop, () => session.discard());
     } finally {
-      clearTimeout(timer);
       this.#ended = true;
     }
   }

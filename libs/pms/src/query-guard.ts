@@ -1,4 +1,5 @@
 import { AppError } from '@halo/contracts';
+import { cancelError } from './cursor-errors.ts';
 
 // setTimeout delays above 2^31-1 ms fire at once, so far deadlines are waited for in steps.
 const MAX_TIMER_MS = 2_147_483_647;
@@ -40,6 +41,5 @@ export function guardQuery(deadline: number, signal: AbortSignal | undefined): Q
 
 /** A cancelled query rethrows the signal's AppError reason, or else reports itself as cancelled. */
 function abortReason(signal: AbortSignal | undefined): AppError {
-  const reason: unknown = signal?.reason;
-  return reason instanceof AppError ? reason : new AppError('deadline_exceeded', 'the query was cancelled');
+  return cancelError(signal?.reason);
 }

@@ -8,6 +8,7 @@ import { ServerCursor } from './server-cursor.ts';
 import type { ServerStatement } from './server-cursor.ts';
 import type { BoundStatement } from './server-parameters.ts';
 import { assertReadOnly } from './read-only-guard.ts';
+import { StatementQueue } from './statement-queue.ts';
 
 const BATCH_BYTES = 64 * 1024;
 const BATCH_ROWS = 10_000;
@@ -48,8 +49,7 @@ export class ServerConnector implements Connector {
   readonly engine: 'postgres' | 'mysql';
   readonly #server: ServerEngine;
   #session: ServerSession | undefined;
-  #tail: Promise<void> = Promise.resolve();
-  #cursor: ServerCursor | undefined;
+  readonly #queue = new StatementQueue<ServerCursor>();
   #connecting: Promise<ServerSession> | undefined;
   #closed = false;
 
@@ -81,14 +81,7 @@ export class ServerConnector implements Connector {
     if (!write && !this.#server.allowWrites) assertReadOnly(input.text, this.engine === 'postgres' ? 'postgresql' : 'mysql');
     const bound = this.#server.bind(input.text, input.parameters);
     const guard = guardQuery(input.deadline, input.signal);
-    const previous = this.#tail;
-    const turn = Promise.withResolvers<void>();
-    // The next statement waits for this one and every earlier one, even when this one gives up early.
-    this.#tail = previous.then(() => turn.promise);
-    let cursor: ServerCursor | undefined;
-    try {
-      await Promise.race([previous, guard.stopped]);
-      if (this.#closed) throw new AppError('internal', 'the connector is closed');
+    return this.#queue.run(guard, () => this.#closed, async (turn) => {
       const session = await Promise.race([this.#ensureSession(), guard.stopped]);
       const started = performance.now();
       const statement = session.start({ ...bound, write, timeoutMs: Math.max(1, Math.ceil(input.deadline - Date.now())) });
@@ -99,33 +92,23 @@ export class ServerConnector implements Connector {
         await statement.abort();
         throw error;
       }
-      cursor = new ServerCursor(columns, statement, {
+      const cursor = new ServerCursor(columns, statement, {
         scalar: input.executionMode === 'scalar',
         maxRows: input.maxRows,
         maxBytes: input.maxBytes,
         batchRows: input.batchRows ?? BATCH_ROWS,
         batchBytes: input.batchBytes ?? BATCH_BYTES,
-      }, guard, started, () => {
-        if (this.#cursor === cursor) this.#cursor = undefined;
-        turn.resolve();
-      });
-      this.#cursor = cursor;
+      }, guard, started, turn.release);
+      turn.adopt(cursor);
       return cursor;
-    } finally {
-      // Until a cursor exists this call owns the turn; afterwards the cursor releases it.
-      if (!cursor) {
-        guard.dispose();
-        turn.resolve();
-      }
-    }
+    });
   }
 
   /** Stops at once: a running statement is cancelled and queued ones are refused. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#cursor?.cancel(new AppError('internal', 'the connector was closed'));
-    await this.#tail;
+    await this.#queue.cancelAndDrain(new AppError('internal', 'the connector was closed'));
     await this.#session?.close();
     this.#session = undefined;
   }

@@ -2,7 +2,11 @@ import { AppError } from '@halo/contracts';
 import type { Cell, ColumnInfo } from '@halo/contracts';
 import { rowBytes } from './cells.ts';
 import type { ResultCursor, ResultSummary } from './connector.ts';
+import { cancelError, failureError } from './cursor-errors.ts';
+import { elapsedMs } from './elapsed-ms.ts';
 import type { QueryGuard } from './query-guard.ts';
+import { SerialReads } from './serial-reads.ts';
+import { turnRelease } from './turn-release.ts';
 
 /** One statement on a server engine (PostgreSQL, MySQL), run inside its own transaction. */
 export interface ServerStatement {
@@ -44,15 +48,13 @@ export class ServerCursor implements ResultCursor {
   readonly columns: ColumnInfo[];
   readonly #statement: ServerStatement;
   readonly #limits: CursorLimits;
-  readonly #guard: QueryGuard;
   readonly #release: () => void;
   readonly #started: number;
+  readonly #reads = new SerialReads();
   #state: State = 'open';
   #error: AppError | undefined;
   #summary: ResultSummary | undefined;
-  #released = false;
   #stopping: Promise<void> | undefined;
-  #reads: Promise<unknown> = Promise.resolve();
   #pending: Cell[][] = [];
   #pendingAt = 0;
   #sourceEnded = false;
@@ -63,9 +65,8 @@ export class ServerCursor implements ResultCursor {
     this.columns = limits.scalar ? columns.slice(0, 1) : columns;
     this.#statement = statement;
     this.#limits = limits;
-    this.#guard = guard;
     this.#started = started;
-    this.#release = release;
+    this.#release = turnRelease(guard, release);
     guard.stopped.catch((reason: unknown) => this.cancel(reason));
   }
 
@@ -76,18 +77,13 @@ export class ServerCursor implements ResultCursor {
 
   cancel(reason?: unknown): Promise<void> {
     if (this.#state !== 'open') return this.#stopping ?? Promise.resolve();
-    this.#fail(reason instanceof AppError ? reason : new AppError('deadline_exceeded', 'the query was cancelled'));
+    this.#fail(cancelError(reason));
     return this.#stop();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Cell[][], undefined> {
     return {
-      next: () => {
-        // Reads run one after another even if a caller does not wait between next() calls.
-        const read = this.#reads.then(() => this.#read());
-        this.#reads = read.catch(() => {});
-        return read;
-      },
+      next: () => this.#reads.run(() => this.#read()),
       return: async () => {
         if (this.#state === 'open') {
           this.#state = 'closed';
@@ -136,7 +132,7 @@ export class ServerCursor implements ResultCursor {
       }
     } catch (error) {
       if (this.#state === 'open') {
-        this.#fail(error instanceof AppError ? error : new AppError('internal', 'the query failed'));
+        this.#fail(failureError(error));
         await this.#stop();
       }
       return this.#afterOpen();
@@ -157,7 +153,7 @@ export class ServerCursor implements ResultCursor {
       await this.#statement.finish();
     } catch (error) {
       if (this.#state === 'open') {
-        this.#fail(error instanceof AppError ? error : new AppError('internal', 'the query failed'));
+        this.#fail(failureError(error));
         await this.#stop();
       }
       return this.#afterOpen();
@@ -168,10 +164,10 @@ export class ServerCursor implements ResultCursor {
       rowCount: this.#rowCount,
       bytes: this.#bytes,
       ...(affected === undefined ? {} : { affected }),
-      executionMs: Math.round((performance.now() - this.#started) * 1000) / 1000,
+      executionMs: elapsedMs(this.#started),
     };
     this.#state = 'ended';
-    this.#doRelease();
+    this.#release();
     return { done: true, value: undefined };
   }
 
@@ -183,7 +179,7 @@ export class ServerCursor implements ResultCursor {
   }
 
   #stop(): Promise<void> {
-    this.#stopping ??= this.#statement.abort().then(() => this.#doRelease());
+    this.#stopping ??= this.#statement.abort().then(() => this.#release());
     return this.#stopping;
   }
 
@@ -191,12 +187,5 @@ export class ServerCursor implements ResultCursor {
     this.#state = 'failed';
     this.#error = error;
     this.#pending = [];
-  }
-
-  #doRelease(): void {
-    if (this.#released) return;
-    this.#released = true;
-    this.#guard.dispose();
-    this.#release();
   }
 }

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { AppError } from '@halo/contracts';
 import type { ColumnInfo } from '@halo/contracts';
+import { checkQueryInput } from './check-input.ts';
 import { collectResult } from './collect-result.ts';
 import type { Connector, QueryInput, QueryOutput, ResultCursor, SqliteConfig } from './connector.ts';
 import { bindParameters } from './parameters.ts';
@@ -8,9 +9,8 @@ import { guardQuery } from './query-guard.ts';
 import { assertReadOnly } from './read-only-guard.ts';
 import { SqliteCursor } from './sqlite-cursor.ts';
 import { SqliteProcess } from './sqlite-process.ts';
+import { StatementQueue } from './statement-queue.ts';
 import { BATCH_BYTES, BATCH_ROWS, PREFETCH_BATCHES } from './sqlite-protocol.ts';
-
-const MODES = new Set(['reader', 'scalar', 'nonQuery']);
 
 /** Opens a SQLite database (read-only unless allowWrites) in its own worker process. */
 export async function openSqliteConnector(config: SqliteConfig): Promise<Connector> {
@@ -31,8 +31,7 @@ class SqliteConnector implements Connector {
   readonly #path: string;
   readonly #allowWrites: boolean;
   #worker: SqliteProcess | undefined;
-  #tail: Promise<void> = Promise.resolve();
-  #cursor: SqliteCursor | undefined;
+  readonly #queue = new StatementQueue<SqliteCursor>();
   #closed = false;
 
   constructor(path: string, allowWrites: boolean, worker: SqliteProcess) {
@@ -51,19 +50,12 @@ class SqliteConnector implements Connector {
 
   async stream(input: QueryInput): Promise<ResultCursor> {
     if (this.#closed) throw new AppError('internal', 'the connector is closed');
-    checkInput(input);
+    checkQueryInput(input);
     // Backstop behind the read-only open and query_only: refuse anything the classifier cannot prove is a read.
     if (!this.#allowWrites && input.executionMode !== 'nonQuery') assertReadOnly(input.text, 'sqlite');
     const parameters = bindParameters(input.parameters);
     const guard = guardQuery(input.deadline, input.signal);
-    const previous = this.#tail;
-    const turn = Promise.withResolvers<void>();
-    // The next statement waits for this one and every earlier one, even when this one gives up early.
-    this.#tail = previous.then(() => turn.promise);
-    let cursor: SqliteCursor | undefined;
-    try {
-      await Promise.race([previous, guard.stopped]);
-      if (this.#closed) throw new AppError('internal', 'the connector is closed');
+    return this.#queue.run(guard, () => this.#closed, async (turn) => {
       const worker = await Promise.race([this.#ensureWorker(), guard.stopped]);
       const started = performance.now();
       const statement = worker.run({
@@ -83,22 +75,13 @@ class SqliteConnector implements Connector {
         if (!statement.isSettled) void this.#kill(worker);
         throw error;
       }
-      cursor = new SqliteCursor(columns, statement, guard, started, {
+      const cursor = new SqliteCursor(columns, statement, guard, started, {
         kill: (reason) => this.#kill(worker, reason),
-        release: () => {
-          if (this.#cursor === cursor) this.#cursor = undefined;
-          turn.resolve();
-        },
+        release: turn.release,
       });
-      this.#cursor = cursor;
+      turn.adopt(cursor);
       return cursor;
-    } finally {
-      // Until a cursor exists this call owns the turn; afterwards the cursor releases it.
-      if (!cursor) {
-        guard.dispose();
-        turn.resolve();
-      }
-    }
+    });
   }
 
   /** Stops at once: a running statement is killed and queued ones are refused. */
@@ -107,9 +90,9 @@ class SqliteConnector implements Connector {
     this.#closed = true;
     const reason = new AppError('internal', 'the connector was closed');
     const worker = this.#worker;
-    const cancelled = this.#cursor?.cancel(reason);
+    const cancelled = this.#queue.current?.cancel(reason);
     if (worker?.busy) worker.kill(reason);
-    await this.#tail;
+    await this.#queue.drained();
     await cancelled;
     await worker?.close();
     if (this.#worker !== worker) await this.#worker?.close();
@@ -126,21 +109,5 @@ class SqliteConnector implements Connector {
   async #ensureWorker(): Promise<SqliteProcess> {
     if (!this.#worker?.alive) this.#worker = await SqliteProcess.start(this.#path, this.#allowWrites);
     return this.#worker;
-  }
-}
-
-function checkInput(input: QueryInput): void {
-  if (typeof input.text !== 'string' || input.text.trim() === '') throw new AppError('bad_request', 'the command text is empty');
-  if (!MODES.has(input.executionMode)) throw new AppError('bad_request', 'unknown execution mode');
-  if (!Number.isFinite(input.deadline)) throw new AppError('bad_request', 'the deadline must be epoch milliseconds');
-  for (const limit of [input.maxRows, input.maxBytes]) {
-    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
-      throw new AppError('bad_request', 'result limits must be non-negative integers');
-    }
-  }
-  for (const size of [input.batchRows, input.batchBytes]) {
-    if (size !== undefined && !(Number.isInteger(size) && size > 0)) {
-      throw new AppError('bad_request', 'batch sizes must be positive integers');
-    }
   }
 }

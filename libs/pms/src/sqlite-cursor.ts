@@ -1,8 +1,12 @@
 import { AppError } from '@halo/contracts';
 import type { Cell, ColumnInfo } from '@halo/contracts';
 import type { ResultCursor, ResultSummary } from './connector.ts';
+import { cancelError, failureError } from './cursor-errors.ts';
+import { elapsedMs } from './elapsed-ms.ts';
 import type { QueryGuard } from './query-guard.ts';
+import { SerialReads } from './serial-reads.ts';
 import type { WorkerStatement } from './sqlite-statement.ts';
+import { turnRelease } from './turn-release.ts';
 
 // How long a cursor left early waits for the worker to finalise the statement itself before killing it.
 // A worker waiting for credit answers at once; one busy inside a long sqlite3_step() cannot answer at all.
@@ -25,21 +29,20 @@ type State = 'open' | 'ended' | 'closed' | 'failed';
 export class SqliteCursor implements ResultCursor {
   readonly columns: ColumnInfo[];
   readonly #statement: WorkerStatement;
-  readonly #guard: QueryGuard;
   readonly #hooks: CursorHooks;
+  readonly #release: () => void;
   readonly #started: number;
+  readonly #reads = new SerialReads();
   #state: State = 'open';
   #error: AppError | undefined;
   #summary: ResultSummary | undefined;
-  #released = false;
   #stopping: Promise<void> | undefined;
-  #reads: Promise<unknown> = Promise.resolve();
 
   constructor(columns: ColumnInfo[], statement: WorkerStatement, guard: QueryGuard, started: number, hooks: CursorHooks) {
     this.columns = columns;
     this.#statement = statement;
-    this.#guard = guard;
     this.#hooks = hooks;
+    this.#release = turnRelease(guard, () => hooks.release());
     this.#started = started;
     guard.stopped.catch((reason: unknown) => this.cancel(reason));
   }
@@ -51,7 +54,7 @@ export class SqliteCursor implements ResultCursor {
 
   cancel(reason?: unknown): Promise<void> {
     if (this.#state !== 'open') return this.#stopping ?? Promise.resolve();
-    const error = reason instanceof AppError ? reason : new AppError('deadline_exceeded', 'the query was cancelled');
+    const error = cancelError(reason);
     this.#fail(error);
     // Only a killed process really stops a statement that may be busy inside SQLite. Its exit fails a pending
     // read, and the connector is released only then, so nothing overlaps the dying statement.
@@ -62,19 +65,12 @@ export class SqliteCursor implements ResultCursor {
 
   [Symbol.asyncIterator](): AsyncIterator<Cell[][], undefined> {
     return {
-      next: () => this.#next(),
+      next: () => this.#reads.run(() => this.#read()),
       return: async () => {
         await this.#leave();
         return { done: true, value: undefined };
       },
     };
-  }
-
-  #next(): Promise<IteratorResult<Cell[][], undefined>> {
-    // Reads run one after another even if a caller does not wait between next() calls.
-    const read = this.#reads.then(() => this.#read());
-    this.#reads = read.catch(() => {});
-    return read;
   }
 
   async #read(): Promise<IteratorResult<Cell[][], undefined>> {
@@ -87,7 +83,7 @@ export class SqliteCursor implements ResultCursor {
     } catch (error) {
       // The statement failed (SQL error, result_too_large, worker gone): the worker already ended it.
       if (this.#state === 'open') {
-        this.#fail(error instanceof AppError ? error : new AppError('internal', 'the query failed'));
+        this.#fail(failureError(error));
         this.#release();
       }
       return this.#afterOpen();
@@ -95,7 +91,7 @@ export class SqliteCursor implements ResultCursor {
     if (this.#state !== 'open') return this.#afterOpen();
     if (batch) return { done: false, value: batch };
     const summary = this.#statement.summary ?? { rowCount: 0, bytes: 2 };
-    this.#summary = { ...summary, executionMs: Math.round((performance.now() - this.#started) * 1000) / 1000 };
+    this.#summary = { ...summary, executionMs: elapsedMs(this.#started) };
     this.#state = 'ended';
     this.#release();
     return { done: true, value: undefined };
@@ -128,12 +124,5 @@ export class SqliteCursor implements ResultCursor {
   #fail(error: AppError): void {
     this.#state = 'failed';
     this.#error = error;
-  }
-
-  #release(): void {
-    if (this.#released) return;
-    this.#released = true;
-    this.#guard.dispose();
-    this.#hooks.release();
   }
 }
