@@ -46,6 +46,24 @@ const WORD = /[\p{L}\p{N}_$]+/gu;
  * function the dialect's deny-list holds. Unparseable or ambiguous text is refused.
  */
 export function classifyStatement(text: string, dialect: SqlDialect): ReadOnlyVerdict {
+  // Integrators send the same statements again and again with new parameter values: parsing once per text is
+  // enough (the verdict depends only on the text and the dialect).
+  const key = `${dialect}\u0000${text}`;
+  const known = verdicts.get(key);
+  if (known) return known;
+  const verdict = classify(text, dialect);
+  if (typeof text === 'string' && text.length <= MAX_CACHED_TEXT) {
+    if (verdicts.size >= MAX_CACHED_VERDICTS) verdicts.delete(verdicts.keys().next().value!);
+    verdicts.set(key, verdict);
+  }
+  return verdict;
+}
+
+const MAX_CACHED_VERDICTS = 2_000;
+const MAX_CACHED_TEXT = 8_192;
+const verdicts = new Map<string, ReadOnlyVerdict>();
+
+function classify(text: string, dialect: SqlDialect): ReadOnlyVerdict {
   const policy = POLICIES[dialect];
   if (policy === undefined) return refuse('unknown SQL dialect');
   if (typeof text !== 'string' || text.trim() === '') return refuse('the statement is empty');
