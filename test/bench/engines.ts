@@ -23,6 +23,8 @@ const PASSWORD_ENV = { postgres: 'HALO_BENCH_PG_PASSWORD', mysql: 'HALO_BENCH_MY
 const MS_PROFILE_OPTIONS = {
   identityQuery: 'SELECT SiteId, Version FROM dbo.Site',
   practiceNameQuery: 'SELECT TOP 1 PracticeName FROM dbo.Practice',
+  enablementQuery: 'SELECT Enabled FROM dbo.Integrations WHERE Name = @integrationName',
+  integrationName: 'Halo',
 };
 
 type Entry = AgentConfigInput['databases'][number];
@@ -100,6 +102,7 @@ async function tdsBench(): Promise<Bench> {
     })],
     [MS_PROFILE_OPTIONS.identityQuery, () => ({ columns: [{ name: 'SiteId', type: 'nvarchar' }, { name: 'Version', type: 'nvarchar' }], rows: [[`BENCH-MS-${suffix}`, null]] })],
     [MS_PROFILE_OPTIONS.practiceNameQuery, () => ({ columns: [{ name: 'PracticeName', type: 'nvarchar' }], rows: [['TDS bench']] })],
+    [MS_PROFILE_OPTIONS.enablementQuery, () => ({ columns: [{ name: 'Enabled', type: 'bit' }], rows: [[true]] })],
     ['SELECT DB_NAME()', () => ({ columns: [{ name: '', type: 'nvarchar' }], rows: [['bench']] })],
     [QUERY, () => ({
       columns: [
