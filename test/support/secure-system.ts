@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Environment } from '@halo/contracts';
 import { createLogger, type Logger } from '@halo/log';
 import { connectNats, type NatsConnection } from '@halo/messaging';
@@ -15,6 +14,7 @@ import { launchSecureHub, type RunningSecureHub } from '@halo/testkit';
 import { startRegistry } from '@halo/registry';
 import { startFacade, type RunningFacade } from '@halo/facade';
 import { AgentConfig, startAgent, type Agent, type AgentConfigInput } from '@halo/agent';
+import { facadeClient } from '@halo/demo';
 
 /** One environment's services: its facade (HTTPS), keys and the facade's own NATS connection. */
 export interface SecureEnv {
@@ -68,7 +68,6 @@ export async function startSecureSystem(options: { logLevel?: 'silent' | 'info' 
     };
     const sysNc = await conn('test-sys-admin', setup.sysCreds.admin);
     const ca = readFileSync(setup.tls.caFile);
-    const httpsAgent = new HttpsAgent({ ca, keepAlive: false });
 
     const startEnv = async (env: Environment): Promise<SecureEnv> => {
       const account = setup.accounts[env];
@@ -93,30 +92,14 @@ export async function startSecureSystem(options: { logLevel?: 'silent' | 'info' 
         https: { certFile: setup.tls.certFile, keyFile: setup.tls.keyFile },
       });
       closers.push(() => facade.close());
-      const call: SecureEnv['call'] = (path, init = {}) => new Promise((resolve, reject) => {
+      const client = facadeClient(facade.url, ca);
+      const call: SecureEnv['call'] = (path, init = {}) => {
         const headers: Record<string, string> = {};
         const key = init.key === undefined ? subscriptionKey : init.key;
         if (init.support) headers.authorization = `Bearer ${typeof init.support === 'string' ? init.support : supportKey}`;
         else if (key !== null) headers['ocp-apim-subscription-key'] = key;
-        const payload = init.body === undefined ? undefined : Buffer.from(JSON.stringify(init.body));
-        if (payload) headers['content-type'] = 'application/json';
-        const req = httpsRequest(new URL(path, facade.url), { method: init.method ?? (payload ? 'POST' : 'GET'), headers, agent: httpsAgent }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let body: unknown = text;
-            try {
-              body = JSON.parse(text);
-            } catch {
-              // not JSON
-            }
-            resolve({ status: res.statusCode ?? 0, body });
-          });
-        });
-        req.on('error', reject);
-        req.end(payload);
-      });
+        return client(path, { headers, ...(init.method ? { method: init.method } : {}), ...(init.body !== undefined ? { body: init.body } : {}), timeoutMs: 30_000 });
+      };
       return {
         env, facade, facadeNc, subscriptionKey, supportKey, call, requesterId: `facade${env}`,
         async enrolmentToken(ttlSeconds) {

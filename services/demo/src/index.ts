@@ -7,3 +7,4 @@ export type { DemoCommand, DemoSite, DemoSummary } from './demo-summary.ts';
 export { DEMO_PRACTICES } from './sample-practices.ts';
 export { DEMO_INTEGRATOR_ID } from './subscription-key.ts';
 export type { UnexpectedExit } from './child-service.ts';
+export { facadeClient, type FacadeCall, type FacadeAnswer } from './facade-client.ts';

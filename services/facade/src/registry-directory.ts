@@ -1,8 +1,9 @@
+import { requestRegistry } from './registry-request.ts';
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
-import { AppError, LookupResult, PairResult, SiteResult, isAppError, subjects, type LookupRequest, type PairRequest, type SiteRequest, type SiteView } from '@halo/contracts';
+import { LookupResult, PairResult, SiteResult, subjects, type LookupRequest, type PairRequest, type SiteRequest, type SiteView } from '@halo/contracts';
 import type { z } from 'zod';
 import type { Logger } from '@halo/log';
-import { requestJson, type NatsConnection } from '@halo/messaging';
+import type { NatsConnection } from '@halo/messaging';
 import type { SiteDirectory } from './deps.ts';
 
 /** The registry's KV buckets whose changes invalidate cached sites (ARCHITECTURE §5). */
@@ -191,15 +192,7 @@ export class RegistryDirectory implements SiteDirectory {
     }
   }
 
-  async #request<S extends z.ZodType>(subject: string, payload: unknown, schema: S): Promise<z.infer<S>> {
-    try {
-      return await requestJson(this.#nc, subject, payload, schema, { timeoutMs: this.#timeoutMs, noResponders: 'registry_unavailable' });
-    } catch (err) {
-      // A slow registry is the registry's outage (503), not the integrator's deadline (504).
-      if (isAppError(err) && err.code === 'deadline_exceeded') throw new AppError('registry_unavailable', 'registry did not answer in time', { cause: err });
-      // Transport errors name subjects; callers (and integrators) only need to know the registry is down.
-      if (isAppError(err) && err.code === 'registry_unavailable' && err.cause !== undefined) throw new AppError('registry_unavailable', 'registry unavailable', { cause: err });
-      throw err;
-    }
+  #request<S extends z.ZodType>(subject: string, payload: unknown, schema: S): Promise<z.infer<S>> {
+    return requestRegistry(this.#nc, subject, payload, schema, this.#timeoutMs);
   }
 }

@@ -1,10 +1,11 @@
+import { requestRegistry } from './registry-request.ts';
 import {
-  AppError, EnrolResult, LookupResult, SupportAuditResult, SupportEnrolmentTokenResult, SupportRevokeResult,
-  type EnrolRequest, type SupportEnrolmentTokenRequest, type SupportRevokeRequest, SupportListResult, SupportMoveResult, isAppError, subjects,
+  EnrolResult, LookupResult, SupportAuditResult, SupportEnrolmentTokenResult, SupportRevokeResult,
+  type EnrolRequest, type SupportEnrolmentTokenRequest, type SupportRevokeRequest, SupportListResult, SupportMoveResult, subjects,
   type LookupRequest, type SiteView, type SupportAuditRequest, type SupportListRequest, type SupportMoveRequest,
 } from '@halo/contracts';
 import type { z } from 'zod';
-import { requestJson, type NatsConnection } from '@halo/messaging';
+import type { NatsConnection } from '@halo/messaging';
 import type { SupportRegistry } from './deps.ts';
 
 /** The registry's support verbs over NATS request-reply (never cached: support wants the truth now). */
@@ -47,13 +48,7 @@ export class NatsSupportRegistry implements SupportRegistry {
     return this.#request(subjects.registry('enrol'), request, EnrolResult);
   }
 
-  async #request<S extends z.ZodType>(subject: string, payload: unknown, schema: S): Promise<z.infer<S>> {
-    try {
-      return await requestJson(this.#nc, subject, payload, schema, { timeoutMs: this.#timeoutMs, noResponders: 'registry_unavailable' });
-    } catch (err) {
-      if (isAppError(err) && err.code === 'deadline_exceeded') throw new AppError('registry_unavailable', 'registry did not answer in time', { cause: err });
-      if (isAppError(err) && err.code === 'registry_unavailable' && err.cause !== undefined) throw new AppError('registry_unavailable', 'registry unavailable', { cause: err });
-      throw err;
-    }
+  #request<S extends z.ZodType>(subject: string, payload: unknown, schema: S): Promise<z.infer<S>> {
+    return requestRegistry(this.#nc, subject, payload, schema, this.#timeoutMs);
   }
 }

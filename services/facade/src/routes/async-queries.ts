@@ -5,11 +5,11 @@ import { z } from 'zod';
 import {
   ASYNC_LIMITS, AppError, AsyncPageHeaders, AsyncQueryBody, AsyncQueryStatus, AsyncStatusBatchBody,
   AsyncStatusBatchResponse, AsyncSubmitResponse, Guid,
-  type AsyncJob, type AsyncPageMetadata, type AsyncQueryRecord, type SiteView,
-} from '@halo/contracts';
+  type AsyncJob, type AsyncPageMetadata, type AsyncQueryRecord, } from '@halo/contracts';
 import type { AsyncPage, AsyncQueryStore } from '../async-deps.ts';
 import { isExpired, liveRecord, toAsyncStatus, visibleRecord } from '../async-status.ts';
-import type { FacadeDeps, SiteDirectory } from '../deps.ts';
+import { queryableSite } from '../queryable-site.ts';
+import type { FacadeDeps } from '../deps.ts';
 import { assertOnboarded, principalOf, type IntegratorGate } from '../integrator-access.ts';
 import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../openapi.ts';
 
@@ -202,15 +202,4 @@ async function readWhole(page: AsyncPage): Promise<Buffer> {
   const err = await page.error;
   if (err) throw new AppError('internal', 'reading a result page failed', { cause: err });
   return Buffer.concat(parts);
-}
-
-/** The site if it may be queried: unknown, malformed and retired ids are all "not found" (as for immediate queries). */
-async function queryableSite(directory: SiteDirectory, siteId: string): Promise<SiteView> {
-  if (!Guid.safeParse(siteId).success) throw new AppError('site_not_found', 'site not found');
-  const site = await directory.get(siteId);
-  if (!site || site.status === 'removed' || site.status === 'uninstalled') throw new AppError('site_not_found', 'site not found');
-  if (!site.authoritative) {
-    throw new AppError('site_not_authoritative', 'site is not authoritative for its practice; query the authoritative site');
-  }
-  return site;
 }

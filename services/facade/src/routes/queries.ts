@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { AppError, Guid, ImmediateQueryBody, LIMITS, QueryResponse, type SiteView } from '@halo/contracts';
-import type { FacadeDeps, SiteDirectory } from '../deps.ts';
+import { ImmediateQueryBody, LIMITS, QueryResponse } from '@halo/contracts';
+import { queryableSite } from '../queryable-site.ts';
+import type { FacadeDeps } from '../deps.ts';
 import { disconnectSignal } from '../disconnect-signal.ts';
 import { assertOnboarded, principalOf } from '../integrator-access.ts';
 import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../openapi.ts';
@@ -82,15 +83,4 @@ export async function queryRoutes(app: FastifyInstance, options: { deps: FacadeD
 /** True when the client asks for NDJSON (streamed, uncapped) rather than one JSON document. */
 function wantsNdjson(accept: string | undefined): boolean {
   return accept !== undefined && accept.split(',').some((part) => part.trim().toLowerCase().startsWith(NDJSON));
-}
-
-/** The site if it may be queried: unknown, malformed and retired ids are all "not found". */
-async function queryableSite(directory: SiteDirectory, siteId: string): Promise<SiteView> {
-  if (!Guid.safeParse(siteId).success) throw new AppError('site_not_found', 'site not found');
-  const site = await directory.get(siteId);
-  if (!site || site.status === 'removed' || site.status === 'uninstalled') throw new AppError('site_not_found', 'site not found');
-  if (!site.authoritative) {
-    throw new AppError('site_not_authoritative', 'site is not authoritative for its practice; query the authoritative site');
-  }
-  return site;
 }
