@@ -7,7 +7,8 @@
 // direct runs are in the same process too. Prints figures and ratios; no pass/fail.
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { createSampleServerDatabase, dropSampleServerDatabase, MSSQL_LOGIN_ACCESS_SQL, openConnector } from '@halo/pms';
+import { MSSQL_LOGIN_ACCESS_SQL, openConnector } from '@halo/pms';
+import { createSampleServerDatabase, dropSampleServerDatabase } from '@halo/sample-practice';
 import type { DatabaseConfig, MssqlConfig, MysqlConfig, PostgresConfig } from '@halo/pms';
 import { normaliseSql, startTdsResponder, TDS_DEFAULT_LOGIN } from '@halo/testkit';
 import type { TdsReply, TdsRequest, TdsValue } from '@halo/testkit';

@@ -18,9 +18,8 @@ import { request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import {
-  createSampleServerDatabase, dropSampleServerDatabase, getProfile, MSSQL_LOGIN_ACCESS_SQL, openConnector,
-} from '@halo/pms';
+import { getProfile, MSSQL_LOGIN_ACCESS_SQL, openConnector } from '@halo/pms';
+import { createSampleServerDatabase, dropSampleServerDatabase } from '@halo/sample-practice';
 import type { DatabaseConfig, MssqlConfig, MysqlConfig, PostgresConfig } from '@halo/pms';
 import { normaliseSql, startTdsResponder, TDS_DEFAULT_LOGIN } from '@halo/testkit';
 import type { TdsReply, TdsRequest, TdsResponder, TdsValue } from '@halo/testkit';

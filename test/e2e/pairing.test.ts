@@ -2,7 +2,7 @@
 // only the code's hash ever leaves the practice.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { samplePairingCode } from '@halo/pms';
+import { samplePairingCode } from '@halo/sample-practice';
 import { startTestSystem } from '../support/system.ts';
 
 type Json = Record<string, any>;

@@ -8,7 +8,8 @@ import {
   AckRouter, ChunkSender, connectNats, decodeJson, readRequestOptions, requestJson,
   type Msg, type NatsConnection, type Subscription,
 } from '@halo/messaging';
-import { createSampleDatabase, getProfile, openConnector } from '@halo/pms';
+import { getProfile, openConnector } from '@halo/pms';
+import { createSampleDatabase } from '@halo/sample-practice';
 import { launchHub, launchLeaf, type RunningHub, type RunningServer } from '@halo/testkit';
 import { startRegistry } from '@halo/registry';
 import { startFacade, type RunningFacade } from '@halo/facade';

@@ -9,7 +9,7 @@ import type { Environment } from '@halo/contracts';
 import { createLogger, type Logger } from '@halo/log';
 import { connectNats, type NatsConnection } from '@halo/messaging';
 import { keyFromSeed, operatorSigningKey } from '@halo/nats-auth';
-import { createSampleDatabase } from '@halo/pms';
+import { createSampleDatabase } from '@halo/sample-practice';
 import { launchSecureHub, type RunningSecureHub } from '@halo/testkit';
 import { startRegistry } from '@halo/registry';
 import { startFacade, type RunningFacade } from '@halo/facade';

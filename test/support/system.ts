@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, type Logger } from '@halo/log';
 import { connectNats, type NatsConnection } from '@halo/messaging';
-import { createSampleDatabase } from '@halo/pms';
+import { createSampleDatabase } from '@halo/sample-practice';
 import { launchHub, type RunningHub } from '@halo/testkit';
 import { startRegistry } from '@halo/registry';
 import { startFacade, type RunningFacade } from '@halo/facade';

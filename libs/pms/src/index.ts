@@ -1,30 +1,26 @@
-// Public entry of @halo/pms: database connectors, PMS profiles and sample practice databases.
-export { openConnector } from './connector.ts';
-export type {
-  Connector, DatabaseConfig, QueryInput, QueryOutput, ResultCursor, ResultSummary, SqliteConfig,
-} from './connector.ts';
-export type { MysqlConfig, PostgresConfig } from './connector.ts';
-export type { ServerConnectionConfig } from './server-config.ts';
-export { translatePlaceholders } from './sql-placeholders.ts';
-export { bindParameters, convertParameter } from './parameters.ts';
-export type { BoundValue } from './parameters.ts';
-export { getProfile, profileTypes } from './profile.ts';
-export type { PmsProfile, PracticeIdentity } from './profile.ts';
+// Public entry of @halo/pms: database connectors, PMS profiles and the read-only guard.
+export { openConnector } from './open-connector.ts';
+export type { DatabaseConfig } from './open-connector.ts';
+export type { Connector, QueryInput, QueryOutput, ResultCursor, ResultSummary } from './connector/connector.ts';
+export type { SqliteConfig } from './engines/sqlite/sqlite-connector.ts';
+export type { PostgresConfig } from './engines/postgres/postgres-connector.ts';
+export type { MysqlConfig } from './engines/mysql/mysql-connector.ts';
+export { resolvePassword, tlsOptions } from './engines/server/server-config.ts';
+export type { ServerConnectionConfig } from './engines/server/server-config.ts';
+export { translatePlaceholders } from './parameters/sql-placeholders.ts';
+export { bindParameters, convertParameter } from './parameters/convert-parameter.ts';
+export type { BoundValue } from './parameters/convert-parameter.ts';
+export { getProfile, profileTypes } from './profiles/profile-registry.ts';
+export type { PmsProfile, PracticeIdentity } from './profiles/profile.ts';
+export { SAMPLE_INTEGRATION } from './profiles/sample.ts';
 export { OPEN_DENTAL_PREFERENCES, OPEN_DENTAL_PROGRAM, openDentalPmsId } from './profiles/open-dental.ts';
-export { createSampleDatabase } from './sample-database.ts';
-export { createSampleServerDatabase, dropSampleServerDatabase } from './sample-server-database.ts';
-export type { SampleDatabaseOptions } from './sample-database.ts';
-export {
-  APPOINTMENT_STATUS, GENDER, PATIENT_STATUS, SAMPLE_DEFAULT_PATIENTS, SAMPLE_INDEXES, SAMPLE_INTEGRATION, samplePairingCode,
-  SAMPLE_PMS_VERSION, SAMPLE_REFERENCE_DATE, SAMPLE_TABLES,
-} from './sample-schema.ts';
-export { assertReadOnly, classifyStatement, MAX_GUARDED_TEXT } from './read-only-guard.ts';
-export type { ReadOnlyVerdict, SqlDialect } from './read-only-guard.ts';
-export { MSSQL_WRITABLE_LOGIN_WARNING, openMssqlConnector } from './mssql-connector.ts';
-export type { MssqlConnector } from './mssql-connector.ts';
-export type { MssqlConfig } from './mssql-config.ts';
-export { LOGIN_ACCESS_SQL as MSSQL_LOGIN_ACCESS_SQL } from './mssql-login-check.ts';
-export type { LoginAccess as MssqlLoginAccess } from './mssql-login-check.ts';
+export { assertReadOnly, classifyStatement, MAX_GUARDED_TEXT } from './guard/read-only-guard.ts';
+export type { ReadOnlyVerdict, SqlDialect } from './guard/read-only-guard.ts';
+export { MSSQL_WRITABLE_LOGIN_WARNING, openMssqlConnector } from './engines/mssql/mssql-connector.ts';
+export type { MssqlConnector } from './engines/mssql/mssql-connector.ts';
+export type { MssqlConfig } from './engines/mssql/mssql-config.ts';
+export { LOGIN_ACCESS_SQL as MSSQL_LOGIN_ACCESS_SQL } from './engines/mssql/mssql-login-check.ts';
+export type { LoginAccess as MssqlLoginAccess } from './engines/mssql/mssql-login-check.ts';
 export {
   DEFAULT_IDENTITY_QUERY as MSSQL_DEFAULT_IDENTITY_QUERY, DEFAULT_PRACTICE_NAME_QUERY as MSSQL_DEFAULT_PRACTICE_NAME_QUERY,
   MSSQL_PMS_TYPES, MssqlProfileOptions, mssqlPmsProfile,

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { QueryParameter, SqlDbType } from '@halo/contracts';
-import { createSampleDatabase, openConnector } from '@halo/pms';
+import { openConnector } from '@halo/pms';
+import { createSampleDatabase } from '@halo/sample-practice';
 import type { Connector, QueryInput } from '@halo/pms';
 
 /** A fresh temp directory, removed when the test ends. */

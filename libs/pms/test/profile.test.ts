@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { AppError } from '@halo/contracts';
-import { SAMPLE_PMS_VERSION, getProfile, openConnector, profileTypes } from '@halo/pms';
+import { getProfile, openConnector, profileTypes } from '@halo/pms';
+import { SAMPLE_PMS_VERSION } from '@halo/sample-practice';
 import { sampleConnector, sampleFile } from './fixtures.ts';
 
 const failed = (error: unknown) => error instanceof AppError && error.code === 'query_failed' && error.message.startsWith('sample profile');

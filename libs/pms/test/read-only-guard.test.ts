@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { AppError } from '@halo/contracts';
 import { assertReadOnly, classifyStatement, MAX_GUARDED_TEXT } from '@halo/pms';
 import type { SqlDialect } from '@halo/pms';
-import { checkSyntaxTree } from '../src/read-only-guard-ast.ts';
-import { POLICIES } from '../src/read-only-guard-policy.ts';
+import { checkSyntaxTree } from '../src/guard/ast.ts';
+import { POLICIES } from '../src/guard/policy.ts';
 import { BYPASS_ATTEMPTS, LEGIT_QUERIES } from './fixtures/bypass-corpus.ts';
 import type { BypassCategory } from './fixtures/bypass-corpus.ts';
 

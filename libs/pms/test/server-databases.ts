@@ -4,8 +4,10 @@ import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
-import { createSampleServerDatabase, dropSampleServerDatabase, openConnector } from '@halo/pms';
-import type { Connector, MysqlConfig, PostgresConfig, SampleDatabaseOptions } from '@halo/pms';
+import { openConnector } from '@halo/pms';
+import { createSampleServerDatabase, dropSampleServerDatabase } from '@halo/sample-practice';
+import type { Connector, MysqlConfig, PostgresConfig } from '@halo/pms';
+import type { SampleDatabaseOptions } from '@halo/sample-practice';
 
 /** The PostgreSQL server the tests use (its `database` is the one to connect to for admin work). */
 export function postgresServer(): PostgresConfig {

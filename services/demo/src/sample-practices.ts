@@ -1,6 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSampleDatabase } from '@halo/pms';
+import { createSampleDatabase } from '@halo/sample-practice';
 
 /** A sample practice database the demo serves. */
 export interface DemoDatabase {

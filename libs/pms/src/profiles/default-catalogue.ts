@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '@halo/contracts';
 import type { Catalogue } from '@halo/contracts';
-import type { Connector } from '../connector.ts';
+import type { Connector } from '../connector/connector.ts';
 
 const PROFILE_QUERY_MS = 15_000;
 const NameRow = z.tuple([z.string().min(1).max(128)]);

@@ -5,8 +5,8 @@
 import { z } from 'zod';
 import { AppError, PMS_DISPLAY_NAMES } from '@halo/contracts';
 import type { Catalogue, QueryParameter } from '@halo/contracts';
-import type { Connector, QueryOutput } from '../connector.ts';
-import type { PmsProfile, PracticeIdentity } from '../profile.ts';
+import type { Connector, QueryOutput } from '../connector/connector.ts';
+import type { PmsProfile, PracticeIdentity } from './profile.ts';
 import { defaultCatalogue } from './default-catalogue.ts';
 
 const PROFILE_QUERY_MS = 15_000;

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { AppError, PMS_DISPLAY_NAMES } from '@halo/contracts';
 import type { Catalogue, QueryParameter } from '@halo/contracts';
-import type { Connector, QueryOutput } from '../connector.ts';
-import type { PmsProfile, PracticeIdentity } from '../profile.ts';
-import { SAMPLE_INTEGRATION } from '../sample-schema.ts';
+import type { Connector, QueryOutput } from '../connector/connector.ts';
+import type { PmsProfile, PracticeIdentity } from './profile.ts';
 import { defaultCatalogue } from './default-catalogue.ts';
+
+/** Name of the integration row the sample profile checks; the sample-practice generator enables it. */
+export const SAMPLE_INTEGRATION = 'halo';
 
 // Profile reads are small and run at startup or on heartbeat; a stuck database must not stall them.
 const PROFILE_QUERY_MS = 15_000;

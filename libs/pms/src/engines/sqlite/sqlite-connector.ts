@@ -1,15 +1,18 @@
 import { resolve } from 'node:path';
 import { AppError } from '@halo/contracts';
 import type { ColumnInfo } from '@halo/contracts';
-import { checkQueryInput } from './check-input.ts';
-import { collectResult } from './collect-result.ts';
-import type { Connector, QueryInput, QueryOutput, ResultCursor, SqliteConfig } from './connector.ts';
-import { bindParameters } from './parameters.ts';
-import { guardQuery } from './query-guard.ts';
-import { assertReadOnly } from './read-only-guard.ts';
+import { checkQueryInput } from '../../connector/check-input.ts';
+import { collectResult } from '../../connector/collect-result.ts';
+import type { Connector, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
+
+/** A SQLite database file; read-only unless allowWrites. */
+export type SqliteConfig = { engine: 'sqlite'; path: string; allowWrites?: boolean };
+import { bindParameters } from '../../parameters/convert-parameter.ts';
+import { guardQuery } from '../../connector/query-guard.ts';
+import { assertReadOnly } from '../../guard/read-only-guard.ts';
 import { SqliteCursor } from './sqlite-cursor.ts';
 import { SqliteProcess } from './sqlite-process.ts';
-import { StatementQueue } from './statement-queue.ts';
+import { StatementQueue } from '../../connector/statement-queue.ts';
 import { BATCH_BYTES, BATCH_ROWS, PREFETCH_BATCHES } from './sqlite-protocol.ts';
 
 /** Opens a SQLite database (read-only unless allowWrites) in its own worker process. */

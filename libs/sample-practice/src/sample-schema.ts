@@ -13,8 +13,8 @@ export const SAMPLE_PMS_VERSION = '24.1.7';
 /** "Today" for generated data: visits before it are past, visits after it are booked. */
 export const SAMPLE_REFERENCE_DATE = '2025-01-06';
 
-/** Name of the integration row the agent checks; enabled in every generated database. */
-export const SAMPLE_INTEGRATION = 'halo';
+/** Name of the integration row the agent checks (the sample profile's); enabled in every generated database. */
+export { SAMPLE_INTEGRATION } from '@halo/pms';
 
 /** Patients generated when no count is given. */
 export const SAMPLE_DEFAULT_PATIENTS = 2000;

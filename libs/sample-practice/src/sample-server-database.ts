@@ -4,11 +4,11 @@
 // (PostgreSQL folds the unquoted column names to lower case).
 import pg from 'pg';
 import mysql from 'mysql2/promise';
-import type { MysqlConfig, PostgresConfig } from './connector.ts';
+import { resolvePassword, tlsOptions } from '@halo/pms';
+import type { MysqlConfig, PostgresConfig } from '@halo/pms';
 import { sampleRows } from './sample-database.ts';
 import type { SampleDatabaseOptions, SampleRow } from './sample-database.ts';
 import { SAMPLE_DDL, SAMPLE_TABLES } from './sample-schema.ts';
-import { resolvePassword, tlsOptions } from './server-config.ts';
 
 const DATE_COLUMNS = new Set(['Birthdate', 'DateFirstVisit']);
 const DATE_TIME_COLUMNS = new Set(['DateTEnabled', 'DateTStamp', 'AptDateTime', 'DateTimeArrived', 'DateTimeSeated', 'DateTimeDismissed']);

@@ -2,7 +2,7 @@
 // parser's: which characters are code, string literals, quoted identifiers or comments. Where an engine's
 // reading depends on server settings or differs from what a parser might assume (MySQL's `--x`, executable
 // `/*! */` comments, nested comments, backslashes in strings), the statement is refused instead of guessed at.
-import type { SqlDialect } from './read-only-guard-policy.ts';
+import type { SqlDialect } from './policy.ts';
 
 /** One stretch of a statement as the engine reads it. */
 export interface Segment {

@@ -1,12 +1,12 @@
 import { AppError } from '@halo/contracts';
 import type { Cell, ColumnInfo } from '@halo/contracts';
-import type { ResultCursor, ResultSummary } from './connector.ts';
-import { cancelError, failureError } from './cursor-errors.ts';
-import { elapsedMs } from './elapsed-ms.ts';
-import type { QueryGuard } from './query-guard.ts';
-import { SerialReads } from './serial-reads.ts';
+import type { ResultCursor, ResultSummary } from '../../connector/connector.ts';
+import { cancelError, failureError } from '../../connector/cursor-errors.ts';
+import { elapsedMs } from '../../connector/elapsed-ms.ts';
+import type { QueryGuard } from '../../connector/query-guard.ts';
+import { SerialReads } from '../../connector/serial-reads.ts';
 import type { WorkerStatement } from './sqlite-statement.ts';
-import { turnRelease } from './turn-release.ts';
+import { turnRelease } from '../../connector/turn-release.ts';
 
 // How long a cursor left early waits for the worker to finalise the statement itself before killing it.
 // A worker waiting for credit answers at once; one busy inside a long sqlite3_step() cannot answer at all.

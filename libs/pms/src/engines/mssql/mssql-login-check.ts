@@ -1,4 +1,4 @@
-import type { Connector } from './connector.ts';
+import type { Connector } from '../../connector/connector.ts';
 
 /**
  * What the login may do in the connected database, read at start-up. Each column is 1 when the login has the

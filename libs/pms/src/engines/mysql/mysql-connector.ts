@@ -2,17 +2,20 @@ import mysql from 'mysql2';
 import type { Connection, ConnectionOptions, FieldPacket, QueryError, ResultSetHeader } from 'mysql2';
 import { AppError } from '@halo/contracts';
 import type { Cell, ColumnInfo } from '@halo/contracts';
-import { toCell } from './cells.ts';
-import type { Connector, MysqlConfig } from './connector.ts';
+import { toCell } from '../../connector/cells.ts';
+import type { Connector } from '../../connector/connector.ts';
 import { mysqlError } from './mysql-errors.ts';
 import { mysqlTypeName } from './mysql-types.ts';
-import { RoundTrips } from './round-trips.ts';
-import { resolvePassword, tlsOptions } from './server-config.ts';
-import { ServerConnector } from './server-connector.ts';
-import type { ServerSession, StatementPlan } from './server-connector.ts';
-import type { ServerStatement } from './server-cursor.ts';
-import { bindServerStatement } from './server-parameters.ts';
-import { stopWithin } from './stop-within.ts';
+import { RoundTrips } from '../server/round-trips.ts';
+import { resolvePassword, tlsOptions, type ServerConnectionConfig } from '../server/server-config.ts';
+import { ServerConnector } from '../server/server-connector.ts';
+import type { ServerSession, StatementPlan } from '../server/server-connector.ts';
+import type { ServerStatement } from '../server/server-cursor.ts';
+import { bindServerStatement } from '../server/server-parameters.ts';
+import { stopWithin } from '../../connector/stop-within.ts';
+
+/** A MySQL or MariaDB database; every statement runs in a READ ONLY transaction unless it is a nonQuery with allowWrites. */
+export type MysqlConfig = { engine: 'mysql' } & ServerConnectionConfig;
 
 const ABORT_MS = 5_000;
 const CONNECT_MS = 10_000;

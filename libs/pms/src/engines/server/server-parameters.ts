@@ -2,9 +2,9 @@
 // each value is converted by its SqlDbType (parameters.ts), then shaped the way the engine's driver sends it.
 import { AppError } from '@halo/contracts';
 import type { QueryParameter } from '@halo/contracts';
-import { convertParameter, parameterKey } from './parameters.ts';
-import { rewriteParameters, translatePlaceholders } from './sql-placeholders.ts';
-import type { PlaceholderDialect } from './sql-placeholders.ts';
+import { convertParameter, parameterKey } from '../../parameters/convert-parameter.ts';
+import { rewriteParameters, translatePlaceholders } from '../../parameters/sql-placeholders.ts';
+import type { PlaceholderDialect } from '../../parameters/sql-placeholders.ts';
 
 /** A value pg or mysql2 sends as is. */
 export type ServerValue = string | number | Buffer | null;

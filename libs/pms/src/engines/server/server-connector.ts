@@ -1,14 +1,14 @@
 import { AppError } from '@halo/contracts';
 import type { ColumnInfo } from '@halo/contracts';
-import { checkQueryInput } from './check-input.ts';
-import { collectResult } from './collect-result.ts';
-import type { Connector, QueryInput, QueryOutput, ResultCursor } from './connector.ts';
-import { guardQuery } from './query-guard.ts';
+import { checkQueryInput } from '../../connector/check-input.ts';
+import { collectResult } from '../../connector/collect-result.ts';
+import type { Connector, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
+import { guardQuery } from '../../connector/query-guard.ts';
 import { ServerCursor } from './server-cursor.ts';
 import type { ServerStatement } from './server-cursor.ts';
 import type { BoundStatement } from './server-parameters.ts';
-import { assertReadOnly } from './read-only-guard.ts';
-import { StatementQueue } from './statement-queue.ts';
+import { assertReadOnly } from '../../guard/read-only-guard.ts';
+import { StatementQueue } from '../../connector/statement-queue.ts';
 
 const BATCH_BYTES = 64 * 1024;
 const BATCH_ROWS = 10_000;

@@ -19,13 +19,13 @@
 // or unquoted names equal to a denied word (`@update`), anything else the grammar lacks. Parameters the grammar
 // does not take where the engine does (`LIMIT @n`) are read as numbers for the shape check.
 import { AppError } from '@halo/contracts';
-import { checkSyntaxTree } from './read-only-guard-ast.ts';
-import { lexStatement } from './read-only-guard-lexer.ts';
-import type { Segment } from './read-only-guard-lexer.ts';
-import { foldName, isDeniedFunction, POLICIES } from './read-only-guard-policy.ts';
-import type { DialectPolicy, SqlDialect } from './read-only-guard-policy.ts';
+import { checkSyntaxTree } from './ast.ts';
+import { lexStatement } from './lexer.ts';
+import type { Segment } from './lexer.ts';
+import { foldName, isDeniedFunction, POLICIES } from './policy.ts';
+import type { DialectPolicy, SqlDialect } from './policy.ts';
 
-export type { SqlDialect } from './read-only-guard-policy.ts';
+export type { SqlDialect } from './policy.ts';
 
 /** The guard's verdict on one statement. */
 export type ReadOnlyVerdict = { readOnly: true } | { readOnly: false; reason: string };

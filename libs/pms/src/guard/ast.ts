@@ -2,8 +2,8 @@
 // exactly one SELECT whose tree holds no statement of another kind, no INTO, no locking clause and no denied
 // function or table-valued source anywhere (CTEs, subqueries, set operations, joins included).
 import { createRequire } from 'node:module';
-import { foldName, isDeniedFunction } from './read-only-guard-policy.ts';
-import type { DialectPolicy, SqlDialect } from './read-only-guard-policy.ts';
+import { foldName, isDeniedFunction } from './policy.ts';
+import type { DialectPolicy, SqlDialect } from './policy.ts';
 
 interface SqlParser {
   astify(text: string, options: { database: string }): unknown;

@@ -1,9 +1,9 @@
 import { AppError } from '@halo/contracts';
 import { Connection } from 'tedious';
 import type { ConnectionConfiguration } from 'tedious';
-import { checkQueryInput } from './check-input.ts';
-import { collectResult } from './collect-result.ts';
-import type { Connector, QueryInput, QueryOutput, ResultCursor } from './connector.ts';
+import { checkQueryInput } from '../../connector/check-input.ts';
+import { collectResult } from '../../connector/collect-result.ts';
+import type { Connector, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
 import { checkMssqlConfig, mssqlIdentity } from './mssql-config.ts';
 import type { MssqlConfig } from './mssql-config.ts';
 import { MssqlCursor } from './mssql-cursor.ts';
@@ -11,10 +11,10 @@ import { mssqlConnectError } from './mssql-errors.ts';
 import { checkLoginAccess, loginAccessWarning } from './mssql-login-check.ts';
 import type { LoginAccess } from './mssql-login-check.ts';
 import { mssqlParameters } from './mssql-parameters.ts';
-import { guardQuery } from './query-guard.ts';
-import { assertReadOnly } from './read-only-guard.ts';
-import { resolvePassword } from './server-config.ts';
-import { StatementQueue } from './statement-queue.ts';
+import { guardQuery } from '../../connector/query-guard.ts';
+import { assertReadOnly } from '../../guard/read-only-guard.ts';
+import { resolvePassword } from '../server/server-config.ts';
+import { StatementQueue } from '../../connector/statement-queue.ts';
 
 /** Node process-warning code of the start-up warning for a SQL Server login that can write. */
 export const MSSQL_WRITABLE_LOGIN_WARNING = 'HALO_MSSQL_LOGIN_CAN_WRITE';

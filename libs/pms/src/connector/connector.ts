@@ -1,10 +1,4 @@
 import type { Cell, ColumnInfo, QueryParameter } from '@halo/contracts';
-import { openMssqlConnector } from './mssql-connector.ts';
-import type { MssqlConfig } from './mssql-config.ts';
-import { openMysqlConnector } from './mysql-connector.ts';
-import { openPostgresConnector } from './postgres-connector.ts';
-import type { ServerConnectionConfig } from './server-config.ts';
-import { openSqliteConnector } from './sqlite-connector.ts';
 
 /** One statement to run, with the limits it must respect. */
 export interface QueryInput {
@@ -76,30 +70,4 @@ export interface Connector {
    */
   stream(input: QueryInput): Promise<ResultCursor>;
   close(): Promise<void>;
-}
-
-/** A SQLite database file; read-only unless allowWrites. */
-export type SqliteConfig = { engine: 'sqlite'; path: string; allowWrites?: boolean };
-
-/** A PostgreSQL database; every statement runs in a READ ONLY transaction unless it is a nonQuery with allowWrites. */
-export type PostgresConfig = { engine: 'postgres' } & ServerConnectionConfig;
-
-/** A MySQL or MariaDB database; every statement runs in a READ ONLY transaction unless it is a nonQuery with allowWrites. */
-export type MysqlConfig = { engine: 'mysql' } & ServerConnectionConfig;
-
-/** How to reach one PMS database. */
-export type DatabaseConfig = SqliteConfig | PostgresConfig | MysqlConfig | MssqlConfig;
-
-/** Opens a connector for the configured engine; fails fast if the database cannot be opened. */
-export function openConnector(config: DatabaseConfig): Promise<Connector> {
-  switch (config.engine) {
-    case 'sqlite':
-      return openSqliteConnector(config);
-    case 'postgres':
-      return openPostgresConnector(config);
-    case 'mysql':
-      return openMysqlConnector(config);
-    case 'mssql':
-      return openMssqlConnector(config);
-  }
 }

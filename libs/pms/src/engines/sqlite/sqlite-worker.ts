@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import { AppError } from '@halo/contracts';
 import type { Cell, ColumnInfo } from '@halo/contracts';
-import { rowBytes, toCell } from './cells.ts';
+import { rowBytes, toCell } from '../../connector/cells.ts';
 import { leadingKeyword } from './leading-keyword.ts';
 import { sqliteError } from './sqlite-errors.ts';
 import type { WorkerEvent, WorkerRequest } from './sqlite-protocol.ts';

@@ -1,5 +1,5 @@
 import type { Cell, ColumnInfo } from '@halo/contracts';
-import { toCell } from './cells.ts';
+import { toCell } from '../../connector/cells.ts';
 
 /** The part of tedious's column metadata the mapping reads. */
 export interface MssqlColumnMetadata {

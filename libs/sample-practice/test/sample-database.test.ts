@@ -4,11 +4,16 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import {
-  APPOINTMENT_STATUS, SAMPLE_INDEXES, SAMPLE_INTEGRATION, SAMPLE_PMS_VERSION, SAMPLE_REFERENCE_DATE, SAMPLE_TABLES,
-  createSampleDatabase,
-} from '@halo/pms';
-import { tempDir } from './fixtures.ts';
+import { APPOINTMENT_STATUS, SAMPLE_INDEXES, SAMPLE_PMS_VERSION, SAMPLE_REFERENCE_DATE, SAMPLE_TABLES, createSampleDatabase, SAMPLE_INTEGRATION } from '@halo/sample-practice';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import type { TestContext } from 'node:test';
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'halo-sample-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 const options = { pmsId: 'PMS-42', practiceName: 'Harbor Family Dental' };
 

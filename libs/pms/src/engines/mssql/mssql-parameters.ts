@@ -1,7 +1,7 @@
 import { AppError } from '@halo/contracts';
 import type { QueryParameter, SqlDbType } from '@halo/contracts';
 import { TYPES } from 'tedious';
-import { convertParameter, parameterKey } from './parameters.ts';
+import { convertParameter, parameterKey } from '../../parameters/convert-parameter.ts';
 
 type TediousType = (typeof TYPES)[keyof typeof TYPES];
 

@@ -2,16 +2,16 @@ import { AppError } from '@halo/contracts';
 import type { Cell, ColumnInfo } from '@halo/contracts';
 import { Request } from 'tedious';
 import type { Connection } from 'tedious';
-import { rowBytes } from './cells.ts';
-import type { QueryInput, ResultCursor, ResultSummary } from './connector.ts';
-import { cancelError } from './cursor-errors.ts';
-import { elapsedMs } from './elapsed-ms.ts';
+import { rowBytes } from '../../connector/cells.ts';
+import type { QueryInput, ResultCursor, ResultSummary } from '../../connector/connector.ts';
+import { cancelError } from '../../connector/cursor-errors.ts';
+import { elapsedMs } from '../../connector/elapsed-ms.ts';
 import { mssqlCell, mssqlColumn } from './mssql-cells.ts';
 import type { MssqlColumnMetadata } from './mssql-cells.ts';
 import { isCancelError, mssqlRequestError } from './mssql-errors.ts';
 import type { MssqlParameter } from './mssql-parameters.ts';
-import type { QueryGuard } from './query-guard.ts';
-import { SerialReads } from './serial-reads.ts';
+import type { QueryGuard } from '../../connector/query-guard.ts';
+import { SerialReads } from '../../connector/serial-reads.ts';
 
 // Complete batches held ahead of the consumer before the request is paused (which stops tedious reading the
 // socket, so TCP backpressure holds the server): memory stays at about this many batches whatever the result size.

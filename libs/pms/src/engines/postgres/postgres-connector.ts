@@ -3,17 +3,20 @@ import type { ClientConfig, FieldDef } from 'pg';
 import Cursor from 'pg-cursor';
 import { AppError } from '@halo/contracts';
 import type { Cell, ColumnInfo } from '@halo/contracts';
-import { toCell } from './cells.ts';
-import type { Connector, PostgresConfig } from './connector.ts';
+import { toCell } from '../../connector/cells.ts';
+import type { Connector } from '../../connector/connector.ts';
 import { postgresError } from './postgres-errors.ts';
 import { POSTGRES_TYPES, postgresTypeName } from './postgres-types.ts';
-import { RoundTrips } from './round-trips.ts';
-import { resolvePassword, tlsOptions } from './server-config.ts';
-import { ServerConnector } from './server-connector.ts';
-import type { ServerSession, StatementPlan } from './server-connector.ts';
-import type { ServerStatement } from './server-cursor.ts';
-import { bindServerStatement } from './server-parameters.ts';
-import { stopWithin } from './stop-within.ts';
+import { RoundTrips } from '../server/round-trips.ts';
+import { resolvePassword, tlsOptions, type ServerConnectionConfig } from '../server/server-config.ts';
+import { ServerConnector } from '../server/server-connector.ts';
+import type { ServerSession, StatementPlan } from '../server/server-connector.ts';
+import type { ServerStatement } from '../server/server-cursor.ts';
+import { bindServerStatement } from '../server/server-parameters.ts';
+import { stopWithin } from '../../connector/stop-within.ts';
+
+/** A PostgreSQL database; every statement runs in a READ ONLY transaction unless it is a nonQuery with allowWrites. */
+export type PostgresConfig = { engine: 'postgres' } & ServerConnectionConfig;
 
 // How long stopping a statement (cancel, wait for the server to give up, roll back) may take before the
 // connection is thrown away instead.

@@ -1,5 +1,5 @@
 import type { Cell, ColumnInfo, ErrorCode } from '@halo/contracts';
-import type { BoundValue } from './parameters.ts';
+import type { BoundValue } from '../../parameters/convert-parameter.ts';
 
 // Messages between the SQLite connector and its worker process. Rows flow under credit: the worker sends a
 // batch only while it holds credit, and it reads no row from SQLite while it waits for credit, so a slow

@@ -1,12 +1,12 @@
 import { AppError } from '@halo/contracts';
 import type { Cell, ColumnInfo } from '@halo/contracts';
-import { rowBytes } from './cells.ts';
-import type { ResultCursor, ResultSummary } from './connector.ts';
-import { cancelError, failureError } from './cursor-errors.ts';
-import { elapsedMs } from './elapsed-ms.ts';
-import type { QueryGuard } from './query-guard.ts';
-import { SerialReads } from './serial-reads.ts';
-import { turnRelease } from './turn-release.ts';
+import { rowBytes } from '../../connector/cells.ts';
+import type { ResultCursor, ResultSummary } from '../../connector/connector.ts';
+import { cancelError, failureError } from '../../connector/cursor-errors.ts';
+import { elapsedMs } from '../../connector/elapsed-ms.ts';
+import type { QueryGuard } from '../../connector/query-guard.ts';
+import { SerialReads } from '../../connector/serial-reads.ts';
+import { turnRelease } from '../../connector/turn-release.ts';
 
 /** One statement on a server engine (PostgreSQL, MySQL), run inside its own transaction. */
 export interface ServerStatement {
