@@ -197,3 +197,14 @@ export function renderSecureHubConfig(setup: SecureSetup, options: HubConfigOpti
 export function operatorSigningKey(setup: SecureSetup): KeyPair {
   return keyFromSeed(readFileSync(setup.operator.signingSeedFile, 'utf8'));
 }
+
+/**
+ * What `halo-admin init` does to a secrets folder: creates the setup (operator, accounts, service creds, CA and hub
+ * certificate) in `dir`, or, with `ifMissing`, keeps one that is already there. `npm start` calls it too.
+ */
+export function initSecureSetup(dir: string, options: { ifMissing?: boolean; tlsHosts?: string[] } = {}): { created: boolean; setup: SecureSetup } {
+  const exists = hasSecureSetup(dir);
+  if (exists && !options.ifMissing) throw new Error(`${dir} already holds a setup; pass --if-missing to keep it`);
+  if (exists) return { created: false, setup: loadSecureSetup(dir) };
+  return { created: true, setup: createSecureSetup(dir, options.tlsHosts ? { tlsHosts: options.tlsHosts } : {}) };
+}

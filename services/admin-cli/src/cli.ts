@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createSecureSetup, hasSecureSetup, loadSecureSetup, renderSecureHubConfig, type SecureSetup } from '@halo/nats-auth';
+import { initSecureSetup, renderSecureHubConfig, type SecureSetup } from '@halo/nats-auth';
 
 export const USAGE = `usage: halo-admin init --dir <secrets dir> [--hub-name <name>] [--client-port <n>] [--leaf-port <n>]
                           [--leaf-host <host>] [--tls-host <name or IP> ...] [--if-missing]
@@ -16,17 +16,6 @@ export interface InitResult {
   created: boolean;
   setup: SecureSetup;
   hubConfigFile: string;
-}
-
-/**
- * What `init` does to the secrets folder: creates the setup (operator, accounts, service creds, CA and hub
- * certificate) in `dir`, or, with `ifMissing`, keeps one that is already there. The demo calls this too.
- */
-export function initSecrets(dir: string, options: { ifMissing?: boolean; tlsHosts?: string[] } = {}): { created: boolean; setup: SecureSetup } {
-  const exists = hasSecureSetup(dir);
-  if (exists && !options.ifMissing) throw new Error(`${dir} already holds a setup; pass --if-missing to keep it`);
-  if (exists) return { created: false, setup: loadSecureSetup(dir) };
-  return { created: true, setup: createSecureSetup(dir, options.tlsHosts ? { tlsHosts: options.tlsHosts } : {}) };
 }
 
 /** Runs `halo-admin <args>`; returns what to print. Throws with USAGE on bad arguments. */
@@ -51,7 +40,7 @@ export function runAdmin(argv: readonly string[]): InitResult {
     if (!Number.isInteger(n) || n < -1 || n > 65_535) throw new Error(`--${name} must be a port (or -1 for any)`);
     return n;
   };
-  const { created, setup } = initSecrets(dir, { ifMissing: values['if-missing'], ...(values['tls-host'] ? { tlsHosts: values['tls-host'] } : {}) });
+  const { created, setup } = initSecureSetup(dir, { ifMissing: values['if-missing'], ...(values['tls-host'] ? { tlsHosts: values['tls-host'] } : {}) });
   const hubDir = join(dir, 'hub');
   mkdirSync(hubDir, { recursive: true, mode: 0o700 });
   const hubConfigFile = join(hubDir, 'hub.conf');

@@ -1,1 +1,1 @@
-export { initSecrets, runAdmin, USAGE, type InitResult } from './cli.ts';
+export { runAdmin, USAGE, type InitResult } from './cli.ts';

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { initSecrets } from '@halo/admin-cli';
 import { projectRoot } from '@halo/messaging';
+import { initSecureSetup } from '@halo/nats-auth';
 import { ChildService, type LogLine, type UnexpectedExit } from './child-service.ts';
 import { writeDemoSummary, type DemoSite, type DemoSummary } from './demo-summary.ts';
 import { facadeClient, type FacadeCall } from './facade-client.ts';
@@ -91,7 +91,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   // What `npm run admin -- init --dir <dataDir>/secrets --if-missing` does: operator, accounts, service creds,
   // a CA and a certificate for localhost and 127.0.0.1 (the hub's leafnode listener and the facade).
   const secretsDir = join(dataDir, 'secrets');
-  const secrets = initSecrets(secretsDir, { ifMissing: true });
+  const secrets = initSecureSetup(secretsDir, { ifMissing: true });
   progress(`${secrets.created ? 'created' : 'reusing'} the NATS operator, accounts, creds and CA in ${secretsDir}`);
   const setup = secrets.setup;
   const account = setup.accounts.production;

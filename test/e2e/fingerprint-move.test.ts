@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MachineFingerprint } from '@halo/agent';
-import { startTestSystem } from '../../../test/support/system.ts';
+import { startTestSystem } from '../support/system.ts';
 
 const MACHINE_ONE: MachineFingerprint = { machineId: 'machine-one', hostName: 'practice-server' };
 // A cloned VM or restored backup usually keeps the host name; the machine id is what tells it apart.
