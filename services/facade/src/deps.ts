@@ -1,6 +1,6 @@
 import type { Logger } from '@halo/log';
 import type { AsyncQueryStore } from './async-deps.ts';
-import type { RateLimit, RateLimiter } from './rate-limit.ts';
+import type { RateLimit, RateLimiter } from './auth/rate-limit.ts';
 import type {
   QueryCommand, SiteView, SupportAuditRequest, SupportAuditResult, SupportListRequest, SupportListResult, SupportMoveRequest, SupportMoveResult,
 } from '@halo/contracts';

@@ -2,7 +2,7 @@
  * `npm run keys:new [-- integratorId [pmsType,...]]`: mints a subscription key and prints it once, with the SHA-256
  * hash that goes into `keyHashes` of HALO_INTEGRATORS_FILE. The key itself is stored nowhere.
  */
-import { mintSubscriptionKey } from './integrator-keys.ts';
+import { mintSubscriptionKey } from './auth/integrator-keys.ts';
 
 const [integratorId, pmsTypes] = process.argv.slice(2);
 const { key, keyHash } = mintSubscriptionKey();

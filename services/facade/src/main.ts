@@ -4,9 +4,9 @@ import { ASYNC_LIMITS, Environment } from '@halo/contracts';
 import { List, Port, loadConfig } from '@halo/config';
 import { createLogger } from '@halo/log';
 import { connectNats } from '@halo/messaging';
-import { parseSubscriptionKeys } from './auth.ts';
-import { parseIntegrators } from './integrator-registry.ts';
-import { parseSupportKeys } from './support-auth.ts';
+import { parseSubscriptionKeys } from './auth/subscription-keys.ts';
+import { parseIntegrators } from './auth/integrators-file.ts';
+import { parseSupportKeys } from './auth/support-auth.ts';
 import { startFacade } from './start.ts';
 
 /** The facade's environment; this file is the only reader of it. */

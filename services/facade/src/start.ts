@@ -2,17 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '@halo/log';
 import type { NatsConnection } from '@halo/messaging';
-import { buildApp } from './app.ts';
-import { assertUsableKeys, groupKeys, type SubscriptionKey } from './auth.ts';
-import { integratorAuthenticator, type IntegratorKeys } from './integrator-registry.ts';
-import { TokenBucketLimiter, type RateLimit } from './rate-limit.ts';
+import { buildApp } from './http/app.ts';
+import { assertUsableKeys, groupKeys, type SubscriptionKey } from './auth/subscription-keys.ts';
+import { integratorAuthenticator, type IntegratorKeys } from './auth/integrators-file.ts';
+import { TokenBucketLimiter, type RateLimit } from './auth/rate-limit.ts';
 import type { Authenticator } from './deps.ts';
-import { NatsQueryClient } from './nats-query-client.ts';
-import { ImmediateQueries } from './immediate-queries.ts';
-import { RegistryDirectory } from './registry-directory.ts';
-import { NatsAsyncQueryStore } from './async-nats-store.ts';
-import { supportKeyAuthenticator, type SupportKey } from './support-auth.ts';
-import { NatsSupportRegistry } from './support-registry.ts';
+import { NatsQueryClient } from './nats/query-client.ts';
+import { ImmediateQueries } from './nats/immediate-queries.ts';
+import { NatsSiteDirectory } from './nats/site-directory.ts';
+import { NatsAsyncQueryStore } from './nats/async-store.ts';
+import { supportKeyAuthenticator, type SupportKey } from './auth/support-auth.ts';
+import { NatsSupportRegistry } from './nats/support-client.ts';
 
 export interface StartFacadeOptions {
   /** An open connection; the caller owns it (startFacade never drains or closes it). */
@@ -62,7 +62,7 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
   const asyncQueries = options.async === false ? undefined : await NatsAsyncQueryStore.open({ nc, ...options.async });
   const queries = new NatsQueryClient({ nc, log, requesterId: options.requesterId ?? randomBytes(12).toString('hex'), ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}) });
   const immediate = new ImmediateQueries(nc, log);
-  const directory = new RegistryDirectory({ nc, log, ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}) });
+  const directory = new NatsSiteDirectory({ nc, log, ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}) });
   // Registry bucket changes drop cached sites at once (an authority move is seen within milliseconds, not a TTL).
   await directory.watch();
   const supportRegistry = new NatsSupportRegistry({ nc });

@@ -5,7 +5,7 @@ import { LookupRequest, SiteRequest, SitesResponse, subjects, type SiteView } fr
 import { createLogger } from '@halo/log';
 import { connectNats, serveJson, type NatsConnection } from '@halo/messaging';
 import { launchHub } from '@halo/testkit';
-import { RegistryDirectory, startFacade } from '../src/index.ts';
+import { NatsSiteDirectory, startFacade } from '../src/index.ts';
 import { KEY, SITE_ID, siteView } from './fakes.ts';
 
 const log = createLogger({ name: 'facade-nats-test', level: 'silent' });
@@ -38,10 +38,10 @@ function fakeRegistry(nc: NatsConnection, sites: SiteView[], delayMs = 0): { sit
   return counts;
 }
 
-test('RegistryDirectory caches sites per GUID for the TTL, shares concurrent misses, and maps outages to 503', async (t) => {
+test('NatsSiteDirectory caches sites per GUID for the TTL, shares concurrent misses, and maps outages to 503', async (t) => {
   const { client, service } = await natsPair(t);
   let now = 1_000_000;
-  const directory = new RegistryDirectory({ nc: client, cacheTtlMs: 2000, timeoutMs: 500, now: () => now });
+  const directory = new NatsSiteDirectory({ nc: client, cacheTtlMs: 2000, timeoutMs: 500, now: () => now });
   await assert.rejects(directory.get(SITE_ID), { code: 'registry_unavailable' });
 
   const registry = fakeRegistry(service, [siteView()]);
@@ -70,11 +70,11 @@ test('RegistryDirectory caches sites per GUID for the TTL, shares concurrent mis
   assert.deepEqual(await directory.lookup({ pmsId: 'PRAC-1', pmsType: 'bp' }), []);
 });
 
-test('RegistryDirectory: a registry slower than the timeout is registry_unavailable, not a 504', async (t) => {
+test('NatsSiteDirectory: a registry slower than the timeout is registry_unavailable, not a 504', async (t) => {
   const { client, service } = await natsPair(t);
   fakeRegistry(service, [siteView()], 1000);
   await service.flush();
-  const directory = new RegistryDirectory({ nc: client, timeoutMs: 200 });
+  const directory = new NatsSiteDirectory({ nc: client, timeoutMs: 200 });
   await assert.rejects(directory.get(SITE_ID), { code: 'registry_unavailable', message: 'registry did not answer in time' });
 });
 

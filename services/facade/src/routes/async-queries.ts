@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from '../http/zod-schema.ts';
 import { z } from 'zod';
 import {
   ASYNC_LIMITS, AppError, AsyncPageHeaders, AsyncQueryBody, AsyncQueryStatus, AsyncStatusBatchBody,
   AsyncStatusBatchResponse, AsyncSubmitResponse, Guid,
   type AsyncJob, type AsyncPageMetadata, type AsyncQueryRecord, } from '@halo/contracts';
 import type { AsyncPage, AsyncQueryStore } from '../async-deps.ts';
-import { isExpired, liveRecord, toAsyncStatus, visibleRecord } from '../async-status.ts';
+import { isExpired, liveRecord, toAsyncStatus, visibleRecord } from '../http/async-status.ts';
 import { queryableSite } from '../queryable-site.ts';
 import type { FacadeDeps } from '../deps.ts';
-import { assertOnboarded, principalOf, type IntegratorGate } from '../integrator-access.ts';
-import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../openapi.ts';
+import { assertOnboarded, principalOf, type IntegratorGate } from '../auth/integrator-access.ts';
+import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../http/openapi.ts';
 
 const SiteParams = z.object({ siteId: z.string() });
 type SiteParams = z.infer<typeof SiteParams>;
@@ -26,7 +27,8 @@ const PAGE_DESCRIPTION = 'A JSON array of row objects; headers Rows-Count, Rows-
  * Async queries under `/integrator` (ARCHITECTURE §6): submit (202), status (one or a batch), result pages
  * (whole or streamed) and cancel. A query is visible only to the integrator that created it, under its site.
  */
-export async function asyncQueryRoutes(app: FastifyInstance, options: { deps: FacadeDeps; gate: IntegratorGate; store: AsyncQueryStore }): Promise<void> {
+export async function asyncQueryRoutes(instance: FastifyInstance, options: { deps: FacadeDeps; gate: IntegratorGate; store: AsyncQueryStore }): Promise<void> {
+  const app = instance.withTypeProvider<ZodTypeProvider>();
   const { deps, gate, store } = options;
   // The same gate as the other /integrator routes (this plugin is their sibling, so it adds the hook itself).
   app.addHook('onRequest', gate);
@@ -42,8 +44,8 @@ export async function asyncQueryRoutes(app: FastifyInstance, options: { deps: Fa
       response: { 202: AsyncSubmitResponse, ...errorResponses(400, 401, 403, 404, 413, 429, 503) },
     },
   }, async (request, reply) => {
-    const { siteId } = request.params as SiteParams;
-    const body = request.body as AsyncQueryBody;
+    const { siteId } = request.params;
+    const body = request.body;
     const integratorId = integratorOf(request);
     const site = await queryableSite(deps.directory, siteId);
     assertOnboarded(principalOf(request), site.pmsType);
@@ -87,8 +89,8 @@ export async function asyncQueryRoutes(app: FastifyInstance, options: { deps: Fa
       response: { 200: AsyncStatusBatchResponse, ...errorResponses(400, 401, 429, 503) },
     },
   }, async (request): Promise<AsyncStatusBatchResponse> => {
-    const { siteId } = request.params as SiteParams;
-    const { ids } = request.body as AsyncStatusBatchBody;
+    const { siteId } = request.params;
+    const { ids } = request.body;
     const integratorId = integratorOf(request);
     const unique = [...new Set(ids)];
     const found = await Promise.all(unique.map(async (id) => (Guid.safeParse(id).success ? store.get(id) : null)));
@@ -112,7 +114,7 @@ export async function asyncQueryRoutes(app: FastifyInstance, options: { deps: Fa
       response: { 200: AsyncQueryStatus, ...errorResponses(401, 404, 410, 429, 503) },
     },
   }, async (request): Promise<AsyncQueryStatus> => {
-    const { siteId, queryId } = request.params as QueryParams;
+    const { siteId, queryId } = request.params;
     return toAsyncStatus(liveRecord(await read(store, queryId), integratorOf(request), siteId));
   });
 
@@ -125,7 +127,7 @@ export async function asyncQueryRoutes(app: FastifyInstance, options: { deps: Fa
       response: { 200: z.union([AsyncQueryStatus, ImmediateCancelled]), ...errorResponses(401, 404, 409, 410, 429, 503) },
     },
   }, async (request): Promise<AsyncQueryStatus | ImmediateCancelled> => {
-    const { siteId, queryId } = request.params as QueryParams;
+    const { siteId, queryId } = request.params;
     const existing = await read(store, queryId);
     // Not an async query: it may be an immediate one running on this or another facade replica.
     if (!existing && Guid.safeParse(queryId).success && (await deps.immediate?.cancel(queryId, integratorOf(request), siteId))) {
@@ -138,8 +140,8 @@ export async function asyncQueryRoutes(app: FastifyInstance, options: { deps: Fa
     return toAsyncStatus(cancelled);
   });
 
-  const pageRoute = (stream: boolean) => async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    const { siteId, queryId, page } = request.params as PageParams;
+  const pageRoute = (stream: boolean) => async (request: FastifyRequest<{ Params: PageParams }>, reply: FastifyReply): Promise<FastifyReply> => {
+    const { siteId, queryId, page } = request.params;
     const record = liveRecord(await read(store, queryId), integratorOf(request), siteId);
     if (record.state !== 'successful' || record.pageCount === undefined) {
       throw new AppError('query_not_ready', `the query has no results (status ${record.state})`);

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from '../http/zod-schema.ts';
 import type { FacadeDeps } from '../deps.ts';
-import { notFoundHandler } from '../error-handler.ts';
-import { principalOf, type IntegratorGate } from '../integrator-access.ts';
+import { notFoundHandler } from '../http/error-handler.ts';
+import { principalOf, type IntegratorGate } from '../auth/integrator-access.ts';
 import { queryRoutes } from './queries.ts';
 import { sitesRoutes } from './sites.ts';
 
@@ -16,7 +17,8 @@ declare module 'fastify' {
  * Everything under `/integrator`: the key check runs at onRequest, before the body is read, so unauthenticated
  * callers learn nothing about routes, sites or body rules (unknown routes here also answer 401 first).
  */
-export async function integratorRoutes(app: FastifyInstance, options: { deps: FacadeDeps; gate: IntegratorGate }): Promise<void> {
+export async function integratorRoutes(instance: FastifyInstance, options: { deps: FacadeDeps; gate: IntegratorGate }): Promise<void> {
+  const app = instance.withTypeProvider<ZodTypeProvider>();
   const { deps, gate } = options;
   app.decorateRequest('integratorId', '');
   app.addHook('onRequest', async (request) => {

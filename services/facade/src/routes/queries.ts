@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from '../http/zod-schema.ts';
 import { z } from 'zod';
 import { ImmediateQueryBody, LIMITS, QueryResponse } from '@halo/contracts';
 import { queryableSite } from '../queryable-site.ts';
 import type { FacadeDeps } from '../deps.ts';
-import { disconnectSignal } from '../disconnect-signal.ts';
-import { assertOnboarded, principalOf } from '../integrator-access.ts';
-import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../openapi.ts';
-import { toQueryResponse } from '../query-response.ts';
-import { collectResult } from '../result-collector.ts';
-import { NDJSON, writeNdjson } from '../ndjson-response.ts';
+import { disconnectSignal } from '../http/disconnect-signal.ts';
+import { assertOnboarded, principalOf } from '../auth/integrator-access.ts';
+import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../http/openapi.ts';
+import { toQueryResponse } from '../http/query-response.ts';
+import { collectJsonResult } from '../nats/json-result.ts';
+import { NDJSON, writeNdjson } from '../http/ndjson-response.ts';
 
 const SiteParams = z.object({ siteId: z.string() });
 type SiteParams = z.infer<typeof SiteParams>;
@@ -19,7 +20,8 @@ export const ImmediateQueryString = z.object({ format: z.enum(['json', 'base64']
 export type ImmediateQueryString = z.infer<typeof ImmediateQueryString>;
 
 /** `POST /integrator/sites/:siteId/queries/immediate`: runs one query at the site's agent and waits for it. */
-export async function queryRoutes(app: FastifyInstance, options: { deps: FacadeDeps }): Promise<void> {
+export async function queryRoutes(instance: FastifyInstance, options: { deps: FacadeDeps }): Promise<void> {
+  const app = instance.withTypeProvider<ZodTypeProvider>();
   const { deps } = options;
   app.post('/sites/:siteId/queries/immediate', {
     schema: {
@@ -32,9 +34,9 @@ export async function queryRoutes(app: FastifyInstance, options: { deps: FacadeD
       response: { 200: QueryResponse, ...errorResponses(400, 401, 403, 404, 413, 429, 503, 504) },
     },
   }, async (request, reply) => {
-    const { siteId } = request.params as SiteParams;
-    const { format } = request.query as ImmediateQueryString;
-    const body = request.body as ImmediateQueryBody;
+    const { siteId } = request.params;
+    const { format } = request.query;
+    const body = request.body;
     const site = await queryableSite(deps.directory, siteId);
     assertOnboarded(principalOf(request), site.pmsType);
 
@@ -63,7 +65,7 @@ export async function queryRoutes(app: FastifyInstance, options: { deps: FacadeD
         await writeNdjson(reply.raw, stream, columns, { 'halo-query-id': queryId }, log.child(ids));
         return reply;
       }
-      const result = await collectResult(stream, columns);
+      const result = await collectJsonResult(stream, columns);
       log.info({ ...ids, rowCount: result.rowCount, bytes: result.bytes, queuedMs: result.timings.queuedMs, executionMs: result.timings.executionMs }, 'query finished');
       return toQueryResponse({ queryId, siteId, executionMode: body.command.executionMode, format: format ?? 'json', result, finishedAt: Date.now() });
     } catch (err) {

@@ -1,14 +1,16 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from '../http/zod-schema.ts';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { AppError, HttpSite, SitesQuery, SitesResponse, resolvePmsType } from '@halo/contracts';
 import type { FacadeDeps } from '../deps.ts';
-import { assertOnboarded, isOnboarded, principalOf } from '../integrator-access.ts';
-import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../openapi.ts';
-import { toHttpSite } from '../site-response.ts';
+import { assertOnboarded, isOnboarded, principalOf } from '../auth/integrator-access.ts';
+import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../http/openapi.ts';
+import { toHttpSite } from '../http/site-response.ts';
 
 /** `GET /integrator/sites`: the sites registered for a PMS ID, optionally of one PMS type. */
-export async function sitesRoutes(app: FastifyInstance, options: { deps: FacadeDeps }): Promise<void> {
+export async function sitesRoutes(instance: FastifyInstance, options: { deps: FacadeDeps }): Promise<void> {
+  const app = instance.withTypeProvider<ZodTypeProvider>();
   const { deps } = options;
   app.get('/sites', {
     schema: {
@@ -19,7 +21,7 @@ export async function sitesRoutes(app: FastifyInstance, options: { deps: FacadeD
       response: { 200: SitesResponse, ...errorResponses(400, 401, 403, 429, 503, 504) },
     },
   }, async (request): Promise<SitesResponse> => {
-    const query = request.query as SitesQuery;
+    const query = request.query;
     const principal = principalOf(request);
     let pmsType: string | undefined;
     if (query.practiceManagementName !== undefined) {
@@ -44,7 +46,7 @@ export async function sitesRoutes(app: FastifyInstance, options: { deps: FacadeD
       response: { 200: PairSiteResponse, ...errorResponses(400, 401, 403, 404, 429, 503, 504) },
     },
   }, async (request): Promise<PairSiteResponse> => {
-    const { pairingCode } = request.body as PairSiteBody;
+    const { pairingCode } = request.body;
     const principal = principalOf(request);
     if (!deps.directory.pair) throw new AppError('not_found', 'pairing is not available');
     const codeHash = createHash('sha256').update(pairingCode.trim().toUpperCase()).digest('hex');

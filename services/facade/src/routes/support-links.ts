@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from '../http/zod-schema.ts';
 import { z } from 'zod';
 import {
   AppError, Guid, SupportEnrolmentTokenBody, SupportEnrolmentTokenResult, SupportRevokeBody, SupportRevokeResult,
 } from '@halo/contracts';
 import type { SupportDeps } from '../deps.ts';
-import { errorResponses } from '../openapi.ts';
+import { errorResponses } from '../http/openapi.ts';
 
 const LinkParams = z.object({ linkGuid: Guid }).strict();
 
@@ -12,7 +13,8 @@ const LinkParams = z.object({ linkGuid: Guid }).strict();
  * Link credentials under `/support` (registered inside supportRoutes, so behind its support key check):
  * one-time enrolment tokens for this facade's environment, and revocation of a link's credentials.
  */
-export async function supportLinkRoutes(app: FastifyInstance, options: { support: SupportDeps }): Promise<void> {
+export async function supportLinkRoutes(instance: FastifyInstance, options: { support: SupportDeps }): Promise<void> {
+  const app = instance.withTypeProvider<ZodTypeProvider>();
   const { registry } = options.support;
 
   app.post('/enrolment-tokens', {
@@ -24,7 +26,7 @@ export async function supportLinkRoutes(app: FastifyInstance, options: { support
     },
   }, async (request): Promise<SupportEnrolmentTokenResult> => {
     if (!registry.enrolmentToken) throw new AppError('registry_unavailable', 'enrolment is not enabled');
-    const body = (request.body ?? {}) as SupportEnrolmentTokenBody;
+    const body = request.body ?? {};
     const result = await registry.enrolmentToken({ ...body, by: request.supportUserId });
     request.log.info({ env: result.env, expiresAt: result.expiresAt }, 'enrolment token issued');
     return result;
@@ -40,8 +42,8 @@ export async function supportLinkRoutes(app: FastifyInstance, options: { support
     },
   }, async (request): Promise<SupportRevokeResult> => {
     if (!registry.revoke) throw new AppError('registry_unavailable', 'revocation is not enabled');
-    const { linkGuid } = request.params as z.infer<typeof LinkParams>;
-    const body = request.body as SupportRevokeBody;
+    const { linkGuid } = request.params;
+    const body = request.body;
     const result = await registry.revoke({ linkGuid, reason: body.reason, by: request.supportUserId });
     request.log.info({ linkGuid, keys: result.revokedKeys.length }, 'link revoked');
     return result;

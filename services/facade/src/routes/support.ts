@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from '../http/zod-schema.ts';
 import {
   AppError, SupportAuditQuery, SupportAuditResult, SupportListResult, SupportMoveBody, SupportMoveResult, SupportPracticesQuery,
   SupportSitesQuery, SupportSitesResponse,
 } from '@halo/contracts';
 import type { SupportDeps } from '../deps.ts';
-import { notFoundHandler } from '../error-handler.ts';
-import { errorResponses } from '../openapi.ts';
-import { bearerKey } from '../support-auth.ts';
+import { notFoundHandler } from '../http/error-handler.ts';
+import { errorResponses } from '../http/openapi.ts';
+import { bearerKey } from '../auth/support-auth.ts';
 import { supportLinkRoutes } from './support-links.ts';
 
 declare module 'fastify' {
@@ -21,7 +22,8 @@ declare module 'fastify' {
  * availability, status, version and last seen; authority moves (compare-and-set, reason required, audited);
  * the audit trail. Support keys only (`Authorization: Bearer <key>`), checked before the body is read.
  */
-export async function supportRoutes(app: FastifyInstance, options: { support: SupportDeps }): Promise<void> {
+export async function supportRoutes(instance: FastifyInstance, options: { support: SupportDeps }): Promise<void> {
+  const app = instance.withTypeProvider<ZodTypeProvider>();
   const { support } = options;
   app.decorateRequest('supportUserId', '');
   app.addHook('onRequest', async (request, reply) => {
@@ -46,7 +48,7 @@ export async function supportRoutes(app: FastifyInstance, options: { support: Su
       response: { 200: SupportListResult, ...errorResponses(400, 401, 503) },
     },
   }, async (request): Promise<SupportListResult> => {
-    const query = request.query as SupportPracticesQuery;
+    const query = request.query;
     return support.registry.list(query);
   });
 
@@ -58,7 +60,7 @@ export async function supportRoutes(app: FastifyInstance, options: { support: Su
       response: { 200: SupportSitesResponse, ...errorResponses(400, 401, 503) },
     },
   }, async (request): Promise<SupportSitesResponse> => {
-    const query = request.query as SupportSitesQuery;
+    const query = request.query;
     return { sites: await support.registry.sites(query) };
   });
 
@@ -70,7 +72,7 @@ export async function supportRoutes(app: FastifyInstance, options: { support: Su
       response: { 200: SupportMoveResult, ...errorResponses(400, 401, 404, 409, 503) },
     },
   }, async (request): Promise<SupportMoveResult> => {
-    const body = request.body as SupportMoveBody;
+    const body = request.body;
     const result = await support.registry.move({ ...body, by: request.supportUserId });
     request.log.info({ pmsType: body.pmsType, to: body.to, epoch: result.practice.epoch }, 'authority moved');
     return result;
@@ -84,7 +86,7 @@ export async function supportRoutes(app: FastifyInstance, options: { support: Su
       response: { 200: SupportAuditResult, ...errorResponses(400, 401, 503) },
     },
   }, async (request): Promise<SupportAuditResult> => {
-    const query = request.query as SupportAuditQuery;
+    const query = request.query;
     return support.registry.audit({
       ...(query.pmsId !== undefined ? { pmsId: query.pmsId } : {}),
       ...(query.pmsType !== undefined ? { pmsType: query.pmsType } : {}),

@@ -1,6 +1,6 @@
-import type { Authenticator } from './deps.ts';
+import type { Authenticator } from '../deps.ts';
 import { assertStrongKey, hashSubscriptionKey } from './integrator-keys.ts';
-import { integratorAuthenticator, MAX_KEYS_PER_INTEGRATOR, type IntegratorKeys } from './integrator-registry.ts';
+import { integratorAuthenticator, MAX_KEYS_PER_INTEGRATOR, type IntegratorKeys } from './integrators-file.ts';
 import type { RateLimit } from './rate-limit.ts';
 
 /** One subscription key of one integrator, given in clear (HALO_SUBSCRIPTION_KEYS, tests, the demo). */

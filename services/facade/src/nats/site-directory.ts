@@ -4,7 +4,7 @@ import { LookupResult, PairResult, SiteResult, subjects, type LookupRequest, typ
 import type { z } from 'zod';
 import type { Logger } from '@halo/log';
 import type { NatsConnection } from '@halo/messaging';
-import type { SiteDirectory } from './deps.ts';
+import type { SiteDirectory } from '../deps.ts';
 
 /** The registry's KV buckets whose changes invalidate cached sites (ARCHITECTURE §5). */
 const WATCHED_BUCKETS = { sites: 'sites', practices: 'practices' } as const;
@@ -36,7 +36,7 @@ export interface RegistryDirectoryOptions {
  * With `watch()`, changes to the registry's `sites` and `practices` buckets drop the affected entries at once,
  * so an authority move or a site's removal is seen by every facade replica within milliseconds, not a TTL.
  */
-export class RegistryDirectory implements SiteDirectory {
+export class NatsSiteDirectory implements SiteDirectory {
   readonly #nc: NatsConnection;
   readonly #ttlMs: number;
   readonly #maxEntries: number;

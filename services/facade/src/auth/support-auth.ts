@@ -1,5 +1,5 @@
-import type { SupportAuthenticator } from './deps.ts';
-import { keyAuthenticator } from './auth.ts';
+import type { SupportAuthenticator } from '../deps.ts';
+import { keyAuthenticator } from './subscription-keys.ts';
 
 /** One support key of one support user (`HALO_SUPPORT_KEYS` entry `supportUserId:key`). */
 export interface SupportKey {

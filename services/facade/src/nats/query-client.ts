@@ -1,7 +1,7 @@
 import type { SiteView } from '@halo/contracts';
 import { ReplyRouter, type NatsConnection, type ResultStream } from '@halo/messaging';
 import type { Logger } from '@halo/log';
-import type { QueryClient, QueryExecution } from './deps.ts';
+import type { QueryClient, QueryExecution } from '../deps.ts';
 
 /** Requester ids are subject tokens the hub permissions can pin, so only letters and digits. */
 const REQUESTER_ID = /^[A-Za-z0-9]{8,64}$/;

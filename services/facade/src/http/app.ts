@@ -1,16 +1,16 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FacadeDeps } from './deps.ts';
+import type { FacadeDeps } from '../deps.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
-import { integratorGate } from './integrator-access.ts';
+import { integratorGate } from '../auth/integrator-access.ts';
 import { FacadeLogController } from './log-controller.ts';
 import { swaggerOptions } from './openapi.ts';
-import { healthRoutes } from './routes/health.ts';
-import { integratorRoutes } from './routes/integrator.ts';
-import { asyncQueryRoutes } from './routes/async-queries.ts';
-import { supportRoutes } from './routes/support.ts';
-import { enrolmentRoutes } from './routes/enrolment.ts';
+import { healthRoutes } from '../routes/health.ts';
+import { integratorRoutes } from '../routes/integrator.ts';
+import { asyncQueryRoutes } from '../routes/async-queries.ts';
+import { supportRoutes } from '../routes/support.ts';
+import { enrolmentRoutes } from '../routes/enrolment.ts';
 import { jsonSerializerCompiler, zodValidatorCompiler } from './zod-schema.ts';
 
 /** Largest request body accepted; beyond it, 413 payload_too_large. */

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { Environment, PmsType } from '@halo/contracts';
-import type { Authenticator, Principal } from './deps.ts';
+import type { Authenticator, Principal } from '../deps.ts';
 import { hashSubscriptionKey } from './integrator-keys.ts';
 import { RateLimit } from './rate-limit.ts';
 

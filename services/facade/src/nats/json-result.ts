@@ -16,7 +16,7 @@ function recordSize(columns: readonly ColumnInfo[], row: readonly Cell[]): numbe
 }
 
 /** Reads a whole result into memory, refusing (and cancelling) one over `maxBytes` with result_too_large. */
-export async function collectResult(stream: ResultStream, columns: ColumnInfo[], maxBytes = MAX_JSON_RESULT_BYTES): Promise<QueryResult> {
+export async function collectJsonResult(stream: ResultStream, columns: ColumnInfo[], maxBytes = MAX_JSON_RESULT_BYTES): Promise<QueryResult> {
   const rows: Cell[][] = [];
   let size = 0;
   for await (const batch of stream) {

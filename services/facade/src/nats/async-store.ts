@@ -11,7 +11,7 @@ import {
   type AsyncJob,
 } from '@halo/contracts';
 import { encodeJson, type NatsConnection } from '@halo/messaging';
-import type { AsyncPage, AsyncQueryStore } from './async-deps.ts';
+import type { AsyncPage, AsyncQueryStore } from '../async-deps.ts';
 
 export interface NatsAsyncQueryStoreOptions {
   nc: NatsConnection;

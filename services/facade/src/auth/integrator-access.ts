@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '@halo/contracts';
-import type { Authenticator, Principal } from './deps.ts';
-import { SUBSCRIPTION_KEY_HEADER } from './openapi.ts';
+import type { Authenticator, Principal } from '../deps.ts';
+import { SUBSCRIPTION_KEY_HEADER } from '../http/openapi.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
 const principals = new WeakMap<object, Principal>();

@@ -6,7 +6,7 @@ import {
 } from '@halo/contracts';
 import type { z } from 'zod';
 import type { NatsConnection } from '@halo/messaging';
-import type { SupportRegistry } from './deps.ts';
+import type { SupportRegistry } from '../deps.ts';
 
 /** The registry's support verbs over NATS request-reply (never cached: support wants the truth now). */
 export class NatsSupportRegistry implements SupportRegistry {
