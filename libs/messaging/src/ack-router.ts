@@ -1,7 +1,7 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { AckMessage, AppError, subjects } from '@halo/contracts';
 import type { Logger } from '@halo/log';
-import { decodeJson } from './rpc.ts';
+import { decodeJson } from './json-codec.ts';
 
 /** The requester's credits and cancel for one query, as the agent's sender sees them. */
 export interface AckChannel {

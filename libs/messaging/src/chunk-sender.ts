@@ -6,7 +6,7 @@ import {
 import type { Logger } from '@halo/log';
 import type { AckChannel } from './ack-router.ts';
 import { MAX_RAW_CHUNK_BYTES, clampChunkBytes, clampWindow, maybeGzip } from './chunk-encoding.ts';
-import { encodeJson } from './rpc.ts';
+import { encodeJson } from './json-codec.ts';
 
 const encoder = new TextEncoder();
 const MAX_TIMER_MS = 2_147_483_647;

@@ -6,7 +6,7 @@ import {
 } from '@halo/contracts';
 import type { Logger } from '@halo/log';
 import { clampChunkBytes, clampWindow, gunzipBody } from './chunk-encoding.ts';
-import { decodeJson, encodeJson } from './rpc.ts';
+import { decodeJson, encodeJson } from './json-codec.ts';
 
 /** Default longest gap between chunks once streaming, while the agent has credit to send. */
 export const DEFAULT_STALL_MS = 30_000;
