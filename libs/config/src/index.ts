@@ -31,3 +31,8 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
 export const Port = z.coerce.number().int().min(0).max(65535);
 /** Comma-separated list. */
 export const List = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+
+/** The log levels a service's HALO_LOG_LEVEL may name. */
+export const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export { runService, type RunServiceOptions, type ServiceScope } from './run-service.ts';
