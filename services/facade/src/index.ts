@@ -1,10 +1,11 @@
 export { buildApp, BODY_LIMIT } from './app.ts';
-export type { Authenticator, Principal, FacadeDeps, QueryClient, QueryExecution, SiteDirectory, SupportAuthenticator, SupportDeps, SupportRegistry } from './deps.ts';
+export type { Authenticator, Principal, FacadeDeps, HealthReport, QueryClient, QueryExecution, SiteDirectory, SupportAuthenticator, SupportDeps, SupportRegistry } from './deps.ts';
 export { assertUsableKeys, keyAuthenticator, parseSubscriptionKeys, type SubscriptionKey } from './auth.ts';
 export { hashSubscriptionKey, mintSubscriptionKey, KEY_BYTES } from './integrator-keys.ts';
 export { Integrator, IntegratorsFile, integratorAuthenticator, parseIntegrators, MAX_KEYS_PER_INTEGRATOR, type IntegratorKeys } from './integrator-registry.ts';
 export { RateLimit, TokenBucketLimiter, type RateLimiter } from './rate-limit.ts';
 export { RegistryDirectory, type RegistryDirectoryOptions } from './registry-directory.ts';
+export { dependencyHealth, type DependencyHealthOptions } from './dependency-health.ts';
 export { NatsQueryClient, type NatsQueryClientOptions } from './nats-query-client.ts';
 export type { AsyncPage, AsyncQueryStore } from './async-deps.ts';
 export { NatsAsyncQueryStore, type NatsAsyncQueryStoreOptions } from './async-nats-store.ts';

@@ -11,6 +11,7 @@ import { NatsQueryClient } from './nats-query-client.ts';
 import { ImmediateQueries } from './immediate-queries.ts';
 import { RegistryDirectory } from './registry-directory.ts';
 import { NatsAsyncQueryStore } from './async-nats-store.ts';
+import { dependencyHealth } from './dependency-health.ts';
 import { supportKeyAuthenticator, type SupportKey } from './support-auth.ts';
 import { NatsSupportRegistry } from './support-registry.ts';
 
@@ -74,7 +75,7 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
     log,
     version: options.version ?? packageVersion(),
     queryTimeoutMs: options.queryTimeoutMs ?? 30_000,
-    health: () => ({ nats: nats.state() }),
+    health: dependencyHealth({ nc, nats: nats.state }),
     ...(asyncQueries ? { asyncQueries } : {}),
     immediate,
     support: { auth: supportKeyAuthenticator(options.supportKeys ?? []), registry: supportRegistry },
