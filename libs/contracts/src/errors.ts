@@ -27,6 +27,8 @@ export const ErrorStatus = {
   registry_unavailable: 503,
   agent_busy: 503,
   queue_timeout: 503,
+  /** The facade cannot reach the hub (NATS, JetStream), or nothing it needs to answer: retry shortly. */
+  service_unavailable: 503,
   deadline_exceeded: 504,
   execution_timeout: 504,
 } as const;

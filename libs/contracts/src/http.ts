@@ -52,5 +52,14 @@ export const QueryResponse = z.object({
 });
 export type QueryResponse = z.infer<typeof QueryResponse>;
 
-export const HealthResponse = z.object({ status: z.enum(['ok', 'degraded']), nats: z.string(), version: z.string() });
+/** A dependency of the facade as `/health` last probed it. */
+export const DependencyHealth = z.enum(['ok', 'unavailable']);
+export type DependencyHealth = z.infer<typeof DependencyHealth>;
+
+/** `/health` while the facade can serve queries: `degraded` when the registry or JetStream is down but not both. */
+export const HealthResponse = z.object({ status: z.enum(['ok', 'degraded']), nats: z.string(), registry: DependencyHealth, jetstream: DependencyHealth, version: z.string() });
 export type HealthResponse = z.infer<typeof HealthResponse>;
+
+/** `/health` (503) when it cannot: the error envelope plus what each dependency said. */
+export const HealthUnavailableResponse = HttpError.extend(HealthResponse.omit({ status: true }).shape);
+export type HealthUnavailableResponse = z.infer<typeof HealthUnavailableResponse>;

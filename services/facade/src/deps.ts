@@ -2,7 +2,7 @@ import type { Logger } from '@halo/log';
 import type { AsyncQueryStore } from './async-deps.ts';
 import type { RateLimit, RateLimiter } from './auth/rate-limit.ts';
 import type {
-  QueryCommand, SiteView, SupportAuditRequest, SupportAuditResult, SupportListRequest, SupportListResult, SupportMoveRequest, SupportMoveResult,
+  DependencyHealth, QueryCommand, SiteView, SupportAuditRequest, SupportAuditResult, SupportListRequest, SupportListResult, SupportMoveRequest, SupportMoveResult,
 } from '@halo/contracts';
 import type { ResultStream } from '@halo/messaging';
 import type {
@@ -55,7 +55,8 @@ export interface FacadeDeps {
   version: string;
   /** Budget for running a query once it has left the agent's queue. */
   queryTimeoutMs: number;
-  health(): { nats: string };
+  /** Each dependency's state for `/health` (probes cached briefly: load balancers poll it). */
+  health(): HealthReport | Promise<HealthReport>;
   /** Async queries (KV, work queue, result store); without it the async routes are not served. */
   asyncQueries?: AsyncQueryStore;
   /** Running immediate queries, so a DELETE on any replica can cancel one. */
@@ -66,6 +67,13 @@ export interface FacadeDeps {
   enrolment?: EnrolmentRelay;
   /** Per-integrator request rate (429 `rate_limited` beyond it); without it nothing is limited. */
   rateLimiter?: RateLimiter;
+}
+
+/** What `/health` says of each dependency: the NATS connection's state, and whether the registry and JetStream answer. */
+export interface HealthReport {
+  nats: string;
+  registry: DependencyHealth;
+  jetstream: DependencyHealth;
 }
 
 /** Maps a support key (`Authorization: Bearer <key>`) to the support user holding it; null when unknown. */

@@ -1,10 +1,11 @@
 export { buildApp, BODY_LIMIT } from './http/app.ts';
-export type { Authenticator, Principal, FacadeDeps, QueryClient, QueryExecution, SiteDirectory, SupportAuthenticator, SupportDeps, SupportRegistry } from './deps.ts';
+export type { Authenticator, Principal, FacadeDeps, HealthReport, QueryClient, QueryExecution, SiteDirectory, SupportAuthenticator, SupportDeps, SupportRegistry } from './deps.ts';
 export { assertUsableKeys, keyAuthenticator, parseSubscriptionKeys, type SubscriptionKey } from './auth/subscription-keys.ts';
 export { hashSubscriptionKey, mintSubscriptionKey, KEY_BYTES } from './auth/integrator-keys.ts';
 export { Integrator, IntegratorsFile, integratorAuthenticator, parseIntegrators, MAX_KEYS_PER_INTEGRATOR, type IntegratorKeys } from './auth/integrators-file.ts';
 export { RateLimit, TokenBucketLimiter, type RateLimiter } from './auth/rate-limit.ts';
 export { NatsSiteDirectory, type RegistryDirectoryOptions } from './nats/site-directory.ts';
+export { dependencyHealth, type DependencyHealthOptions } from './nats/dependency-health.ts';
 export { NatsQueryClient, type NatsQueryClientOptions } from './nats/query-client.ts';
 export type { AsyncPage, AsyncQueryStore } from './async-deps.ts';
 export { NatsAsyncQueryStore, type NatsAsyncQueryStoreOptions } from './nats/async-store.ts';

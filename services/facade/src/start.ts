@@ -13,6 +13,8 @@ import { NatsSiteDirectory } from './nats/site-directory.ts';
 import { NatsAsyncQueryStore } from './nats/async-store.ts';
 import { supportKeyAuthenticator, type SupportKey } from './auth/support-auth.ts';
 import { NatsSupportRegistry } from './nats/support-client.ts';
+import { connectionState } from './nats/connection-state.ts';
+import { dependencyHealth } from './nats/dependency-health.ts';
 
 export interface StartFacadeOptions {
   /** An open connection; the caller owns it (startFacade never drains or closes it). */
@@ -58,7 +60,7 @@ export interface RunningFacade {
 export async function startFacade(options: StartFacadeOptions): Promise<RunningFacade> {
   const { nc, log } = options;
   const auth = authenticator(options.keys, options.integrators ?? []);
-  const nats = natsState(nc);
+  const nats = connectionState(nc);
   const asyncQueries = options.async === false ? undefined : await NatsAsyncQueryStore.open({ nc, ...options.async });
   const queries = new NatsQueryClient({ nc, log, requesterId: options.requesterId ?? randomBytes(12).toString('hex'), ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}) });
   const immediate = new ImmediateQueries(nc, log);
@@ -74,7 +76,7 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
     log,
     version: options.version ?? packageVersion(),
     queryTimeoutMs: options.queryTimeoutMs ?? 30_000,
-    health: () => ({ nats: nats.state() }),
+    health: dependencyHealth({ nc, nats: nats.status }),
     ...(asyncQueries ? { asyncQueries } : {}),
     immediate,
     support: { auth: supportKeyAuthenticator(options.supportKeys ?? []), registry: supportRegistry },
@@ -104,21 +106,6 @@ function authenticator(keys: readonly SubscriptionKey[], integrators: readonly I
   const twice = fromKeys.find((i) => ids.has(i.id));
   if (twice) throw new TypeError(`integrator ${twice.id} has keys both in the integrators file and in HALO_SUBSCRIPTION_KEYS; keep one`);
   return integratorAuthenticator([...fromKeys, ...integrators]);
-}
-
-/** Tracks the connection from its status events; the client has no synchronous "connected?" getter. */
-function natsState(nc: NatsConnection): { state(): string } {
-  let current = 'connected';
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'disconnect') current = 'disconnected';
-      else if (s.type === 'reconnecting') current = 'reconnecting';
-      else if (s.type === 'reconnect') current = 'connected';
-    }
-  })().catch(() => undefined);
-  return {
-    state: () => (nc.isClosed() ? 'closed' : nc.isDraining() ? 'draining' : current),
-  };
 }
 
 function packageVersion(): string {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HealthResponse, SitesResponse } from '@halo/contracts';
+import { HealthResponse, HealthUnavailableResponse, SitesResponse } from '@halo/contracts';
+import type { HealthReport } from '../src/index.ts';
 import { AUTH, SITE_ID, siteView, testApp } from './fakes.ts';
 
 test('GET /integrator/sites maps registry views to Halo-shaped sites', async (t) => {
@@ -45,17 +46,29 @@ test('practiceManagementName accepts a PMS type code or its display name', async
   assert.deepEqual(directory.lookups.at(-1), { pmsId: 'PRAC-2' });
 });
 
-test('GET /health needs no key: 200 ok when NATS is connected, 503 degraded otherwise', async (t) => {
-  let nats = 'connected';
-  const { app } = testApp({ health: () => ({ nats }) });
+test('GET /health needs no key: 200 while queries can be served (degraded with one of registry and JetStream down), else 503 in the error envelope', async (t) => {
+  let report: HealthReport = { nats: 'connected', registry: 'ok', jetstream: 'ok' };
+  const { app } = testApp({ health: async () => report });
   t.after(() => app.close());
   const ok = await app.inject({ url: '/health' });
   assert.equal(ok.statusCode, 200);
-  assert.deepEqual(HealthResponse.parse(ok.json()), { status: 'ok', nats: 'connected', version: '9.9.9' });
-  nats = 'reconnecting';
-  const degraded = await app.inject({ url: '/health' });
-  assert.equal(degraded.statusCode, 503);
-  assert.deepEqual(degraded.json(), { status: 'degraded', nats: 'reconnecting', version: '9.9.9' });
+  assert.deepEqual(HealthResponse.parse(ok.json()), { status: 'ok', nats: 'connected', registry: 'ok', jetstream: 'ok', version: '9.9.9' });
+  for (const down of [{ registry: 'unavailable' }, { jetstream: 'unavailable' }] as const) {
+    report = { nats: 'connected', registry: 'ok', jetstream: 'ok', ...down };
+    const degraded = await app.inject({ url: '/health' });
+    assert.equal(degraded.statusCode, 200);
+    assert.deepEqual(degraded.json(), { status: 'degraded', ...report, version: '9.9.9' });
+  }
+  const unavailable: Array<[HealthReport, string]> = [
+    [{ nats: 'reconnecting', registry: 'unavailable', jetstream: 'unavailable' }, 'this replica cannot serve queries: NATS is reconnecting'],
+    [{ nats: 'connected', registry: 'unavailable', jetstream: 'unavailable' }, 'this replica cannot serve queries: neither the registry nor JetStream answers'],
+  ];
+  for (const [down, message] of unavailable) {
+    report = down;
+    const res = await app.inject({ url: '/health' });
+    assert.equal(res.statusCode, 503);
+    assert.deepEqual(HealthUnavailableResponse.parse(res.json()), { error: { status: 503, code: 'service_unavailable', message }, ...down, version: '9.9.9' });
+  }
 });
 
 test('OpenAPI 3 at /docs/json describes the routes from the zod schemas; /docs serves the UI', async (t) => {

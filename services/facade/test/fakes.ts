@@ -107,7 +107,7 @@ export function testApp(overrides: Partial<FacadeDeps> = {}): TestApp {
     log,
     version: '9.9.9',
     queryTimeoutMs: 30_000,
-    health: () => ({ nats: 'connected' }),
+    health: () => ({ nats: 'connected', registry: 'ok', jetstream: 'ok' }),
     ...overrides,
   };
   return { app: buildApp(deps), directory, queries, logs, log, deps };

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LookupRequest, SiteRequest, SitesResponse, subjects, type SiteView } from '@halo/contracts';
 import { createLogger } from '@halo/log';
 import { connectNats, serveJson, type NatsConnection } from '@halo/messaging';
+import { RegistryStore } from '@halo/registry-data';
 import { launchHub } from '@halo/testkit';
 import { NatsSiteDirectory, startFacade } from '../src/index.ts';
 import { KEY, SITE_ID, siteView } from './fakes.ts';
@@ -76,6 +77,27 @@ test('NatsSiteDirectory: a registry slower than the timeout is registry_unavaila
   await service.flush();
   const directory = new NatsSiteDirectory({ nc: client, timeoutMs: 200 });
   await assert.rejects(directory.get(SITE_ID), { code: 'registry_unavailable', message: 'registry did not answer in time' });
+});
+
+test('NatsSiteDirectory: with the registry hung, one read waits out the timeout, then reads go to its buckets for a while', async (t) => {
+  const { client, service } = await natsPair(t);
+  // The registry's buckets as a registry replica left them: one authoritative site.
+  const store = await RegistryStore.open(service, 1);
+  const { haloGuid: _guid, authoritative: _authoritative, availability: _availability, ...record } = siteView();
+  await store.putSite(SITE_ID, record);
+  assert.equal(await store.claimPractice('sample', 'PRAC-1', SITE_ID), true);
+  const hung = fakeRegistry(service, [], 1000);
+  await service.flush();
+  const directory = new NatsSiteDirectory({ nc: client, cacheTtlMs: 0, timeoutMs: 200, registryRetryMs: 60_000 });
+
+  const site = await directory.get(SITE_ID);
+  assert.deepEqual([site?.haloGuid, site?.authoritative, site?.status, site?.availability], [SITE_ID, true, 'active', 'unreachable']);
+  assert.equal(hung.siteRequests, 1);
+  // The buckets go first now: no second timeout, and lookups and unknown sites are answered from them too.
+  assert.equal((await directory.get(SITE_ID))?.haloGuid, SITE_ID);
+  assert.deepEqual((await directory.lookup({ pmsId: 'PRAC-1' })).map((s) => [s.haloGuid, s.authoritative]), [[SITE_ID, true]]);
+  assert.equal(await directory.get('66666666-6666-4666-8666-666666666666'), null);
+  assert.equal(hung.siteRequests, 1);
 });
 
 test('startFacade serves the real thing over NATS on a real port', async (t) => {

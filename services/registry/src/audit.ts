@@ -1,7 +1,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AppError, AuditEntry, subjects } from '@halo/contracts';
-import { practiceToken } from './store.ts';
+import { practiceToken } from '@halo/registry-data';
 
 /** The audit stream of ARCHITECTURE §5: authority changes and site retirements. Never query data. */
 export const AUDIT_STREAM = 'audit';

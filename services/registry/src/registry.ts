@@ -8,9 +8,7 @@ import {
 import { decodeJson, serveJson } from '@halo/messaging';
 import type { Logger } from '@halo/log';
 import { AuditLog } from './audit.ts';
-import { DEFAULT_THRESHOLDS, type Thresholds } from './availability.ts';
-import { practiceKey, RegistryStore } from './store.ts';
-import { RegistryViews } from './views.ts';
+import { DEFAULT_THRESHOLDS, practiceKey, RegistryStore, RegistryViews, type Thresholds } from '@halo/registry-data';
 import { Enrolment, type EnrolmentConfig } from './enrolment.ts';
 
 export interface RegistryDeps {

@@ -5,7 +5,8 @@ import { LookupResult, RegisterResult, SiteResult, subjects, type RegisterReques
 import { createLogger } from '@halo/log';
 import { connectNats, requestJson, type NatsConnection } from '@halo/messaging';
 import { cleanupStack, launchHub } from '@halo/testkit';
-import { startRegistry, availabilityOf } from '@halo/registry';
+import { startRegistry } from '@halo/registry';
+import { availabilityOf } from '@halo/registry-data';
 
 const log = createLogger({ name: 'test', level: 'silent' });
 const opts = { timeoutMs: 10_000, noResponders: 'registry_unavailable' } as const;

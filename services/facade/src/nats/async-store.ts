@@ -1,17 +1,18 @@
 import {
-  DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType,
+  DiscardPolicy, JetStreamApiCodes, JetStreamApiError, JetStreamError, RetentionPolicy, StorageType,
   jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { nanos } from '@nats-io/transport-node';
+import { errors, nanos } from '@nats-io/transport-node';
 import {
   ASYNC_LIMITS, ASYNC_NAMES, ASYNC_WORK_MAX_AGE_MS, AppError, AsyncPageMetadata, AsyncQueryRecord,
-  asyncPageName, asyncRecordTtlMs, isTerminalAsyncState, subjects,
+  asyncPageName, asyncRecordTtlMs, isAppError, isTerminalAsyncState, subjects,
   type AsyncJob,
 } from '@halo/contracts';
 import { encodeJson, type NatsConnection } from '@halo/messaging';
 import type { AsyncPage, AsyncQueryStore } from '../async-deps.ts';
+import { connectionState, type ConnectionState } from './connection-state.ts';
 
 export interface NatsAsyncQueryStoreOptions {
   nc: NatsConnection;
@@ -23,6 +24,27 @@ export interface NatsAsyncQueryStoreOptions {
 
 const MAX_CAS_ATTEMPTS = 20;
 
+const HUB_FAILURES = [
+  errors.TimeoutError, errors.RequestError, errors.NoRespondersError, errors.ConnectionError, errors.ClosedConnectionError,
+  errors.DrainingConnectionError, JetStreamError, JetStreamApiError,
+];
+
+/** A failure of the hub (connection, timeout, JetStream refusing), as opposed to a bug: 503, not 500. */
+function isHubFailure(err: unknown): boolean {
+  return !isAppError(err) && HUB_FAILURES.some((type) => err instanceof type);
+}
+
+/** Runs one store operation: 503 at once while the hub is unreachable, and 503 when the hub fails it. */
+async function guarded<T>(connection: ConnectionState, operation: () => Promise<T>): Promise<T> {
+  connection.assertConnected('async queries are');
+  try {
+    return await operation();
+  } catch (err) {
+    if (isHubFailure(err)) throw new AppError('service_unavailable', 'async queries are unavailable: the hub did not answer; retry shortly', { cause: err });
+    throw err;
+  }
+}
+
 /**
  * AsyncQueryStore over JetStream: KV `async_queries`, the `ASYNC_WORK` work-queue stream and the object store
  * `async_results`, created here if missing with the same settings the worker uses (whichever starts first wins).
@@ -33,6 +55,7 @@ export class NatsAsyncQueryStore implements AsyncQueryStore {
   readonly #kv: KV;
   readonly #results: ObjectStore;
   readonly #resultTtlMs: number;
+  readonly #connection: ConnectionState;
 
   private constructor(nc: NatsConnection, js: JetStreamClient, kv: KV, results: ObjectStore, resultTtlMs: number) {
     this.#nc = nc;
@@ -40,6 +63,7 @@ export class NatsAsyncQueryStore implements AsyncQueryStore {
     this.#kv = kv;
     this.#results = results;
     this.#resultTtlMs = resultTtlMs;
+    this.#connection = connectionState(nc);
   }
 
   static async open(options: NatsAsyncQueryStoreOptions): Promise<NatsAsyncQueryStore> {
@@ -52,7 +76,23 @@ export class NatsAsyncQueryStore implements AsyncQueryStore {
     return new NatsAsyncQueryStore(nc, jetstream(nc), kv, results, resultTtlMs);
   }
 
-  async submit(record: AsyncQueryRecord, job: AsyncJob): Promise<AsyncQueryRecord> {
+  submit(record: AsyncQueryRecord, job: AsyncJob): Promise<AsyncQueryRecord> {
+    return guarded(this.#connection, () => this.#submit(record, job));
+  }
+
+  get(queryId: string): Promise<AsyncQueryRecord | null> {
+    return guarded(this.#connection, async () => (await this.#read(queryId))?.record ?? null);
+  }
+
+  cancel(queryId: string): Promise<AsyncQueryRecord | null> {
+    return guarded(this.#connection, () => this.#cancel(queryId));
+  }
+
+  page(queryId: string, page: number): Promise<AsyncPage | null> {
+    return guarded(this.#connection, () => this.#page(queryId, page));
+  }
+
+  async #submit(record: AsyncQueryRecord, job: AsyncJob): Promise<AsyncQueryRecord> {
     await this.#kv.create(record.id, JSON.stringify(AsyncQueryRecord.parse(record)));
     try {
       // msgID = query id: a retried publish is dropped by the stream's duplicate window.
@@ -66,20 +106,16 @@ export class NatsAsyncQueryStore implements AsyncQueryStore {
         error: { code: 'internal', message: 'the query could not be queued' },
         expiresAt: at + this.#resultTtlMs,
       })).catch(() => null);
-      throw new AppError('internal', 'the query could not be queued', { cause });
+      throw new AppError(isHubFailure(cause) ? 'service_unavailable' : 'internal', 'the query could not be queued', { cause });
     }
     // A fast worker may already have moved it on; then its state stands.
     const queued = await this.#change(record.id, (r) => (r.state === 'initialising'
       ? { ...r, state: 'queued', statusTiming: { ...r.statusTiming, queued: new Date().toISOString() } }
       : null));
-    return queued ?? (await this.get(record.id)) ?? record;
+    return queued ?? (await this.#read(record.id))?.record ?? record;
   }
 
-  async get(queryId: string): Promise<AsyncQueryRecord | null> {
-    return (await this.#read(queryId))?.record ?? null;
-  }
-
-  async cancel(queryId: string): Promise<AsyncQueryRecord | null> {
+  async #cancel(queryId: string): Promise<AsyncQueryRecord | null> {
     const at = Date.now();
     let finished = false;
     const cancelled = await this.#change(queryId, (r) => {
@@ -96,7 +132,7 @@ export class NatsAsyncQueryStore implements AsyncQueryStore {
     return cancelled;
   }
 
-  async page(queryId: string, page: number): Promise<AsyncPage | null> {
+  async #page(queryId: string, page: number): Promise<AsyncPage | null> {
     const result = await this.#results.get(asyncPageName(queryId, page));
     if (!result || result.info.deleted) return null;
     const metadata = AsyncPageMetadata.safeParse(result.info.metadata ?? {});

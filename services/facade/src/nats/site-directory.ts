@@ -1,9 +1,13 @@
 import { requestRegistry } from './registry-request.ts';
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
-import { LookupResult, PairResult, SiteResult, subjects, type LookupRequest, type PairRequest, type SiteRequest, type SiteView } from '@halo/contracts';
+import {
+  LookupResult, PairResult, SiteResult, isAppError, subjects, type LookupRequest, type PairRequest, type SiteRequest, type SiteView,
+} from '@halo/contracts';
+import { DEFAULT_THRESHOLDS, RegistryStore, RegistryViews } from '@halo/registry-data';
 import type { z } from 'zod';
 import type { Logger } from '@halo/log';
 import type { NatsConnection } from '@halo/messaging';
+import { connectionState, type ConnectionState } from './connection-state.ts';
 import type { SiteDirectory } from '../deps.ts';
 
 /** The registry's KV buckets whose changes invalidate cached sites (ARCHITECTURE §5). */
@@ -28,6 +32,8 @@ export interface RegistryDirectoryOptions {
   log?: Logger;
   /** Wait before re-opening a failed or ended KV watch; default 1000 ms. */
   watchRetryMs?: number;
+  /** After the registry failed to answer and its buckets did, how long reads go to the buckets first; default 2000 ms. */
+  registryRetryMs?: number;
 }
 
 /**
@@ -35,6 +41,11 @@ export interface RegistryDirectoryOptions {
  * TTL (found sites only, so a newly registered site is visible at once); concurrent misses share one request.
  * With `watch()`, changes to the registry's `sites` and `practices` buckets drop the affected entries at once,
  * so an authority move or a site's removal is seen by every facade replica within milliseconds, not a TTL.
+ *
+ * When no registry replica answers, `get` and `lookup` are answered from the registry's buckets (JetStream KV
+ * outlives the registry process) by the registry's own RegistryViews, read at request time from the stream
+ * leader: authority is as fresh as the registry's own answer would be. Availability then uses the default
+ * thresholds, and ages as no registry records heartbeats. Pairing and support verbs write, so they still need it.
  */
 export class NatsSiteDirectory implements SiteDirectory {
   readonly #nc: NatsConnection;
@@ -46,6 +57,14 @@ export class NatsSiteDirectory implements SiteDirectory {
   readonly #inFlight = new Map<string, Promise<SiteView | null>>();
   readonly #log: Logger | undefined;
   readonly #watchRetryMs: number;
+  readonly #registryRetryMs: number;
+  readonly #connection: ConnectionState;
+  /** Opened at the first read that needs the buckets. */
+  #views: Promise<RegistryViews> | null = null;
+  /** Until then (epoch ms) reads go to the buckets first: the registry just failed to answer, maybe after a timeout. */
+  #bucketsFirstUntil = 0;
+  /** The last registry request failed and the buckets answered instead (logged once per outage). */
+  #registryDown = false;
   /** Bumped by every invalidation: an answer fetched across one is not cached (it may predate the change). */
   #generation = 0;
   #watching: { stop(): void; done: Promise<void> } | null = null;
@@ -58,6 +77,8 @@ export class NatsSiteDirectory implements SiteDirectory {
     this.#now = options.now ?? Date.now;
     this.#log = options.log;
     this.#watchRetryMs = options.watchRetryMs ?? 1000;
+    this.#registryRetryMs = options.registryRetryMs ?? 2000;
+    this.#connection = connectionState(options.nc);
   }
 
   /**
@@ -137,7 +158,10 @@ export class NatsSiteDirectory implements SiteDirectory {
   async lookup(req: { pmsId: string; pmsType?: string }): Promise<SiteView[]> {
     const payload: LookupRequest = { pmsId: req.pmsId, ...(req.pmsType !== undefined ? { pmsType: req.pmsType } : {}) };
     const generation = this.#generation;
-    const { sites } = await this.#request(subjects.registry('lookup'), payload, LookupResult);
+    const sites = await this.#read(
+      async () => (await this.#request(subjects.registry('lookup'), payload, LookupResult)).sites,
+      (views) => views.sitesOf(req.pmsId, req.pmsType),
+    );
     if (generation === this.#generation) for (const site of sites) this.#remember(site);
     return sites;
   }
@@ -169,6 +193,7 @@ export class NatsSiteDirectory implements SiteDirectory {
   }
 
   async pair(integratorId: string, codeHash: string): Promise<SiteView | null> {
+    this.#connection.assertConnected('site lookups are');
     const payload: PairRequest = { integratorId, codeHash };
     return (await this.#request(subjects.registry('pair'), payload, PairResult)).site;
   }
@@ -176,7 +201,10 @@ export class NatsSiteDirectory implements SiteDirectory {
   async #fetch(haloGuid: string): Promise<SiteView | null> {
     const payload: SiteRequest = { haloGuid };
     const generation = this.#generation;
-    const { site } = await this.#request(subjects.registry('site'), payload, SiteResult);
+    const site = await this.#read(
+      async () => (await this.#request(subjects.registry('site'), payload, SiteResult)).site,
+      (views) => views.site(haloGuid),
+    );
     if (site && generation === this.#generation) this.#remember(site);
     else this.#cache.delete(haloGuid);
     return site;
@@ -190,6 +218,52 @@ export class NatsSiteDirectory implements SiteDirectory {
       if (oldest.done) break;
       this.#cache.delete(oldest.value);
     }
+  }
+
+  /**
+   * A read from the registry, or from its buckets when it does not answer. Right after the registry failed (and
+   * the buckets answered), the buckets go first for a moment, so a hung registry costs one timeout, not one per read.
+   */
+  async #read<T>(fromRegistry: () => Promise<T>, fromBuckets: (views: RegistryViews) => Promise<T>): Promise<T> {
+    this.#connection.assertConnected('site lookups are');
+    if (this.#now() < this.#bucketsFirstUntil) {
+      try {
+        return await fromBuckets(await this.#openViews());
+      } catch {
+        this.#bucketsFirstUntil = 0;
+      }
+    }
+    let answer: T;
+    try {
+      answer = await fromRegistry();
+    } catch (err) {
+      if (!isAppError(err) || err.code !== 'registry_unavailable') throw err;
+      try {
+        answer = await fromBuckets(await this.#openViews());
+      } catch {
+        // Neither answers (JetStream itself is down): the registry's error says what integrators need to know.
+        throw err;
+      }
+      if (!this.#registryDown) this.#log?.warn({ retryMs: this.#registryRetryMs }, 'registry not answering; reads answered from its buckets');
+      this.#registryDown = true;
+      this.#bucketsFirstUntil = this.#now() + this.#registryRetryMs;
+      return answer;
+    }
+    if (this.#registryDown) this.#log?.info('registry answering again');
+    this.#registryDown = false;
+    return answer;
+  }
+
+  #openViews(): Promise<RegistryViews> {
+    if (!this.#views) {
+      const views = RegistryStore.bind(this.#nc).then((store) => new RegistryViews(store, DEFAULT_THRESHOLDS, this.#now));
+      // A failed bind is not kept: the next read tries again.
+      views.catch(() => {
+        if (this.#views === views) this.#views = null;
+      });
+      this.#views = views;
+    }
+    return this.#views;
   }
 
   #request<S extends z.ZodType>(subject: string, payload: unknown, schema: S): Promise<z.infer<S>> {

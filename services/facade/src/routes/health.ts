@@ -1,17 +1,38 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from '../http/zod-schema.ts';
-import { HealthResponse } from '@halo/contracts';
-import type { FacadeDeps } from '../deps.ts';
+import { AppError, HealthResponse, HealthUnavailableResponse } from '@halo/contracts';
+import type { FacadeDeps, HealthReport } from '../deps.ts';
 
-/** `GET /health`, unauthenticated: 200 when NATS is connected, else 503 so load balancers route elsewhere. */
+/**
+ * `GET /health`, unauthenticated, for load balancers: 200 while this replica can serve queries (NATS connected and
+ * the registry or its buckets answering), `degraded` when one of those two is down; else 503 in the error envelope.
+ * Each dependency's state is in both.
+ */
 export async function healthRoutes(instance: FastifyInstance, options: { deps: FacadeDeps }): Promise<void> {
   const app = instance.withTypeProvider<ZodTypeProvider>();
   const { deps } = options;
   app.get('/health', {
-    schema: { summary: 'Liveness and NATS connectivity', tags: ['health'], response: { 200: HealthResponse, 503: HealthResponse } },
+    schema: {
+      summary: 'Whether this replica can serve queries, and the state of NATS, the registry and JetStream',
+      tags: ['health'],
+      response: { 200: HealthResponse, 503: HealthUnavailableResponse },
+    },
   }, async (_request, reply) => {
-    const { nats } = deps.health();
-    const body: HealthResponse = { status: nats === 'connected' ? 'ok' : 'degraded', nats, version: deps.version };
-    return reply.code(body.status === 'ok' ? 200 : 503).send(body);
+    const report = await deps.health();
+    const down = unavailableBecause(report);
+    if (down) {
+      const error = new AppError('service_unavailable', `this replica cannot serve queries: ${down}`);
+      const body: HealthUnavailableResponse = { error: { status: error.status, code: error.code, message: error.message }, ...report, version: deps.version };
+      return reply.code(503).send(body);
+    }
+    const body: HealthResponse = { status: report.registry === 'ok' && report.jetstream === 'ok' ? 'ok' : 'degraded', ...report, version: deps.version };
+    return reply.code(200).send(body);
   });
+}
+
+/** Why queries cannot be served, or null when they can. */
+function unavailableBecause(report: HealthReport): string | null {
+  if (report.nats !== 'connected') return `NATS is ${report.nats}`;
+  if (report.registry !== 'ok' && report.jetstream !== 'ok') return 'neither the registry nor JetStream answers';
+  return null;
 }

@@ -48,7 +48,20 @@ export class RegistryStore {
   /** Creates the buckets if missing (idempotent across replicas) and opens them. */
   static async open(nc: NatsConnection, replicas: number): Promise<RegistryStore> {
     const kvm = new Kvm(nc);
-    const open = (name: string) => kvm.create(name, { replicas, history: 5 });
+    return RegistryStore.#each((name) => kvm.create(name, { replicas, history: 5 }));
+  }
+
+  /**
+   * Binds to the buckets without creating or checking them (no JetStream API call), for a reader that must answer
+   * while no registry replica does (the facade reads the same records through RegistryViews). Reads of a bucket
+   * that does not exist fail.
+   */
+  static async bind(nc: NatsConnection): Promise<RegistryStore> {
+    const kvm = new Kvm(nc);
+    return RegistryStore.#each((name) => kvm.open(name));
+  }
+
+  static async #each(open: (name: string) => Promise<KV>): Promise<RegistryStore> {
     return new RegistryStore({
       sites: await open(BUCKETS.sites),
       practices: await open(BUCKETS.practices),
