@@ -27,6 +27,10 @@ export const ErrorStatus = {
   registry_unavailable: 503,
   agent_busy: 503,
   queue_timeout: 503,
+  /** The agent went silent mid-query (killed, frozen, cut off): no chunk and no keep-alive within the stall timeout. */
+  agent_lost: 503,
+  /** A nonQuery lost its agent mid-run: it may have been applied, so it is not run again. */
+  write_not_retried: 503,
   deadline_exceeded: 504,
   execution_timeout: 504,
 } as const;
