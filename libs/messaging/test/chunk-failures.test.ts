@@ -124,7 +124,8 @@ test('the deadline passing ends the query on both sides', async (t) => {
     const served = agent.served.at(-1);
     assert.ok(served);
     const reason = await aborted(served.sender.signal, 2_000);
-    assert.ok(reason instanceof AppError && reason.code === 'deadline_exceeded', String(reason));
+    // Both sides time the same deadline: the agent's own timer or the requester's cancel at it, whichever is first.
+    assert.ok(reason instanceof AppError && ['deadline_exceeded', 'cancelled'].includes(reason.code), String(reason));
   }
 });
 
