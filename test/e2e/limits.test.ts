@@ -50,6 +50,17 @@ test('a statement past the execution deadline is stopped with 504 execution_time
   assert.equal((await post(sys, siteId, slowCount(10))).status, 200);
 });
 
+test('a statement that needs longer than the stall timeout before its first row succeeds: the agent keeps the stream alive', async (t) => {
+  // The stall timer measures a silent agent, not a slow database: 1 s here, and the statement needs seconds.
+  const sys = await startTestSystem({ stallMs: 1_000 });
+  t.after(() => sys.close());
+  const agent = await sys.startAgent('link', [{ name: 'a', engine: 'sqlite', path: sys.sampleDatabase('a', 'L-6'), profile: 'sample' }]);
+  const res = await post(sys, agent.sites[0]!.haloGuid, slowCount(25_000_000));
+  const body = (await res.json()) as { result?: { records: Array<{ n: number }> }; error?: unknown };
+  assert.equal(res.status, 200, JSON.stringify(body.error));
+  assert.deepEqual(body.result?.records, [{ n: 25_000_000 }]);
+});
+
 test('results over the site row or byte limit are refused with their own codes', async (t) => {
   const sys = await startTestSystem();
   t.after(() => sys.close());

@@ -1,11 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { AppError, Heartbeat, QueryRequest, RegisterResult, subjects, type RegisterRequest } from '@halo/contracts';
 import { createLogger, type Logger } from '@halo/log';
 import {
-  AckRouter, ChunkSender, connectNats, decodeJson, readRequestOptions, requestJson,
+  AckRouter, ChunkSender, connectNats, decodeJson, projectRoot, readRequestOptions, requestJson,
   type Msg, type NatsConnection, type Subscription,
 } from '@halo/messaging';
 import { getProfile, openConnector } from '@halo/pms';
@@ -66,7 +69,22 @@ export interface AsyncTestSystem {
   sampleDatabase(name: string, pmsId: string, patients?: number): string;
   /** Starts an agent serving `databases`; the same `name` again gets the same Link and Halo GUIDs. */
   startAgent(name: string, databases: Array<{ name: string; path: string }>): Promise<TestAgent>;
+  /**
+   * Starts the real agent as its own process (`services/agent/src/main.ts`), so a test can freeze (SIGSTOP) or
+   * kill (SIGKILL) it; the same `name` again gets the same Link and Halo GUIDs.
+   */
+  startAgentProcess(name: string, databases: Array<{ name: string; path: string; allowWrites?: boolean }>): Promise<ProcessAgent>;
   call(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** A real agent in a child process. */
+export interface ProcessAgent {
+  linkGuid: string;
+  sites: ReadonlyArray<{ name: string; haloGuid: string }>;
+  /** Sends a signal to the agent process only (its leaf nats-server is a process of its own and keeps running). */
+  signal(signal: 'SIGSTOP' | 'SIGCONT' | 'SIGKILL'): void;
+  /** Stops it (SIGKILL, then its leaf by the pid file the leaf left). */
   close(): Promise<void>;
 }
 
@@ -77,7 +95,7 @@ export async function startAsyncTestSystem(options: AsyncSystemOptions = {}): Pr
   const closers: Array<() => Promise<unknown>> = [];
   let facade: RunningFacade | undefined;
   let worker: { running: RunningWorker; nc: NatsConnection } | undefined;
-  const agents = new Set<TestAgent>();
+  const agents = new Set<TestAgent | ProcessAgent>();
   const identities = new Map<string, { linkGuid: string; sites: Map<string, string> }>();
 
   const close = async () => {
@@ -176,6 +194,28 @@ export async function startAsyncTestSystem(options: AsyncSystemOptions = {}): Pr
           },
         };
       },
+      async startAgentProcess(name, databases) {
+        const stateDir = join(dir, 'agents', name);
+        mkdirSync(stateDir, { recursive: true });
+        const configPath = join(dir, 'agents', `${name}.json`);
+        writeFileSync(configPath, JSON.stringify({
+          stateDir, hubLeafUrls: [hub.leafUrl], heartbeatSeconds: 1,
+          databases: databases.map((d) => ({ name: d.name, engine: 'sqlite', path: d.path, profile: 'sample', ...(d.allowWrites ? { allowWrites: true } : {}) })),
+        }));
+        const child = spawn(process.execPath, [join(projectRoot(), 'services/agent/src/main.ts')], {
+          env: { ...process.env, HALO_AGENT_CONFIG: configPath, HALO_LOG_LEVEL: 'info' },
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
+        const agent = await processAgent(child, join(stateDir, 'leaf', 'leaf.pid'));
+        agents.add(agent);
+        return {
+          ...agent,
+          close: async () => {
+            agents.delete(agent);
+            await agent.close();
+          },
+        };
+      },
       call(path, init = {}) {
         const { key = SUBSCRIPTION_KEY, ...rest } = init;
         const headers = new Headers(rest.headers);
@@ -187,6 +227,47 @@ export async function startAsyncTestSystem(options: AsyncSystemOptions = {}): Pr
     };
     if (options.startWorker ?? true) await system.startWorker();
     return system;
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Waits for the child agent's "agent ready" log line (its stdout is read to the end, so it never blocks on it). */
+async function processAgent(child: ChildProcess, leafPidFile: string): Promise<ProcessAgent> {
+  const exited = once(child, 'exit');
+  const close = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    // The leaf outlives a SIGKILLed agent; a restarted agent would stop it too (it checks the pid's command line).
+    try {
+      process.kill(Number(readFileSync(leafPidFile, 'utf8')), 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  };
+  const lines = createInterface({ input: child.stdout! });
+  const ready = new Promise<{ linkGuid: string; sites: Array<{ name: string; haloGuid: string }> }>((resolve, reject) => {
+    lines.on('line', (line) => {
+      if (!line.includes('"agent ready"')) return;
+      const parsed = JSON.parse(line) as { linkGuid: string; sites: Array<{ name: string; haloGuid: string }> };
+      resolve(parsed);
+    });
+    void exited.then(() => reject(new Error('the agent process exited before it was ready')));
+  });
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the agent process was not ready in time')), 30_000).unref());
+  try {
+    const { linkGuid, sites } = await Promise.race([ready, timeout]);
+    return {
+      linkGuid,
+      sites: sites.map((s) => ({ name: s.name, haloGuid: s.haloGuid })),
+      signal: (signal) => {
+        child.kill(signal);
+      },
+      close,
+    };
   } catch (err) {
     await close();
     throw err;
@@ -280,8 +361,8 @@ async function serveQuery(nc: NatsConnection, acks: AckRouter, db: { path: strin
     return;
   }
   if (!msg.reply) return;
-  const { chunkBytes, window } = readRequestOptions(msg);
-  const sender = new ChunkSender({ nc, replySubject: msg.reply, acks: acks.open(request.queryId), window, chunkBytes, stallMs: 30_000, deadline: request.deadline, log });
+  const { chunkBytes, window, keepAliveMs } = readRequestOptions(msg);
+  const sender = new ChunkSender({ nc, replySubject: msg.reply, acks: acks.open(request.queryId), window, chunkBytes, keepAliveMs, stallMs: 30_000, deadline: request.deadline, log });
   const connector = await openConnector({ engine: 'sqlite', path: db.path });
   try {
     if (request.haloGuid !== db.haloGuid) throw new AppError('bad_request', 'the query names another site');

@@ -92,6 +92,10 @@ export type AsyncStatusTiming = z.infer<typeof AsyncStatusTiming>;
 export const AsyncQueryError = z.object({ code: z.enum(ErrorCodes), message: z.string().max(1000) });
 export type AsyncQueryError = z.infer<typeof AsyncQueryError>;
 
+/** A run that lost its agent (`agent_lost`): which run it was, why, and when (ISO). */
+export const AsyncFailedAttempt = z.object({ attempt: z.number().int().positive(), code: z.enum(ErrorCodes), at: z.string() });
+export type AsyncFailedAttempt = z.infer<typeof AsyncFailedAttempt>;
+
 /** KV `async_queries` value (no query text, parameters or rows). */
 export const AsyncQueryRecord = z.object({
   id: Guid,
@@ -104,8 +108,10 @@ export const AsyncQueryRecord = z.object({
   /** Epoch ms. */
   createdAt: z.number().int(),
   queueDeadline: z.number().int(),
-  /** Runs started (a run restarts from scratch after a worker died mid-query). */
+  /** Runs started (a run restarts from scratch after a worker died mid-query, or a read after its agent was lost). */
   attempts: z.number().int().nonnegative().default(0),
+  /** Runs that lost their agent, oldest first; a read is run again while attempts and maxTimeInQueue allow. */
+  failedAttempts: z.array(AsyncFailedAttempt).max(100).optional(),
   /** Set only once every page exists. */
   pageCount: z.number().int().nonnegative().optional(),
   rowCount: z.number().int().nonnegative().optional(),
@@ -160,6 +166,8 @@ export const AsyncQueryStatus = z.object({
     affected: z.number().int().optional(),
   }).optional(),
   error: AsyncQueryError.optional(),
+  /** Runs that lost their agent (`agent_lost`), oldest first: a read is run again, a write never. */
+  failedAttempts: z.array(AsyncFailedAttempt).optional(),
   /** ISO time after which status and results answer 410. */
   expiresAt: z.string().optional(),
 });

@@ -20,7 +20,16 @@ export const RequestHeaders = {
   deadline: 'Halo-Deadline',
   chunkBytes: 'Halo-Chunk-Bytes',
   window: 'Halo-Window',
+  /** How often (ms) the requester wants a keep-alive frame while the agent works without sending chunks. */
+  keepAliveMs: 'Halo-Keepalive-Ms',
 } as const;
+
+/**
+ * A keep-alive frame (`Halo-Chunk: keepalive`): proof that the agent is alive while a query waits for a slot or
+ * its statement runs without producing rows. Empty body; `Halo-Seq` is the seq of the next chunk, so it takes no
+ * place in the sequence and needs no credit. Not one of CHUNK_KINDS: it never carries data.
+ */
+export const KEEPALIVE_KIND = 'keepalive';
 
 export const CHUNK_KINDS = ['meta', 'rows', 'end', 'error'] as const;
 export type ChunkKind = (typeof CHUNK_KINDS)[number];
@@ -31,6 +40,8 @@ export const PROTOCOL_LIMITS = {
   defaultChunkBytes: 128 * 1024,
   defaultWindow: 8,
   maxWindow: 64,
+  /** Shortest keep-alive interval an agent honours, whatever a requester asks. */
+  minKeepAliveMs: 100,
 } as const;
 
 /** Body of `meta` (seq 0): the result's columns. */

@@ -29,6 +29,10 @@ export const ErrorStatus = {
   queue_timeout: 503,
   /** The facade cannot reach the hub (NATS, JetStream), or nothing it needs to answer: retry shortly. */
   service_unavailable: 503,
+  /** The agent went silent mid-query (killed, frozen, cut off): no chunk and no keep-alive within the stall timeout. */
+  agent_lost: 503,
+  /** A nonQuery lost its agent mid-run: it may have been applied, so it is not run again. */
+  write_not_retried: 503,
   deadline_exceeded: 504,
   execution_timeout: 504,
 } as const;

@@ -31,6 +31,15 @@ export function clampWindow(value: number | undefined): number {
   return Math.min(Math.max(Math.floor(value), 1), PROTOCOL_LIMITS.maxWindow);
 }
 
+/** Largest setTimeout delay Node accepts. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A requested keep-alive interval, at least PROTOCOL_LIMITS.minKeepAliveMs; none asked (or garbage) means none. */
+export function clampKeepAliveMs(value: number | undefined): number | undefined {
+  if (value === undefined || !Number.isFinite(value) || value <= 0) return undefined;
+  return Math.min(Math.max(Math.floor(value), PROTOCOL_LIMITS.minKeepAliveMs), MAX_TIMER_MS);
+}
+
 /** Gzips a rows body when it is big enough and compression pays; runs on the thread pool, never the event loop. */
 export async function maybeGzip(raw: Uint8Array): Promise<{ body: Uint8Array; gzip: boolean }> {
   if (GZIP_LEVEL === 0 || raw.byteLength <= GZIP_MIN_BYTES) return { body: raw, gzip: false };

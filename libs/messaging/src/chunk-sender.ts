@@ -1,11 +1,11 @@
 import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import {
-  AppError, ChunkHeaders, RequestHeaders, isAppError, parseReplySubject,
+  AppError, ChunkHeaders, KEEPALIVE_KIND, RequestHeaders, isAppError, parseReplySubject,
   type Cell, type ChunkKind, type ColumnInfo, type EndChunk, type ErrorChunk,
 } from '@halo/contracts';
 import type { Logger } from '@halo/log';
 import type { AckChannel } from './ack-router.ts';
-import { MAX_RAW_CHUNK_BYTES, clampChunkBytes, clampWindow, maybeGzip } from './chunk-encoding.ts';
+import { MAX_RAW_CHUNK_BYTES, clampChunkBytes, clampKeepAliveMs, clampWindow, maybeGzip } from './chunk-encoding.ts';
 import { encodeJson } from './json-codec.ts';
 
 const encoder = new TextEncoder();
@@ -36,6 +36,11 @@ export interface ChunkSenderOptions {
   chunkBytes: number;
   /** Longest wait for new credit before giving up. */
   stallMs: number;
+  /**
+   * Send a keep-alive frame when no chunk went out for this long (the request's `Halo-Keepalive-Ms`, see
+   * readRequestOptions); none when undefined, as an older requester would take the frame for a protocol error.
+   */
+  keepAliveMs?: number | undefined;
   /** Epoch ms: the query's overall deadline. */
   deadline: number;
   log?: Logger;
@@ -51,13 +56,17 @@ export interface ChunkSenderOptions {
   maxBytes?: number;
 }
 
-/** Parses a query request's chunk size and window headers, clamped to the protocol's limits, with defaults. */
-export function readRequestOptions(msg: Msg): { chunkBytes: number; window: number } {
+/** Parses a query request's chunk size, window and keep-alive headers, clamped to the protocol's limits, with defaults. */
+export function readRequestOptions(msg: Msg): { chunkBytes: number; window: number; keepAliveMs: number | undefined } {
   const read = (name: string): number | undefined => {
     const value = msg.headers?.get(name);
     return value ? Number(value) : undefined;
   };
-  return { chunkBytes: clampChunkBytes(read(RequestHeaders.chunkBytes)), window: clampWindow(read(RequestHeaders.window)) };
+  return {
+    chunkBytes: clampChunkBytes(read(RequestHeaders.chunkBytes)),
+    window: clampWindow(read(RequestHeaders.window)),
+    keepAliveMs: clampKeepAliveMs(read(RequestHeaders.keepAliveMs)),
+  };
 }
 
 /**
@@ -65,7 +74,7 @@ export function readRequestOptions(msg: Msg): { chunkBytes: number; window: numb
  * chunkBytes of JSON (gzipped when that pays), then `end` or `error`. Calls are serialised internally.
  */
 export class ChunkSender {
-  /** Aborted when the requester cancels, stops granting credit for stallMs, or the deadline passes: the agent must then stop the database statement. Its reason is an AppError. */
+  /** Aborted when the requester cancels, stops granting credit for stallMs, or the deadline passes: the agent must then stop the database statement. Its reason is an AppError. While it runs, the sender sends keep-alives (keepAliveMs). */
   readonly signal: AbortSignal;
 
   readonly #nc: NatsConnection;
@@ -80,7 +89,10 @@ export class ChunkSender {
   readonly #maxBody: number;
   readonly #abort = new AbortController();
   readonly #deadlineTimer: NodeJS.Timeout;
+  readonly #keepAliveTimer: NodeJS.Timeout | undefined;
   readonly #onCancel: () => void;
+  /** Whether a chunk went out since the last keep-alive tick. */
+  #published = false;
 
   #seq = 0;
   #buffer: string[] = [];
@@ -118,6 +130,9 @@ export class ChunkSender {
     this.signal = this.#abort.signal;
     const left = this.#deadline - Date.now();
     this.#deadlineTimer = setTimeout(() => this.#stop(new AppError('deadline_exceeded', 'query deadline passed')), Math.min(Math.max(left, 0), MAX_TIMER_MS));
+    // From arrival on: the query may wait for a slot, and its statement may run long before its first row.
+    const keepAliveMs = clampKeepAliveMs(opts.keepAliveMs);
+    if (keepAliveMs !== undefined) this.#keepAliveTimer = setInterval(() => this.#keepAlive(), keepAliveMs);
     this.#onCancel = () => this.#stop(this.#acks.cancelled.reason as AppError);
     if (this.#acks.cancelled.aborted) this.#onCancel();
     else this.#acks.cancelled.addEventListener('abort', this.#onCancel, { once: true });
@@ -268,6 +283,31 @@ export class ChunkSender {
     }
   }
 
+  /**
+   * One keep-alive tick: a frame when nothing went out since the last tick, so the requester's stall timer
+   * (ReplyRouter) sees a live agent however slow the database is. Two timers, one per side, each measuring the
+   * other: the requester's measures this agent's silence while the agent has credit; this agent's (waitForCredit)
+   * measures the requester's silence while the window is full. So no frame while the window is full: waiting for
+   * credit is the requester's own doing, and its stall timer is off meanwhile.
+   */
+  #keepAlive(): void {
+    if (this.#published) {
+      this.#published = false;
+      return;
+    }
+    if (this.#done || this.signal.aborted) return;
+    if (this.#seq > this.#window && this.#acks.credit < this.#seq - this.#window) return;
+    const h = headers();
+    h.set(ChunkHeaders.kind, KEEPALIVE_KIND);
+    h.set(ChunkHeaders.seq, String(this.#seq));
+    try {
+      this.#nc.publish(this.#subject, undefined, { headers: h });
+    } catch (err) {
+      // The connection is gone: the next chunk's publish stops the stream; the requester's stall timer covers it.
+      this.#log?.debug({ err }, 'keep-alive not sent');
+    }
+  }
+
   #publish(kind: ChunkKind, body: Uint8Array, gzip: boolean): void {
     const seq = this.#seq;
     const h = headers();
@@ -282,6 +322,7 @@ export class ChunkSender {
       throw err;
     }
     this.#seq = seq + 1;
+    this.#published = true;
     this.#onChunk?.({ kind, seq, bytes: body.byteLength, gzip });
   }
 
@@ -289,6 +330,7 @@ export class ChunkSender {
   #stop(reason: AppError): void {
     if (this.#done || this.signal.aborted) return;
     clearTimeout(this.#deadlineTimer);
+    clearInterval(this.#keepAliveTimer);
     this.#abort.abort(reason);
     // Nothing more can be sent but an error chunk, which needs no credit: stop routing acks now, so a caller
     // that forgets fail() leaks nothing.
@@ -302,6 +344,7 @@ export class ChunkSender {
     this.#heldMeta = undefined;
     clearTimeout(this.#metaTimer);
     clearTimeout(this.#deadlineTimer);
+    clearInterval(this.#keepAliveTimer);
     this.#acks.cancelled.removeEventListener('abort', this.#onCancel);
     this.#acks.close();
   }

@@ -1,15 +1,17 @@
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
-  AppError, CHUNK_KINDS, ChunkHeaders, EndChunk, ErrorChunk, MetaChunk, QueryRequest, RequestHeaders,
+  AppError, CHUNK_KINDS, ChunkHeaders, EndChunk, ErrorChunk, KEEPALIVE_KIND, MetaChunk, PROTOCOL_LIMITS, QueryRequest, RequestHeaders,
   isAppError, parseReplySubject, subjects,
   type AckMessage, type Cell, type ChunkKind, type ColumnInfo,
 } from '@halo/contracts';
 import type { Logger } from '@halo/log';
-import { clampChunkBytes, clampWindow, gunzipBody } from './chunk-encoding.ts';
+import { clampChunkBytes, clampKeepAliveMs, clampWindow, gunzipBody } from './chunk-encoding.ts';
 import { decodeJson, encodeJson } from './json-codec.ts';
 
-/** Default longest gap between chunks once streaming, while the agent has credit to send. */
+/** Default longest silence of an agent (no chunk, no keep-alive) while it has credit to send. */
 export const DEFAULT_STALL_MS = 30_000;
+/** The keep-alive interval asked of the agent by default: a third of the stall timeout, so one lost frame is no stall. */
+export const KEEPALIVE_FRACTION = 1 / 3;
 const MAX_TIMER_MS = 2_147_483_647;
 
 export interface ResultStreamOptions {
@@ -17,8 +19,14 @@ export interface ResultStreamOptions {
   window?: number;
   /** Raw JSON bytes per rows chunk (default PROTOCOL_LIMITS.defaultChunkBytes, at most maxChunkBytes). */
   chunkBytes?: number;
-  /** Longest gap between chunks once `meta` arrived, while the agent has credit (default DEFAULT_STALL_MS). */
+  /**
+   * Longest silence of the agent (no chunk, no keep-alive) while it has credit, from the request on; then the
+   * stream fails with `agent_lost` (default DEFAULT_STALL_MS). A slow database is not silence: the agent sends
+   * keep-alives while the statement runs.
+   */
   stallMs?: number;
+  /** How often the agent is asked to send a keep-alive while it sends no chunks (default stallMs / 3). */
+  keepAliveMs?: number;
   /** Aborting it cancels the query. */
   signal?: AbortSignal;
 }
@@ -76,13 +84,15 @@ export class ReplyRouter {
     if (this.#streams.has(request.queryId)) throw new AppError('bad_request', 'duplicate query id');
     const window = clampWindow(options.window);
     const chunkBytes = clampChunkBytes(options.chunkBytes);
+    const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
+    const keepAliveMs = clampKeepAliveMs(options.keepAliveMs ?? stallMs * KEEPALIVE_FRACTION) ?? PROTOCOL_LIMITS.minKeepAliveMs;
     const stream = new Stream({
       nc: this.#nc,
       log: this.#log,
       linkGuid: target.linkGuid,
       queryId: request.queryId,
       window,
-      stallMs: options.stallMs ?? DEFAULT_STALL_MS,
+      stallMs,
       deadline: request.deadline,
       signal: options.signal,
       release: (s) => {
@@ -96,6 +106,7 @@ export class ReplyRouter {
     h.set(RequestHeaders.deadline, String(request.deadline));
     h.set(RequestHeaders.chunkBytes, String(chunkBytes));
     h.set(RequestHeaders.window, String(window));
+    h.set(RequestHeaders.keepAliveMs, String(keepAliveMs));
     try {
       // A plain publish with a reply subject: when nobody serves the subject the server answers a 503 status
       // on the reply subject, which the stream reads as site_offline.
@@ -218,6 +229,7 @@ class Stream implements ResultStream {
     } else {
       this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
       this.#deadlineTimer = setTimeout(() => this.abort(new AppError('deadline_exceeded', 'query deadline passed'), true), Math.min(left, MAX_TIMER_MS));
+      this.#armStall();
     }
   }
 
@@ -265,6 +277,12 @@ class Stream implements ResultStream {
     const kind = h?.get(ChunkHeaders.kind) ?? '';
     const seqText = h?.get(ChunkHeaders.seq) ?? '';
     const seq = Number(seqText);
+    if (kind === KEEPALIVE_KIND) {
+      // It names the next chunk: a higher seq means chunks were lost on the way.
+      if (seqText === '' || seq !== this.#expected) return this.#protocolError('keep-alive out of sequence', { seq, expected: this.#expected });
+      this.#armStall();
+      return;
+    }
     if (!isChunkKind(kind) || seqText === '' || !Number.isSafeInteger(seq)) return this.#protocolError('chunk without kind or seq', {});
     if (seq !== this.#expected) return this.#protocolError(seq < this.#expected ? 'duplicate chunk' : 'gap in the chunk sequence', { seq, kind });
     if (kind === 'error') {
@@ -365,18 +383,21 @@ class Stream implements ResultStream {
   }
 
   /**
-   * Restarts the stall timer. It runs only once `meta` arrived (a long query may take a while to produce its
-   * first row) and only while the agent has credit to send: a slow consumer must not time out its own agent here.
+   * Restarts the stall timer, which measures the agent's silence: it runs from the request on (the agent sends
+   * keep-alives while the query waits for a slot and while its statement runs, so a slow database is never
+   * silence), but only while the agent has credit to send. With the window full the agent waits for us, and a
+   * slow consumer must not time out its own agent; the agent's own timer (AckChannel.waitForCredit) then
+   * measures us instead.
    */
   #armStall(): void {
     clearTimeout(this.#stallTimer);
     this.#stallTimer = undefined;
-    if (!this.#metaReceived || this.#endReceived || this.#failure) return;
+    if (this.#endReceived || this.#failure) return;
     if (this.#expected - 1 >= this.#granted + this.#window) return;
     this.#stallTimer = setTimeout(() => {
       this.#stallTimer = undefined;
-      this.#log.warn({ queryId: this.queryId, linkGuid: this.linkGuid, stallMs: this.#stallMs }, 'result stream stalled');
-      this.abort(new AppError('deadline_exceeded', `no chunk from the agent for ${this.#stallMs} ms`), true);
+      this.#log.warn({ queryId: this.queryId, linkGuid: this.linkGuid, stallMs: this.#stallMs, metaReceived: this.#metaReceived }, 'result stream stalled');
+      this.abort(new AppError('agent_lost', `no chunk or keep-alive from the agent for ${this.#stallMs} ms`), true);
     }, this.#stallMs);
   }
 

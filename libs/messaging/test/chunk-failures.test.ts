@@ -56,7 +56,7 @@ test('cancel mid-stream reaches the sender (its signal aborts) and the stream th
   assert.equal(agent.sent.filter((c) => c.kind === 'error').length, 0, 'no error chunk is sent to a requester that cancelled');
 });
 
-test('the agent connection closed mid-stream: the requester gets deadline_exceeded within about stallMs', async (t) => {
+test('the agent connection closed mid-stream: the requester gets agent_lost within about stallMs', async (t) => {
   const stack = await launchStack(t);
   await startTestAgent(stack, ({ sender }) => endless(sender));
   const stallMs = 500;
@@ -71,7 +71,7 @@ test('the agent connection closed mid-stream: the requester gets deadline_exceed
       }
     }
   })();
-  await assert.rejects(failed, { code: 'deadline_exceeded' });
+  await assert.rejects(failed, { code: 'agent_lost' });
   const after = Date.now() - closedAt;
   assert.ok(after >= stallMs - 50 && after < stallMs + 1_000, `failed ${after} ms after the close`);
 });
@@ -124,7 +124,8 @@ test('the deadline passing ends the query on both sides', async (t) => {
     const served = agent.served.at(-1);
     assert.ok(served);
     const reason = await aborted(served.sender.signal, 2_000);
-    assert.ok(reason instanceof AppError && reason.code === 'deadline_exceeded', String(reason));
+    // Both sides time the same deadline: the agent's own timer or the requester's cancel at it, whichever is first.
+    assert.ok(reason instanceof AppError && ['deadline_exceeded', 'cancelled'].includes(reason.code), String(reason));
   }
 });
 

@@ -91,7 +91,7 @@ export async function startTestAgent(
         return;
       }
       const request = decodeJson(QueryRequest, msg.data);
-      const { chunkBytes, window } = readRequestOptions(msg);
+      const { chunkBytes, window, keepAliveMs } = readRequestOptions(msg);
       const acks = stack.acks.open(request.queryId);
       const q = { request, msg } as ServedQuery;
       q.sender = new ChunkSender({
@@ -100,6 +100,7 @@ export async function startTestAgent(
         acks,
         window,
         chunkBytes,
+        keepAliveMs,
         stallMs: options.stallMs ?? 5_000,
         ...(options.compression ? { compression: options.compression } : {}),
         deadline: request.deadline,

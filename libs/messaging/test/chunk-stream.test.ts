@@ -152,11 +152,13 @@ test('request options are read from headers, clamped to the protocol limits, wit
     for (const [k, v] of Object.entries(values)) h.set(k, v);
     return { headers: h } as unknown as Msg;
   };
-  assert.deepEqual(readRequestOptions(msg({})), { chunkBytes: PROTOCOL_LIMITS.defaultChunkBytes, window: PROTOCOL_LIMITS.defaultWindow });
-  assert.deepEqual(readRequestOptions(msg({ [RequestHeaders.chunkBytes]: '99999999', [RequestHeaders.window]: '1000' })), {
-    chunkBytes: PROTOCOL_LIMITS.maxChunkBytes, window: PROTOCOL_LIMITS.maxWindow,
+  // No keep-alive header (an older requester): no keep-alives, which it would take for protocol errors.
+  assert.deepEqual(readRequestOptions(msg({})), { chunkBytes: PROTOCOL_LIMITS.defaultChunkBytes, window: PROTOCOL_LIMITS.defaultWindow, keepAliveMs: undefined });
+  assert.deepEqual(readRequestOptions(msg({ [RequestHeaders.chunkBytes]: '99999999', [RequestHeaders.window]: '1000', [RequestHeaders.keepAliveMs]: '2500' })), {
+    chunkBytes: PROTOCOL_LIMITS.maxChunkBytes, window: PROTOCOL_LIMITS.maxWindow, keepAliveMs: 2500,
   });
-  assert.deepEqual(readRequestOptions(msg({ [RequestHeaders.chunkBytes]: 'x', [RequestHeaders.window]: '0' })), {
-    chunkBytes: PROTOCOL_LIMITS.defaultChunkBytes, window: 1,
+  assert.deepEqual(readRequestOptions(msg({ [RequestHeaders.chunkBytes]: 'x', [RequestHeaders.window]: '0', [RequestHeaders.keepAliveMs]: '1' })), {
+    chunkBytes: PROTOCOL_LIMITS.defaultChunkBytes, window: 1, keepAliveMs: PROTOCOL_LIMITS.minKeepAliveMs,
   });
+  assert.equal(readRequestOptions(msg({ [RequestHeaders.keepAliveMs]: 'x' })).keepAliveMs, undefined);
 });

@@ -17,6 +17,9 @@ const Config = z.object({
   HALO_ACK_WAIT_MS: z.coerce.number().int().min(1_000).default(30_000),
   HALO_EXECUTION_TIMEOUT_MS: z.coerce.number().int().positive().default(30 * 60_000),
   HALO_RETRY_MAX_MS: z.coerce.number().int().positive().default(15_000),
+  HALO_STALL_MS: z.coerce.number().int().min(1_000).optional(),
+  HALO_KEEPALIVE_MS: z.coerce.number().int().min(100).optional(),
+  HALO_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
 });
 
 const config = loadConfig(Config);
@@ -31,6 +34,9 @@ const worker = await startWorker({
   ackWaitMs: config.HALO_ACK_WAIT_MS,
   executionTimeoutMs: config.HALO_EXECUTION_TIMEOUT_MS,
   retryMaxMs: config.HALO_RETRY_MAX_MS,
+  maxAttempts: config.HALO_MAX_ATTEMPTS,
+  ...(config.HALO_STALL_MS !== undefined ? { stallMs: config.HALO_STALL_MS } : {}),
+  ...(config.HALO_KEEPALIVE_MS !== undefined ? { keepAliveMs: config.HALO_KEEPALIVE_MS } : {}),
 });
 log.info({ concurrency: config.HALO_WORKER_CONCURRENCY, resultTtlMs: config.HALO_RESULT_TTL_MS }, 'worker ready');
 

@@ -29,8 +29,15 @@ export interface WorkerDeps {
   retryMaxMs?: number;
   /** Target raw bytes of a result page. Default ASYNC_LIMITS.pageBytes (1 MiB). */
   pageBytes?: number;
-  /** Longest gap between chunks from a streaming agent. Default the messaging default (30 s). */
+  /**
+   * Longest silence of an agent (no chunk, no keep-alive) while it owes us chunks: the run then lost its agent
+   * (`agent_lost`). Default the messaging default (30 s). A slow statement is not silence: agents send keep-alives.
+   */
   stallMs?: number;
+  /** How often agents are asked for a keep-alive while they send no chunks. Default stallMs / 3. */
+  keepAliveMs?: number;
+  /** Most runs of a read whose agent was lost (killed, frozen, cut off); a nonQuery runs at most once. Default 3. */
+  maxAttempts?: number;
   /** How long one pull waits for work (at least 1 s). Default 5 s. */
   pullExpiresMs?: number;
   /** Whole subject token naming this requester. Default: random. */
@@ -60,6 +67,11 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const executionTimeoutMs = deps.executionTimeoutMs ?? 30 * 60_000;
   const retryMaxMs = deps.retryMaxMs ?? 15_000;
   const pageBytes = deps.pageBytes ?? ASYNC_LIMITS.pageBytes;
+  const maxAttempts = Math.max(1, deps.maxAttempts ?? 3);
+  const streamOptions = {
+    ...(deps.stallMs !== undefined ? { stallMs: deps.stallMs } : {}),
+    ...(deps.keepAliveMs !== undefined ? { keepAliveMs: deps.keepAliveMs } : {}),
+  };
   // The client refuses pulls shorter than a second.
   const pullExpiresMs = Math.max(1_000, deps.pullExpiresMs ?? 5_000);
 
@@ -194,7 +206,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
         deadline: now + queueLeft + executionTimeoutMs,
       };
       const runLog = jobLog.child({ runId: request.queryId });
-      const stream = router.start({ linkGuid: site.linkGuid }, request, { signal: controller.signal, ...(deps.stallMs !== undefined ? { stallMs: deps.stallMs } : {}) });
+      const stream = router.start({ linkGuid: site.linkGuid }, request, { signal: controller.signal, ...streamOptions });
       let columns;
       try {
         columns = await stream.columns();
@@ -202,6 +214,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
         if (closing) return { kind: 'retry', delayMs: 0 };
         if (controller.signal.aborted) return cancelled(job.queryId, runLog);
         const code = isAppError(err) ? err.code : 'internal';
+        if (code === 'agent_lost') return agentLost(job, msg, code, false, runLog);
         if (code === 'site_offline' || code === 'agent_busy') {
           if (Date.now() >= expiryAt(job, fresh.record, executionTimeoutMs)) return expire(job, fresh.record, runLog, code);
           return retryLater(job, msg, code, runLog, expiryAt(job, fresh.record, executionTimeoutMs));
@@ -214,13 +227,13 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
         return ACK;
       }
       runLog.info({ attempt: executing.attempts }, 'async query executing');
-      return await collect(job, stream, columns, controller, runLog);
+      return await collect(job, msg, stream, columns, controller, runLog);
     } finally {
       running.delete(job.queryId);
     }
   }
 
-  async function collect(job: AsyncJob, stream: ResultStream, columns: ColumnInfo[], controller: AbortController, runLog: Logger): Promise<Outcome> {
+  async function collect(job: AsyncJob, msg: JsMsg, stream: ResultStream, columns: ColumnInfo[], controller: AbortController, runLog: Logger): Promise<Outcome> {
     const writer = new PageWriter({ store: store.results, queryId: job.queryId, columns, pageBytes });
     let scalar: Cell | undefined;
     let summary: EndChunk;
@@ -239,6 +252,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       if (controller.signal.aborted) return cancelled(job.queryId, runLog);
       await deletePagesFrom(store.results, job.queryId, 1).catch(() => 0);
       if (err instanceof UploadError) return finish(job.queryId, 'uploadFailed', errorOf(err.appError), runLog);
+      if (isAppError(err) && err.code === 'agent_lost') return agentLost(job, msg, err.code, true, runLog);
       return finish(job.queryId, 'executionFailed', errorOf(err), runLog);
     }
     const finishedAt = Date.now();
@@ -263,9 +277,45 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       if (r.state === 'executing' || r.state === 'uploading') return { ...withState(r, 'queued'), queueReason: code };
       return r.queueReason === code ? null : { ...r, queueReason: code };
     });
-    const backoff = Math.min(retryMaxMs, 500 * 2 ** Math.min(msg.info.deliveryCount - 1, 10));
-    const delayMs = Math.max(0, Math.min(backoff, expiresAt - Date.now() + 50));
+    const delayMs = backoff(msg, expiresAt);
     jobLog.info({ code, delayMs, delivery: msg.info.deliveryCount }, 'async query waiting for its site');
+    return { kind: 'retry', delayMs };
+  }
+
+  function backoff(msg: JsMsg, expiresAt: number): number {
+    const delay = Math.min(retryMaxMs, 500 * 2 ** Math.min(msg.info.deliveryCount - 1, 10));
+    return Math.max(0, Math.min(delay, expiresAt - Date.now() + 50));
+  }
+
+  /**
+   * The run lost its agent (killed, frozen, cut off: no chunk and no keep-alive within the stall timeout), so
+   * its outcome is unknown. A read runs again from scratch, as a new attempt, once the site is back: at most
+   * maxAttempts runs, and only while its maxTimeInQueue lasts. A nonQuery may already have been applied: it
+   * is never run again (`write_not_retried`). Every lost run is recorded in `failedAttempts`.
+   */
+  async function agentLost(job: AsyncJob, msg: JsMsg, code: ErrorCode, counted: boolean, runLog: Logger): Promise<Outcome> {
+    const at = Date.now();
+    const ended = (r: AsyncQueryRecord, error: { code: ErrorCode; message: string }): AsyncQueryRecord =>
+      ({ ...withState(r, 'executionFailed', at), error, expiresAt: at + resultTtlMs });
+    const next = await records.transition(job.queryId, (r) => {
+      // A run lost before `meta` was not counted as started yet.
+      const attempt = counted ? r.attempts : r.attempts + 1;
+      const lost = { ...r, attempts: attempt, failedAttempts: [...(r.failedAttempts ?? []), { attempt, code, at: new Date(at).toISOString() }] };
+      if (r.executionMode === 'nonQuery') {
+        return ended(lost, { code: 'write_not_retried', message: 'the agent was lost while running this nonQuery; it may have been applied, so it is not run again' });
+      }
+      if (attempt >= maxAttempts) return ended(lost, { code, message: `the agent was lost on each of ${attempt} attempts` });
+      if (at >= job.queueDeadline) return ended(lost, { code, message: 'the agent was lost, and maxTimeInQueue has passed: not run again' });
+      return { ...withState(lost, 'queued', at), queueReason: code };
+    });
+    if (!next) return ACK;
+    const attempt = next.attempts;
+    if (next.state !== 'queued') {
+      runLog.warn({ code: next.error?.code, attempt }, 'async query lost its agent; not run again');
+      return ACK;
+    }
+    const delayMs = backoff(msg, job.queueDeadline);
+    runLog.warn({ code, attempt, delayMs }, 'async query lost its agent; it runs again when the site is back');
     return { kind: 'retry', delayMs };
   }
 
@@ -316,9 +366,11 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
 
 /**
  * When a waiting query expires: its queue deadline; for one that already started on a worker that died, also
- * the execution budget (it is re-run, not expired, while that lasts).
+ * the execution budget (it is re-run, not expired, while that lasts), unless it is waiting after losing its agent.
  */
 function expiryAt(job: AsyncJob, record: AsyncQueryRecord, executionTimeoutMs: number): number {
+  // A read waiting to run again after it lost its agent waits no longer than its maxTimeInQueue.
+  if (record.state === 'queued' && record.failedAttempts?.length) return job.queueDeadline;
   return record.statusTiming.executing !== undefined ? job.queueDeadline + executionTimeoutMs : job.queueDeadline;
 }
 

@@ -23,6 +23,7 @@ export function toAsyncStatus(record: AsyncQueryRecord): AsyncQueryStatus {
         }
       : {}),
     ...(record.error ? { error: record.error } : {}),
+    ...(record.failedAttempts?.length ? { failedAttempts: record.failedAttempts } : {}),
     ...(record.expiresAt !== undefined ? { expiresAt: new Date(record.expiresAt).toISOString() } : {}),
   };
 }
