@@ -1,7 +1,7 @@
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   AppError, EnrolRequest, Heartbeat, LookupRequest, SupportEnrolmentTokenRequest, SupportRevokeRequest, REGISTRY_QUEUE, RegisterRequest, SiteRequest, SupportAuditRequest, SupportListRequest,
-  SupportMoveRequest, UnregisterRequest, PairRequest, subjects, type PairResult,
+  SupportMoveRequest, UnregisterRequest, PairRequest, subjects, type LinkRegistryVerb, type PairResult,
   type AuditEntry, type Environment, type LinkRecord, type LookupResult, type RegisterResult, type SiteRecord, type SiteResult,
   type SupportAuditResult, type SupportListResult, type SupportMoveResult, type UnregisterResult,
 } from '@halo/contracts';
@@ -58,19 +58,33 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     return true;
   }
 
-  async function register(request: RegisterRequest): Promise<RegisterResult> {
+  /**
+   * A link's own request arrives on a subject naming it, which is all the hub pins to the link's user; a payload
+   * naming another link is a forgery (or a bug) and changes nothing.
+   */
+  function assertSentAs(verb: LinkRegistryVerb, linkGuid: string, msg: Msg): void {
+    if (msg.subject !== subjects.linkRegistry(verb, linkGuid)) {
+      log.warn({ linkGuid, verb }, 'request naming another link refused');
+      throw new AppError('link_mismatch', 'the request names another link than the one it was sent as');
+    }
+  }
+
+  async function register(request: RegisterRequest, msg: Msg): Promise<RegisterResult> {
+    assertSentAs('register', request.linkGuid, msg);
     if (request.env !== env) throw new AppError('bad_request', `this registry serves ${env}, not ${request.env}`);
     const now = iso();
     const sites: RegisterResult['sites'] = [];
     const linkRead = store.getLink(request.linkGuid);
     linkRead.catch(() => undefined);
     const initialising: Array<[string, SiteRecord]> = [];
-    for (const site of request.sites) {
-      const existing = await store.getSite(site.haloGuid);
-      if (existing && existing.value.linkGuid !== request.linkGuid) {
-        // A Halo GUID belongs to the link that first registered it; another link claiming it is a copy or a forgery.
-        throw new AppError('bad_request', 'halo guid is registered to another link');
-      }
+    // Every Halo GUID is checked before anything is written: a refused registration leaves no trace.
+    const existingSites = await Promise.all(request.sites.map((site) => store.getSite(site.haloGuid)));
+    if (existingSites.some((existing) => existing && existing.value.linkGuid !== request.linkGuid)) {
+      // A Halo GUID belongs to the link that first registered it; another link claiming it is a copy or a forgery.
+      throw new AppError('bad_request', 'halo guid is registered to another link');
+    }
+    for (const [i, site] of request.sites.entries()) {
+      const existing = existingSites[i]!;
       if (existing && (existing.value.pmsId !== site.pmsId || existing.value.pmsType !== site.pmsType)) {
         await store.unindexSite(existing.value.pmsType, existing.value.pmsId, site.haloGuid);
       }
@@ -124,7 +138,8 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     return { site };
   }
 
-  async function unregister(request: UnregisterRequest): Promise<UnregisterResult> {
+  async function unregister(request: UnregisterRequest, msg: Msg): Promise<UnregisterResult> {
+    assertSentAs('unregister', request.linkGuid, msg);
     const link = await store.getLink(request.linkGuid);
     if (!link) throw new AppError('not_found', 'no such link');
     const retired: string[] = [];
@@ -140,8 +155,10 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     return { sites: await views.sitesOf(request.pmsId, request.pmsType, request.env) };
   }
 
-  async function heartbeat(data: Uint8Array): Promise<void> {
-    const hb = decodeJson(Heartbeat, data);
+  async function heartbeat(msg: Msg): Promise<void> {
+    const hb = decodeJson(Heartbeat, msg.data);
+    // The subject is the link's own (the hub pins it); the payload is not trusted to name the same link.
+    if (msg.subject !== subjects.heartbeat(hb.linkGuid)) throw new AppError('link_mismatch', 'the heartbeat names another link');
     const link = await store.getLink(hb.linkGuid);
     // Only links that registered are tracked; a heartbeat never creates state.
     if (!link) return;
@@ -199,6 +216,8 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
   // Failures that are not coded come from the KV store (timeouts, leader elections): callers should retry.
   const q = { queue: REGISTRY_QUEUE, log, unexpected: 'registry_unavailable' as const };
   const enrolment = deps.enrolment ? await Enrolment.open(nc, replicas, { config: deps.enrolment, env, audit, log, now }) : undefined;
+  // Links of an account made by an earlier version may not yet be pinned to their own registration subjects.
+  await enrolment?.updateLinkScope();
   const enrolmentSubs: Subscription[] = enrolment ? [
     serveJson(nc, { ...q, subject: subjects.registry('enrol'), schema: EnrolRequest, handler: (r: EnrolRequest) => enrolment.enrol(r) }),
     serveJson(nc, { ...q, subject: subjects.registry('support.enrolmentToken'), schema: SupportEnrolmentTokenRequest, handler: (r: SupportEnrolmentTokenRequest) => enrolment.issueToken(r) }),
@@ -206,8 +225,8 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
   ] : [];
   const subs: Subscription[] = [
     ...enrolmentSubs,
-    serveJson(nc, { ...q, subject: subjects.registry('register'), schema: RegisterRequest, handler: register }),
-    serveJson(nc, { ...q, subject: subjects.registry('unregister'), schema: UnregisterRequest, handler: unregister }),
+    serveJson(nc, { ...q, subject: subjects.linkRegistryAll('register'), schema: RegisterRequest, handler: register }),
+    serveJson(nc, { ...q, subject: subjects.linkRegistryAll('unregister'), schema: UnregisterRequest, handler: unregister }),
     serveJson(nc, { ...q, subject: subjects.registry('lookup'), schema: LookupRequest, handler: lookup }),
     serveJson(nc, { ...q, subject: subjects.registry('pair'), schema: PairRequest, handler: pair }),
     serveJson(nc, { ...q, subject: subjects.registry('site'), schema: SiteRequest, handler: async (r: SiteRequest): Promise<SiteResult> => ({ site: await views.site(r.haloGuid) }) }),
@@ -218,7 +237,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
       queue: REGISTRY_QUEUE,
       callback: (err, msg) => {
         if (err) return;
-        heartbeat(msg.data).catch((e: unknown) => log.warn({ code: e instanceof AppError ? e.code : 'internal' }, 'heartbeat dropped'));
+        heartbeat(msg).catch((e: unknown) => log.warn({ code: e instanceof AppError ? e.code : 'internal' }, 'heartbeat dropped'));
       },
     }),
   ];
