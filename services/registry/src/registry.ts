@@ -2,7 +2,7 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import {
   AppError, EnrolRequest, Heartbeat, LookupRequest, SupportEnrolmentTokenRequest, SupportRevokeRequest, REGISTRY_QUEUE, RegisterRequest, SiteRequest, SupportAuditRequest, SupportListRequest,
   SupportMoveRequest, UnregisterRequest, PairRequest, subjects, type LinkRegistryVerb, type PairResult,
-  type AuditEntry, type Environment, type LinkRecord, type LookupResult, type RegisterResult, type SiteRecord, type SiteResult,
+  type AuditEntry, type Environment, type LinkRecord, type LookupResult, type RegisterResult, type SiteRecord, type SiteResult, type SiteView,
   type SupportAuditResult, type SupportListResult, type SupportMoveResult, type UnregisterResult,
 } from '@halo/contracts';
 import { decodeJson, serveJson } from '@halo/messaging';
@@ -117,22 +117,32 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     const { stoppedAt: _stopped, uninstalledAt: _uninstalled, ...previous } = link?.value ?? {};
     await store.putLink(request.linkGuid, { ...previous, version: request.version, env: request.env, sites: [...registered, ...kept], lastSeen: now });
     await Promise.all(initialising.map(([haloGuid, record]) => store.updateSite(haloGuid, { ...record, status: 'active' })));
-    for (const entry of request.pairing ?? []) {
-      if (!registered.has(entry.haloGuid)) continue;
-      for (const codeHash of entry.codeHashes) await store.putPairingCode(codeHash, entry.haloGuid);
-    }
+    // The codes each site's PMS issues now replace what it issued before: a code it no longer issues stops pairing.
+    const pairing = new Map((request.pairing ?? []).map((entry) => [entry.haloGuid, entry.codeHashes]));
+    for (const haloGuid of registered) await store.setPairingCodes(haloGuid, pairing.get(haloGuid) ?? []);
     return { sites };
   }
 
+  /**
+   * The site a pairing code pairs with. Any link can claim any code hash for its own sites, so a code claimed by
+   * sites of more than one practice pairs with none (`conflict`): it must never pair with a practice that copied it.
+   */
   async function pair(request: PairRequest): Promise<PairResult> {
-    const haloGuid = await store.pairingCodeSite(request.codeHash);
-    let site = haloGuid ? await views.site(haloGuid) : null;
-    if (!site || site.env !== env) return { site: null };
+    const claimants = await Promise.all((await store.pairingCodeSites(request.codeHash)).map((g) => views.site(g)));
+    const live = claimants.filter((s): s is SiteView => s !== null && s.env === env && s.status !== 'removed' && s.status !== 'uninstalled');
+    const practices = new Set(live.map((s) => practiceKey(s.pmsType, s.pmsId)));
+    if (practices.size > 1) {
+      log.warn({ sites: live.map((s) => s.haloGuid) }, 'pairing code claimed by more than one practice');
+      throw new AppError('conflict', 'this pairing code is claimed by sites of more than one practice; ask support');
+    }
+    let site = live[0];
+    if (!site) return { site: null };
     // A restored backup carries the same PMS and so the same code: pairing is with the practice's authoritative site.
     if (!site.authoritative) {
       const practice = await views.sitesOf(site.pmsId, site.pmsType, env);
       site = practice.find((s) => s.authoritative) ?? site;
     }
+    if (site.status === 'removed' || site.status === 'uninstalled') return { site: null };
     await store.putPairing(request.integratorId, site.haloGuid, iso());
     log.info({ integratorId: request.integratorId, haloGuid: site.haloGuid }, 'site paired');
     return { site };
