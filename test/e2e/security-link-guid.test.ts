@@ -51,9 +51,10 @@ test('an enrolment token cannot take over an existing link: its queries reach no
   assert.equal(hijack.status, 403, JSON.stringify(hijack.body));
   assert.equal(hijack.body.error.code, 'enrolment_refused');
 
-  await t.test('the refusal does not consume the token: it enrols a new link whose GUID the registry mints', async () => {
+  await t.test('the token is spent by the attempt; a token enrols a new link whose GUID the registry mints', async () => {
+    assert.equal((await prod.call('/enrol', { body: { token, publicKey: createUser().getPublicKey() }, key: null })).status, 401);
     const key = createUser().getPublicKey();
-    const res = await prod.call('/enrol', { body: { token, publicKey: key }, key: null });
+    const res = await prod.call('/enrol', { body: { token: await prod.enrolmentToken(), publicKey: key }, key: null });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.notEqual(res.body.linkGuid, A);
     const claims = decodeJwt(res.body.jwt);
@@ -147,8 +148,9 @@ test('re-enrolment: a token support bound to a link enrols only that link, keeps
   assert.equal(bound.status, 200, JSON.stringify(bound.body));
   assert.equal(bound.body.linkGuid, A);
 
-  await t.test('the bound token enrols no other link', async () => {
-    const res = await prod.call('/enrol', { body: { token: bound.body.token, linkGuid: other.linkGuid, publicKey: createUser().getPublicKey() }, key: null });
+  await t.test('a token bound to this link enrols no other link', async () => {
+    const stray = await issue({ linkGuid: A });
+    const res = await prod.call('/enrol', { body: { token: stray.body.token, linkGuid: other.linkGuid, publicKey: createUser().getPublicKey() }, key: null });
     assert.equal(res.status, 403);
     assert.equal(res.body.error.code, 'enrolment_refused');
   });
@@ -176,7 +178,7 @@ test('re-enrolment: a token support bound to a link enrols only that link, keeps
     assert.equal(reuse.status, 401);
     const audit = await prod.call('/support/audit?limit=100', { support: true });
     const actions = (audit.body.entries as Json[]).filter((e) => e.linkGuid === A).map((e) => e.action);
-    assert.deepEqual(actions, ['link.enrolled', 'enrolment.token_issued', 'link.reenrolled']);
+    assert.deepEqual(actions, ['link.enrolled', 'enrolment.token_issued', 'enrolment.token_issued', 'link.reenrolled']);
   });
 
   await t.test('an ordinary token makes it a new link: new Link and Halo GUIDs, not authoritative, the old state kept', async () => {

@@ -106,8 +106,10 @@ export class Enrolment {
    * Consumes a token (once: a delete conditional on the revision read, so of two racing enrolments one wins) and
    * mints a user JWT for the public key the agent generated. The Link GUID is never the caller's choice: a token
    * enrols a new link whose GUID is minted here, or, if support bound it to a link, that link, whose earlier keys
-   * are then revoked. A request naming another link is refused (`enrolment_refused`, audited; the token stays
-   * usable); every token failure is the same 401.
+   * are then revoked. A request naming another link is refused (`enrolment_refused`); if that link exists, it was
+   * an attempt to take it over: the token, evidently in the wrong hands, is spent and the attempt audited (an
+   * unknown GUID, e.g. an agent from before the registry minted them, leaves the token usable). Every token
+   * failure is the same 401.
    */
   async enrol(input: EnrolRequest): Promise<EnrolResult> {
     const request = EnrolRequest.parse(input);
@@ -119,11 +121,15 @@ export class Enrolment {
     const now = this.#now();
     const record = parsed.success && parsed.data.env === this.#env && parsed.data.expiresAt > now ? parsed.data : undefined;
     if (record && request.linkGuid !== undefined && request.linkGuid !== record.linkGuid) {
-      await this.#audit.appendCredentials({
-        action: 'enrolment.refused', at: iso(now), who: 'enrolment', linkGuid: request.linkGuid,
-        reason: record.linkGuid ? `re-enrolment token for another link, issued by ${record.by}` : `token issued by ${record.by} enrols a new link only`,
-      }, 'link', request.linkGuid);
-      this.#log.warn({ linkGuid: request.linkGuid, reenrolment: record.linkGuid !== undefined }, 'enrolment as another link refused');
+      const takeover = (await this.#linkKeys(request.linkGuid)).value !== null;
+      if (takeover) {
+        await this.#tokens.delete(key, { previousSeq: entry.revision }).catch(() => undefined);
+        await this.#audit.appendCredentials({
+          action: 'enrolment.refused', at: iso(now), who: 'enrolment', linkGuid: request.linkGuid,
+          reason: `${record.linkGuid ? 're-enrolment token for another link' : 'token for a new link'}, issued by ${record.by}, presented for this link; token spent`,
+        }, 'link', request.linkGuid);
+      }
+      this.#log.warn({ linkGuid: request.linkGuid, takeover, reenrolment: record.linkGuid !== undefined }, 'enrolment as another link refused');
       throw new AppError('enrolment_refused', record.linkGuid
         ? 'this re-enrolment token is for another link'
         : 'an enrolment token enrols a new link, whose Link GUID the registry mints; to enrol an existing link again, ask support for a re-enrolment token for it');

@@ -45,12 +45,15 @@ test('enrolment tokens are one-time, expire, and mint a JWT for exactly the pres
   assert.deepEqual([claims.sub, claims.name, claims.iss, claims.nats.issuer_account], [key, result.linkGuid, linkSigning.getPublicKey(), account.getPublicKey()]);
   await assert.rejects(enrol(token), { code: 'unauthorized' });
 
-  // The caller never chooses its Link GUID, neither an existing link's nor a new one; the token survives the refusal.
+  // The caller never chooses its Link GUID. A GUID nobody has is refused and the token kept (an older agent sends
+  // its own); an existing link's is a take-over attempt: refused, and the token is spent.
   const second = (await issue(600)).token;
-  await assert.rejects(enrol(second, undefined, result.linkGuid), { code: 'enrolment_refused' });
   await assert.rejects(enrol(second, undefined, randomUUID()), { code: 'enrolment_refused' });
   const other = await enrol(second);
   assert.notEqual(other.linkGuid, result.linkGuid);
+  const third = (await issue(600)).token;
+  await assert.rejects(enrol(third, undefined, result.linkGuid), { code: 'enrolment_refused' });
+  await assert.rejects(enrol(third), { code: 'unauthorized' });
 
   // Of many racing enrolments with one token (across two replicas), exactly one gets credentials.
   const raced = (await issue(600)).token;
