@@ -70,16 +70,6 @@ export async function ensureLinkCredentials(options: EnrolmentOptions): Promise<
   return { credsFile, linkGuid: result.linkGuid };
 }
 
-/** The message of an error envelope (`{error: {message}}`), if the text is one. */
-function errorMessage(text: string): string | undefined {
-  try {
-    const message = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
-    return typeof message === 'string' ? message : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** POSTs the enrolment over HTTP(S), trusting `caFile` for the facade's certificate when given. */
 function postEnrol(baseUrl: string, body: EnrolRequest, caFile: string | undefined, timeoutMs: number): Promise<EnrolResult> {
   const url = new URL('enrol', baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
@@ -97,9 +87,7 @@ function postEnrol(baseUrl: string, body: EnrolRequest, caFile: string | undefin
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         if (res.statusCode !== 200) {
-          const hint = res.statusCode === 401 ? 'the enrolment token is invalid, expired or already used; ask support for a new one'
-            : res.statusCode === 403 ? errorMessage(text) ?? 'the enrolment token does not allow this link'
-              : `the facade answered ${res.statusCode}`;
+          const hint = res.statusCode === 401 ? 'the enrolment token is invalid, expired or already used; ask support for a new one' : `the facade answered ${res.statusCode}`;
           reject(new EnrolmentError(`enrolment refused: ${hint}`, { status: res.statusCode }));
           return;
         }
