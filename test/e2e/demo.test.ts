@@ -1,5 +1,6 @@
 // `npm start` as a library: the demo runs the secure system (operator/JWT creds, enrolment, leafnode TLS, HTTPS
-// facade) and a second start on the same data keeps GUIDs, authority and link creds, with no new enrolment.
+// facade) and a second start on the same data keeps GUIDs, authority and link creds, with no new enrolment; a
+// revoked link whose creds are deleted re-enrols as the same link.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -86,6 +87,25 @@ test('npm start runs the secure system and a second start reuses its data, keys 
     assert.deepEqual(demo.databases.map((d) => `${d.name} ${d.linkGuid}`).sort(), before.links);
     assert.deepEqual([1, 2].map((n) => readFileSync(agentFiles(dataDir, n).creds, 'utf8')), before.creds);
     for (const n of [1, 2]) assert.equal(enrolments(agentFiles(dataDir, n).log), 1);
+    await queryAuthoritative();
+  });
+
+  await t.test('a revoked link whose creds are deleted re-enrols on the next start for the same link: same GUIDs', async () => {
+    const before = identity(demo);
+    const link1 = demo.databases.find((d) => d.name === 'practice-a')!.linkGuid;
+    const res = await fetch(`${demo.facadeUrl}/support/links/${link1}/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${demo.supportKey}` },
+      body: JSON.stringify({ reason: 'demo test' }),
+      dispatcher,
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    await demo.close();
+    rmSync(agentFiles(dataDir, 1).creds);
+    demo = await startDemo({ dataDir, httpPort: 0, installNatsServer: false });
+    assert.deepEqual(demo.enrolled, [link1]);
+    assert.deepEqual(identity(demo), before);
+    assert.equal(enrolments(agentFiles(dataDir, 1).log), 2);
     await queryAuthoritative();
   });
 });

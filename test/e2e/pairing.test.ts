@@ -2,7 +2,11 @@
 // only the code's hash ever leaves the practice.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { samplePairingCode } from '@halo/sample-practice';
+import { createHash, randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { RegisterResult, subjects, type RegisterRequest } from '@halo/contracts';
+import { connectNats, requestJson } from '@halo/messaging';
+import { SAMPLE_INTEGRATION, samplePairingCode } from '@halo/sample-practice';
 import { startTestSystem } from '../support/system.ts';
 
 type Json = Record<string, any>;
@@ -35,3 +39,53 @@ test('an integrator pairs with the authoritative site of the practice whose PMS 
   const noKey = await sys.call('/integrator/pair-site', { method: 'POST', body: JSON.stringify({ pairingCode: code }), key: null });
   assert.equal(noKey.status, 401);
 });
+
+test('a code pairs only while the PMS issues it, and never with another practice whose link claims it', async (t) => {
+  const sys = await startTestSystem();
+  t.after(() => sys.close());
+  const path = sys.sampleDatabase('p', 'PAIR-2');
+  const dbs = [{ name: 'p', engine: 'sqlite' as const, path, profile: 'sample' }];
+  let link = await sys.startAgent('link-1', dbs);
+  const site = link.sites[0]!.haloGuid;
+  const pair = async (pairingCode: string) => {
+    const res = await sys.call('/integrator/pair-site', { method: 'POST', body: JSON.stringify({ pairingCode }) });
+    return { status: res.status, body: (await res.json()) as Json };
+  };
+  const code = samplePairingCode('PAIR-2');
+  assert.equal((await pair(code)).body.site.id, site);
+
+  // Any link may send any code hash for its own sites (the sample code is even derived from the PMS ID).
+  const nc = await connectNats({ servers: sys.hub.clientUrl, name: 'other-link', log: sys.log });
+  t.after(() => nc.close());
+  const other = { linkGuid: randomUUID(), haloGuid: randomUUID() };
+  const claim = (codeHashes: string[]) => {
+    const request: RegisterRequest = {
+      linkGuid: other.linkGuid, env: 'production', version: '0.1.0',
+      sites: [{ haloGuid: other.haloGuid, pmsType: 'sample', pmsId: 'OTHER-9', practiceName: 'Other Dental', databaseIdentity: 'sqlite:/other.db', catalogues: [{ name: 'main', isDefault: true }] }],
+      pairing: [{ haloGuid: other.haloGuid, codeHashes }, { haloGuid: site, codeHashes: [sha256('PAIR-FORGED1')] }],
+    };
+    return requestJson(nc, subjects.linkRegistry('register', other.linkGuid), request, RegisterResult, { timeoutMs: 10_000, noResponders: 'registry_unavailable' });
+  };
+  await claim([sha256(code)]);
+  const contested = await pair(code);
+  assert.equal(contested.status, 409, JSON.stringify(contested.body));
+  assert.equal(contested.body.error.code, 'conflict');
+  // A code hash sent for another link's site is ignored.
+  assert.equal((await pair('PAIR-FORGED1')).status, 404);
+  // Once the other link no longer claims it, the code pairs with its practice again.
+  await claim([]);
+  assert.equal((await pair(code)).body.site.id, site);
+
+  // The PMS issues a new code: the old one stops pairing at the agent's next registration.
+  await link.close();
+  const db = new Database(path);
+  db.prepare('UPDATE integration SET PairingCode = ? WHERE Name = ?').run('PAIR-ROTATED7', SAMPLE_INTEGRATION);
+  db.close();
+  link = await sys.startAgent('link-1', dbs);
+  assert.equal((await pair(code)).status, 404);
+  assert.equal((await pair('PAIR-ROTATED7')).body.site.id, site);
+});
+
+function sha256(code: string): string {
+  return createHash('sha256').update(code.trim().toUpperCase()).digest('hex');
+}

@@ -41,7 +41,7 @@ test('a link enrols with a one-time token and is queried through the secure hub 
   });
 
   await t.test('a token works once; garbage, staging tokens and missing fields are refused', async () => {
-    const body = (tok: string) => ({ token: tok, linkGuid: '0b8f4c32-6f0e-4b44-9a39-0c9d6f1b7a10', publicKey: createUser().getPublicKey() });
+    const body = (tok: string) => ({ token: tok, publicKey: createUser().getPublicKey() });
     const again = await sys.production.call('/enrol', { body: body(token), key: null });
     assert.equal(again.status, 401);
     assert.equal(again.body.error.code, 'unauthorized');
@@ -52,6 +52,7 @@ test('a link enrols with a one-time token and is queried through the secure hub 
     const ok = await sys.staging.call('/enrol', { body: body(stagingToken), key: null });
     assert.equal(ok.status, 200);
     assert.equal(ok.body.env, 'staging');
+    assert.equal(decodeJwt(ok.body.jwt).name, ok.body.linkGuid);
     assert.equal(decodeJwt(ok.body.jwt).nats.issuer_account, sys.hub.setup.accounts.staging.publicKey);
     assert.equal((await sys.production.call('/enrol', { body: { token: 'short' }, key: null })).status, 400);
   });

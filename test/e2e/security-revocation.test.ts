@@ -1,5 +1,5 @@
 // Revocation: support revokes a link; the hub closes its leaf within seconds (account JWT pushed at runtime) and
-// refuses it until the link enrols again with a new token; other links are untouched.
+// refuses it until the link re-enrols with a token support issues for it; other links are untouched.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -69,8 +69,10 @@ test('a revoked link is disconnected within seconds and stays out until it enrol
     assert.ok((await sys.leafNames('production')).includes(`link-${agentB.linkGuid}`));
   });
 
-  await t.test('a new token re-enrols the link with a new key, and it serves again', async () => {
-    const again = await sys.startAgent('a', 'production', dbs);
+  await t.test('a re-enrolment token support issues for the link re-enrols it with a new key, and it serves again', async () => {
+    const res = await sys.production.call('/support/enrolment-tokens', { support: true, body: { linkGuid: agentA.linkGuid } });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const again = await sys.startAgent('a', 'production', dbs, { token: res.body.token });
     assert.equal(again.linkGuid, agentA.linkGuid);
     const { jwt: fresh } = parseCreds(readFileSync(join(sys.stateDir('a'), CREDS_FILE), 'utf8'));
     assert.notEqual(decodeJwt(fresh).sub, oldKey);
@@ -83,6 +85,6 @@ test('a revoked link is disconnected within seconds and stays out until it enrol
     const audit = await sys.production.call('/support/audit?limit=100', { support: true });
     assert.equal(audit.status, 200);
     const actions = (audit.body.entries as Array<{ action: string; linkGuid?: string }>).filter((e) => e.linkGuid === agentA.linkGuid).map((e) => e.action);
-    assert.deepEqual(actions, ['link.enrolled', 'link.revoked', 'link.enrolled']);
+    assert.deepEqual(actions, ['link.enrolled', 'link.revoked', 'enrolment.token_issued', 'link.reenrolled']);
   });
 });

@@ -336,7 +336,7 @@ async function startChunkAgent(options: ChunkAgentOptions): Promise<TestAgent> {
       await Promise.allSettled([...inFlight]);
     });
     await nc.flush();
-    await requestJson(nc, subjects.registry('register'), registration, RegisterResult, { timeoutMs: 10_000, noResponders: 'registry_unavailable' });
+    await requestJson(nc, subjects.linkRegistry('register', linkGuid), registration, RegisterResult, { timeoutMs: 10_000, noResponders: 'registry_unavailable' });
     // Queries only reach this agent once the hub has the leaf's interest: probe until a query would be delivered.
     await waitForInterest(options.hub, linkGuid, options.databases.map((d) => d.haloGuid), log);
     return {

@@ -10,6 +10,8 @@ export interface LeafMessage {
   subject: string;
   reply?: string;
   data: string;
+  /** The header block (`NATS/1.0` and its lines) of a message that has headers. */
+  headers?: string;
 }
 
 export interface RawLeaf {
@@ -75,11 +77,19 @@ export async function connectRawLeaf(leafUrl: string, options: { credsFile: stri
       const i = buf.indexOf('\r\n');
       if (i < 0) return;
       const line = buf.subarray(0, i).toString('utf8');
-      const m = /^LMSG (\S+)(?: (\S+))? (\d+)$/.exec(line);
+      // LMSG subject [reply] size, or with headers HMSG subject [reply] headerSize totalSize.
+      const m = /^(?:LMSG (\S+)(?: (\S+))? (\d+)|HMSG (\S+)(?: (\S+))? (\d+) (\d+))$/.exec(line);
       if (m) {
-        const size = Number(m[3]);
+        const headerSize = m[7] ? Number(m[6]) : 0;
+        const size = Number(m[7] ?? m[3]);
         if (buf.length < i + 2 + size + 2) return;
-        messages.push({ subject: m[1]!, ...(m[2] ? { reply: m[2] } : {}), data: buf.subarray(i + 2, i + 2 + size).toString('utf8') });
+        const body = buf.subarray(i + 2, i + 2 + size);
+        const subject = (m[1] ?? m[4])!;
+        const reply = m[2] ?? m[5];
+        messages.push({
+          subject, ...(reply ? { reply } : {}), data: body.subarray(headerSize).toString('utf8'),
+          ...(headerSize > 0 ? { headers: body.subarray(0, headerSize).toString('utf8') } : {}),
+        });
         lines.push(line);
         buf = buf.subarray(i + 2 + size + 2);
         continue;

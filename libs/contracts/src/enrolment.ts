@@ -10,27 +10,37 @@ export type EnrolmentToken = z.infer<typeof EnrolmentToken>;
 export const UserPublicKey = z.string().regex(/^U[A-Z2-7]{55}$/, 'not a public user nkey');
 export type UserPublicKey = z.infer<typeof UserPublicKey>;
 
-/** `POST /enrol` body, relayed as `halo.v1.registry.enrol`: the token, this link's GUID and its public key. */
-export const EnrolRequest = z.object({ token: EnrolmentToken, linkGuid: Guid, publicKey: UserPublicKey }).strict();
+/**
+ * `POST /enrol` body, relayed as `halo.v1.registry.enrol`: the token and the public key the agent generated. The
+ * registry mints the Link GUID (or takes the one support bound the token to); `linkGuid`, if given, must be that
+ * one, otherwise the enrolment is refused (`enrolment_refused`): a caller never chooses which link it becomes.
+ */
+export const EnrolRequest = z.object({ token: EnrolmentToken, publicKey: UserPublicKey, linkGuid: Guid.optional() }).strict();
 export type EnrolRequest = z.infer<typeof EnrolRequest>;
 
-/** The link's user JWT (signed by the environment account's link signing key) and the environment it is for. */
-export const EnrolResult = z.object({ jwt: z.string().min(1), env: Environment, accountPublicKey: z.string() });
+/** The link's GUID, its user JWT (signed by the environment account's link signing key) and its environment. */
+export const EnrolResult = z.object({ linkGuid: Guid, jwt: z.string().min(1), env: Environment, accountPublicKey: z.string() });
 export type EnrolResult = z.infer<typeof EnrolResult>;
 
-/** `halo.v1.registry.support.enrolmentToken`: a one-time token for one environment, valid `ttlSeconds`. */
+/**
+ * `halo.v1.registry.support.enrolmentToken`: a one-time token for one environment, valid `ttlSeconds`. With
+ * `linkGuid` it is a re-enrolment token: it enrols that existing link only, and revokes the link's earlier keys.
+ */
 export const SupportEnrolmentTokenRequest = z.object({
   by: SupportUserId,
   env: Environment.optional(),
+  linkGuid: Guid.optional(),
   ttlSeconds: z.number().int().min(60).max(30 * 86_400).default(86_400),
   note: z.string().max(200).optional(),
 });
 export type SupportEnrolmentTokenRequest = z.input<typeof SupportEnrolmentTokenRequest>;
-export const SupportEnrolmentTokenResult = z.object({ token: EnrolmentToken, env: Environment, expiresAt: z.string() });
+export const SupportEnrolmentTokenResult = z.object({ token: EnrolmentToken, env: Environment, expiresAt: z.string(), linkGuid: Guid.optional() });
 export type SupportEnrolmentTokenResult = z.infer<typeof SupportEnrolmentTokenResult>;
 /** `POST /support/enrolment-tokens` body. */
 export const SupportEnrolmentTokenBody = z.object({
   env: Environment.optional(),
+  /** Re-enrolment of this existing link (its earlier credentials are revoked when the token is used). */
+  linkGuid: Guid.optional(),
   ttlSeconds: z.number().int().min(60).max(30 * 86_400).optional(),
   note: z.string().max(200).optional(),
 }).strict();

@@ -7,6 +7,10 @@ export const ErrorStatus = {
   writes_disabled: 403,
   integration_disabled: 403,
   not_onboarded: 403,
+  /** The enrolment token does not allow this Link GUID: new links get one minted; re-enrolment tokens name theirs. */
+  enrolment_refused: 403,
+  /** A link's request names another link than the one the hub let it send as (register, unregister). */
+  link_mismatch: 403,
   not_found: 404,
   cancelled: 409,
   site_not_found: 404,

@@ -10,10 +10,17 @@ function token(kind: string, value: string): string {
 }
 
 export const REGISTRY_VERBS = [
-  'register', 'lookup', 'site', 'unregister', 'support.list', 'support.move', 'support.audit',
+  'lookup', 'site', 'support.list', 'support.move', 'support.audit',
   'enrol', 'support.enrolmentToken', 'support.revoke', 'pair',
 ] as const;
 export type RegistryVerb = (typeof REGISTRY_VERBS)[number];
+
+/**
+ * What a link asks of the registry about itself. The Link GUID is in the subject, the only thing the hub pins to the
+ * link's user; the registry refuses a payload naming another link.
+ */
+export const LINK_REGISTRY_VERBS = ['register', 'unregister'] as const;
+export type LinkRegistryVerb = (typeof LINK_REGISTRY_VERBS)[number];
 
 /** Queue group every registry replica joins. */
 export const REGISTRY_QUEUE = 'halo-registry';
@@ -36,6 +43,10 @@ export const subjects = {
   heartbeat: (linkGuid: string) => `halo.v1.hb.${token('link', linkGuid)}`,
   heartbeatAll: () => 'halo.v1.hb.*',
   registry: (verb: RegistryVerb) => `halo.v1.registry.${verb}`,
+  /** A link's own registration or uninstall: `halo.v1.registry.<verb>.<linkGuid>`. */
+  linkRegistry: (verb: LinkRegistryVerb, linkGuid: string) => `halo.v1.registry.${verb}.${token('link', linkGuid)}`,
+  /** What the registry serves for `verb`, for every link. */
+  linkRegistryAll: (verb: LinkRegistryVerb) => `halo.v1.registry.${verb}.*`,
   /**
    * Audit entries about one practice (`practiceToken` is its base64url PMS ID): `authority` moves, `site`
    * retirements (removed, uninstalled). Practice-scoped so one practice's trail is one subject filter.

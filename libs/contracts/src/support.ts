@@ -46,7 +46,10 @@ export type SupportListResult = z.infer<typeof SupportListResult>;
 
 /** One audit entry (stream `audit`): who did what, when, from what to what, and why. Never query data. */
 export const AuditEntry = z.object({
-  action: z.enum(['authority.moved', 'site.removed', 'site.uninstalled', 'link.enrolled', 'link.revoked', 'enrolment.token_issued']),
+  action: z.enum([
+    'authority.moved', 'site.removed', 'site.uninstalled', 'link.enrolled', 'link.revoked', 'enrolment.token_issued',
+    'link.reenrolled', 'enrolment.refused',
+  ]),
   at: z.string(),
   /** A support user id, or `link:<linkGuid>` for changes an agent reported. */
   who: z.string(),

@@ -1,4 +1,6 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { NatsConnection } from '@halo/messaging';
+import { linkScopeTemplate } from './claims.ts';
 import { decodeJwt, encodeJwt, type JwtClaims } from './jwt.ts';
 import type { KeyPair } from './keys.ts';
 
@@ -44,9 +46,31 @@ export function withRevocations(accountJwt: string, revocations: Record<string, 
   if (claims.nats.type !== 'account') throw new AccountUpdateError('not an account JWT');
   const merged: Record<string, number> = { ...((claims.nats.revocations as Record<string, number> | undefined) ?? {}) };
   for (const [key, at] of Object.entries(revocations)) merged[key] = Math.max(merged[key] ?? 0, at);
+  return resigned(claims, { ...claims.nats, revocations: merged }, operatorSigningKey);
+}
+
+/**
+ * The account JWT with the link signing key's scope template set to this version's `linkScopeTemplate()`, re-signed;
+ * null when it holds that template already. Accounts made by an earlier version get the current link permissions
+ * this way (pushed at runtime like revocations), without new keys or a new setup.
+ */
+export function withLinkScope(accountJwt: string, linkSigningKey: string, operatorSigningKey: KeyPair): string | null {
+  const claims = decodeJwt(accountJwt);
+  if (claims.nats.type !== 'account') throw new AccountUpdateError('not an account JWT');
+  const keys = (claims.nats.signing_keys as unknown[] | undefined) ?? [];
+  const template = linkScopeTemplate();
+  const index = keys.findIndex((k) => typeof k === 'object' && k !== null && (k as { key?: unknown }).key === linkSigningKey);
+  if (index < 0) throw new AccountUpdateError('the account has no scoped signing key for links');
+  const scope = keys[index] as Record<string, unknown>;
+  if (isDeepStrictEqual(scope.template, template)) return null;
+  const next = keys.map((k, i) => (i === index ? { ...scope, template } : k));
+  return resigned(claims, { ...claims.nats, signing_keys: next }, operatorSigningKey);
+}
+
+/** Account claims with new `nats`, signed with an issue time after the current one (the resolver keeps only newer JWTs). */
+function resigned(claims: JwtClaims, nats: JwtClaims['nats'], operatorSigningKey: KeyPair): string {
   const { jti: _jti, iss: _iss, iat, ...rest } = claims;
-  const next: JwtClaims = { ...rest, nats: { ...claims.nats, revocations: merged } };
-  return encodeJwt(next, operatorSigningKey, { issuedAt: Math.max(Math.floor(Date.now() / 1000), (iat ?? 0) + 1) });
+  return encodeJwt({ ...rest, nats }, operatorSigningKey, { issuedAt: Math.max(Math.floor(Date.now() / 1000), (iat ?? 0) + 1) });
 }
 
 /** The revocations an account JWT holds (user public key -> unix seconds). */

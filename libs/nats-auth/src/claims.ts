@@ -15,12 +15,16 @@ export const LINK_ROLE = 'halo-link';
 
 /**
  * What the agent of one link may do, through its leaf (ARCHITECTURE §3): publish its own result chunks,
- * heartbeats and (un)registration; receive its own queries, acks and inbox. Nothing else.
+ * heartbeats and (un)registration, each on a subject naming the link; receive its own queries, acks and inbox.
+ * Nothing else.
  */
 export function linkPermissions(linkGuid: string): Permissions {
   return {
     pub: {
-      allow: [`${subjects.replyPrefix(linkGuid)}>`, subjects.heartbeat(linkGuid), subjects.registry('register'), subjects.registry('unregister')],
+      allow: [
+        `${subjects.replyPrefix(linkGuid)}>`, subjects.heartbeat(linkGuid),
+        subjects.linkRegistry('register', linkGuid), subjects.linkRegistry('unregister', linkGuid),
+      ],
     },
     sub: { allow: [subjects.queryAll(linkGuid), subjects.ackAll(linkGuid), `${subjects.agentInbox(linkGuid)}.>`] },
   };

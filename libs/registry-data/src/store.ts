@@ -1,7 +1,9 @@
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { z } from 'zod';
-import { AppError, LinkRecord, PracticeRecord, SiteRecord } from '@halo/contracts';
+import { z } from 'zod';
+import { AppError, LinkRecord, PairingCodeHash, PracticeRecord, SiteRecord } from '@halo/contracts';
+
+const CodeHashes = z.array(PairingCodeHash);
 
 /** KV bucket names of ARCHITECTURE §5. */
 export const BUCKETS = { sites: 'sites', practices: 'practices', links: 'links', practiceSites: 'practice_sites', pairingCodes: 'pairing_codes', pairings: 'pairings' } as const;
@@ -72,14 +74,26 @@ export class RegistryStore {
     });
   }
 
-  /** Remembers which site a pairing code (by hash) belongs to. */
-  async putPairingCode(codeHash: string, haloGuid: string): Promise<void> {
-    await this.kv.pairingCodes.put(codeHash, haloGuid);
+  /**
+   * Sets the pairing codes (by hash) a site's PMS issues now: `code.<hash>.<haloGuid>` per code, and the site's
+   * list under `site.<haloGuid>`, written last so an interrupted update is redone by the next registration.
+   */
+  async setPairingCodes(haloGuid: string, codeHashes: readonly string[]): Promise<void> {
+    const listKey = `site.${haloGuid}`;
+    const entry = await this.kv.pairingCodes.get(listKey);
+    const before: string[] = entry && entry.operation === 'PUT' ? CodeHashes.parse(entry.json()) : [];
+    const wanted = [...new Set(codeHashes)].sort();
+    if (before.join() === wanted.join()) return;
+    for (const hash of before) if (!wanted.includes(hash)) await this.kv.pairingCodes.delete(`code.${hash}.${haloGuid}`);
+    for (const hash of wanted) if (!before.includes(hash)) await this.kv.pairingCodes.put(`code.${hash}.${haloGuid}`, '');
+    await this.kv.pairingCodes.put(listKey, JSON.stringify(wanted));
   }
 
-  async pairingCodeSite(codeHash: string): Promise<string | null> {
-    const entry = await this.kv.pairingCodes.get(codeHash);
-    return entry && entry.operation === 'PUT' ? entry.string() : null;
+  /** Halo GUIDs of every site whose PMS issues the code (by hash). */
+  async pairingCodeSites(codeHash: string): Promise<string[]> {
+    const out: string[] = [];
+    for await (const key of await this.kv.pairingCodes.keys(`code.${codeHash}.*`)) out.push(key.slice(key.lastIndexOf('.') + 1));
+    return out;
   }
 
   /** Records that an integrator paired with a site (KV `pairings`: integrator x site). */

@@ -46,6 +46,9 @@ export interface Agent {
 export async function startAgent(deps: AgentDeps): Promise<Agent> {
   const { config } = deps;
   const state = await StateDirectory.open(config.stateDir, { fingerprintSource: deps.fingerprintSource, log: deps.log });
+  // Enrolled: the registry says which link this is (it mints the Link GUID); the leaf's remote carries the link's
+  // credentials and verifies the hub's certificate.
+  const credsFile = config.enrolment ? await enrolWithRetry(config, state, deps.log) : undefined;
   const linkGuid = state.linkGuid;
   const log = deps.log.child({ linkGuid });
   const closers: Array<() => Promise<unknown>> = [];
@@ -55,8 +58,6 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
 
   try {
     const hubLeafUrls = config.hubLeafUrls.map((u) => JSON.stringify(u)).join(', ');
-    // Enrolled: the leaf's remote carries this link's credentials and verifies the hub's certificate.
-    const credsFile = config.enrolment ? await enrolWithRetry(config, linkGuid, log) : undefined;
     const caFile = config.hubCaFile ?? config.enrolment?.caFile;
     const leaf = new NatsServerProcess({
       name: 'leaf',
@@ -193,7 +194,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     log.info({ sites: view }, 'agent ready');
     const uninstall = async () => {
       const request: UnregisterRequest = { linkGuid };
-      await requestJson(nc, subjects.registry('unregister'), request, UnregisterResult, { timeoutMs: 10_000, noResponders: 'registry_unavailable' });
+      await requestJson(nc, subjects.linkRegistry('unregister', linkGuid), request, UnregisterResult, { timeoutMs: 10_000, noResponders: 'registry_unavailable' });
       log.info({ sites: sites.length }, 'uninstalled');
       await close();
     };
@@ -204,12 +205,17 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
   }
 }
 
-/** Enrols (once per link and token); a refused token is final, an unreachable facade is retried with backoff. */
-async function enrolWithRetry(config: AgentConfig, linkGuid: string, log: Logger): Promise<string> {
+/**
+ * Enrols (once per link and token) and adopts the Link GUID the registry gave; a refused token is final, an
+ * unreachable facade is retried with backoff.
+ */
+async function enrolWithRetry(config: AgentConfig, state: StateDirectory, log: Logger): Promise<string> {
   const enrolment = config.enrolment!;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await ensureLinkCredentials({ stateDir: config.stateDir, linkGuid, env: config.env, enrolment, log });
+      const enrolled = await ensureLinkCredentials({ stateDir: config.stateDir, linkGuid: state.linkGuid, env: config.env, enrolment, log });
+      state.enrolledAs(enrolled.linkGuid);
+      return enrolled.credsFile;
     } catch (err) {
       const status = err instanceof EnrolmentError ? err.status : undefined;
       if (status !== undefined && status >= 400 && status < 500) throw err;
@@ -224,7 +230,7 @@ async function enrolWithRetry(config: AgentConfig, linkGuid: string, log: Logger
 async function register(nc: NatsConnection, request: RegisterRequest, log: Logger, signal: AbortSignal): Promise<RegisterResult> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await requestJson(nc, subjects.registry('register'), request, RegisterResult, { timeoutMs: 10_000, noResponders: 'registry_unavailable' });
+      return await requestJson(nc, subjects.linkRegistry('register', request.linkGuid), request, RegisterResult, { timeoutMs: 10_000, noResponders: 'registry_unavailable' });
     } catch (err) {
       if (signal.aborted) throw err;
       // A refused registration (bad_request) will not change by retrying, but the operator may fix the hub side.

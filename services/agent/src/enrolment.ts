@@ -27,6 +27,7 @@ export class EnrolmentError extends Error {
 
 export interface EnrolmentOptions {
   stateDir: string;
+  /** The Link GUID of the agent's state: stored creds are reused only if they were minted for it. */
   linkGuid: string;
   env: Environment;
   /** The facade's `POST /enrol` base URL, the one-time token support issued, and the CA of the facade's certificate. */
@@ -39,32 +40,34 @@ export interface EnrolmentOptions {
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /**
- * The link's creds file: the one stored, if it was minted for this Link GUID from this token; otherwise a new
- * nkey is generated here (its seed never leaves this machine), enrolled with the token, and stored. A new token
- * in the config (after a revocation, or state moved to another machine) enrols again with a new key.
+ * The link's creds file and Link GUID: the stored ones, if they were minted for the state's Link GUID from this
+ * token; otherwise a new nkey is generated here (its seed never leaves this machine) and enrolled with the token,
+ * and the registry answers with the Link GUID (a new one, or the one support bound a re-enrolment token to); the
+ * caller adopts it. A new token in the config (after a revocation, or state moved to another machine) enrols
+ * again with a new key.
  */
-export async function ensureLinkCredentials(options: EnrolmentOptions): Promise<string> {
+export async function ensureLinkCredentials(options: EnrolmentOptions): Promise<{ credsFile: string; linkGuid: string }> {
   const credsFile = join(options.stateDir, CREDS_FILE);
   const metaFile = join(options.stateDir, META_FILE);
   const tokenHash = sha256(options.enrolment.token);
   try {
     const meta = CredsMeta.parse(JSON.parse(readFileSync(metaFile, 'utf8')));
     readFileSync(credsFile);
-    if (meta.linkGuid === options.linkGuid && meta.tokenHash === tokenHash) return credsFile;
+    if (meta.linkGuid === options.linkGuid && meta.tokenHash === tokenHash) return { credsFile, linkGuid: meta.linkGuid };
     options.log.warn({ linkGuid: options.linkGuid, previousLinkGuid: meta.linkGuid }, 'stored link credentials do not match this link or token; enrolling again');
   } catch {
     // No credentials yet: first start.
   }
   const user = createUser();
-  const body: EnrolRequest = { token: options.enrolment.token, linkGuid: options.linkGuid, publicKey: user.getPublicKey() };
+  const body: EnrolRequest = { token: options.enrolment.token, publicKey: user.getPublicKey() };
   const result = await postEnrol(options.enrolment.url, body, options.enrolment.caFile, options.timeoutMs ?? 15_000);
   const claims = decodeJwt(result.jwt);
-  if (claims.sub !== user.getPublicKey() || claims.name !== options.linkGuid) throw new EnrolmentError('the enrolment answer is for another key or link');
+  if (claims.sub !== user.getPublicKey() || claims.name !== result.linkGuid) throw new EnrolmentError('the enrolment answer is for another key or link');
   if (result.env !== options.env) throw new EnrolmentError(`the enrolment token is for ${result.env}, but this agent is configured for ${options.env}`);
   writeFileAtomic(credsFile, formatCreds(result.jwt, seedOf(user)), 0o600);
-  writeFileAtomic(metaFile, `${JSON.stringify({ linkGuid: options.linkGuid, publicKey: user.getPublicKey(), env: result.env, tokenHash, enrolledAt: new Date().toISOString() })}\n`, 0o600);
-  options.log.info({ linkGuid: options.linkGuid, env: result.env }, 'link enrolled');
-  return credsFile;
+  writeFileAtomic(metaFile, `${JSON.stringify({ linkGuid: result.linkGuid, publicKey: user.getPublicKey(), env: result.env, tokenHash, enrolledAt: new Date().toISOString() })}\n`, 0o600);
+  options.log.info({ linkGuid: result.linkGuid, env: result.env }, 'link enrolled');
+  return { credsFile, linkGuid: result.linkGuid };
 }
 
 /** POSTs the enrolment over HTTP(S), trusting `caFile` for the facade's certificate when given. */

@@ -123,6 +123,26 @@ export class StateDirectory {
     return this.state.linkGuid;
   }
 
+  /**
+   * Adopts the Link GUID enrolment gave (the registry mints it; a re-enrolment token names the link it was for).
+   * Another link than the state's is another installation: the Halo GUIDs of the state's link belong to that link,
+   * so the databases get new ones (registered non-authoritative unless support moves authority), and the replaced
+   * state is kept as state.previous.json. Before the first enrolment the state has no sites yet: nothing is lost.
+   */
+  enrolledAs(linkGuid: string): void {
+    const current = this.state;
+    if (current.linkGuid === linkGuid) return;
+    if (Object.keys(current.sites).length > 0) {
+      writeFileAtomic(join(this.dir, PREVIOUS_FILE), `${JSON.stringify(current, null, 2)}\n`);
+      this.log?.warn(
+        { previousLinkGuid: current.linkGuid, linkGuid, previousSites: Object.keys(current.sites).length },
+        'enrolled as another link; new site GUIDs minted, the sites register non-authoritative',
+      );
+    }
+    this.state = { linkGuid, ...(current.fingerprint ? { fingerprint: current.fingerprint } : {}), sites: {} };
+    this.save();
+  }
+
   /** The machine this state is bound to. */
   get fingerprint(): MachineFingerprint | undefined {
     return this.state.fingerprint;

@@ -174,9 +174,12 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     const agent = async (n: number, dbs: DemoDatabase[]): Promise<void> => {
       const config = join(dataDir, 'agents', `link-${n}.json`);
       const stateDir = join(dataDir, 'agents', `link-${n}`);
-      // The token the stored creds were enrolled with (the agent then reuses them), or a new one from support.
+      // The token the stored creds were enrolled with (the agent then reuses them), or a new one from support:
+      // for the link the agent was (creds deleted, e.g. after a revocation) a re-enrolment token, so it keeps its
+      // Link and Halo GUIDs; with new secrets (an empty registry) a token for a new link.
       const kept = secrets.created ? undefined : enrolledToken(config, stateDir);
-      const token = kept ?? await issueEnrolmentToken(call, supportKey, options.signal);
+      const previousLink = secrets.created ? undefined : stateLinkGuid(stateDir);
+      const token = kept ?? await issueEnrolmentToken(call, supportKey, previousLink, options.signal);
       if (!kept) progress(`agent-${n} enrols with a one-time token from the support API`);
       writeAgentConfig(config, { stateDir, hubLeafUrl: hub.leafUrl, databases: dbs, enrolment: { url: facade.url, token, caFile } });
       const ready = AgentReady.parse(await run(`agent-${n}`, 'services/agent/src/main.ts', 'agent ready', { HALO_AGENT_CONFIG: config }));
@@ -233,14 +236,19 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
 
 const SupportToken = z.object({ token: z.string().min(1) });
 
-/** A one-time enrolment token for this environment, from the support API as support would issue it. */
-async function issueEnrolmentToken(call: FacadeCall, supportKey: string, signal: AbortSignal | undefined): Promise<string> {
-  const res = await call('/support/enrolment-tokens', {
-    body: { ttlSeconds: 3_600, note: 'npm start' },
+/**
+ * A one-time enrolment token for this environment, from the support API as support would issue it: for `linkGuid`
+ * (re-enrolment) when the registry knows that link, otherwise for a new link.
+ */
+async function issueEnrolmentToken(call: FacadeCall, supportKey: string, linkGuid: string | undefined, signal: AbortSignal | undefined): Promise<string> {
+  const ask = (link: string | undefined) => call('/support/enrolment-tokens', {
+    body: { ttlSeconds: 3_600, note: 'npm start', ...(link ? { linkGuid: link } : {}) },
     headers: { authorization: `Bearer ${supportKey}` },
     timeoutMs: 15_000,
     ...(signal ? { signal } : {}),
   });
+  let res = await ask(linkGuid);
+  if (linkGuid && res.status === 404) res = await ask(undefined);
   if (res.status !== 200) throw new Error(`the support API refused an enrolment token: HTTP ${res.status} ${JSON.stringify(res.body)}`);
   return SupportToken.parse(res.body).token;
 }
@@ -248,6 +256,17 @@ async function issueEnrolmentToken(call: FacadeCall, supportKey: string, signal:
 const StoredAgentConfig = z.object({ enrolment: z.object({ token: z.string().min(1) }).optional() });
 /** The agent's creds file in its state directory (@halo/agent CREDS_FILE). */
 const LINK_CREDS = 'link.creds';
+
+const StoredAgentState = z.object({ linkGuid: z.string() });
+
+/** The Link GUID in the agent's state directory (@halo/agent state.json), if it has one. */
+function stateLinkGuid(stateDir: string): string | undefined {
+  try {
+    return StoredAgentState.parse(JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8'))).linkGuid;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The enrolment token of the agent's config when the agent holds creds from it; else undefined (enrol anew). */
 function enrolledToken(configFile: string, stateDir: string): string | undefined {

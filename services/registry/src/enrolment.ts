@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
@@ -7,7 +7,7 @@ import {
   type EnrolResult, type Environment, type SupportEnrolmentTokenResult, type SupportRevokeResult,
 } from '@halo/contracts';
 import {
-  encodeJwt, lookupAccountJwt, pushAccountJwt, revocationsOf, userClaims, withRevocations, type KeyPair,
+  encodeJwt, lookupAccountJwt, pushAccountJwt, revocationsOf, userClaims, withLinkScope, withRevocations, type KeyPair,
 } from '@halo/nats-auth';
 import type { Logger } from '@halo/log';
 import type { AuditLog } from './audit.ts';
@@ -21,13 +21,21 @@ export interface EnrolmentConfig {
   accountPublicKey: string;
   /** The account's scoped signing key for links: users it signs get the link template, whatever they claim. */
   linkSigningKey: KeyPair;
-  /** Revocations: a SYS connection (claims pusher) and the operator signing key that re-signs the account JWT. */
+  /**
+   * Account updates: a SYS connection (claims pusher) and the operator signing key that re-signs the account JWT.
+   * Revocations (support's, and a re-enrolment's of the link's earlier keys) need it, and so does bringing the
+   * account's link template up to date.
+   */
   revocation?: { sysNc: NatsConnection; operatorSigningKey: KeyPair };
   /** Revocations cover JWTs issued up to this many seconds after now (registry replicas' clocks differ); default 300. */
   clockSkewSeconds?: number;
 }
 
-const TokenRecord = z.object({ env: z.string(), expiresAt: z.number(), by: z.string(), note: z.string().optional(), createdAt: z.number() });
+/** A token's record; `linkGuid` makes it a re-enrolment token for that link only. */
+const TokenRecord = z.object({
+  env: z.string(), expiresAt: z.number(), by: z.string(), note: z.string().optional(), createdAt: z.number(), linkGuid: z.string().optional(),
+});
+type TokenRecord = z.infer<typeof TokenRecord>;
 const LinkKeys = z.object({
   env: z.string(),
   keys: z.array(z.object({ publicKey: z.string(), issuedAt: z.number(), revokedUntil: z.number().optional() })),
@@ -66,22 +74,42 @@ export class Enrolment {
     return new Enrolment(tokens, links, deps);
   }
 
-  /** Issues a one-time token for this registry's environment; only its hash is stored. */
+  /**
+   * Issues a one-time token for this registry's environment; only its hash is stored. With `linkGuid` it re-enrols
+   * that link (which must have been enrolled here) and nothing else, revoking the link's earlier keys when used.
+   */
   async issueToken(input: SupportEnrolmentTokenRequest): Promise<SupportEnrolmentTokenResult> {
     const request = SupportEnrolmentTokenRequest.parse(input);
     if (request.env !== undefined && request.env !== this.#env) throw new AppError('bad_request', `this registry serves ${this.#env}, not ${request.env}`);
+    if (request.linkGuid !== undefined) {
+      const { value } = await this.#linkKeys(request.linkGuid);
+      if (!value || value.env !== this.#env) throw new AppError('not_found', 'no credentials were minted for that link');
+      if (!this.#config.revocation) throw new AppError('registry_unavailable', "this registry cannot revoke the link's earlier credentials (no SYS credentials)");
+    }
     const token = randomBytes(32).toString('base64url');
     const now = this.#now();
     const expiresAt = now + request.ttlSeconds * 1000;
-    await this.#tokens.create(tokenKey(token), JSON.stringify({ env: this.#env, expiresAt, by: request.by, createdAt: now, ...(request.note ? { note: request.note } : {}) }));
-    await this.#audit.appendCredentials({ action: 'enrolment.token_issued', at: iso(now), who: request.by, ...(request.note ? { reason: request.note } : {}) }, 'token', tokenKey(token).slice(0, 32));
-    this.#log.info({ by: request.by, env: this.#env, expiresAt: iso(expiresAt) }, 'enrolment token issued');
-    return { token, env: this.#env, expiresAt: iso(expiresAt) };
+    const record: TokenRecord = {
+      env: this.#env, expiresAt, by: request.by, createdAt: now,
+      ...(request.note ? { note: request.note } : {}), ...(request.linkGuid ? { linkGuid: request.linkGuid } : {}),
+    };
+    await this.#tokens.create(tokenKey(token), JSON.stringify(record));
+    await this.#audit.appendCredentials({
+      action: 'enrolment.token_issued', at: iso(now), who: request.by,
+      ...(request.note ? { reason: request.note } : {}), ...(request.linkGuid ? { linkGuid: request.linkGuid } : {}),
+    }, 'token', tokenKey(token).slice(0, 32));
+    this.#log.info({ by: request.by, env: this.#env, expiresAt: iso(expiresAt), ...(request.linkGuid ? { linkGuid: request.linkGuid } : {}) }, 'enrolment token issued');
+    return { token, env: this.#env, expiresAt: iso(expiresAt), ...(request.linkGuid ? { linkGuid: request.linkGuid } : {}) };
   }
 
   /**
    * Consumes a token (once: a delete conditional on the revision read, so of two racing enrolments one wins) and
-   * mints the link's user JWT for the public key the agent generated. Every failure is the same 401.
+   * mints a user JWT for the public key the agent generated. The Link GUID is never the caller's choice: a token
+   * enrols a new link whose GUID is minted here, or, if support bound it to a link, that link, whose earlier keys
+   * are then revoked. A request naming another link is refused (`enrolment_refused`); if that link exists, it was
+   * an attempt to take it over: the token, evidently in the wrong hands, is spent and the attempt audited (an
+   * unknown GUID, e.g. an agent from before the registry minted them, leaves the token usable). Every token
+   * failure is the same 401.
    */
   async enrol(input: EnrolRequest): Promise<EnrolResult> {
     const request = EnrolRequest.parse(input);
@@ -89,35 +117,76 @@ export class Enrolment {
     const key = tokenKey(request.token);
     const entry = await this.#tokens.get(key);
     if (!entry || entry.operation !== 'PUT') throw refused();
-    const record = TokenRecord.safeParse(entry.json());
+    const parsed = TokenRecord.safeParse(entry.json());
     const now = this.#now();
+    const record = parsed.success && parsed.data.env === this.#env && parsed.data.expiresAt > now ? parsed.data : undefined;
+    if (record && request.linkGuid !== undefined && request.linkGuid !== record.linkGuid) {
+      const takeover = (await this.#linkKeys(request.linkGuid)).value !== null;
+      if (takeover) {
+        await this.#tokens.delete(key, { previousSeq: entry.revision }).catch(() => undefined);
+        await this.#audit.appendCredentials({
+          action: 'enrolment.refused', at: iso(now), who: 'enrolment', linkGuid: request.linkGuid,
+          reason: `${record.linkGuid ? 're-enrolment token for another link' : 'token for a new link'}, issued by ${record.by}, presented for this link; token spent`,
+        }, 'link', request.linkGuid);
+      }
+      this.#log.warn({ linkGuid: request.linkGuid, takeover, reenrolment: record.linkGuid !== undefined }, 'enrolment as another link refused');
+      throw new AppError('enrolment_refused', record.linkGuid
+        ? 'this re-enrolment token is for another link'
+        : 'an enrolment token enrols a new link, whose Link GUID the registry mints; to enrol an existing link again, ask support for a re-enrolment token for it');
+    }
     try {
       await this.#tokens.delete(key, { previousSeq: entry.revision });
     } catch {
       throw refused();
     }
-    if (!record.success || record.data.env !== this.#env || record.data.expiresAt <= now) {
-      this.#log.warn({ linkGuid: request.linkGuid, reason: !record.success ? 'corrupt' : record.data.env !== this.#env ? 'env' : 'expired' }, 'enrolment refused');
+    if (!record) {
+      this.#log.warn({ reason: !parsed.success ? 'corrupt' : parsed.data.env !== this.#env ? 'env' : 'expired' }, 'enrolment refused');
       throw refused();
     }
-    const existing = await this.#linkKeys(request.linkGuid);
-    if (existing.value && existing.value.env !== this.#env) throw refused();
-    if (existing.value?.keys.some((k) => k.publicKey === request.publicKey)) {
+    try {
+      return await this.#mint(record.linkGuid ?? randomUUID(), request.publicKey, record, now);
+    } catch (err) {
+      // Nothing was handed out: the token is put back so the practice can try again.
+      await this.#tokens.create(key, JSON.stringify(record)).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Mints the JWT of `linkGuid` for `publicKey`; a re-enrolment (the token names the link) first revokes its earlier keys. */
+  async #mint(linkGuid: string, publicKey: string, token: TokenRecord, now: number): Promise<EnrolResult> {
+    const reenrolment = token.linkGuid !== undefined;
+    const existing = await this.#linkKeys(linkGuid);
+    if (reenrolment && (!existing.value || existing.value.env !== this.#env)) throw new AppError('not_found', 'no credentials were minted for that link');
+    if (existing.value?.keys.some((k) => k.publicKey === publicKey)) {
       // A key is minted for once; a revoked one must never come back (the agent makes a new key to re-enrol).
       throw new AppError('bad_request', 'this public key was enrolled before; generate a new one');
     }
+    let keys = existing.value?.keys ?? [];
+    if (reenrolment) {
+      const revocation = this.#config.revocation;
+      if (!revocation) throw new AppError('registry_unavailable', "this registry cannot revoke the link's earlier credentials (no SYS credentials)");
+      const until = Math.floor(now / 1000) + (this.#config.clockSkewSeconds ?? 300);
+      const revoked = keys.map((k) => ({ ...k, revokedUntil: Math.max(k.revokedUntil ?? 0, until) }));
+      await this.#pushRevocations(revocation, Object.fromEntries(revoked.map((k) => [k.publicKey, k.revokedUntil])));
+      keys = revoked;
+    }
     const jwt = encodeJwt(userClaims({
-      userKey: request.publicKey, name: request.linkGuid, issuerAccount: this.#config.accountPublicKey, tags: [`env:${this.#env}`, 'role:halo-link'],
+      userKey: publicKey, name: linkGuid, issuerAccount: this.#config.accountPublicKey, tags: [`env:${this.#env}`, 'role:halo-link'],
     }), this.#config.linkSigningKey, { issuedAt: Math.floor(now / 1000) });
-    const next: LinkKeys = {
-      env: this.#env,
-      enrolledAt: now,
-      keys: [...(existing.value?.keys ?? []), { publicKey: request.publicKey, issuedAt: Math.floor(now / 1000) }],
-    };
-    await this.#links.put(request.linkGuid, JSON.stringify(next));
-    await this.#audit.appendCredentials({ action: 'link.enrolled', at: iso(now), who: `link:${request.linkGuid}`, linkGuid: request.linkGuid, reason: `token issued by ${record.data.by}` }, 'link', request.linkGuid, `${request.linkGuid}:enrolled:${request.publicKey}`);
-    this.#log.info({ linkGuid: request.linkGuid, env: this.#env }, 'link enrolled');
-    return { jwt, env: this.#env, accountPublicKey: this.#config.accountPublicKey };
+    const next: LinkKeys = { env: this.#env, enrolledAt: now, keys: [...keys, { publicKey, issuedAt: Math.floor(now / 1000) }] };
+    try {
+      // A new link's GUID is fresh: `create` makes sure no existing link is ever overwritten.
+      if (reenrolment) await this.#links.update(linkGuid, JSON.stringify(next), existing.revision);
+      else await this.#links.create(linkGuid, JSON.stringify(next));
+    } catch (cause) {
+      throw new AppError('conflict', 'the link was enrolled or revoked meanwhile; retry', { cause });
+    }
+    await this.#audit.appendCredentials({
+      action: reenrolment ? 'link.reenrolled' : 'link.enrolled', at: iso(now), who: `link:${linkGuid}`, linkGuid,
+      reason: reenrolment ? `re-enrolment token issued by ${token.by}; ${keys.length} earlier key(s) revoked` : `token issued by ${token.by}`,
+    }, 'link', linkGuid, `${linkGuid}:enrolled:${publicKey}`);
+    this.#log.info({ linkGuid, env: this.#env, reenrolment, revokedKeys: reenrolment ? keys.length : 0 }, 'link enrolled');
+    return { linkGuid, jwt, env: this.#env, accountPublicKey: this.#config.accountPublicKey };
   }
 
   /**
@@ -138,28 +207,51 @@ export class Enrolment {
     } catch (cause) {
       throw new AppError('conflict', 'the link was enrolled or revoked meanwhile; retry', { cause });
     }
-    const wanted = Object.fromEntries(keys.map((k) => [k.publicKey, k.revokedUntil]));
-    await this.#push(revocation, wanted);
+    await this.#pushRevocations(revocation, Object.fromEntries(keys.map((k) => [k.publicKey, k.revokedUntil])));
     await this.#audit.appendCredentials({ action: 'link.revoked', at: iso(now), who: request.by, reason: request.reason, linkGuid: request.linkGuid }, 'link', request.linkGuid, `${request.linkGuid}:revoked:${now}`);
     this.#log.info({ linkGuid: request.linkGuid, keys: keys.length, by: request.by }, 'link revoked');
     return { linkGuid: request.linkGuid, env: this.#env, revokedKeys: keys.map((k) => k.publicKey), revokedUntil: iso(until * 1000) };
   }
 
   /**
-   * Read, merge, re-sign, push, then read back: another replica pushing at the same moment may have replaced our
-   * JWT with one built before our revocation, so we push again until the resolver holds every key we revoked.
+   * Brings the account's link template (the permissions of every link user) up to this version's: an account made
+   * by an earlier setup still lets links register on subjects without their Link GUID. Returns whether it changed.
    */
-  async #push(revocation: NonNullable<EnrolmentConfig['revocation']>, wanted: Record<string, number>): Promise<void> {
+  async updateLinkScope(): Promise<boolean> {
+    const revocation = this.#config.revocation;
+    if (!revocation) return false;
+    const linkSigningKey = this.#config.linkSigningKey.getPublicKey();
+    let changed = false;
+    await this.#amendAccount(revocation, 'the link template', (current) => {
+      const next = withLinkScope(current, linkSigningKey, revocation.operatorSigningKey);
+      changed ||= next !== null;
+      return next;
+    });
+    if (changed) this.#log.info({ env: this.#env }, 'account link template updated');
+    return changed;
+  }
+
+  async #pushRevocations(revocation: NonNullable<EnrolmentConfig['revocation']>, wanted: Record<string, number>): Promise<void> {
+    await this.#amendAccount(revocation, 'the revocation', (current) => {
+      const held = revocationsOf(current);
+      return Object.entries(wanted).every(([k, at]) => (held[k] ?? 0) >= at) ? null : withRevocations(current, wanted, revocation.operatorSigningKey);
+    });
+  }
+
+  /**
+   * Read, amend, re-sign, push, then read back until `amend` has nothing left to do (null): another replica pushing
+   * at the same moment may have replaced our JWT with one built before our change, so we push again.
+   */
+  async #amendAccount(revocation: NonNullable<EnrolmentConfig['revocation']>, what: string, amend: (current: string) => string | null): Promise<void> {
     const account = this.#config.accountPublicKey;
     for (let attempt = 0; ; attempt++) {
-      const current = await lookupAccountJwt(revocation.sysNc, account);
-      const held = revocationsOf(current);
-      if (Object.entries(wanted).every(([k, at]) => (held[k] ?? 0) >= at)) return;
-      if (attempt >= 5) throw new AppError('registry_unavailable', 'the revocation could not be pushed to the hub');
+      const next = amend(await lookupAccountJwt(revocation.sysNc, account));
+      if (next === null) return;
+      if (attempt >= 5) throw new AppError('registry_unavailable', `${what} could not be pushed to the hub`);
       try {
-        await pushAccountJwt(revocation.sysNc, withRevocations(current, wanted, revocation.operatorSigningKey));
+        await pushAccountJwt(revocation.sysNc, next);
       } catch (err) {
-        this.#log.warn({ attempt, err: err instanceof Error ? err.message : 'unknown' }, 'revocation push failed; retrying');
+        this.#log.warn({ attempt, err: err instanceof Error ? err.message : 'unknown' }, 'account update push failed; retrying');
         await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
       }
     }

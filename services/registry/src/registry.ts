@@ -1,8 +1,8 @@
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   AppError, EnrolRequest, Heartbeat, LookupRequest, SupportEnrolmentTokenRequest, SupportRevokeRequest, REGISTRY_QUEUE, RegisterRequest, SiteRequest, SupportAuditRequest, SupportListRequest,
-  SupportMoveRequest, UnregisterRequest, PairRequest, subjects, type PairResult,
-  type AuditEntry, type Environment, type LinkRecord, type LookupResult, type RegisterResult, type SiteRecord, type SiteResult,
+  SupportMoveRequest, UnregisterRequest, PairRequest, subjects, type LinkRegistryVerb, type PairResult,
+  type AuditEntry, type Environment, type LinkRecord, type LookupResult, type RegisterResult, type SiteRecord, type SiteResult, type SiteView,
   type SupportAuditResult, type SupportListResult, type SupportMoveResult, type UnregisterResult,
 } from '@halo/contracts';
 import { decodeJson, serveJson } from '@halo/messaging';
@@ -56,19 +56,33 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     return true;
   }
 
-  async function register(request: RegisterRequest): Promise<RegisterResult> {
+  /**
+   * A link's own request arrives on a subject naming it, which is all the hub pins to the link's user; a payload
+   * naming another link is a forgery (or a bug) and changes nothing.
+   */
+  function assertSentAs(verb: LinkRegistryVerb, linkGuid: string, msg: Msg): void {
+    if (msg.subject !== subjects.linkRegistry(verb, linkGuid)) {
+      log.warn({ linkGuid, verb }, 'request naming another link refused');
+      throw new AppError('link_mismatch', 'the request names another link than the one it was sent as');
+    }
+  }
+
+  async function register(request: RegisterRequest, msg: Msg): Promise<RegisterResult> {
+    assertSentAs('register', request.linkGuid, msg);
     if (request.env !== env) throw new AppError('bad_request', `this registry serves ${env}, not ${request.env}`);
     const now = iso();
     const sites: RegisterResult['sites'] = [];
     const linkRead = store.getLink(request.linkGuid);
     linkRead.catch(() => undefined);
     const initialising: Array<[string, SiteRecord]> = [];
-    for (const site of request.sites) {
-      const existing = await store.getSite(site.haloGuid);
-      if (existing && existing.value.linkGuid !== request.linkGuid) {
-        // A Halo GUID belongs to the link that first registered it; another link claiming it is a copy or a forgery.
-        throw new AppError('bad_request', 'halo guid is registered to another link');
-      }
+    // Every Halo GUID is checked before anything is written: a refused registration leaves no trace.
+    const existingSites = await Promise.all(request.sites.map((site) => store.getSite(site.haloGuid)));
+    if (existingSites.some((existing) => existing && existing.value.linkGuid !== request.linkGuid)) {
+      // A Halo GUID belongs to the link that first registered it; another link claiming it is a copy or a forgery.
+      throw new AppError('bad_request', 'halo guid is registered to another link');
+    }
+    for (const [i, site] of request.sites.entries()) {
+      const existing = existingSites[i]!;
       if (existing && (existing.value.pmsId !== site.pmsId || existing.value.pmsType !== site.pmsType)) {
         await store.unindexSite(existing.value.pmsType, existing.value.pmsId, site.haloGuid);
       }
@@ -101,28 +115,39 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     const { stoppedAt: _stopped, uninstalledAt: _uninstalled, ...previous } = link?.value ?? {};
     await store.putLink(request.linkGuid, { ...previous, version: request.version, env: request.env, sites: [...registered, ...kept], lastSeen: now });
     await Promise.all(initialising.map(([haloGuid, record]) => store.updateSite(haloGuid, { ...record, status: 'active' })));
-    for (const entry of request.pairing ?? []) {
-      if (!registered.has(entry.haloGuid)) continue;
-      for (const codeHash of entry.codeHashes) await store.putPairingCode(codeHash, entry.haloGuid);
-    }
+    // The codes each site's PMS issues now replace what it issued before: a code it no longer issues stops pairing.
+    const pairing = new Map((request.pairing ?? []).map((entry) => [entry.haloGuid, entry.codeHashes]));
+    for (const haloGuid of registered) await store.setPairingCodes(haloGuid, pairing.get(haloGuid) ?? []);
     return { sites };
   }
 
+  /**
+   * The site a pairing code pairs with. Any link can claim any code hash for its own sites, so a code claimed by
+   * sites of more than one practice pairs with none (`conflict`): it must never pair with a practice that copied it.
+   */
   async function pair(request: PairRequest): Promise<PairResult> {
-    const haloGuid = await store.pairingCodeSite(request.codeHash);
-    let site = haloGuid ? await views.site(haloGuid) : null;
-    if (!site || site.env !== env) return { site: null };
+    const claimants = await Promise.all((await store.pairingCodeSites(request.codeHash)).map((g) => views.site(g)));
+    const live = claimants.filter((s): s is SiteView => s !== null && s.env === env && s.status !== 'removed' && s.status !== 'uninstalled');
+    const practices = new Set(live.map((s) => practiceKey(s.pmsType, s.pmsId)));
+    if (practices.size > 1) {
+      log.warn({ sites: live.map((s) => s.haloGuid) }, 'pairing code claimed by more than one practice');
+      throw new AppError('conflict', 'this pairing code is claimed by sites of more than one practice; ask support');
+    }
+    let site = live[0];
+    if (!site) return { site: null };
     // A restored backup carries the same PMS and so the same code: pairing is with the practice's authoritative site.
     if (!site.authoritative) {
       const practice = await views.sitesOf(site.pmsId, site.pmsType, env);
       site = practice.find((s) => s.authoritative) ?? site;
     }
+    if (site.status === 'removed' || site.status === 'uninstalled') return { site: null };
     await store.putPairing(request.integratorId, site.haloGuid, iso());
     log.info({ integratorId: request.integratorId, haloGuid: site.haloGuid }, 'site paired');
     return { site };
   }
 
-  async function unregister(request: UnregisterRequest): Promise<UnregisterResult> {
+  async function unregister(request: UnregisterRequest, msg: Msg): Promise<UnregisterResult> {
+    assertSentAs('unregister', request.linkGuid, msg);
     const link = await store.getLink(request.linkGuid);
     if (!link) throw new AppError('not_found', 'no such link');
     const retired: string[] = [];
@@ -138,8 +163,10 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     return { sites: await views.sitesOf(request.pmsId, request.pmsType, request.env) };
   }
 
-  async function heartbeat(data: Uint8Array): Promise<void> {
-    const hb = decodeJson(Heartbeat, data);
+  async function heartbeat(msg: Msg): Promise<void> {
+    const hb = decodeJson(Heartbeat, msg.data);
+    // The subject is the link's own (the hub pins it); the payload is not trusted to name the same link.
+    if (msg.subject !== subjects.heartbeat(hb.linkGuid)) throw new AppError('link_mismatch', 'the heartbeat names another link');
     const link = await store.getLink(hb.linkGuid);
     // Only links that registered are tracked; a heartbeat never creates state.
     if (!link) return;
@@ -197,6 +224,8 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
   // Failures that are not coded come from the KV store (timeouts, leader elections): callers should retry.
   const q = { queue: REGISTRY_QUEUE, log, unexpected: 'registry_unavailable' as const };
   const enrolment = deps.enrolment ? await Enrolment.open(nc, replicas, { config: deps.enrolment, env, audit, log, now }) : undefined;
+  // Links of an account made by an earlier version may not yet be pinned to their own registration subjects.
+  await enrolment?.updateLinkScope();
   const enrolmentSubs: Subscription[] = enrolment ? [
     serveJson(nc, { ...q, subject: subjects.registry('enrol'), schema: EnrolRequest, handler: (r: EnrolRequest) => enrolment.enrol(r) }),
     serveJson(nc, { ...q, subject: subjects.registry('support.enrolmentToken'), schema: SupportEnrolmentTokenRequest, handler: (r: SupportEnrolmentTokenRequest) => enrolment.issueToken(r) }),
@@ -204,8 +233,8 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
   ] : [];
   const subs: Subscription[] = [
     ...enrolmentSubs,
-    serveJson(nc, { ...q, subject: subjects.registry('register'), schema: RegisterRequest, handler: register }),
-    serveJson(nc, { ...q, subject: subjects.registry('unregister'), schema: UnregisterRequest, handler: unregister }),
+    serveJson(nc, { ...q, subject: subjects.linkRegistryAll('register'), schema: RegisterRequest, handler: register }),
+    serveJson(nc, { ...q, subject: subjects.linkRegistryAll('unregister'), schema: UnregisterRequest, handler: unregister }),
     serveJson(nc, { ...q, subject: subjects.registry('lookup'), schema: LookupRequest, handler: lookup }),
     serveJson(nc, { ...q, subject: subjects.registry('pair'), schema: PairRequest, handler: pair }),
     serveJson(nc, { ...q, subject: subjects.registry('site'), schema: SiteRequest, handler: async (r: SiteRequest): Promise<SiteResult> => ({ site: await views.site(r.haloGuid) }) }),
@@ -216,7 +245,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
       queue: REGISTRY_QUEUE,
       callback: (err, msg) => {
         if (err) return;
-        heartbeat(msg.data).catch((e: unknown) => log.warn({ code: e instanceof AppError ? e.code : 'internal' }, 'heartbeat dropped'));
+        heartbeat(msg).catch((e: unknown) => log.warn({ code: e instanceof AppError ? e.code : 'internal' }, 'heartbeat dropped'));
       },
     }),
   ];

@@ -91,7 +91,7 @@ async function register(client: NatsConnection, request: RegisterRequest, timeou
   const until = Date.now() + 45_000;
   for (let attempt = 0; ; attempt++) {
     try {
-      const result = await requestJson(client, subjects.registry('register'), request, RegisterResult, { timeoutMs, noResponders: 'registry_unavailable' });
+      const result = await requestJson(client, subjects.linkRegistry('register', request.linkGuid), request, RegisterResult, { timeoutMs, noResponders: 'registry_unavailable' });
       if (attempt > 0) retried++;
       const site = result.sites[0];
       assert.ok(site && site.haloGuid === request.sites[0]!.haloGuid);

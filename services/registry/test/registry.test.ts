@@ -11,6 +11,10 @@ import { availabilityOf } from '@halo/registry-data';
 const log = createLogger({ name: 'test', level: 'silent' });
 const opts = { timeoutMs: 10_000, noResponders: 'registry_unavailable' } as const;
 
+/** Registers as the link the request names: on that link's own subject. */
+const register = (client: NatsConnection, request: { linkGuid: string } & Record<string, unknown>) =>
+  requestJson(client, subjects.linkRegistry('register', request.linkGuid), request, RegisterResult, opts);
+
 function registration(pmsId: string, linkGuid: string = randomUUID(), haloGuid: string = randomUUID()): RegisterRequest {
   return {
     linkGuid,
@@ -41,12 +45,12 @@ test('the first site for a PMS ID is authoritative, the second is not, and looku
   const { client } = await setup(t);
   const first = registration('PMS-1');
   const second = registration('PMS-1');
-  const r1 = await requestJson(client, subjects.registry('register'), first, RegisterResult, opts);
-  const r2 = await requestJson(client, subjects.registry('register'), second, RegisterResult, opts);
+  const r1 = await register(client, first);
+  const r2 = await register(client, second);
   assert.equal(r1.sites[0]?.authoritative, true);
   assert.equal(r2.sites[0]?.authoritative, false);
   // Registering again (an agent restart) keeps authority where it is.
-  const again = await requestJson(client, subjects.registry('register'), first, RegisterResult, opts);
+  const again = await register(client, first);
   assert.equal(again.sites[0]?.authoritative, true);
 
   const found = await requestJson(client, subjects.registry('lookup'), { pmsId: 'PMS-1' }, LookupResult, opts);
@@ -69,7 +73,7 @@ test('the first site for a PMS ID is authoritative, the second is not, and looku
 test('PMS IDs with dots, spaces and wildcards are kept apart', async (t) => {
   const { client } = await setup(t);
   for (const pmsId of ['a.b', 'a b', '*', '>', 'a.*']) {
-    const r = await requestJson(client, subjects.registry('register'), registration(pmsId), RegisterResult, opts);
+    const r = await register(client, registration(pmsId));
     assert.equal(r.sites[0]?.authoritative, true, pmsId);
   }
   const found = await requestJson(client, subjects.registry('lookup'), { pmsId: '*' }, LookupResult, opts);
@@ -78,12 +82,12 @@ test('PMS IDs with dots, spaces and wildcards are kept apart', async (t) => {
 
 test('bad registrations get coded errors', async (t) => {
   const { client } = await setup(t);
-  await assert.rejects(requestJson(client, subjects.registry('register'), { linkGuid: 'nope' }, RegisterResult, opts), { code: 'bad_request' });
-  await assert.rejects(requestJson(client, subjects.registry('register'), { ...registration('X'), env: 'staging' }, RegisterResult, opts), { code: 'bad_request' });
+  await assert.rejects(register(client, { linkGuid: 'nope' }), { code: 'bad_request' });
+  await assert.rejects(register(client, { ...registration('X'), env: 'staging' }), { code: 'bad_request' });
   const taken = registration('Y');
-  await requestJson(client, subjects.registry('register'), taken, RegisterResult, opts);
+  await register(client, taken);
   const stolen = registration('Y', randomUUID(), taken.sites[0]!.haloGuid);
-  await assert.rejects(requestJson(client, subjects.registry('register'), stolen, RegisterResult, opts), { code: 'bad_request' });
+  await assert.rejects(register(client, stolen), { code: 'bad_request' });
 });
 
 test('two registry replicas, 20 concurrent registrations of one PMS ID: exactly one authoritative', async (t) => {
@@ -91,7 +95,7 @@ test('two registry replicas, 20 concurrent registrations of one PMS ID: exactly 
   for (let round = 0; round < 5; round++) {
     const pmsId = `RACE-${round}`;
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => requestJson(client, subjects.registry('register'), registration(pmsId), RegisterResult, opts)),
+      Array.from({ length: 20 }, () => register(client, registration(pmsId))),
     );
     const winners = results.filter((r) => r.sites[0]?.authoritative);
     assert.equal(winners.length, 1, `round ${round}`);

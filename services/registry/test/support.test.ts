@@ -34,13 +34,13 @@ async function setup(t: TestContext, options: { replicas?: number; registry?: Pa
   const client = await connectNats({ servers: hub.clientUrl, name: 'client', log });
   defer(() => client.close());
   const call = {
-    register: (r: RegisterRequest) => requestJson(client, subjects.registry('register'), r, RegisterResult, opts),
+    register: (r: RegisterRequest) => requestJson(client, subjects.linkRegistry('register', r.linkGuid), r, RegisterResult, opts),
     lookup: async (pmsId: string) => (await requestJson(client, subjects.registry('lookup'), { pmsId }, LookupResult, opts)).sites,
     site: async (haloGuid: string) => (await requestJson(client, subjects.registry('site'), { haloGuid }, SiteResult, opts)).site,
     move: (r: SupportMoveRequest) => requestJson(client, subjects.registry('support.move'), r, SupportMoveResult, opts),
     list: (r: { pmsId?: string } = {}) => requestJson(client, subjects.registry('support.list'), r, SupportListResult, opts),
     audit: async (r: { pmsId?: string; limit?: number } = {}) => (await requestJson(client, subjects.registry('support.audit'), r, SupportAuditResult, opts)).entries,
-    unregister: (linkGuid: string) => requestJson(client, subjects.registry('unregister'), { linkGuid }, UnregisterResult, opts),
+    unregister: (linkGuid: string) => requestJson(client, subjects.linkRegistry('unregister', linkGuid), { linkGuid }, UnregisterResult, opts),
   };
   return { client, call };
 }

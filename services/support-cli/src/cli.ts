@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import {
-  HttpError, SupportAuditResult, SupportListResult, SupportMoveResult, SupportSitesResponse,
+  Guid, HttpError, SupportAuditResult, SupportEnrolmentTokenResult, SupportListResult, SupportMoveResult, SupportRevokeResult, SupportSitesResponse,
   type AuditEntry, type SiteView, type SupportLink,
 } from '@halo/contracts';
 import type { z } from 'zod';
@@ -22,6 +22,12 @@ export const USAGE = `usage: halo-support <command> [options]
                                               make another site authoritative (reason required; audited)
   audit [--pms-id ID] [--pms-type TYPE] [--limit N]
                                               the audit trail, oldest first
+  enrolment-token [--link LINK_GUID] [--ttl SECONDS] [--note "..."]
+                                              a one-time token for a new Halo Link installation; with --link, a
+                                              re-enrolment token for that existing link only (its earlier
+                                              credentials are revoked when the token is used)
+  revoke LINK_GUID --reason "..."             revoke a link's credentials: its leaf is closed at once and stays
+                                              out until it re-enrols (enrolment-token --link)
 
   --json prints the API's answer as JSON.
 environment: HALO_SUPPORT_URL (facade base URL), HALO_SUPPORT_KEY (support key; not an integrator key)`;
@@ -64,6 +70,9 @@ async function run(argv: readonly string[], io: CliIo): Promise<void> {
         reason: { type: 'string' },
         'expect-epoch': { type: 'string' },
         limit: { type: 'string' },
+        link: { type: 'string' },
+        ttl: { type: 'string' },
+        note: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -129,6 +138,28 @@ async function run(argv: readonly string[], io: CliIo): Promise<void> {
       print(result, () => (result.entries.length === 0 ? 'no audit entries' : result.entries.map(auditLine).join('\n')));
       return;
     }
+    case 'enrolment-token': {
+      const link = values.link;
+      if (link !== undefined && !Guid.safeParse(link).success) throw new CliError('--link must be a Link GUID (a lowercase UUID)', 2);
+      const ttl = values.ttl;
+      if (ttl !== undefined && !/^\d+$/.test(ttl)) throw new CliError('--ttl must be a whole number of seconds', 2);
+      const body = { ...(link !== undefined ? { linkGuid: link } : {}), ...(ttl !== undefined ? { ttlSeconds: Number(ttl) } : {}), ...(values.note ? { note: values.note } : {}) };
+      const result = await api('POST', '/support/enrolment-tokens', SupportEnrolmentTokenResult, body);
+      print(result, () => [
+        result.token,
+        `${result.linkGuid ? `re-enrols link ${result.linkGuid} only` : 'enrols a new link'}; ${result.env}; one use; expires ${result.expiresAt}`,
+      ].join('\n'));
+      return;
+    }
+    case 'revoke': {
+      const link = rest[0];
+      if (link === undefined || !Guid.safeParse(link).success) throw new CliError(`revoke needs a Link GUID\n${USAGE}`, 2);
+      const reason = values.reason;
+      if (!reason || reason.trim() === '') throw new CliError('revoke needs --reason "why" (kept in the audit trail)', 2);
+      const result = await api('POST', `/support/links/${link}/revoke`, SupportRevokeResult, { reason });
+      print(result, () => `link ${result.linkGuid} revoked (${result.revokedKeys.length} key(s), JWTs issued up to ${result.revokedUntil} refused)`);
+      return;
+    }
     default:
       throw new CliError(`unknown command ${JSON.stringify(command)}\n${USAGE}`, 2);
   }
@@ -180,6 +211,6 @@ function linkLine(l: SupportLink): string {
 }
 
 function auditLine(e: AuditEntry): string {
-  const what = e.action === 'authority.moved' ? `${e.from ?? '?'} -> ${e.to ?? '?'} (epoch ${e.epoch ?? '?'})` : (e.haloGuid ?? '');
+  const what = e.action === 'authority.moved' ? `${e.from ?? '?'} -> ${e.to ?? '?'} (epoch ${e.epoch ?? '?'})` : (e.haloGuid ?? (e.linkGuid ? `link ${e.linkGuid}` : ''));
   return `${e.at}  ${e.action}  ${e.pmsType ?? ''} ${e.pmsId ?? ''}  ${what}  by ${e.who}${e.reason ? `  "${e.reason}"` : ''}`;
 }

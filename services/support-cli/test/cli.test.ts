@@ -37,6 +37,12 @@ async function fakeFacade(t: import('node:test').TestContext) {
         });
       }
       if (url.pathname === '/support/audit') return send(200, { entries: [{ action: 'authority.moved', at: '2026-01-02T00:00:00Z', who: 'alice', reason: 'migrated', pmsType: 'sample', pmsId: 'P-1', from: SITE, to: OTHER, epoch: 2, seq: 1 }] });
+      if (url.pathname === '/support/enrolment-tokens') {
+        const body = JSON.parse(text) as { linkGuid?: string };
+        if (body.linkGuid === OTHER) return send(404, { error: { status: 404, code: 'not_found', message: 'no credentials were minted for that link' } });
+        return send(200, { token: 'T'.repeat(43), env: 'production', expiresAt: '2026-01-02T00:00:00.000Z', ...(body.linkGuid ? { linkGuid: body.linkGuid } : {}) });
+      }
+      if (url.pathname === `/support/links/${LINK}/revoke`) return send(200, { linkGuid: LINK, env: 'production', revokedKeys: ['UKEY'], revokedUntil: '2026-01-02T00:05:00.000Z' });
       return send(404, { error: { status: 404, code: 'not_found', message: 'no such route' } });
     });
   });
@@ -88,4 +94,26 @@ test('halo-support move sends the reason and expected epoch; refusals and bad us
   assert.equal((await run([])).code, 2);
   const missingEnv = await runCli(['list'], { env: {}, out: () => undefined, err: () => undefined });
   assert.equal(missingEnv, 2);
+});
+
+test('halo-support enrolment-token issues plain and re-enrolment tokens; revoke needs a reason', async (t) => {
+  const { seen, run } = await fakeFacade(t);
+  const plain = await run(['enrolment-token', '--ttl', '3600', '--note', 'new server']);
+  assert.equal(plain.code, 0, plain.err);
+  assert.deepEqual(seen.at(-1)?.body, { ttlSeconds: 3600, note: 'new server' });
+  assert.match(plain.out, /^T{43}\nenrols a new link; production; one use; expires 2026-01-02T00:00:00.000Z$/);
+  const bound = await run(['enrolment-token', '--link', LINK]);
+  assert.equal(bound.code, 0, bound.err);
+  assert.deepEqual(seen.at(-1)?.body, { linkGuid: LINK });
+  assert.match(bound.out, new RegExp(`re-enrols link ${LINK} only`));
+  const unknown = await run(['enrolment-token', '--link', OTHER]);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.err, /404 not_found/);
+  assert.equal((await run(['enrolment-token', '--link', 'LINK-1'])).code, 2);
+
+  const revoked = await run(['revoke', LINK, '--reason', 'laptop stolen']);
+  assert.equal(revoked.code, 0, revoked.err);
+  assert.deepEqual(seen.at(-1)?.body, { reason: 'laptop stolen' });
+  assert.match(revoked.out, /revoked \(1 key\(s\)/);
+  assert.equal((await run(['revoke', LINK])).code, 2);
 });
