@@ -1,2 +1,1 @@
 export { startWorker, type RunningWorker, type WorkerDeps } from './worker.ts';
-export { openAsyncStore, type AsyncStore, type AsyncStoreOptions } from './store.ts';

@@ -2,14 +2,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
-  ASYNC_LIMITS, AppError, AsyncJob, SiteResult, isAppError, subjects,
+  ASYNC_LIMITS, AppError, AsyncJob, SiteResult, isAppError, isTerminalAsyncState, subjects,
   type AsyncQueryRecord, type Cell, type ColumnInfo, type EndChunk, type ErrorCode, type QueryRequest, type SiteView,
 } from '@halo/contracts';
 import { ReplyRouter, decodeJson, requestJson, type ResultStream } from '@halo/messaging';
 import type { Logger } from '@halo/log';
+import { AsyncRecords, openAsyncResources, openWorkConsumer, withState } from '@halo/async-queries';
 import { PageWriter, UploadError, deletePagesFrom } from './page-writer.ts';
-import { RecordStore, withState } from './records.ts';
-import { openAsyncStore, type AsyncStore } from './store.ts';
 
 export interface WorkerDeps {
   /** An open connection; the caller owns it (close() never drains or closes it). */
@@ -75,8 +74,9 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   // The client refuses pulls shorter than a second.
   const pullExpiresMs = Math.max(1_000, deps.pullExpiresMs ?? 5_000);
 
-  const store: AsyncStore = await openAsyncStore(nc, { replicas: deps.replicas ?? 1, resultTtlMs, ackWaitMs, log });
-  const records = new RecordStore(store.records);
+  const store = await openAsyncResources(nc, { replicas: deps.replicas ?? 1, resultTtlMs, log });
+  const consumer = await openWorkConsumer(nc, ackWaitMs);
+  const records = new AsyncRecords(store.records);
   const router = new ReplyRouter({ nc, requesterId: deps.requesterId ?? `wrk${randomBytes(12).toString('hex')}`, log });
   /** queryId -> the controller cancelling its run. */
   const running = new Map<string, AbortController>();
@@ -105,7 +105,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       }
       let msg: JsMsg | null;
       try {
-        msg = await abandonable(store.consumer.next({ expires: pullExpiresMs }), stop.signal);
+        msg = await abandonable(consumer.next({ expires: pullExpiresMs }), stop.signal);
       } catch (err) {
         if (closing) break;
         log.warn({ err: errName(err) }, 'pulling async work failed; retrying');
@@ -163,7 +163,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       return { kind: 'term' };
     }
     const { record } = current;
-    if (record.state !== 'initialising' && record.state !== 'queued' && record.state !== 'executing' && record.state !== 'uploading') {
+    if (isTerminalAsyncState(record.state)) {
       jobLog.info({ state: record.state }, 'async job already finished');
       return ACK;
     }
@@ -192,7 +192,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     try {
       // Read again now that a cancel would reach us: one that came before is seen here.
       const fresh = await records.get(job.queryId);
-      if (!fresh || isFinished(fresh.record)) return ACK;
+      if (!fresh || isTerminalAsyncState(fresh.record.state)) return ACK;
       const now = Date.now();
       const queueLeft = Math.max(1_000, job.queueDeadline - now);
       // Every run has its own wire id: an agent remembers cancels by query id, and a re-run must not inherit one.
@@ -372,10 +372,6 @@ function expiryAt(job: AsyncJob, record: AsyncQueryRecord, executionTimeoutMs: n
   // A read waiting to run again after it lost its agent waits no longer than its maxTimeInQueue.
   if (record.state === 'queued' && record.failedAttempts?.length) return job.queueDeadline;
   return record.statusTiming.executing !== undefined ? job.queueDeadline + executionTimeoutMs : job.queueDeadline;
-}
-
-function isFinished(record: AsyncQueryRecord): boolean {
-  return !['initialising', 'queued', 'executing', 'uploading'].includes(record.state);
 }
 
 function errorOf(err: unknown): { code: ErrorCode; message: string } {

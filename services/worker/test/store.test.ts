@@ -14,8 +14,8 @@ import { createLogger } from '@halo/log';
 import { connectNats, encodeJson, serveJson, type NatsConnection } from '@halo/messaging';
 import { cleanupStack, launchHub, type HasAfter } from '@halo/testkit';
 import { PageWriter, deletePagesFrom } from '../src/page-writer.ts';
-import { RecordStore, withState } from '../src/records.ts';
-import { openAsyncStore, startWorker } from '../src/index.ts';
+import { openAsyncResources } from '@halo/async-queries';
+import { startWorker } from '../src/index.ts';
 
 const log = createLogger({ name: 'worker-test', level: process.env.TEST_LOG === '1' ? 'debug' : 'silent' });
 
@@ -47,7 +47,7 @@ function record(overrides: Partial<AsyncQueryRecord> = {}): AsyncQueryRecord {
 
 test('PageWriter cuts rows into pages of about pageBytes, with row ranges, and pages can be deleted', async (t) => {
   const { nc } = await hubConnection(t);
-  const store = await openAsyncStore(nc, { replicas: 1, resultTtlMs: 60_000, ackWaitMs: 5_000, log });
+  const store = await openAsyncResources(nc, { replicas: 1, resultTtlMs: 60_000 });
   const queryId = randomUUID();
   const writer = new PageWriter({ store: store.results, queryId, columns: [{ name: 'id', type: 'Int' }, { name: '__proto__', type: 'NVarChar' }], pageBytes: 1_000 });
   const rows = Array.from({ length: 100 }, (_, i) => [i, `row-${i}`.padEnd(40, '.')]);
@@ -77,46 +77,6 @@ test('PageWriter cuts rows into pages of about pageBytes, with row ranges, and p
   assert.ok(await store.results.info(asyncPageName(queryId, 2)));
   const third = await store.results.info(asyncPageName(queryId, 3));
   assert.ok(third === null || third.deleted);
-});
-
-test('RecordStore never overwrites a terminal state and retries on a concurrent write', async (t) => {
-  const { nc } = await hubConnection(t);
-  const store = await openAsyncStore(nc, { replicas: 1, resultTtlMs: 60_000, ackWaitMs: 5_000, log });
-  const records = new RecordStore(store.records);
-  const r = record();
-  await store.records.create(r.id, JSON.stringify(r));
-
-  // A KV whose first update loses a race: someone (a facade) writes just before it.
-  let raced = false;
-  const racing = new Proxy(store.records, {
-    get(target, prop, receiver) {
-      if (prop !== 'update') return Reflect.get(target, prop, receiver) as unknown;
-      return async (key: string, data: string, revision: number) => {
-        if (!raced) {
-          raced = true;
-          const current = AsyncQueryRecord.parse((await target.get(key))!.json());
-          await target.put(key, JSON.stringify({ ...current, attempts: 5 }));
-        }
-        return target.update(key, data, revision);
-      };
-    },
-  });
-  const racy = new RecordStore(racing);
-  let calls = 0;
-  const moved = await racy.transition(r.id, (current) => {
-    calls++;
-    return { ...withState(current, 'executing'), attempts: current.attempts + 1 };
-  });
-  assert.equal(calls, 2);
-  assert.equal(moved?.attempts, 6);
-  const stored = await records.get(r.id);
-  assert.equal(stored?.record.state, 'executing');
-  assert.equal(stored?.record.attempts, 6);
-
-  await store.records.put(r.id, JSON.stringify(withState(r, 'cancelled')));
-  assert.equal(await records.transition(r.id, (current) => withState(current, 'successful')), null);
-  assert.equal((await records.get(r.id))!.record.state, 'cancelled');
-  assert.equal(await records.transition(randomUUID(), (current) => current), null);
 });
 
 test('the worker ends queries for unknown or non-authoritative sites, skips finished ones and drops bad jobs', async (t) => {

@@ -1,14 +1,10 @@
+import { JetStreamApiError, JetStreamError, type JetStreamClient } from '@nats-io/jetstream';
+import type { ObjectStore } from '@nats-io/obj';
+import { errors } from '@nats-io/transport-node';
+import { AsyncRecords, openAsyncResources, withState } from '@halo/async-queries';
 import {
-  DiscardPolicy, JetStreamApiCodes, JetStreamApiError, JetStreamError, RetentionPolicy, StorageType,
-  jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager,
-} from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
-import { Objm, type ObjectStore } from '@nats-io/obj';
-import { errors, nanos } from '@nats-io/transport-node';
-import {
-  ASYNC_LIMITS, ASYNC_NAMES, ASYNC_WORK_MAX_AGE_MS, AppError, AsyncPageMetadata, AsyncQueryRecord,
-  asyncPageName, asyncRecordTtlMs, isAppError, isTerminalAsyncState, subjects,
-  type AsyncJob,
+  ASYNC_LIMITS, AppError, AsyncPageMetadata, asyncPageName, isAppError, isTerminalAsyncState, subjects,
+  type AsyncJob, type AsyncQueryRecord,
 } from '@halo/contracts';
 import { encodeJson, type NatsConnection } from '@halo/messaging';
 import type { AsyncPage, AsyncQueryStore } from '../async-deps.ts';
@@ -21,8 +17,6 @@ export interface NatsAsyncQueryStoreOptions {
   /** Result lifetime; must match the workers'. Default 24 h. */
   resultTtlMs?: number;
 }
-
-const MAX_CAS_ATTEMPTS = 20;
 
 const HUB_FAILURES = [
   errors.TimeoutError, errors.RequestError, errors.NoRespondersError, errors.ConnectionError, errors.ClosedConnectionError,
@@ -52,15 +46,15 @@ async function guarded<T>(connection: ConnectionState, operation: () => Promise<
 export class NatsAsyncQueryStore implements AsyncQueryStore {
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
-  readonly #kv: KV;
+  readonly #records: AsyncRecords;
   readonly #results: ObjectStore;
   readonly #resultTtlMs: number;
   readonly #connection: ConnectionState;
 
-  private constructor(nc: NatsConnection, js: JetStreamClient, kv: KV, results: ObjectStore, resultTtlMs: number) {
+  private constructor(nc: NatsConnection, js: JetStreamClient, records: AsyncRecords, results: ObjectStore, resultTtlMs: number) {
     this.#nc = nc;
     this.#js = js;
-    this.#kv = kv;
+    this.#records = records;
     this.#results = results;
     this.#resultTtlMs = resultTtlMs;
     this.#connection = connectionState(nc);
@@ -70,10 +64,8 @@ export class NatsAsyncQueryStore implements AsyncQueryStore {
     const { nc } = options;
     const replicas = options.replicas ?? 1;
     const resultTtlMs = options.resultTtlMs ?? ASYNC_LIMITS.defaultResultTtlMs;
-    await ensureWorkStream(await jetstreamManager(nc), replicas);
-    const kv = await new Kvm(nc).create(ASYNC_NAMES.queries, { replicas, history: 1, ttl: asyncRecordTtlMs(resultTtlMs) });
-    const results = await new Objm(nc).create(ASYNC_NAMES.results, { replicas, ttl: nanos(resultTtlMs), storage: StorageType.File });
-    return new NatsAsyncQueryStore(nc, jetstream(nc), kv, results, resultTtlMs);
+    const { js, records, results } = await openAsyncResources(nc, { replicas, resultTtlMs });
+    return new NatsAsyncQueryStore(nc, js, new AsyncRecords(records), results, resultTtlMs);
   }
 
   submit(record: AsyncQueryRecord, job: AsyncJob): Promise<AsyncQueryRecord> {
@@ -81,7 +73,7 @@ export class NatsAsyncQueryStore implements AsyncQueryStore {
   }
 
   get(queryId: string): Promise<AsyncQueryRecord | null> {
-    return guarded(this.#connection, async () => (await this.#read(queryId))?.record ?? null);
+    return guarded(this.#connection, async () => (await this.#records.get(queryId))?.record ?? null);
   }
 
   cancel(queryId: string): Promise<AsyncQueryRecord | null> {
@@ -93,37 +85,33 @@ export class NatsAsyncQueryStore implements AsyncQueryStore {
   }
 
   async #submit(record: AsyncQueryRecord, job: AsyncJob): Promise<AsyncQueryRecord> {
-    await this.#kv.create(record.id, JSON.stringify(AsyncQueryRecord.parse(record)));
+    await this.#records.create(record);
     try {
       // msgID = query id: a retried publish is dropped by the stream's duplicate window.
       await this.#js.publish(subjects.asyncWork(job.haloGuid), encodeJson(job), { msgID: job.queryId });
     } catch (cause) {
       const at = Date.now();
-      await this.#change(record.id, (r) => ({
-        ...r,
-        state: 'initialisationFailed',
-        statusTiming: { ...r.statusTiming, initialisationFailed: new Date(at).toISOString() },
+      await this.#records.update(record.id, (r) => ({
+        ...withState(r, 'initialisationFailed', at),
         error: { code: 'internal', message: 'the query could not be queued' },
         expiresAt: at + this.#resultTtlMs,
       })).catch(() => null);
       throw new AppError(isHubFailure(cause) ? 'service_unavailable' : 'internal', 'the query could not be queued', { cause });
     }
     // A fast worker may already have moved it on; then its state stands.
-    const queued = await this.#change(record.id, (r) => (r.state === 'initialising'
-      ? { ...r, state: 'queued', statusTiming: { ...r.statusTiming, queued: new Date().toISOString() } }
-      : null));
-    return queued ?? (await this.#read(record.id))?.record ?? record;
+    const queued = await this.#records.update(record.id, (r) => (r.state === 'initialising' ? withState(r, 'queued') : null));
+    return queued ?? (await this.#records.get(record.id))?.record ?? record;
   }
 
   async #cancel(queryId: string): Promise<AsyncQueryRecord | null> {
     const at = Date.now();
     let finished = false;
-    const cancelled = await this.#change(queryId, (r) => {
+    const cancelled = await this.#records.update(queryId, (r) => {
       if (isTerminalAsyncState(r.state)) {
         finished = true;
         return null;
       }
-      return { ...r, state: 'cancelled', statusTiming: { ...r.statusTiming, cancelled: new Date(at).toISOString() }, expiresAt: at + this.#resultTtlMs };
+      return { ...withState(r, 'cancelled', at), expiresAt: at + this.#resultTtlMs };
     });
     if (finished) throw new AppError('query_finished', 'the query has already finished');
     if (!cancelled) return null;
@@ -141,59 +129,5 @@ export class NatsAsyncQueryStore implements AsyncQueryStore {
       throw new AppError('internal', 'corrupt result page metadata', { cause: metadata.error });
     }
     return { metadata: metadata.data, size: result.info.size, data: result.data, error: result.error };
-  }
-
-  async #read(queryId: string): Promise<{ record: AsyncQueryRecord; revision: number } | null> {
-    const entry = await this.#kv.get(queryId);
-    if (!entry || entry.operation !== 'PUT') return null;
-    const parsed = AsyncQueryRecord.safeParse(entry.json());
-    if (!parsed.success) throw new AppError('internal', 'corrupt async query record', { cause: parsed.error });
-    return { record: parsed.data, revision: entry.revision };
-  }
-
-  /** Compare-and-set on the record's revision, re-reading on a concurrent write; null when missing or `change` declines. */
-  async #change(queryId: string, change: (record: AsyncQueryRecord) => AsyncQueryRecord | null): Promise<AsyncQueryRecord | null> {
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      const current = await this.#read(queryId);
-      if (!current) return null;
-      const next = change(current.record);
-      if (!next) return null;
-      try {
-        await this.#kv.update(queryId, JSON.stringify(AsyncQueryRecord.parse(next)), current.revision);
-        return next;
-      } catch (err) {
-        if (!(err instanceof Error && /wrong last sequence/i.test(err.message))) throw err;
-      }
-    }
-    throw new AppError('internal', 'async query record kept changing');
-  }
-}
-
-/** The work-queue stream, created if missing (the worker creates the same stream and its consumer). */
-async function ensureWorkStream(jsm: JetStreamManager, replicas: number): Promise<void> {
-  if (await streamExists(jsm)) return;
-  try {
-    await jsm.streams.add({
-      name: ASYNC_NAMES.workStream,
-      subjects: [subjects.asyncWorkAll()],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      discard: DiscardPolicy.Old,
-      num_replicas: replicas,
-      max_age: nanos(ASYNC_WORK_MAX_AGE_MS),
-      duplicate_window: nanos(2 * 60_000),
-    });
-  } catch (err) {
-    if (!(await streamExists(jsm))) throw err;
-  }
-}
-
-async function streamExists(jsm: JetStreamManager): Promise<boolean> {
-  try {
-    await jsm.streams.info(ASYNC_NAMES.workStream);
-    return true;
-  } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return false;
-    throw err;
   }
 }
