@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FacadeDeps } from './deps.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
+import { strictJsonBodies } from './json-body-parser.ts';
 import { integratorGate } from './integrator-access.ts';
 import { FacadeLogController } from './log-controller.ts';
 import { swaggerOptions } from './openapi.ts';
@@ -34,6 +35,8 @@ export function buildApp(deps: FacadeDeps, options: { https?: { key: string | Bu
     frameworkErrors: errorHandler,
     // pino's Logger is a FastifyBaseLogger; the cast keeps the plain FastifyInstance type plugins expect.
   }) as unknown as FastifyInstance;
+
+  strictJsonBodies(app);
 
   app.setValidatorCompiler(zodValidatorCompiler);
   app.setSerializerCompiler(jsonSerializerCompiler);
