@@ -9,5 +9,6 @@ export { NatsQueryClient, type NatsQueryClientOptions } from './nats-query-clien
 export type { AsyncPage, AsyncQueryStore } from './async-deps.ts';
 export { NatsAsyncQueryStore, type NatsAsyncQueryStoreOptions } from './async-nats-store.ts';
 export { startFacade, type RunningFacade, type StartFacadeOptions } from './start.ts';
+export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http-limits.ts';
 export { bearerKey, parseSupportKeys, supportKeyAuthenticator, type SupportKey } from './support-auth.ts';
 export { NatsSupportRegistry } from './support-registry.ts';

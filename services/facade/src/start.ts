@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '@halo/log';
 import type { NatsConnection } from '@halo/messaging';
 import { buildApp } from './app.ts';
+import type { HttpLimits } from './http-limits.ts';
 import { assertUsableKeys, groupKeys, type SubscriptionKey } from './auth.ts';
 import { integratorAuthenticator, type IntegratorKeys } from './integrator-registry.ts';
 import { TokenBucketLimiter, type RateLimit } from './rate-limit.ts';
@@ -44,6 +45,8 @@ export interface StartFacadeOptions {
   enrolment?: boolean;
   /** HTTPS instead of HTTP: PEM certificate (chain) and key files. */
   https?: { certFile: string; keyFile: string };
+  /** Connection bounds (timeouts, connection cap); each defaults to DEFAULT_HTTP_LIMITS. */
+  http?: Partial<HttpLimits>;
 }
 
 /** A listening facade. */
@@ -79,7 +82,10 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
     immediate,
     support: { auth: supportKeyAuthenticator(options.supportKeys ?? []), registry: supportRegistry },
     ...(options.enrolment ? { enrolment: supportRegistry } : {}),
-  }, options.https ? { https: { cert: readFileSync(options.https.certFile), key: readFileSync(options.https.keyFile) } } : {});
+  }, {
+    ...(options.https ? { https: { cert: readFileSync(options.https.certFile), key: readFileSync(options.https.keyFile) } } : {}),
+    ...(options.http ? { http: options.http } : {}),
+  });
   const closeAll = async () => {
     await app.close();
     await immediate.close();
