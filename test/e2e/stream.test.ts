@@ -2,8 +2,8 @@
 // cancellation and an agent that dies mid-stream.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { writeFileSync, readFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectNats, projectRoot } from '@halo/messaging';
@@ -121,7 +121,7 @@ test('a client that disconnects mid-stream cancels its query: the agent stops re
   assert.equal(next.status, 200);
 });
 
-test('an agent killed mid-stream: the client gets an error within the stall timeout', async (t) => {
+test('an agent killed mid-stream: the client gets an error line and a cut body within the stall timeout (fetch and curl)', async (t) => {
   const stallMs = 2_000;
   const sys = await startTestSystem({ stallMs });
   t.after(() => sys.close());
@@ -147,21 +147,37 @@ test('an agent killed mid-stream: the client gets an error within the stall time
     return line ? (JSON.parse(line) as { sites: Array<{ haloGuid: string }> }).sites[0]!.haloGuid : undefined;
   }, 20_000, 50);
 
+  // Two ordinary clients on the same cut: curl (rate-limited into a file) and fetch.
+  const curlOut = join(sys.dir, 'curl-body.ndjson');
+  const curl = execFile('curl', ['-sS', '-N', '--limit-rate', '2M', '-o', curlOut, '-X', 'POST', '--data', JSON.stringify(bigQuery(1_000_000_000)),
+    '-H', 'content-type: application/json', '-H', `ocp-apim-subscription-key: ${SUBSCRIPTION_KEY}`, '-H', `accept: ${NDJSON.accept}`,
+    `${sys.facade.url}/integrator/sites/${siteId}/queries/immediate`]);
+  const curlExit = new Promise<number | null>((resolve) => curl.once('exit', (code) => resolve(code)));
+  t.after(() => curl.kill());
   const res = await sys.call(`/integrator/sites/${siteId}/queries/immediate`, { method: 'POST', body: JSON.stringify(bigQuery(1_000_000_000)), headers: NDJSON });
   assert.equal(res.status, 200);
   const reader = res.body!.getReader();
   let got = 0;
   while (got < 1_000_000) got += (await reader.read()).value?.byteLength ?? 0;
+  await eventually(async () => existsSync(curlOut) && statSync(curlOut).size > 1_000_000, 20_000, 50);
   child.kill('SIGKILL');
   const killedAt = Date.now();
+  let tail = '';
   await assert.rejects(async () => {
     for (;;) {
-      const { done } = await reader.read();
+      const { done, value } = await reader.read();
       if (done) throw new Error('the stream ended as if complete');
+      tail = (tail + Buffer.from(value).toString('utf8')).slice(-4096);
     }
   }, (err: Error) => err.message !== 'the stream ended as if complete');
   const waited = Date.now() - killedAt;
   assert.ok(waited < stallMs + 5_000, `error after ${waited} ms`);
+  // The last line says why; a row is never an object under "error".
+  const errorLine = (text: string) => (JSON.parse(text.trimEnd().split('\n').at(-1)!) as { error: { status: number; code: string; message: string } }).error;
+  assert.ok(errorLine(tail).status >= 500, JSON.stringify(errorLine(tail)));
+  t.diagnostic(`cut ${waited} ms after the kill, last line ${JSON.stringify(errorLine(tail))}`);
+  assert.equal(await curlExit, 18, 'curl: transfer closed with outstanding read data remaining');
+  assert.deepEqual(errorLine(readFileSync(curlOut, 'utf8').slice(-4096)), errorLine(tail));
 });
 
 test('DELETE stops a running immediate query, whichever facade replica it lands on', async (t) => {

@@ -21,6 +21,12 @@ export const ErrorStatus = {
   /** A compare-and-set lost: the record changed since it was read (e.g. two simultaneous authority moves). */
   conflict: 409,
   gone: 410,
+  /** The request (headers and body) did not arrive within the facade's bounds; the connection is closed. */
+  request_timeout: 408,
+  /** `Expect` other than `100-continue`. */
+  expectation_failed: 417,
+  /** Request headers over the server's limit (16 KiB). */
+  headers_too_large: 431,
   payload_too_large: 413,
   result_too_large: 413,
   row_limit_exceeded: 413,

@@ -10,5 +10,6 @@ export { NatsQueryClient, type NatsQueryClientOptions } from './nats/query-clien
 export type { AsyncPage, AsyncQueryStore } from './async-deps.ts';
 export { NatsAsyncQueryStore, type NatsAsyncQueryStoreOptions } from './nats/async-store.ts';
 export { startFacade, type RunningFacade, type StartFacadeOptions } from './start.ts';
+export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/http-limits.ts';
 export { bearerKey, parseSupportKeys, supportKeyAuthenticator, type SupportKey } from './auth/support-auth.ts';
 export { NatsSupportRegistry } from './nats/support-client.ts';

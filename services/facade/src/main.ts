@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ASYNC_LIMITS, Environment } from '@halo/contracts';
+import { ASYNC_LIMITS, Environment, LIMITS } from '@halo/contracts';
 import { List, Port, loadConfig } from '@halo/config';
 import { createLogger } from '@halo/log';
 import { connectNats } from '@halo/messaging';
 import { parseSubscriptionKeys } from './auth/subscription-keys.ts';
 import { parseIntegrators } from './auth/integrators-file.ts';
 import { parseSupportKeys } from './auth/support-auth.ts';
+import { DEFAULT_HTTP_LIMITS } from './http/http-limits.ts';
 import { startFacade } from './start.ts';
 
 /** The facade's environment; this file is the only reader of it. */
@@ -37,6 +38,12 @@ const Config = z.object({
   /** HTTPS: PEM certificate and key files (both, or neither for plain HTTP). */
   HALO_HTTPS_CERT_FILE: z.string().min(1).optional(),
   HALO_HTTPS_KEY_FILE: z.string().min(1).optional(),
+  /** Connection bounds in seconds (DEFAULT_HTTP_LIMITS) and the connection cap. */
+  HALO_HTTP_HEADERS_TIMEOUT_SECONDS: z.coerce.number().positive().default(DEFAULT_HTTP_LIMITS.headersTimeoutSeconds),
+  HALO_HTTP_REQUEST_TIMEOUT_SECONDS: z.coerce.number().positive().default(DEFAULT_HTTP_LIMITS.requestTimeoutSeconds),
+  HALO_HTTP_IDLE_TIMEOUT_SECONDS: z.coerce.number().positive().default(DEFAULT_HTTP_LIMITS.idleTimeoutSeconds),
+  HALO_HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: z.coerce.number().positive().default(DEFAULT_HTTP_LIMITS.keepAliveTimeoutSeconds),
+  HALO_HTTP_MAX_CONNECTIONS: z.coerce.number().int().positive().default(DEFAULT_HTTP_LIMITS.maxConnections),
 });
 
 const config = loadConfig(Config);
@@ -47,6 +54,9 @@ const integrators = allIntegrators.filter((i) => i.env === config.HALO_ENV);
 if (integrators.length < allIntegrators.length) log.info({ env: config.HALO_ENV, skipped: allIntegrators.length - integrators.length }, 'integrators of other environments not loaded');
 if (keys.length === 0 && integrators.length === 0) log.warn('no subscription keys (HALO_SUBSCRIPTION_KEYS, HALO_INTEGRATORS_FILE): every /integrator request will answer 401');
 const supportKeys = parseSupportKeys(config.HALO_SUPPORT_KEYS);
+// An immediate query's socket is silent until the answer; a shorter idle bound would cut queries it serves.
+const longestImmediateSeconds = LIMITS.maxImmediateTimeInQueueSeconds + config.HALO_QUERY_TIMEOUT_MS / 1000;
+if (config.HALO_HTTP_IDLE_TIMEOUT_SECONDS <= longestImmediateSeconds) throw new Error(`HALO_HTTP_IDLE_TIMEOUT_SECONDS must exceed ${longestImmediateSeconds} (the longest maxTimeInQueue plus HALO_QUERY_TIMEOUT_MS)`);
 
 const nc = await connectNats({ servers: config.HALO_NATS_URL.split(','), name: 'halo-facade', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}) });
 if ((config.HALO_HTTPS_CERT_FILE === undefined) !== (config.HALO_HTTPS_KEY_FILE === undefined)) throw new Error('give both HALO_HTTPS_CERT_FILE and HALO_HTTPS_KEY_FILE, or neither');
@@ -63,6 +73,13 @@ const facade = await startFacade({
   async: { replicas: config.HALO_JS_REPLICAS, resultTtlMs: config.HALO_RESULT_TTL_MS },
   enrolment: config.HALO_ENROLMENT === 'true',
   ...(config.HALO_HTTPS_CERT_FILE && config.HALO_HTTPS_KEY_FILE ? { https: { certFile: config.HALO_HTTPS_CERT_FILE, keyFile: config.HALO_HTTPS_KEY_FILE } } : {}),
+  http: {
+    headersTimeoutSeconds: config.HALO_HTTP_HEADERS_TIMEOUT_SECONDS,
+    requestTimeoutSeconds: config.HALO_HTTP_REQUEST_TIMEOUT_SECONDS,
+    idleTimeoutSeconds: config.HALO_HTTP_IDLE_TIMEOUT_SECONDS,
+    keepAliveTimeoutSeconds: config.HALO_HTTP_KEEP_ALIVE_TIMEOUT_SECONDS,
+    maxConnections: config.HALO_HTTP_MAX_CONNECTIONS,
+  },
 });
 
 let stopping = false;

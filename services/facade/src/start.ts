@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '@halo/log';
 import type { NatsConnection } from '@halo/messaging';
 import { buildApp } from './http/app.ts';
+import type { HttpLimits } from './http/http-limits.ts';
 import { assertUsableKeys, groupKeys, type SubscriptionKey } from './auth/subscription-keys.ts';
 import { integratorAuthenticator, type IntegratorKeys } from './auth/integrators-file.ts';
 import { TokenBucketLimiter, type RateLimit } from './auth/rate-limit.ts';
@@ -46,6 +47,8 @@ export interface StartFacadeOptions {
   enrolment?: boolean;
   /** HTTPS instead of HTTP: PEM certificate (chain) and key files. */
   https?: { certFile: string; keyFile: string };
+  /** Connection bounds (timeouts, connection cap); each defaults to DEFAULT_HTTP_LIMITS. */
+  http?: Partial<HttpLimits>;
 }
 
 /** A listening facade. */
@@ -81,7 +84,10 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
     immediate,
     support: { auth: supportKeyAuthenticator(options.supportKeys ?? []), registry: supportRegistry },
     ...(options.enrolment ? { enrolment: supportRegistry } : {}),
-  }, options.https ? { https: { cert: readFileSync(options.https.certFile), key: readFileSync(options.https.keyFile) } } : {});
+  }, {
+    ...(options.https ? { https: { cert: readFileSync(options.https.certFile), key: readFileSync(options.https.keyFile) } } : {}),
+    ...(options.http ? { http: options.http } : {}),
+  });
   const closeAll = async () => {
     await app.close();
     await immediate.close();

@@ -95,7 +95,7 @@ export interface TestApp {
 }
 
 /** buildApp over fakes, logging at trace level into memory. */
-export function testApp(overrides: Partial<FacadeDeps> = {}): TestApp {
+export function testApp(overrides: Partial<FacadeDeps> = {}, options: Parameters<typeof buildApp>[1] = {}): TestApp {
   const directory = new FakeDirectory();
   const queries = new FakeQueries();
   const logs = new MemoryStream();
@@ -110,7 +110,7 @@ export function testApp(overrides: Partial<FacadeDeps> = {}): TestApp {
     health: () => ({ nats: 'connected', registry: 'ok', jetstream: 'ok' }),
     ...overrides,
   };
-  return { app: buildApp(deps), directory, queries, logs, log, deps };
+  return { app: buildApp(deps, options), directory, queries, logs, log, deps };
 }
 
 /** A minimal valid immediate query body. */

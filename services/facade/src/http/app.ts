@@ -1,8 +1,11 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { AppError } from '@halo/contracts';
 import type { FacadeDeps } from '../deps.ts';
-import { errorHandler, notFoundHandler } from './error-handler.ts';
+import { clientErrorHandler, errorHandler, expectationFailed, notFoundHandler } from './error-handler.ts';
+import { httpServerOptions, type HttpLimits } from './http-limits.ts';
+import { strictJsonBodies } from './json-body-parser.ts';
 import { integratorGate } from '../auth/integrator-access.ts';
 import { FacadeLogController } from './log-controller.ts';
 import { swaggerOptions } from './openapi.ts';
@@ -20,9 +23,13 @@ export const BODY_LIMIT = 1024 * 1024;
  * Builds the integrator HTTP API as a Fastify instance (not yet listening). All I/O comes in through `deps`,
  * so tests drive it with `inject()` and small in-memory implementations.
  */
-export function buildApp(deps: FacadeDeps, options: { https?: { key: string | Buffer; cert: string | Buffer } } = {}): FastifyInstance {
+export function buildApp(deps: FacadeDeps, options: { https?: { key: string | Buffer; cert: string | Buffer }; http?: Partial<HttpLimits> } = {}): FastifyInstance {
+  const server = httpServerOptions(options.http ?? {});
   const app = Fastify({
-    ...(options.https ? { https: options.https } : {}),
+    // Fastify hands `https` (not `http`) to https.createServer, so the Node options go in whichever is used.
+    ...(options.https ? { https: { ...options.https, ...server.node } } : { http: server.node }),
+    ...server.fastify,
+    clientErrorHandler,
     loggerInstance: deps.log,
     logController: new FacadeLogController(),
     bodyLimit: BODY_LIMIT,
@@ -34,6 +41,17 @@ export function buildApp(deps: FacadeDeps, options: { https?: { key: string | Bu
     frameworkErrors: errorHandler,
     // pino's Logger is a FastifyBaseLogger; the cast keeps the plain FastifyInstance type plugins expect.
   }) as unknown as FastifyInstance;
+
+  app.server.maxConnections = server.maxConnections;
+  app.server.on('checkExpectation', expectationFailed);
+  // HTTP/1.1 requires Host (RFC 9112 §3.2); Node's check is off so that the answer has the error shape.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      reply.header('connection', 'close');
+      throw new AppError('bad_request', 'the Host header is missing');
+    }
+  });
+  strictJsonBodies(app);
 
   app.setValidatorCompiler(zodValidatorCompiler);
   app.setSerializerCompiler(jsonSerializerCompiler);

@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError, type ErrorCode } from '@halo/contracts';
 
 /** Fastify's own client errors, by code; their messages may quote the request, so ours replace them. */
@@ -47,7 +49,49 @@ export function notFoundHandler(_request: FastifyRequest, reply: FastifyReply): 
   return sendError(reply, new AppError('not_found', 'no such route'));
 }
 
+/** Node's client errors (raised before a request reaches Fastify), by code; anything else is a 400. */
+const PROTOCOL_ERRORS: Readonly<Record<string, readonly [ErrorCode, string]>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: ['request_timeout', 'the request did not arrive in time'],
+  HPE_HEADER_OVERFLOW: ['headers_too_large', 'request headers are too large'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: ['payload_too_large', 'chunk extensions are too large'],
+};
+
+/**
+ * Fastify's clientErrorHandler: a request Node could not parse (400, 431) or did not receive in time (408)
+ * gets the error shape and `Connection: close`, written to the socket itself (no response object exists yet),
+ * and the socket closes once it is written.
+ */
+export function clientErrorHandler(this: FastifyInstance, error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, message] = PROTOCOL_ERRORS[error.code ?? ''] ?? ['bad_request', 'the request is not valid HTTP'];
+  const appError = new AppError(code, message);
+  this.log.info({ code: appError.code, status: appError.status, reason: error.code }, 'request rejected');
+  // As Node's own handler: answer only when no response is under way on the socket, or it would be corrupted.
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify(errorBody(appError));
+  socket.end(
+    `HTTP/1.1 ${appError.status} ${STATUS_CODES[appError.status]}\r\ncontent-type: application/json; charset=utf-8\r\n`
+      + `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
+}
+
+/** Node's checkExpectation: an `Expect` other than `100-continue` is 417, in the error shape, and closes. */
+export function expectationFailed(_request: IncomingMessage, res: ServerResponse): void {
+  const body = JSON.stringify(errorBody(new AppError('expectation_failed', 'only "Expect: 100-continue" is supported')));
+  res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+}
+
+/** The one error envelope, `{error:{status, code, message}}`. */
+export function errorBody(error: AppError): { error: { status: number; code: string; message: string } } {
+  return { error: { status: error.status, code: error.code, message: error.message } };
+}
+
 function sendError(reply: FastifyReply, error: AppError): FastifyReply {
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
-  return reply.code(error.status).type('application/json; charset=utf-8').send({ error: { status: error.status, code: error.code, message: error.message } });
+  return reply.code(error.status).type('application/json; charset=utf-8').send(errorBody(error));
 }

@@ -1,13 +1,16 @@
 import type { ServerResponse } from 'node:http';
 import type { ColumnInfo } from '@halo/contracts';
 import type { ResultStream } from '@halo/messaging';
+import { errorBody, toAppError } from './error-handler.ts';
 
 export const NDJSON = 'application/x-ndjson';
 
 /**
  * Streams rows as NDJSON (one record object per line) with HTTP backpressure: the next batch is asked for,
  * and so credit granted to the agent, only once the socket has taken the previous one. No size cap. A failure
- * after the headers went out destroys the connection, so the client sees a truncated body, never a silent end.
+ * after the headers went out is written as a last line in the error shape, `{"error":{status, code, message}}`
+ * (never a row: row values are scalars), and then the connection is destroyed without the body's terminating
+ * chunk, so HTTP clients report the body as cut (curl exits 18, fetch rejects) rather than complete.
  */
 export async function writeNdjson(res: ServerResponse, stream: ResultStream, columns: readonly ColumnInfo[], headers: Record<string, string>, log: { info(obj: object, msg: string): void }): Promise<void> {
   // Column names are encoded once; each line is then plain concatenation.
@@ -33,8 +36,11 @@ export async function writeNdjson(res: ServerResponse, stream: ResultStream, col
     res.end();
     log.info({ rowCount: summary.rowCount, bytes: summary.bytes, executionMs: summary.timings.executionMs }, 'query streamed');
   } catch (err) {
-    log.info({ code: err instanceof Error && 'code' in err ? String(err.code) : 'internal' }, 'query stream failed');
-    res.destroy();
+    const error = toAppError(err);
+    log.info({ code: error.code }, 'query stream failed');
+    if (res.destroyed) return;
+    // Destroyed once the line is handed to the socket; a client that stopped reading is cut by the idle timeout.
+    res.write(`${JSON.stringify(errorBody(error))}\n`, () => res.destroy());
   }
 }
 

@@ -1,0 +1,23 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '@halo/contracts';
+
+/**
+ * Replaces Fastify's JSON body parser with one that refuses invalid UTF-8 (400 `bad_request`) instead of
+ * decoding it to U+FFFD, which would run a query other than the one sent. Parsing itself stays Fastify's
+ * (secure-json-parse, refusing `__proto__` and `constructor.prototype` keys).
+ */
+export function strictJsonBodies(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(new AppError('bad_request', 'request body is not valid UTF-8'), undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
+}
