@@ -2,12 +2,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
-  ASYNC_LIMITS, AppError, AsyncJob, SiteResult, isAppError, isTerminalAsyncState, subjects,
+  ASYNC_LIMITS, AppError, AsyncJob, isAppError, isTerminalAsyncState, subjects,
   type AsyncQueryRecord, type Cell, type ColumnInfo, type EndChunk, type ErrorCode, type QueryRequest, type SiteView,
 } from '@halo/contracts';
-import { ReplyRouter, decodeJson, requestJson, type ResultStream } from '@halo/messaging';
+import { ReplyRouter, decodeJson, type ResultStream } from '@halo/messaging';
 import type { Logger } from '@halo/log';
 import { AsyncRecords, openAsyncResources, openWorkConsumer, withState } from '@halo/async-queries';
+import { RegistryClient, assertQueryable } from '@halo/registry-data';
 import { PageWriter, UploadError, deletePagesFrom } from './page-writer.ts';
 
 export interface WorkerDeps {
@@ -77,6 +78,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const store = await openAsyncResources(nc, { replicas: deps.replicas ?? 1, resultTtlMs, log });
   const consumer = await openWorkConsumer(nc, ackWaitMs);
   const records = new AsyncRecords(store.records);
+  const registry = new RegistryClient(nc, { timeoutMs: 5_000 });
   const router = new ReplyRouter({ nc, requesterId: deps.requesterId ?? `wrk${randomBytes(12).toString('hex')}`, log });
   /** queryId -> the controller cancelling its run. */
   const running = new Map<string, AbortController>();
@@ -169,18 +171,17 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     }
     if (Date.now() >= expiryAt(job, record, executionTimeoutMs)) return expire(job, record, jobLog);
 
-    let site: SiteView | null;
+    let found: SiteView | null;
     try {
-      ({ site } = await requestJson(nc, subjects.registry('site'), { haloGuid: job.haloGuid }, SiteResult, { timeoutMs: 5_000, noResponders: 'registry_unavailable' }));
+      found = await registry.site(job.haloGuid);
     } catch (err) {
-      const code = isAppError(err) && err.code !== 'deadline_exceeded' ? err.code : 'registry_unavailable';
-      return retryLater(job, msg, code, jobLog, expiryAt(job, record, executionTimeoutMs));
+      return retryLater(job, msg, isAppError(err) ? err.code : 'registry_unavailable', jobLog, expiryAt(job, record, executionTimeoutMs));
     }
-    if (!site || site.status === 'removed' || site.status === 'uninstalled') {
-      return finish(job.queryId, 'initialisationFailed', { code: 'site_not_found', message: 'site not found' }, jobLog);
-    }
-    if (!site.authoritative) {
-      return finish(job.queryId, 'initialisationFailed', { code: 'site_not_authoritative', message: 'site is not authoritative for its practice' }, jobLog);
+    let site: SiteView;
+    try {
+      site = assertQueryable(found);
+    } catch (err) {
+      return finish(job.queryId, 'initialisationFailed', errorOf(err), jobLog);
     }
     if (record.state === 'initialising') await records.transition(job.queryId, (r) => (r.state === 'initialising' ? withState(r, 'queued') : r));
     return run(job, site, msg, jobLog);

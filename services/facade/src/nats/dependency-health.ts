@@ -4,7 +4,7 @@ import { SiteResult, subjects, type DependencyHealth, type SiteRequest } from '@
 import type { NatsConnection } from '@halo/messaging';
 import { BUCKETS } from '@halo/registry-data';
 import type { HealthReport } from '../deps.ts';
-import { requestRegistry } from './registry-request.ts';
+import { requestRegistry } from '@halo/registry-data';
 
 /** A Halo GUID no site has: the registry answers `site: null` after one KV read, which makes the whole ping. */
 const PROBE_GUID = '00000000-0000-4000-8000-000000000000';

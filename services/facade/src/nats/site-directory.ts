@@ -1,10 +1,6 @@
-import { requestRegistry } from './registry-request.ts';
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
-import {
-  LookupResult, PairResult, SiteResult, isAppError, subjects, type LookupRequest, type PairRequest, type SiteRequest, type SiteView,
-} from '@halo/contracts';
-import { DEFAULT_THRESHOLDS, RegistryStore, RegistryViews } from '@halo/registry-data';
-import type { z } from 'zod';
+import { isAppError, type LookupRequest, type SiteView } from '@halo/contracts';
+import { DEFAULT_THRESHOLDS, RegistryClient, RegistryStore, RegistryViews, practiceKey } from '@halo/registry-data';
 import type { Logger } from '@halo/log';
 import type { NatsConnection } from '@halo/messaging';
 import { connectionState, type ConnectionState } from './connection-state.ts';
@@ -13,9 +9,9 @@ import type { SiteDirectory } from '../deps.ts';
 /** The registry's KV buckets whose changes invalidate cached sites (ARCHITECTURE §5). */
 const WATCHED_BUCKETS = { sites: 'sites', practices: 'practices' } as const;
 
-/** The `practices` key of a site: `<pmsType>.<base64url pmsId>` (as the registry writes it). */
+/** The `practices` key of a site, as the registry writes it. */
 function practiceKeyOf(site: { pmsType: string; pmsId: string }): string {
-  return `${site.pmsType}.${Buffer.from(site.pmsId, 'utf8').toString('base64url')}`;
+  return practiceKey(site.pmsType, site.pmsId);
 }
 
 export interface RegistryDirectoryOptions {
@@ -59,6 +55,7 @@ export class NatsSiteDirectory implements SiteDirectory {
   readonly #watchRetryMs: number;
   readonly #registryRetryMs: number;
   readonly #connection: ConnectionState;
+  readonly #client: RegistryClient;
   /** Opened at the first read that needs the buckets. */
   #views: Promise<RegistryViews> | null = null;
   /** Until then (epoch ms) reads go to the buckets first: the registry just failed to answer, maybe after a timeout. */
@@ -79,6 +76,7 @@ export class NatsSiteDirectory implements SiteDirectory {
     this.#watchRetryMs = options.watchRetryMs ?? 1000;
     this.#registryRetryMs = options.registryRetryMs ?? 2000;
     this.#connection = connectionState(options.nc);
+    this.#client = new RegistryClient(options.nc, { timeoutMs: this.#timeoutMs });
   }
 
   /**
@@ -159,7 +157,7 @@ export class NatsSiteDirectory implements SiteDirectory {
     const payload: LookupRequest = { pmsId: req.pmsId, ...(req.pmsType !== undefined ? { pmsType: req.pmsType } : {}) };
     const generation = this.#generation;
     const sites = await this.#read(
-      async () => (await this.#request(subjects.registry('lookup'), payload, LookupResult)).sites,
+      () => this.#client.lookup(payload),
       (views) => views.sitesOf(req.pmsId, req.pmsType),
     );
     if (generation === this.#generation) for (const site of sites) this.#remember(site);
@@ -194,15 +192,13 @@ export class NatsSiteDirectory implements SiteDirectory {
 
   async pair(integratorId: string, codeHash: string): Promise<SiteView | null> {
     this.#connection.assertConnected('site lookups are');
-    const payload: PairRequest = { integratorId, codeHash };
-    return (await this.#request(subjects.registry('pair'), payload, PairResult)).site;
+    return this.#client.pair({ integratorId, codeHash });
   }
 
   async #fetch(haloGuid: string): Promise<SiteView | null> {
-    const payload: SiteRequest = { haloGuid };
     const generation = this.#generation;
     const site = await this.#read(
-      async () => (await this.#request(subjects.registry('site'), payload, SiteResult)).site,
+      () => this.#client.site(haloGuid),
       (views) => views.site(haloGuid),
     );
     if (site && generation === this.#generation) this.#remember(site);
@@ -264,9 +260,5 @@ export class NatsSiteDirectory implements SiteDirectory {
       this.#views = views;
     }
     return this.#views;
-  }
-
-  #request<S extends z.ZodType>(subject: string, payload: unknown, schema: S): Promise<z.infer<S>> {
-    return requestRegistry(this.#nc, subject, payload, schema, this.#timeoutMs);
   }
 }

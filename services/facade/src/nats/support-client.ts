@@ -1,4 +1,4 @@
-import { requestRegistry } from './registry-request.ts';
+import { requestRegistry } from '@halo/registry-data';
 import {
   EnrolResult, LookupResult, SupportAuditResult, SupportEnrolmentTokenResult, SupportRevokeResult,
   type EnrolRequest, type SupportEnrolmentTokenRequest, type SupportRevokeRequest, SupportListResult, SupportMoveResult, subjects,
