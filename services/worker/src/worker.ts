@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
@@ -40,6 +41,8 @@ export interface WorkerDeps {
   maxAttempts?: number;
   /** How long one pull waits for work (at least 1 s). Default 5 s. */
   pullExpiresMs?: number;
+  /** Wait before pulling again after a pull failed (hub or consumer gone). Default 1 s. */
+  pullRetryMs?: number;
   /** Whole subject token naming this requester. Default: random. */
   requesterId?: string;
 }
@@ -74,6 +77,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   };
   // The client refuses pulls shorter than a second.
   const pullExpiresMs = Math.max(1_000, deps.pullExpiresMs ?? 5_000);
+  const pullRetryMs = deps.pullRetryMs ?? 1_000;
 
   const store = await openAsyncResources(nc, { replicas: deps.replicas ?? 1, resultTtlMs, log });
   const consumer = await openWorkConsumer(nc, ackWaitMs);
@@ -111,7 +115,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       } catch (err) {
         if (closing) break;
         log.warn({ err: errName(err) }, 'pulling async work failed; retrying');
-        await sleep(1_000, stop.signal);
+        await sleep(pullRetryMs, stop.signal);
         continue;
       }
       if (!msg) continue;
@@ -404,12 +408,7 @@ function abandonable(pull: Promise<JsMsg | null>, signal: AbortSignal): Promise<
   });
 }
 
+/** Waits `ms`, or less when `signal` aborts; leaves no listener on the long-lived signal either way. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
+  return delay(ms, undefined, { signal }).catch(() => undefined);
 }

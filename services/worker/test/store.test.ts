@@ -131,3 +131,31 @@ test('the worker ends queries for unknown or non-authoritative sites, skips fini
   // The store's result bucket exists for the facade to read.
   assert.ok(await new Objm(nc).open(ASYNC_NAMES.results));
 });
+
+test('failed pulls are retried without piling listeners onto the worker\'s stop signal', async (t) => {
+  const { nc, defer } = await hubConnection(t);
+  const lines: string[] = [];
+  const { Writable } = await import('node:stream');
+  const counting = createLogger({ name: 'worker-test', level: 'warn', destination: new Writable({ write(chunk, _e, done) { lines.push(String(chunk)); done(); } }) });
+  // Node 24 warns of no AbortSignal listener leak, so count them: abort listeners held per signal.
+  const held = new Map<EventTarget, number>();
+  const { addEventListener, removeEventListener } = EventTarget.prototype;
+  EventTarget.prototype.addEventListener = function (this: EventTarget, type: string, ...rest: [never, never]) {
+    if (type === 'abort') held.set(this, (held.get(this) ?? 0) + 1);
+    return addEventListener.call(this, type, ...rest);
+  };
+  EventTarget.prototype.removeEventListener = function (this: EventTarget, type: string, ...rest: [never, never]) {
+    if (type === 'abort') held.set(this, (held.get(this) ?? 0) - 1);
+    return removeEventListener.call(this, type, ...rest);
+  };
+  defer(() => Object.assign(EventTarget.prototype, { addEventListener, removeEventListener }));
+  const worker = await startWorker({ nc, log: counting, pullRetryMs: 5, pullExpiresMs: 1_000 });
+  defer(() => worker.close());
+  // With its consumer gone, every pull fails at once and the worker waits pullRetryMs before the next.
+  await (await jetstreamManager(nc)).consumers.delete(ASYNC_NAMES.workStream, ASYNC_NAMES.workConsumer);
+  const failures = () => lines.filter((l) => l.includes('pulling async work failed')).length;
+  for (let i = 0; i < 400 && failures() < 30; i++) await sleep(25);
+  assert.ok(failures() >= 30, `pulls failed ${failures()} times`);
+  const most = Math.max(...held.values());
+  assert.ok(most <= 3, `one signal holds ${most} abort listeners after ${failures()} failed pulls`);
+});
