@@ -62,44 +62,51 @@ export interface RunningFacade {
 /** Builds the facade over real NATS-backed deps and listens; used by main.ts and integration tests. */
 export async function startFacade(options: StartFacadeOptions): Promise<RunningFacade> {
   const { nc, log } = options;
+  // What can fail without opening anything comes first: nothing is left open when a file is missing.
   const auth = authenticator(options.keys, options.integrators ?? []);
-  const nats = connectionState(nc);
-  const asyncQueries = options.async === false ? undefined : await NatsAsyncQueryStore.open({ nc, ...options.async });
-  const queries = new NatsQueryClient({ nc, log, requesterId: options.requesterId ?? randomBytes(12).toString('hex'), ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}) });
-  const immediate = new ImmediateQueries(nc, log);
-  const directory = new NatsSiteDirectory({ nc, log, ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}) });
-  // Registry bucket changes drop cached sites at once (an authority move is seen within milliseconds, not a TTL).
-  await directory.watch();
-  const supportRegistry = new NatsSupportRegistry({ nc });
-  const app = buildApp({
-    directory,
-    queries,
-    auth,
-    rateLimiter: new TokenBucketLimiter(options.rateLimit ? { defaultLimit: options.rateLimit } : {}),
-    log,
-    version: options.version ?? packageVersion(),
-    queryTimeoutMs: options.queryTimeoutMs ?? 30_000,
-    health: dependencyHealth({ nc, nats: nats.status }),
-    ...(asyncQueries ? { asyncQueries } : {}),
-    immediate,
-    support: { auth: supportKeyAuthenticator(options.supportKeys ?? []), registry: supportRegistry },
-    ...(options.enrolment ? { enrolment: supportRegistry } : {}),
-  }, {
-    ...(options.https ? { https: { cert: readFileSync(options.https.certFile), key: readFileSync(options.https.keyFile) } } : {}),
-    ...(options.http ? { http: options.http } : {}),
-  });
+  const https = options.https ? { cert: readFileSync(options.https.certFile), key: readFileSync(options.https.keyFile) } : undefined;
+  const version = options.version ?? packageVersion();
+  // Then each resource, its close registered as soon as it is open: a failure closes what came before it.
+  const closes: Array<() => unknown> = [];
   const closeAll = async () => {
-    await app.close();
-    await immediate.close();
-    await queries.close();
-    await directory.close();
+    for (let close = closes.pop(); close; close = closes.pop()) await close();
   };
   try {
+    const nats = connectionState(nc);
+    closes.push(() => nats.close());
+    const asyncQueries = options.async === false ? undefined : await NatsAsyncQueryStore.open({ nc, connection: nats, ...options.async });
+    const queries = new NatsQueryClient({ nc, log, requesterId: options.requesterId ?? randomBytes(12).toString('hex'), ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}) });
+    closes.push(() => queries.close());
+    const immediate = new ImmediateQueries(nc, log);
+    closes.push(() => immediate.close());
+    const directory = new NatsSiteDirectory({ nc, log, connection: nats, ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}) });
+    closes.push(() => directory.close());
+    // Registry bucket changes drop cached sites at once (an authority move is seen within milliseconds, not a TTL).
+    await directory.watch();
+    const supportRegistry = new NatsSupportRegistry({ nc });
+    const app = buildApp({
+      directory,
+      queries,
+      auth,
+      rateLimiter: new TokenBucketLimiter(options.rateLimit ? { defaultLimit: options.rateLimit } : {}),
+      log,
+      version,
+      queryTimeoutMs: options.queryTimeoutMs ?? 30_000,
+      health: dependencyHealth({ nc, nats: nats.status }),
+      ...(asyncQueries ? { asyncQueries } : {}),
+      immediate,
+      support: { auth: supportKeyAuthenticator(options.supportKeys ?? []), registry: supportRegistry },
+      ...(options.enrolment ? { enrolment: supportRegistry } : {}),
+    }, {
+      ...(https ? { https } : {}),
+      ...(options.http ? { http: options.http } : {}),
+    });
+    closes.push(() => app.close());
     const url = await app.listen({ port: options.port, host: options.host });
     log.info({ url, keys: options.keys.length, integrators: options.integrators?.length ?? 0 }, 'facade listening');
     return { url, close: closeAll };
   } catch (err) {
-    await closeAll();
+    await closeAll().catch((closeErr: unknown) => log.error({ err: closeErr }, 'closing after a failed start failed'));
     throw err;
   }
 }

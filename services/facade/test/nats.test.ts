@@ -123,3 +123,31 @@ test('startFacade serves the real thing over NATS on a real port', async (t) => 
   const unauthorized = await fetch(`${facade.url}/integrator/sites?practiceManagementSiteId=PRAC-1`);
   assert.equal(unauthorized.status, 401);
 });
+
+/** What a facade holds on its connection: subscriptions and status listeners (nats.js internals, for leak checks). */
+function held(nc: NatsConnection): { subscriptions: number; statusListeners: number } {
+  const protocol = (nc as any).protocol;
+  return { subscriptions: protocol.subscriptions.size(), statusListeners: protocol.listeners.length };
+}
+
+test('a start that fails (missing certificate) and a close both leave nothing open on the connection', async (t) => {
+  const { client } = await natsPair(t);
+  const before = held(client);
+  await assert.rejects(startFacade({
+    nc: client, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'i1', key: KEY }], log,
+    https: { certFile: '/nonexistent/cert.pem', keyFile: '/nonexistent/key.pem' },
+  }), /ENOENT/);
+  assert.deepEqual(held(client), before, 'the failed start left subscriptions or listeners behind');
+
+  // A running facade subscribes (replies, cancels, the KV watch); once closed, a second start and close must hold
+  // no more than the first left (nats.js keeps its own request inbox and a status listener after first use).
+  const cycle = async () => {
+    const facade = await startFacade({ nc: client, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'i1', key: KEY }], log });
+    assert.ok(held(client).subscriptions > before.subscriptions + 1);
+    await facade.close();
+    await sleep(50);
+    return held(client);
+  };
+  const first = await cycle();
+  assert.deepEqual(await cycle(), first, 'close() left subscriptions or status listeners behind');
+});

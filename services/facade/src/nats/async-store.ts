@@ -16,6 +16,8 @@ export interface NatsAsyncQueryStoreOptions {
   replicas?: number;
   /** Result lifetime; must match the workers'. Default 24 h. */
   resultTtlMs?: number;
+  /** The connection's tracked state, shared with its owner (default: tracked here, for the connection's life). */
+  connection?: ConnectionState;
 }
 
 const HUB_FAILURES = [
@@ -51,13 +53,13 @@ export class NatsAsyncQueryStore implements AsyncQueryStore {
   readonly #resultTtlMs: number;
   readonly #connection: ConnectionState;
 
-  private constructor(nc: NatsConnection, js: JetStreamClient, records: AsyncRecords, results: ObjectStore, resultTtlMs: number) {
+  private constructor(nc: NatsConnection, js: JetStreamClient, records: AsyncRecords, results: ObjectStore, resultTtlMs: number, connection: ConnectionState) {
     this.#nc = nc;
     this.#js = js;
     this.#records = records;
     this.#results = results;
     this.#resultTtlMs = resultTtlMs;
-    this.#connection = connectionState(nc);
+    this.#connection = connection;
   }
 
   static async open(options: NatsAsyncQueryStoreOptions): Promise<NatsAsyncQueryStore> {
@@ -65,7 +67,7 @@ export class NatsAsyncQueryStore implements AsyncQueryStore {
     const replicas = options.replicas ?? 1;
     const resultTtlMs = options.resultTtlMs ?? ASYNC_LIMITS.defaultResultTtlMs;
     const { js, records, results } = await openAsyncResources(nc, { replicas, resultTtlMs });
-    return new NatsAsyncQueryStore(nc, js, new AsyncRecords(records), results, resultTtlMs);
+    return new NatsAsyncQueryStore(nc, js, new AsyncRecords(records), results, resultTtlMs, options.connection ?? connectionState(nc));
   }
 
   submit(record: AsyncQueryRecord, job: AsyncJob): Promise<AsyncQueryRecord> {

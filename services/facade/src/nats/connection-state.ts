@@ -1,5 +1,6 @@
 import { AppError } from '@halo/contracts';
 import type { NatsConnection } from '@halo/messaging';
+import type { Status } from '@nats-io/transport-node';
 
 /** What a NATS connection is doing now. */
 export type ConnectionStatus = 'connected' | 'disconnected' | 'reconnecting' | 'draining' | 'closed';
@@ -12,13 +13,17 @@ export interface ConnectionState {
    * their timeout; a caller that checks first answers 503 at once instead.
    */
   assertConnected(what: string): void;
+  /** Stops tracking (status() then answers from the connection's own closed/draining flags only). */
+  close(): void;
 }
 
-/** Starts tracking `nc` (assumed connected now); the tracking ends with the connection. */
+/** Starts tracking `nc` (assumed connected now), until close() or the connection ends. */
 export function connectionState(nc: NatsConnection): ConnectionState {
   let current: 'connected' | 'disconnected' | 'reconnecting' = 'connected';
+  // nats.js returns a QueuedIterator, whose stop() ends it at once (return() would wait for the next event).
+  const events = nc.status() as AsyncIterable<Status> & { stop?: () => void };
   void (async () => {
-    for await (const s of nc.status()) {
+    for await (const s of events) {
       if (s.type === 'disconnect') current = 'disconnected';
       else if (s.type === 'reconnecting') current = 'reconnecting';
       else if (s.type === 'reconnect') current = 'connected';
@@ -29,6 +34,9 @@ export function connectionState(nc: NatsConnection): ConnectionState {
     status,
     assertConnected(what) {
       if (status() !== 'connected') throw new AppError('service_unavailable', `${what} unavailable: the hub cannot be reached; retry shortly`);
+    },
+    close() {
+      events.stop?.();
     },
   };
 }

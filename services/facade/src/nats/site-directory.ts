@@ -22,6 +22,8 @@ export interface RegistryDirectoryOptions {
   cacheMaxEntries?: number;
   /** Per registry request; default 5000 ms. */
   timeoutMs?: number;
+  /** The connection's tracked state, shared with its owner (default: tracked here, for the connection's life). */
+  connection?: ConnectionState;
   /** Clock in epoch ms (tests). */
   now?: () => number;
   /** Where watch failures go; default nowhere. */
@@ -75,7 +77,7 @@ export class NatsSiteDirectory implements SiteDirectory {
     this.#log = options.log;
     this.#watchRetryMs = options.watchRetryMs ?? 1000;
     this.#registryRetryMs = options.registryRetryMs ?? 2000;
-    this.#connection = connectionState(options.nc);
+    this.#connection = options.connection ?? connectionState(options.nc);
     this.#client = new RegistryClient(options.nc, { timeoutMs: this.#timeoutMs });
   }
 
@@ -95,8 +97,14 @@ export class NatsSiteDirectory implements SiteDirectory {
           const kvm = new Kvm(this.#nc);
           const sites = await kvm.open(WATCHED_BUCKETS.sites);
           const practices = await kvm.open(WATCHED_BUCKETS.practices);
-          const watches = await Promise.all([this.#watchBucket(sites, 'sites'), this.#watchBucket(practices, 'practices')]);
-          current = watches.map((w) => w.iter);
+          // One after the other, each kept in `current` as soon as it opens: should the second fail, the first
+          // is stopped below instead of leaking one watch per retry.
+          const watches = [];
+          for (const [kv, bucket] of [[sites, 'sites'], [practices, 'practices']] as const) {
+            const watch = await this.#watchBucket(kv, bucket);
+            current.push(watch.iter);
+            watches.push(watch);
+          }
           // Anything cached may have changed while no watch was open.
           this.invalidate();
           firstOpen();
