@@ -98,7 +98,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       const controller = running.get(queryId);
       if (controller) {
         log.info({ queryId }, 'async query cancel received');
-        controller.abort(new AppError('deadline_exceeded', 'cancelled'));
+        controller.abort(new AppError('cancelled', 'the query was cancelled'));
       }
     },
   });

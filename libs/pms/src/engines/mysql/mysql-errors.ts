@@ -18,7 +18,7 @@ export function mysqlError(error: unknown): AppError {
   if (number === 1792 || number === 1290) return new AppError('writes_disabled', 'MySQL: the statement tried to write in a read-only transaction');
   // 1969: max_statement_time exceeded (MariaDB); 3024: max_execution_time exceeded (MySQL).
   if (number === 1969 || number === 3024) return new AppError('deadline_exceeded', 'the query deadline passed');
-  if (number === 1317) return new AppError('deadline_exceeded', 'the query was cancelled');
+  if (number === 1317) return new AppError('cancelled', 'the query was cancelled');
   if (typeof code === 'string' && NETWORK.test(code)) return new AppError('query_failed', `the connection to MySQL was lost (${code})`);
   if (number > 0 && number < 5000) {
     // A syntax error quotes the rest of the statement after `near`, quotes and all: cut it as a whole first.

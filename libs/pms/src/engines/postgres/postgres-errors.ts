@@ -13,7 +13,7 @@ export function postgresError(error: unknown): AppError {
   const message = error instanceof Error ? error.message : '';
   if (code === '25006') return new AppError('writes_disabled', 'PostgreSQL: the statement tried to write in a read-only transaction');
   if (code === '57014') {
-    return new AppError('deadline_exceeded', /statement timeout/.test(message) ? 'the query deadline passed' : 'the query was cancelled');
+    return /statement timeout/.test(message) ? new AppError('deadline_exceeded', 'the query deadline passed') : new AppError('cancelled', 'the query was cancelled');
   }
   if (/^[0-9A-Z]{5}$/.test(code)) {
     const redact = code.startsWith('22') || code.startsWith('23') || code === '42601';

@@ -31,7 +31,7 @@ export class RoundTrips {
 
   /** Runs one round trip, its failure mapped to an AppError. */
   async run<T>(step: () => Promise<T>): Promise<T> {
-    if (this.#stopRequested) throw new AppError('deadline_exceeded', 'the query was cancelled');
+    if (this.#stopRequested) throw new AppError('cancelled', 'the query was cancelled');
     if (!this.#connection.alive) throw new AppError('query_failed', `the connection to ${this.#engineName} was lost`);
     const pending = step();
     this.#busy = pending.then(() => undefined, () => undefined);

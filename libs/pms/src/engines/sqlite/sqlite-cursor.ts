@@ -116,7 +116,7 @@ export class SqliteCursor implements ResultCursor {
         new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), STOP_GRACE_MS); }),
       ]);
       clearTimeout(timer);
-      if (!graceful) await this.#hooks.kill(new AppError('deadline_exceeded', 'the query was cancelled'));
+      if (!graceful) await this.#hooks.kill(new AppError('cancelled', 'the query was cancelled'));
     }
     this.#release();
   }
