@@ -123,7 +123,7 @@ interface Summary {
 async function execute(request: QueryRequest, state: Active): Promise<Summary> {
   if (!db) throw new AppError('internal', 'the database is not open');
   if (leadingKeyword(request.text) === 'PRAGMA') {
-    throw new AppError('writes_disabled', 'PRAGMA statements are not accepted; read settings with pragma_* table functions');
+    throw new AppError('writes_disabled', 'PRAGMA statements are not accepted; list tables and columns with pragma_table_list and pragma_table_info');
   }
   const statement = db.prepare(request.text) as Statement;
   // Backstop for anything else that changes the session while compiling: the read-only session must hold.
