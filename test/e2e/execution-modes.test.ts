@@ -50,6 +50,11 @@ test('scalar, nonQuery and typed parameters; writes only on a site whose config 
   assert.equal(badShape.status, 400);
   assert.equal(badShape.body.error.code, 'bad_request');
 
+  // A statement that would take ~1 GB in the SQLite worker stops at the site's maxMemoryMiB (default 256).
+  const hungry = await post(ro, { text: 'SELECT length(randomblob(500000000) || randomblob(1)) AS n' });
+  assert.equal(hungry.status, 413, JSON.stringify(hungry.body));
+  assert.equal(hungry.body.error.code, 'resource_limit_exceeded');
+
   const refused = await post(ro, { text: "UPDATE patient SET Preferred = 'X' WHERE PatNum = 1", executionMode: 'nonQuery' });
   assert.equal(refused.status, 403);
   assert.equal(refused.body.error.code, 'writes_disabled');

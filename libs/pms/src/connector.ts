@@ -3,6 +3,7 @@ import { openMssqlConnector } from './mssql-connector.ts';
 import type { MssqlConfig } from './mssql-config.ts';
 import { openMysqlConnector } from './mysql-connector.ts';
 import { openPostgresConnector } from './postgres-connector.ts';
+import type { ResourceLimits } from './resource-limits.ts';
 import type { ServerConnectionConfig } from './server-config.ts';
 import { openSqliteConnector } from './sqlite-connector.ts';
 
@@ -20,6 +21,8 @@ export interface QueryInput {
   maxRows?: number;
   /** More UTF-8 bytes of JSON-serialised rows than this -> AppError('result_too_large'). */
   maxBytes?: number;
+  /** One row of more UTF-8 bytes of JSON than this -> AppError('resource_limit_exceeded'); default: the connector's. */
+  maxRowBytes?: number;
   /** stream(): a batch closes before its rows' JSON would pass this many bytes (default 64 KiB; one larger row makes a batch alone). */
   batchBytes?: number;
   /** stream(): a batch holds at most this many rows (default 10 000). */
@@ -79,13 +82,13 @@ export interface Connector {
 }
 
 /** A SQLite database file; read-only unless allowWrites. */
-export type SqliteConfig = { engine: 'sqlite'; path: string; allowWrites?: boolean };
+export type SqliteConfig = { engine: 'sqlite'; path: string; allowWrites?: boolean } & ResourceLimits;
 
 /** A PostgreSQL database; every statement runs in a READ ONLY transaction unless it is a nonQuery with allowWrites. */
-export type PostgresConfig = { engine: 'postgres' } & ServerConnectionConfig;
+export type PostgresConfig = { engine: 'postgres' } & ServerConnectionConfig & ResourceLimits;
 
 /** A MySQL or MariaDB database; every statement runs in a READ ONLY transaction unless it is a nonQuery with allowWrites. */
-export type MysqlConfig = { engine: 'mysql' } & ServerConnectionConfig;
+export type MysqlConfig = { engine: 'mysql' } & ServerConnectionConfig & ResourceLimits;
 
 /** How to reach one PMS database. */
 export type DatabaseConfig = SqliteConfig | PostgresConfig | MysqlConfig | MssqlConfig;

@@ -4,6 +4,7 @@ export type {
   Connector, DatabaseConfig, QueryInput, QueryOutput, ResultCursor, ResultSummary, SqliteConfig,
 } from './connector.ts';
 export type { MysqlConfig, PostgresConfig } from './connector.ts';
+export type { ResourceLimits } from './resource-limits.ts';
 export type { ServerConnectionConfig } from './server-config.ts';
 export { translatePlaceholders } from './sql-placeholders.ts';
 export { bindParameters, convertParameter } from './parameters.ts';

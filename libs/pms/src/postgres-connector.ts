@@ -43,6 +43,7 @@ export async function openPostgresConnector(config: PostgresConfig): Promise<Con
     engine: 'postgres',
     identity: `postgres://${config.host}:${port}/${config.database}`,
     allowWrites,
+    maxRowBytes: config.maxRowBytes,
     bind: (text, parameters) => bindServerStatement(text, parameters, 'postgres'),
     // The password is read at each connect, so a rotated file or variable takes effect without a restart.
     connect: () => PostgresSession.connect({ ...client, password: resolvePassword(config) }, allowWrites),

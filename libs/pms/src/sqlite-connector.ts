@@ -6,6 +6,7 @@ import { collectResult } from './collect-result.ts';
 import type { Connector, QueryInput, QueryOutput, ResultCursor, SqliteConfig } from './connector.ts';
 import { bindParameters } from './parameters.ts';
 import { guardQuery } from './query-guard.ts';
+import type { ResourceLimits } from './resource-limits.ts';
 import { assertReadOnly } from './read-only-guard.ts';
 import { SqliteCursor } from './sqlite-cursor.ts';
 import { SqliteProcess } from './sqlite-process.ts';
@@ -16,8 +17,9 @@ import { BATCH_BYTES, BATCH_ROWS, PREFETCH_BATCHES } from './sqlite-protocol.ts'
 export async function openSqliteConnector(config: SqliteConfig): Promise<Connector> {
   const path = resolve(config.path);
   const allowWrites = config.allowWrites === true;
-  const worker = await SqliteProcess.start(path, allowWrites);
-  return new SqliteConnector(path, allowWrites, worker);
+  const limits: ResourceLimits = { maxMemoryBytes: config.maxMemoryBytes, maxRowBytes: config.maxRowBytes };
+  const worker = await SqliteProcess.start(path, allowWrites, limits.maxMemoryBytes);
+  return new SqliteConnector(path, allowWrites, limits, worker);
 }
 
 /**
@@ -30,13 +32,15 @@ class SqliteConnector implements Connector {
   readonly engine = 'sqlite' as const;
   readonly #path: string;
   readonly #allowWrites: boolean;
+  readonly #limits: ResourceLimits;
   #worker: SqliteProcess | undefined;
   readonly #queue = new StatementQueue<SqliteCursor>();
   #closed = false;
 
-  constructor(path: string, allowWrites: boolean, worker: SqliteProcess) {
+  constructor(path: string, allowWrites: boolean, limits: ResourceLimits, worker: SqliteProcess) {
     this.#path = path;
     this.#allowWrites = allowWrites;
+    this.#limits = limits;
     this.#worker = worker;
   }
 
@@ -64,6 +68,7 @@ class SqliteConnector implements Connector {
         mode: input.executionMode,
         maxRows: input.maxRows,
         maxBytes: input.maxBytes,
+        maxRowBytes: input.maxRowBytes ?? this.#limits.maxRowBytes,
         batchRows: input.batchRows ?? BATCH_ROWS,
         batchBytes: input.batchBytes ?? BATCH_BYTES,
         credit: PREFETCH_BATCHES,
@@ -107,7 +112,7 @@ class SqliteConnector implements Connector {
   }
 
   async #ensureWorker(): Promise<SqliteProcess> {
-    if (!this.#worker?.alive) this.#worker = await SqliteProcess.start(this.#path, this.#allowWrites);
+    if (!this.#worker?.alive) this.#worker = await SqliteProcess.start(this.#path, this.#allowWrites, this.#limits.maxMemoryBytes);
     return this.#worker;
   }
 }
