@@ -24,7 +24,7 @@ const DatabaseCommon = z.object({
    * own process, so a database takes at most maxConcurrency x this); MariaDB, its session's max_session_mem_used.
    * Past it the statement fails with resource_limit_exceeded (413). PostgreSQL and SQL Server: not enforced.
    */
-  maxMemoryMiB: z.number().int().min(64).max(65_536).default(256),
+  maxMemoryMiB: z.number().int().min(128).max(65_536).default(256), // a worker alone takes ~60 MiB
   /** Largest row (JSON bytes) a statement may return, on every engine; a larger one fails with resource_limit_exceeded. */
   maxRowMiB: z.number().int().min(1).max(1024).default(32),
   /** How long the PMS's "integration enabled" answer is trusted before it is read again (at most 60 s). */
