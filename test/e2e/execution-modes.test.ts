@@ -35,6 +35,26 @@ test('scalar, nonQuery and typed parameters; writes only on a site whose config 
   });
   assert.deepEqual(typed.body.result.records, [{ n: born }]);
 
+  // Decimals keep every digit end to end; a value out of its type's range is a 400 naming the parameter.
+  const exact = await post(ro, { text: 'SELECT @d AS d', parameters: [{ name: '@d', type: 'Decimal', value: '99999999999999999999' }] });
+  assert.equal(exact.status, 200, JSON.stringify(exact.body));
+  assert.deepEqual(exact.body.result.records, [{ d: '99999999999999999999' }]);
+  for (const [type, value] of [['Money', '99999999999999999999'], ['SmallMoney', '214748.3648'], ['Decimal', '9'.repeat(39)]]) {
+    const outOfRange = await post(ro, { text: 'SELECT @price AS p', parameters: [{ name: '@price', type, value }] });
+    assert.equal(outOfRange.status, 400, `${type} ${JSON.stringify(outOfRange.body)}`);
+    assert.equal(outOfRange.body.error.code, 'bad_request');
+    assert.match(outOfRange.body.error.message, /@price is out of range/);
+    assert.ok(!outOfRange.body.error.message.includes(value));
+  }
+  const badShape = await post(ro, { text: 'SELECT @d', parameters: [{ name: '@d', type: 'Decimal', value: '1', precision: 4, scale: 5 }] });
+  assert.equal(badShape.status, 400);
+  assert.equal(badShape.body.error.code, 'bad_request');
+
+  // A statement that would take ~1 GB in the SQLite worker stops at the site's maxMemoryMiB (default 256).
+  const hungry = await post(ro, { text: 'SELECT length(randomblob(500000000) || randomblob(1)) AS n' });
+  assert.equal(hungry.status, 413, JSON.stringify(hungry.body));
+  assert.equal(hungry.body.error.code, 'resource_limit_exceeded');
+
   const refused = await post(ro, { text: "UPDATE patient SET Preferred = 'X' WHERE PatNum = 1", executionMode: 'nonQuery' });
   assert.equal(refused.status, 403);
   assert.equal(refused.body.error.code, 'writes_disabled');

@@ -31,6 +31,8 @@ export const ErrorStatus = {
   result_too_large: 413,
   row_limit_exceeded: 413,
   byte_limit_exceeded: 413,
+  /** A statement needed more memory, or produced a larger row, than the site allows (the agent's maxMemoryMiB / maxRowMiB). */
+  resource_limit_exceeded: 413,
   rate_limited: 429,
   internal: 500,
   site_offline: 503,

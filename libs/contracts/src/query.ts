@@ -26,6 +26,11 @@ export const QueryParameter = z.object({
   type: SqlDbType,
   value: z.string().max(LIMITS.maxParameterValueLength).nullable(),
   size: z.number().int().nonnegative().optional(),
+  /** Decimal only: total digits (1-38) and digits after the point, as SqlParameter.Precision / Scale. */
+  precision: z.number().int().min(1).max(38).optional(),
+  scale: z.number().int().min(0).max(38).optional(),
+}).refine((p) => p.scale === undefined || p.precision === undefined || p.scale <= p.precision, {
+  message: 'scale must not exceed precision', path: ['scale'],
 });
 export type QueryParameter = z.infer<typeof QueryParameter>;
 

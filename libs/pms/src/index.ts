@@ -7,6 +7,7 @@ export type { PostgresConfig } from './engines/postgres/postgres-connector.ts';
 export type { MysqlConfig } from './engines/mysql/mysql-connector.ts';
 export { resolvePassword, tlsOptions } from './engines/server/server-config.ts';
 export type { ServerConnectionConfig } from './engines/server/server-config.ts';
+export type { ResourceLimits } from './connector/resource-limits.ts';
 export { translatePlaceholders } from './parameters/sql-placeholders.ts';
 export { bindParameters, convertParameter } from './parameters/convert-parameter.ts';
 export type { BoundValue } from './parameters/convert-parameter.ts';

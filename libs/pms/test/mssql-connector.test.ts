@@ -113,6 +113,40 @@ test('parameters travel typed through sp_executesql', async (t) => {
   await assert.rejects(connector.query(reader('SELECT p', { parameters: [p('@x', 'Int', 'abc')] })), code('bad_request'));
 });
 
+test('decimals and money travel with every digit; out-of-range values are refused before the server', async (t) => {
+  let seen: TdsRequest | undefined;
+  const responder = await setup(t, (r) => {
+    if (!r.sql.startsWith('SELECT p')) return undefined;
+    seen = r;
+    return { columns: [{ name: 'one', type: 'int' }], rows: [[1]] };
+  });
+  const connector = await open(t, responder);
+  const p = (name: string, type: string, value: string | null, shape: { precision?: number; scale?: number } = {}) =>
+    ({ name, direction: 'input' as const, type: type as 'Int', value, ...shape });
+  await connector.query(reader('SELECT p', {
+    parameters: [
+      p('@big', 'Decimal', '99999999999999999999'), p('@wide', 'Decimal', `-${'9'.repeat(30)}.${'1'.repeat(8)}`),
+      p('@shaped', 'Decimal', '12.5', { precision: 10, scale: 4 }), p('@none', 'Decimal', null),
+      p('@max', 'Money', '922337203685477.5807'), p('@min', 'Money', '-922337203685477.5808'), p('@cents', 'Money', '-0.01'),
+      p('@small', 'SmallMoney', '-214748.3648'),
+    ],
+  }));
+  const v = (name: string) => seen?.parameters[name];
+  assert.deepEqual(v('big'), { type: 'decimal', value: '99999999999999999999', precision: 20, scale: 0 });
+  assert.deepEqual(v('wide'), { type: 'decimal', value: `-${'9'.repeat(30)}.${'1'.repeat(8)}`, precision: 38, scale: 8 });
+  assert.deepEqual(v('shaped'), { type: 'decimal', value: '12.5000', precision: 10, scale: 4 });
+  assert.equal(v('none')?.value, null);
+  assert.deepEqual(v('max'), { type: 'money', value: '922337203685477.5807' });
+  assert.deepEqual(v('min'), { type: 'money', value: '-922337203685477.5808' });
+  assert.deepEqual(v('cents'), { type: 'money', value: '-0.0100' });
+  assert.deepEqual(v('small'), { type: 'smallmoney', value: '-214748.3648' });
+  seen = undefined;
+  await assert.rejects(connector.query(reader('SELECT p', { parameters: [p('@price', 'Money', '922337203685477.5808')] })),
+    (e: unknown) => e instanceof AppError && e.code === 'bad_request' && /@price is out of range for Money/.test(e.message));
+  await assert.rejects(connector.query(reader('SELECT p', { parameters: [p('@d', 'Decimal', '1234', { precision: 5, scale: 2 })] })), code('bad_request'));
+  assert.equal(seen, undefined);
+});
+
 test('SQL errors become query_failed without SQL text or values', async (t) => {
   const responder = await setup(t, (r) => r.sql.includes('broken')
     ? { error: { number: 245, message: "Conversion failed when converting the nvarchar value 'Smith' to data type int." } }

@@ -1,6 +1,7 @@
 // The MySQL/MariaDB connector against a real server (MYSQL_URL, default mysql://root@127.0.0.1:3306/test).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { AppError } from '@halo/contracts';
 import { getProfile, openDentalPmsId, translatePlaceholders } from '@halo/pms';
 import { param, reader } from './fixtures.ts';
 import { createOpenDentalFixture } from './open-dental-fixture.ts';
@@ -52,6 +53,13 @@ test('mysql: type mapping to JSON-safe cells', async (t) => {
     ],
   }));
   assert.deepEqual(typed.rows[0], ['2024-02-29', '2024-02-29T23:59:58.123456', '12345678901234567.89', 1, '-9223372036854775808', 'AQID', '2024-02-29T13:30:00']);
+  // Decimals travel as text: 38 digits survive a DECIMAL(38, 0); an out-of-range Money is refused before the server.
+  const wide = await connector.query(reader('SELECT CAST(@d AS DECIMAL(38, 0)) AS d, @m AS m', {
+    parameters: [param('@d', 'Decimal', '9'.repeat(38)), param('@m', 'Money', '-922337203685477.5808')],
+  }));
+  assert.deepEqual(wide.rows[0], ['9'.repeat(38), '-922337203685477.5808']);
+  await assert.rejects(connector.query(reader('SELECT @m', { parameters: [param('@m', 'Money', '99999999999999999999')] })),
+    (e: unknown) => e instanceof AppError && e.code === 'bad_request' && /@m is out of range for Money/.test(e.message));
 });
 
 test('mysql: placeholders become ?, literals, identifiers, comments and @@variables are left alone', () => {

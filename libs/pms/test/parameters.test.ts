@@ -14,9 +14,16 @@ const CASES: Record<SqlDbType, { good: [string, unknown][]; bad: string[] }> = {
   Bit: { good: [['1', 1], ['0', 0], ['true', 1], ['FALSE', 0]], bad: ['2', 'yes', ''] },
   Float: { good: [['1.5', 1.5], ['-2e3', -2000], ['.5', 0.5]], bad: ['1e999', 'Infinity', 'abc', ''] },
   Real: { good: [['3.25', 3.25]], bad: ['1,5'] },
-  Decimal: { good: [['123.45', 123.45], ['-0.01', -0.01]], bad: ['1e5', '12a'] },
-  Money: { good: [['19.99', 19.99]], bad: ['$19.99'] },
-  SmallMoney: { good: [['5', 5]], bad: ['five'] },
+  // Decimals come back as their exact text, range-checked as SQL Server would (Decimal: 38 digits at most).
+  Decimal: {
+    good: [['123.45', '123.45'], ['-0.01', '-0.01'], [' +7 ', '7'], ['.5', '.5'], ['99999999999999999999', '99999999999999999999'], ['9'.repeat(38), '9'.repeat(38)], [`0.${'1'.repeat(38)}`, `0.${'1'.repeat(38)}`]],
+    bad: ['1e5', '12a', '', '.', '1.2.3', '9'.repeat(39), `1.${'0'.repeat(38)}`],
+  },
+  Money: {
+    good: [['19.99', '19.99'], ['922337203685477.5807', '922337203685477.5807'], ['-922337203685477.5808', '-922337203685477.5808']],
+    bad: ['$19.99', '922337203685477.5808', '-922337203685477.5809', '99999999999999999999', '1.23456'],
+  },
+  SmallMoney: { good: [['5', '5'], ['214748.3647', '214748.3647'], ['-214748.3648', '-214748.3648']], bad: ['five', '214748.3648', '-214748.3649', '0.00001'] },
   Date: { good: [['2024-02-29', '2024-02-29']], bad: ['2023-02-29', '2024-13-01', '2024-1-1', '2024-01-01T00:00'] },
   DateTime: {
     good: [['2025-01-06 09:30', '2025-01-06T09:30:00'], ['2025-01-06T09:30:15.123', '2025-01-06T09:30:15.123'], ['2025-01-06', '2025-01-06T00:00:00']],
@@ -64,6 +71,17 @@ test('every SqlDbType converts good values and refuses bad ones without echoing 
   }
 });
 
+test('Decimal keeps to its precision and scale where the parameter gives them; range errors name the parameter', () => {
+  const decimal = (value: string, precision?: number, scale?: number) =>
+    convertParameter({ ...param('@amount', 'Decimal', value), ...(precision === undefined ? {} : { precision }), ...(scale === undefined ? {} : { scale }) });
+  assert.equal(decimal('12345.67', 7, 2), '12345.67');
+  assert.equal(decimal('-0.5', 1, 1), '-0.5');
+  assert.throws(() => decimal('123456.7', 7, 2), (e: unknown) => e instanceof AppError && e.code === 'bad_request' && /@amount is out of range for Decimal\(7, 2\)/.test(e.message));
+  assert.throws(() => decimal('1.234', 7, 2), /@amount has more than 2 decimal places/);
+  assert.throws(() => decimal('1.5', 5), /@amount has more than 0 decimal places/); // scale defaults to 0, as SqlParameter's
+  assert.throws(() => convertParameter(param('@price', 'Money', '99999999999999999999')), /@price is out of range for Money/);
+});
+
 test('parameters bind by bare name, with or without @', () => {
   const bound = bindParameters([param('@patNum', 'Int', '5'), param('lName', 'NVarChar', 'Lee')]);
   assert.deepEqual({ ...bound }, { patNum: 5n, lName: 'Lee' }); // integers bind as bigint so SQLite sees INTEGER
@@ -90,6 +108,11 @@ test('converted values reach SQLite with the right storage class', async (t) => 
   assert.deepEqual(result.rows, [[
     '9007199254740993', 'integer', 1, 'integer', 12.5, 'real', '2025-01-06T08:00:00', 'AQID', 'blob', null, 'null', 'integer', 3,
   ]]);
+  // A decimal a double cannot hold exactly binds as its text: every digit comes back.
+  const exact = await connector.query(reader('SELECT @big, typeof(@big), @small, typeof(@small)', {
+    parameters: [param('@big', 'Decimal', '99999999999999999999'), param('@small', 'Decimal', '0.25')],
+  }));
+  assert.deepEqual(exact.rows, [['99999999999999999999', 'text', 0.25, 'real']]);
   const limited = await connector.query(reader('SELECT PatNum FROM patient ORDER BY PatNum LIMIT @n', { parameters: [param('@n', 'SmallInt', '2')] }));
   assert.deepEqual(limited.rows, [[1], [2]]);
 });

@@ -1,6 +1,7 @@
 // The PostgreSQL connector against a real server (PGHOST etc., default 127.0.0.1:5432, user postgres, db test).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { AppError } from '@halo/contracts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { translatePlaceholders } from '@halo/pms';
 import { param, reader } from './fixtures.ts';
@@ -51,6 +52,13 @@ test('postgres: type mapping to JSON-safe cells', async (t) => {
     parameters: [param('@d', 'Date', '2024-02-29'), param('@ts', 'DateTime2', '2024-02-29T23:59:58.1234567'), param('@dec', 'Decimal', '12345678901234567.89'), param('@bit', 'Bit', 'true'), param('@big', 'BigInt', '-9223372036854775808')],
   }));
   assert.deepEqual(typed.rows[0], ['2024-02-29', '2024-02-29T23:59:58.123457', '12345678901234567.89', 1, '-9223372036854775808']);
+  // Decimals travel as text: 38 digits survive numeric(38, 0); an out-of-range Money is refused before the server.
+  const wide = await connector.query(reader('SELECT @d::numeric(38, 0) AS d, @m::numeric AS m', {
+    parameters: [param('@d', 'Decimal', '9'.repeat(38)), param('@m', 'Money', '-922337203685477.5808')],
+  }));
+  assert.deepEqual(wide.rows[0], ['9'.repeat(38), '-922337203685477.5808']);
+  await assert.rejects(connector.query(reader('SELECT @m', { parameters: [param('@m', 'Money', '99999999999999999999')] })),
+    (e: unknown) => e instanceof AppError && e.code === 'bad_request' && /@m is out of range for Money/.test(e.message));
 });
 
 test('postgres: placeholders become $n, once per name; literals, identifiers, comments and dollar quotes are left alone', () => {

@@ -62,6 +62,17 @@ async function guardedQuery(connector: Connector, dialect: SqlDialect, text: str
 
 const isAppError = (error: unknown) => error instanceof AppError;
 
+/** The connector refuses a host-introspection read with writes_disabled, without what it would have revealed. */
+async function assertHostRefused(connector: Connector, text: string, secret: string): Promise<void> {
+  await assert.rejects(connector.query(reader(text)), (error: unknown) => {
+    assert.ok(error instanceof AppError, text);
+    assert.equal(error.code, 'writes_disabled', text);
+    assert.match(error.message, /host/, text);
+    assert.ok(!error.message.includes(secret), text);
+    return true;
+  });
+}
+
 test('SQLite: the corpus leaves the database unchanged through the guard, query_only and the connector', async (t) => {
   for (const name of bypassFiles()) rmSync(join(tmpdir(), name), { force: true });
   const path = join(tempDir(t), 'canary.db');
@@ -120,6 +131,13 @@ test('SQLite: the corpus leaves the database unchanged through the guard, query_
     assertReadOnly(query.text, 'sqlite');
     await connector.query(reader(query.text, { parameters }));
   }
+  // Host introspection writes nothing, so the engine's layers let it through: only the connector's guard stops it.
+  const raw = new Database(path, { readonly: true });
+  assert.equal(raw.prepare("SELECT file FROM pragma_database_list WHERE name = 'main'").pluck().get(), path);
+  raw.close();
+  await assertHostRefused(connector, "SELECT file FROM pragma_database_list WHERE name = 'main'", path);
+  const columns = await connector.query(reader("SELECT name FROM pragma_table_info('patient') ORDER BY cid"));
+  assert.deepEqual(columns.rows, [['PatNum'], ['LName'], ['FName'], ['Birthdate']]);
   assert.equal(snapshot(), before);
   assert.deepEqual(bypassFiles(), []);
 });
@@ -199,6 +217,14 @@ test('PostgreSQL: the corpus leaves the database unchanged through the guard, a 
   // The connector, as the reader login: guarded, every attempt is writes_disabled; unguarded, its layers hold.
   const connector = await openConnector({ engine: 'postgres', host: '127.0.0.1', port: 5432, database: id, user: reader_ });
   t.after(() => connector.close());
+  const probe = await connect(reader_);
+  try {
+    assert.equal((await probe.query('SELECT inet_server_addr()::text AS a')).rows[0]?.a, '127.0.0.1/32');
+  } finally {
+    await probe.end();
+  }
+  await assertHostRefused(connector, 'SELECT inet_server_addr()::text AS a', '127.0.0.1');
+  await assertHostRefused(connector, "SELECT setting FROM pg_settings WHERE name = 'port'", '5432');
   for (const attempt of attempts) {
     await assert.rejects(guardedQuery(connector, 'postgresql', attempt.text), (e) => isAppError(e) && (e as AppError).code === 'writes_disabled', attempt.name);
     await connector.query(reader(attempt.text, { deadline: Date.now() + 2000 })).catch(() => {});
@@ -276,6 +302,16 @@ test('MariaDB: the corpus leaves the database unchanged through the guard, a rea
 
   const connector = await openConnector({ engine: 'mysql', host: '127.0.0.1', port: 3306, database: id, user, password: '' });
   t.after(() => connector.close());
+  const probe = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user, password: '', database: id });
+  let datadir: string;
+  try {
+    datadir = String(((await probe.query('SELECT @@datadir AS d'))[0] as { d: string }[])[0]?.d);
+  } finally {
+    await probe.end();
+  }
+  assert.match(datadir, /^\//);
+  await assertHostRefused(connector, 'SELECT @@datadir AS d', datadir);
+  await assertHostRefused(connector, "SELECT global_value FROM information_schema.system_variables WHERE variable_name = 'datadir'", datadir);
   for (const attempt of attempts) {
     await assert.rejects(guardedQuery(connector, 'mysql', attempt.text), (e) => isAppError(e) && (e as AppError).code === 'writes_disabled', attempt.name);
     await connector.query(reader(attempt.text, { deadline: Date.now() + 2000 })).catch(() => {});

@@ -16,7 +16,7 @@ test('the corpus covers every category with enough attempts and legitimate reads
   assert.ok(BYPASS_ATTEMPTS.length >= 60, `${BYPASS_ATTEMPTS.length} attempts`);
   assert.ok(LEGIT_QUERIES.length >= 20, `${LEGIT_QUERIES.length} legitimate queries`);
   const categories: BypassCategory[] = ['stacked', 'dml-ddl', 'cte-dml', 'select-into', 'locking', 'exec',
-    'external-data', 'side-effect-function', 'comment', 'unicode', 'session'];
+    'external-data', 'side-effect-function', 'comment', 'unicode', 'session', 'host-introspection'];
   for (const category of categories) assert.ok(BYPASS_ATTEMPTS.some((a) => a.category === category), category);
   for (const dialect of DIALECTS) assert.ok(BYPASS_ATTEMPTS.some((a) => a.dialects.includes(dialect)), dialect);
 });

@@ -58,8 +58,11 @@ test('nonQuery is refused unless writes are allowed', async (t) => {
 
 test('the session itself is read-only: query_only stays on', async (t) => {
   const { connector, path } = await sampleConnector(t);
-  const queryOnly = async () => (await connector.query(reader('SELECT query_only FROM pragma_query_only'))).rows;
+  // pragma_query_only is refused to integrators (host introspection), so the flag is read through the worker's own
+  // backstop: it checks query_only after every prepare and refuses the statement if it is off.
+  const queryOnly = async () => (await connector.query(reader('SELECT 1'))).rows;
   assert.deepEqual(await queryOnly(), [[1]]);
+  await assert.rejects(connector.query(reader('SELECT query_only FROM pragma_query_only')), refused('writes_disabled'));
   // SQLite applies a flag PRAGMA while compiling it, so merely preparing one would switch the session off:
   // these must be refused before prepare, however they are dressed up.
   const sneaky = [

@@ -19,6 +19,14 @@ const DatabaseCommon = z.object({
   /** Most rows / JSON bytes one result may have (refused with row_limit_exceeded / byte_limit_exceeded). */
   maxRows: z.number().int().positive().default(10_000_000),
   maxBytes: z.number().int().positive().default(4 * 1024 ** 3),
+  /**
+   * Memory one statement may take: SQLite, its worker process's resident memory (each running statement has its
+   * own process, so a database takes at most maxConcurrency x this); MariaDB, its session's max_session_mem_used.
+   * Past it the statement fails with resource_limit_exceeded (413). PostgreSQL and SQL Server: not enforced.
+   */
+  maxMemoryMiB: z.number().int().min(128).max(65_536).default(256), // a worker alone takes ~60 MiB
+  /** Largest row (JSON bytes) a statement may return, on every engine; a larger one fails with resource_limit_exceeded. */
+  maxRowMiB: z.number().int().min(1).max(1024).default(32),
   /** How long the PMS's "integration enabled" answer is trusted before it is read again (at most 60 s). */
   integrationCheckSeconds: z.number().min(0).max(60).default(60),
 });
@@ -79,10 +87,13 @@ export const MssqlDatabaseEntry = DatabaseCommon.extend({
 export const DatabaseEntry = z.discriminatedUnion('engine', [SqliteDatabaseEntry, PostgresDatabaseEntry, MysqlDatabaseEntry, MssqlDatabaseEntry]);
 export type DatabaseEntry = z.infer<typeof DatabaseEntry>;
 
-/** What openConnector needs from an entry: its engine and connection fields, without the agent's own settings. */
+/** What openConnector needs from an entry: its engine and connection fields and limits, without the agent's own settings. */
 export function connectorConfig(entry: DatabaseEntry): DatabaseConfig {
-  const { name: _name, profile: _profile, maxConcurrency: _c, executionTimeoutSeconds: _t, maxRows: _r, maxBytes: _b, ...connection } = entry;
-  return connection;
+  const {
+    name: _name, profile: _profile, maxConcurrency: _c, executionTimeoutSeconds: _t, maxRows: _r, maxBytes: _b,
+    maxMemoryMiB, maxRowMiB, ...connection
+  } = entry;
+  return { ...connection, maxMemoryBytes: maxMemoryMiB * 1024 ** 2, maxRowBytes: maxRowMiB * 1024 ** 2 };
 }
 
 /** The agent's config file (JSON). */

@@ -24,3 +24,13 @@ export function toCell(value: unknown): Cell {
 export function rowBytes(row: readonly Cell[]): number {
   return Buffer.byteLength(JSON.stringify(row));
 }
+
+/** A lower bound of the JSON bytes raw driver values take as cells, known before converting them. */
+export function rawBytes(values: readonly unknown[]): number {
+  let total = 0;
+  for (const value of values) {
+    if (typeof value === 'string') total += value.length;
+    else if (value instanceof Uint8Array) total += Math.ceil(value.byteLength / 3) * 4;
+  }
+  return total;
+}

@@ -8,7 +8,7 @@ export function checkQueryInput(input: QueryInput): void {
   if (typeof input.text !== 'string' || input.text.trim() === '') throw new AppError('bad_request', 'the command text is empty');
   if (!MODES.has(input.executionMode)) throw new AppError('bad_request', 'unknown execution mode');
   if (!Number.isFinite(input.deadline)) throw new AppError('bad_request', 'the deadline must be epoch milliseconds');
-  for (const limit of [input.maxRows, input.maxBytes]) {
+  for (const limit of [input.maxRows, input.maxBytes, input.maxRowBytes]) {
     if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
       throw new AppError('bad_request', 'result limits must be non-negative integers');
     }

@@ -14,6 +14,8 @@ export interface QueryInput {
   maxRows?: number;
   /** More UTF-8 bytes of JSON-serialised rows than this -> AppError('result_too_large'). */
   maxBytes?: number;
+  /** One row of more UTF-8 bytes of JSON than this -> AppError('resource_limit_exceeded'); default: the connector's. */
+  maxRowBytes?: number;
   /** stream(): a batch closes before its rows' JSON would pass this many bytes (default 64 KiB; one larger row makes a batch alone). */
   batchBytes?: number;
   /** stream(): a batch holds at most this many rows (default 10 000). */

@@ -2,7 +2,7 @@
 // exactly one SELECT whose tree holds no statement of another kind, no INTO, no locking clause and no denied
 // function or table-valued source anywhere (CTEs, subqueries, set operations, joins included).
 import { createRequire } from 'node:module';
-import { foldName, isDeniedFunction } from './policy.ts';
+import { foldName, HOST_REASON, isDeniedFunction, isHostIntrospection } from './policy.ts';
 import type { DialectPolicy, SqlDialect } from './policy.ts';
 
 interface SqlParser {
@@ -86,6 +86,8 @@ function nodeReason(node: Record<string, unknown>, policy: DialectPolicy): strin
   if (typeof node.table === 'string' && isDeniedFunction(policy, foldName(node.table))) {
     return 'the statement reads from a source that is refused for read-only use';
   }
+  if (type !== undefined && FUNCTION_TYPES.has(type) && namesOf(node.name).some((name) => isHostIntrospection(policy, foldName(name)))) return HOST_REASON;
+  if (typeof node.table === 'string' && isHostIntrospection(policy, foldName(node.table))) return HOST_REASON;
   return undefined;
 }
 

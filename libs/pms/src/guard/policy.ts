@@ -12,6 +12,18 @@ export interface DialectPolicy {
   readonly functions: ReadonlySet<string>;
   /** Name prefixes refused like `functions` (whole families such as xp_* or dblink*). */
   readonly functionPrefixes: readonly string[];
+  /** Functions, views and tables that reveal the server's host: file paths, addresses, settings, other sessions. */
+  readonly host: HostPolicy;
+}
+
+/** Host introspection of one dialect: names and prefixes refused, and the few schema listings allowed. */
+export interface HostPolicy {
+  readonly names: ReadonlySet<string>;
+  readonly prefixes: readonly string[];
+  /** Names matching a prefix that are allowed: the table and column lists integrators need. */
+  readonly allowed: ReadonlySet<string>;
+  /** Server variables (`@@name`) are refused: MySQL's and SQL Server's hold paths, host names and ports. */
+  readonly serverVariables: boolean;
 }
 
 // Words that start or make up a write in every dialect. INTO covers SELECT INTO, INTO OUTFILE/DUMPFILE and
@@ -75,20 +87,51 @@ const TRANSACT_SQL_KEYWORDS = [
   'updlock', 'xlock', 'holdlock', 'tablock', 'tablockx', 'paglock',
 ];
 
-function policy(keywords: string[], functions: string[], functionPrefixes: string[] = []): DialectPolicy {
+// Host introspection: what a read-only login can still learn about the practice server itself (the database
+// file's absolute path, data directories, addresses, settings, other sessions). Integrators need the schema
+// (tables and columns), which stays readable: information_schema.tables / columns on the server engines, and on
+// SQLite sqlite_schema plus the pragma functions in SQLITE_SCHEMA_PRAGMAS.
+const POSTGRES_HOST = [
+  'inet_server_addr', 'inet_server_port', 'inet_client_addr', 'inet_client_port', 'current_setting',
+  'pg_settings', 'pg_show_all_settings', 'pg_file_settings', 'pg_show_all_file_settings', 'pg_hba_file_rules',
+  'pg_ident_file_mappings', 'pg_config', 'pg_current_logfile', 'pg_tablespace_location', 'pg_relation_filepath',
+  'pg_postmaster_start_time', 'pg_conf_load_time', 'pg_stat_activity', 'pg_stat_get_activity', 'pg_stat_ssl',
+  'pg_stat_gssapi', 'pg_stat_replication', 'pg_stat_wal_receiver', 'pg_stat_subscription', 'pg_replication_slots',
+  'pg_shmem_allocations', 'pg_backend_memory_contexts', 'pg_get_backend_memory_contexts',
+];
+const POSTGRES_HOST_PREFIXES = ['pg_ls_', 'pg_control_', 'pg_read_'];
+const MYSQL_HOST = [
+  'global_variables', 'session_variables', 'system_variables', 'global_status', 'session_status', 'processlist',
+  'user_variables', 'innodb_sys_tablespaces', 'innodb_sys_datafiles', 'performance_schema',
+];
+const SQLITE_HOST = ['sqlite_compileoption_get', 'sqlite_compileoption_used'];
+/** The pragma functions that list the schema; every other pragma_* (database_list, compile_options, ...) is refused. */
+export const SQLITE_SCHEMA_PRAGMAS = [
+  'pragma_table_list', 'pragma_table_info', 'pragma_table_xinfo', 'pragma_index_list', 'pragma_index_info',
+  'pragma_index_xinfo', 'pragma_foreign_key_list',
+];
+const TRANSACT_SQL_HOST = ['serverproperty', 'master_files', 'database_files', 'sysaltfiles', 'sysfiles'];
+const TRANSACT_SQL_HOST_PREFIXES = ['dm_os_', 'dm_server_', 'dm_exec_'];
+
+function host(names: string[], prefixes: string[], options: { allowed?: string[]; serverVariables?: boolean } = {}): HostPolicy {
+  return { names: new Set(names), prefixes, allowed: new Set(options.allowed), serverVariables: options.serverVariables === true };
+}
+
+function policy(keywords: string[], functions: string[], functionPrefixes: string[], hostPolicy: HostPolicy): DialectPolicy {
   return {
     keywords: new Set([...COMMON_KEYWORDS, ...keywords]),
     functions: new Set(functions),
     functionPrefixes,
+    host: hostPolicy,
   };
 }
 
 /** The deny-lists of each dialect. */
 export const POLICIES: Readonly<Record<SqlDialect, DialectPolicy>> = {
-  postgresql: policy(['copy', 'share', 'do', 'listen', 'notify', 'vacuum'], POSTGRES_FUNCTIONS, POSTGRES_PREFIXES),
-  mysql: policy(['share', 'handler', 'load', 'lock', 'unlock', 'do'], MYSQL_FUNCTIONS),
-  sqlite: policy(['pragma', 'attach', 'detach', 'vacuum', 'reindex'], SQLITE_FUNCTIONS),
-  transactsql: policy(TRANSACT_SQL_KEYWORDS, TRANSACT_SQL_FUNCTIONS, TRANSACT_SQL_PREFIXES),
+  postgresql: policy(['copy', 'share', 'do', 'listen', 'notify', 'vacuum'], POSTGRES_FUNCTIONS, POSTGRES_PREFIXES, host(POSTGRES_HOST, POSTGRES_HOST_PREFIXES)),
+  mysql: policy(['share', 'handler', 'load', 'lock', 'unlock', 'do'], MYSQL_FUNCTIONS, [], host(MYSQL_HOST, [], { serverVariables: true })),
+  sqlite: policy(['pragma', 'attach', 'detach', 'vacuum', 'reindex'], SQLITE_FUNCTIONS, [], host(SQLITE_HOST, ['pragma_'], { allowed: SQLITE_SCHEMA_PRAGMAS })),
+  transactsql: policy(TRANSACT_SQL_KEYWORDS, TRANSACT_SQL_FUNCTIONS, TRANSACT_SQL_PREFIXES, host(TRANSACT_SQL_HOST, TRANSACT_SQL_HOST_PREFIXES, { serverVariables: true })),
 };
 
 /**
@@ -103,3 +146,12 @@ export function foldName(name: string): string {
 export function isDeniedFunction(policy: DialectPolicy, folded: string): boolean {
   return policy.functions.has(folded) || policy.functionPrefixes.some((prefix) => folded.startsWith(prefix));
 }
+
+/** True if a (folded) name reads the server's host rather than the database's schema or rows. */
+export function isHostIntrospection(policy: DialectPolicy, folded: string): boolean {
+  const { names, prefixes, allowed } = policy.host;
+  return names.has(folded) || (prefixes.some((prefix) => folded.startsWith(prefix)) && !allowed.has(folded));
+}
+
+/** Why host introspection is refused; the same words for every dialect. */
+export const HOST_REASON = 'the statement reads the database server\'s host, files or settings, which is refused (table and column lists stay readable)';

@@ -22,7 +22,7 @@ import { AppError } from '@halo/contracts';
 import { checkSyntaxTree } from './ast.ts';
 import { lexStatement } from './lexer.ts';
 import type { Segment } from './lexer.ts';
-import { foldName, isDeniedFunction, POLICIES } from './policy.ts';
+import { foldName, HOST_REASON, isDeniedFunction, isHostIntrospection, POLICIES } from './policy.ts';
 import type { DialectPolicy, SqlDialect } from './policy.ts';
 
 export type { SqlDialect } from './policy.ts';
@@ -116,13 +116,16 @@ function checkWords(segments: readonly Segment[], dialect: SqlDialect, policy: D
   for (const segment of segments) {
     if (segment.kind === 'identifier') {
       if (isDeniedFunction(policy, foldName(segment.text))) return 'the statement names a function that is refused for read-only use';
+      if (isHostIntrospection(policy, foldName(segment.text))) return HOST_REASON;
       words.push('"');
     } else if (segment.kind === 'code') {
       if (dialect === 'mysql' && segment.text.includes(':=')) return 'variable assignments are refused';
+      if (policy.host.serverVariables && segment.text.includes('@@')) return HOST_REASON;
       for (const word of segment.text.match(WORD) ?? []) {
         const folded = foldName(word);
         if (policy.keywords.has(folded)) return 'the statement contains a keyword that writes, locks or runs another statement';
         if (isDeniedFunction(policy, folded)) return 'the statement names a function that is refused for read-only use';
+        if (isHostIntrospection(policy, folded)) return HOST_REASON;
         words.push(folded);
       }
     }

@@ -1,5 +1,6 @@
 import { AppError } from '@halo/contracts';
 import type { QueryParameter, SqlDbType } from '@halo/contracts';
+import { parseDecimalParameter } from './decimal-values.ts';
 
 /** A value better-sqlite3 can bind. */
 export type BoundValue = string | number | bigint | Buffer | null;
@@ -20,7 +21,6 @@ const DATE_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,7})
 const DATE_TIME_OFFSET = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,7})?)?)\s?(Z|[+-]\d{2}:\d{2})$/;
 const GUID = /^\{?([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\}?$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)$/;
 const FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** The bare name better-sqlite3 binds `@name` from; bad_request if the name is not an identifier. */
@@ -43,16 +43,43 @@ export function bindParameters(parameters: readonly QueryParameter[]): Record<st
     const key = parameterKey(parameter.name);
     if (Object.hasOwn(bound, key)) throw new AppError('bad_request', `parameter @${key} is given more than once`);
     const value = convertParameter(parameter);
-    bound[key] = typeof value === 'number' && SQLITE_INTEGER_TYPES.has(parameter.type) ? BigInt(value) : value;
+    if (typeof value === 'number' && SQLITE_INTEGER_TYPES.has(parameter.type)) bound[key] = BigInt(value);
+    else if (typeof value === 'string' && DECIMAL_TYPES.has(parameter.type)) bound[key] = sqliteDecimal(value);
+    else bound[key] = value;
   }
   return bound;
 }
 
-/** Converts one parameter's string value by its SqlDbType; errors name the parameter, never its value. */
+const DECIMAL_TYPES: ReadonlySet<SqlDbType> = new Set(['Decimal', 'Money', 'SmallMoney']);
+
+/**
+ * SQLite has no decimal type (a DECIMAL column holds REAL or INTEGER): a decimal binds as a number when a double
+ * gives back exactly its digits, so comparisons and arithmetic stay numeric, and as its text otherwise, so
+ * `SELECT @amount` returns every digit of "99999999999999999999".
+ */
+function sqliteDecimal(text: string): BoundValue {
+  const number = Number(text);
+  return canonicalDecimal(String(number)) === canonicalDecimal(text) ? number : text;
+}
+
+/** Digits without a '+', leading zeros or trailing fraction zeros: "-0012.50" -> "-12.5". */
+function canonicalDecimal(text: string): string {
+  const [whole = '', fraction = ''] = text.replace(/^\+/, '').split('.');
+  const sign = whole.startsWith('-') ? '-' : '';
+  const digits = `${whole.replace(/^-/, '').replace(/^0+/, '') || '0'}.${fraction.replace(/0+$/, '')}`.replace(/\.$/, '');
+  return digits === '0' ? '0' : `${sign}${digits}`;
+}
+
+/**
+ * Converts one parameter's string value by its SqlDbType; errors name the parameter, never its value. Decimal,
+ * Money and SmallMoney come back as their exact text, checked against SQL Server's ranges.
+ */
 export function convertParameter(parameter: QueryParameter): BoundValue {
   const { value, type } = parameter;
   if (value === null) return null;
-  const invalid = () => new AppError('bad_request', `parameter @${parameterKey(parameter.name)} is not a valid ${type}`);
+  const label = `parameter @${parameterKey(parameter.name)}`;
+  if (DECIMAL_TYPES.has(type)) return parseDecimalParameter({ ...parameter, value }, label).text;
+  const invalid = () => new AppError('bad_request', `${label} is not a valid ${type}`);
   const converted = convert(type, value);
   if (converted === undefined) throw invalid();
   return converted;
@@ -77,7 +104,7 @@ function convert(type: SqlDbType, value: string): BoundValue | undefined {
     case 'Decimal':
     case 'Money':
     case 'SmallMoney':
-      return parseNumber(value, DECIMAL);
+      return undefined; // convertParameter parses these exactly
     case 'Date':
       return parseDate(value);
     case 'Time':

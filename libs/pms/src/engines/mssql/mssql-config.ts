@@ -1,11 +1,12 @@
 import { AppError } from '@halo/contracts';
+import type { ResourceLimits } from '../../connector/resource-limits.ts';
 
 /**
  * How to reach a SQL Server database. Give `port` for a fixed TCP port, or `instanceName` to ask the SQL Browser
  * service (UDP 1434 on `host`) for a named instance's port; not both. The password comes inline, from a file or
  * from the environment. `authentication: 'ntlm'` logs in as a Windows account (`domain` required) over NTLM.
  */
-export interface MssqlConfig {
+export interface MssqlConfig extends ResourceLimits {
   engine: 'mssql';
   /** Host name or IP address of the SQL Server machine. */
   host: string;

@@ -80,7 +80,8 @@ class SqlServerConnector implements MssqlConnector {
     const guard = guardQuery(input.deadline, input.signal);
     return this.#queue.run(guard, () => this.#closed, async (turn) => {
       const connection = await Promise.race([this.#ensureConnection(), guard.stopped]);
-      const cursor = new MssqlCursor(connection, input, parameters, guard, {
+      const limited = { ...input, maxRowBytes: input.maxRowBytes ?? this.#config.maxRowBytes };
+      const cursor = new MssqlCursor(connection, limited, parameters, guard, {
         release: turn.release,
         broken: () => this.#discard(connection),
       });

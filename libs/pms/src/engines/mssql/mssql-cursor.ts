@@ -3,6 +3,7 @@ import type { Cell, ColumnInfo } from '@halo/contracts';
 import { Request } from 'tedious';
 import type { Connection } from 'tedious';
 import { rowBytes } from '../../connector/cells.ts';
+import { rowLimitError } from '../../connector/resource-limits.ts';
 import type { QueryInput, ResultCursor, ResultSummary } from '../../connector/connector.ts';
 import { cancelError } from '../../connector/cursor-errors.ts';
 import { elapsedMs } from '../../connector/elapsed-ms.ts';
@@ -167,6 +168,13 @@ export class MssqlCursor implements ResultCursor {
 
   #add(row: Cell[]): void {
     const size = rowBytes(row);
+    const { maxRowBytes } = this.#input;
+    if (maxRowBytes !== undefined && size > maxRowBytes) {
+      this.#batch = [];
+      this.#fail(rowLimitError(maxRowBytes));
+      this.#stop();
+      return;
+    }
     this.#rowCount++;
     this.#bytes += size + (this.#rowCount > 1 ? 1 : 0);
     const { maxRows, maxBytes } = this.#input;

@@ -1,6 +1,7 @@
 import { AppError } from '@halo/contracts';
 import type { QueryParameter, SqlDbType } from '@halo/contracts';
 import { TYPES } from 'tedious';
+import { decimalShape, parseDecimalParameter, scaledDigits } from '../../parameters/decimal-values.ts';
 import { convertParameter, parameterKey } from '../../parameters/convert-parameter.ts';
 
 type TediousType = (typeof TYPES)[keyof typeof TYPES];
@@ -31,6 +32,60 @@ const TYPE_OF: Record<SqlDbType, TediousType> = {
   UniqueIdentifier: TYPES.UniqueIdentifier, VarBinary: TYPES.VarBinary, VarChar: TYPES.VarChar, Xml: TYPES.NVarChar,
 };
 
+// tedious parses decimal and money values with parseFloat, which rounds past ~15 significant digits: these
+// variants take the value already scaled to an exact integer (decimal-values.ts) and write its bytes as they are.
+interface ScaledValue {
+  value: bigint | null;
+  precision: number;
+}
+const EXACT_DECIMAL: TediousType = {
+  ...TYPES.Decimal,
+  validate: (value: unknown) => value,
+  writeValue(buffer: { writeUInt8(value: number): void }, data: ScaledValue) {
+    if (data.value === null) {
+      buffer.writeUInt8(0);
+      return;
+    }
+    const size = decimalSize(data.precision);
+    let magnitude = data.value < 0n ? -data.value : data.value;
+    buffer.writeUInt8(size + 1);
+    buffer.writeUInt8(data.value < 0n ? 0 : 1);
+    for (let i = 0; i < size; i += 1, magnitude >>= 8n) buffer.writeUInt8(Number(magnitude & 0xffn));
+  },
+} as TediousType;
+const EXACT_MONEY: TediousType = {
+  ...TYPES.Money,
+  validate: (value: unknown) => value,
+  writeValue(buffer: { writeUInt8(value: number): void; writeInt32LE(value: number): void; writeUInt32LE(value: number): void }, data: ScaledValue) {
+    if (data.value === null) {
+      buffer.writeUInt8(0);
+      return;
+    }
+    buffer.writeUInt8(8);
+    buffer.writeInt32LE(Number(data.value >> 32n));
+    buffer.writeUInt32LE(Number(data.value & 0xffff_ffffn));
+  },
+} as TediousType;
+const EXACT_SMALL_MONEY: TediousType = {
+  ...TYPES.SmallMoney,
+  validate: (value: unknown) => value,
+  writeValue(buffer: { writeUInt8(value: number): void; writeInt32LE(value: number): void }, data: ScaledValue) {
+    if (data.value === null) {
+      buffer.writeUInt8(0);
+      return;
+    }
+    buffer.writeUInt8(4);
+    buffer.writeInt32LE(Number(data.value));
+  },
+} as TediousType;
+
+/** Bytes of a decimal's magnitude at a precision (TDS: 4, 8, 12 or 16). */
+function decimalSize(precision: number): number {
+  if (precision <= 9) return 4;
+  if (precision <= 19) return 8;
+  return precision <= 28 ? 12 : 16;
+}
+
 const MAX_TYPES: ReadonlySet<SqlDbType> = new Set(['Text', 'NText', 'Image', 'Xml']);
 const WALL_CLOCK = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?)?(Z|[+-]\d{2}:\d{2})?$/;
 const TIME_OF_DAY = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$/;
@@ -47,12 +102,29 @@ export function mssqlParameters(parameters: readonly QueryParameter[]): MssqlPar
     // SQL Server parameter names are case-insensitive.
     if (seen.has(lower)) throw new AppError('bad_request', `parameter @${name} is given more than once`);
     seen.add(lower);
-    const converted = convertParameter(parameter);
     const options: ParameterOptions = {};
+    if (parameter.type === 'Decimal' || parameter.type === 'Money' || parameter.type === 'SmallMoney') {
+      return { name, ...exactDecimal(parameter, options), options };
+    }
+    const converted = convertParameter(parameter);
     if (MAX_TYPES.has(parameter.type)) options.length = Infinity;
     else if (parameter.size !== undefined && parameter.size > 0) options.length = parameter.size;
     return { name, type: TYPE_OF[parameter.type], value: value(parameter.type, converted, parameter.value, options), options };
   });
+}
+
+/** A Decimal (precision and scale from the parameter, else from its text), Money or SmallMoney, scaled exactly. */
+function exactDecimal(parameter: QueryParameter, options: ParameterOptions): { type: TediousType; value: bigint | null } {
+  const type = parameter.type === 'Decimal' ? EXACT_DECIMAL : parameter.type === 'Money' ? EXACT_MONEY : EXACT_SMALL_MONEY;
+  if (parameter.value === null) {
+    if (parameter.type === 'Decimal') Object.assign(options, decimalShape(parameter, { text: '', negative: false, whole: '', fraction: '' }));
+    return { type, value: null };
+  }
+  const decimal = parseDecimalParameter({ ...parameter, value: parameter.value }, `parameter @${parameterKey(parameter.name)}`);
+  if (parameter.type !== 'Decimal') return { type, value: scaledDigits(decimal, 4) };
+  const shape = decimalShape(parameter, decimal);
+  Object.assign(options, shape);
+  return { type, value: scaledDigits(decimal, shape.scale) };
 }
 
 function value(type: SqlDbType, converted: unknown, raw: string | null, options: ParameterOptions): unknown {
@@ -60,14 +132,6 @@ function value(type: SqlDbType, converted: unknown, raw: string | null, options:
   switch (type) {
     case 'Bit':
       return converted === 1;
-    case 'Decimal': {
-      // tedious scales a JS number: precision and scale come from the text so 12.345 is not rounded to 12.
-      const [whole = '', fraction = ''] = raw.trim().replace(/^[+-]/, '').split('.');
-      const digits = whole.replace(/^0+/, '').length + fraction.length;
-      options.scale = Math.min(fraction.length, 38);
-      options.precision = Math.min(Math.max(digits, options.scale, 1), 38);
-      return converted;
-    }
     case 'Date':
     case 'DateTime':
     case 'DateTime2':

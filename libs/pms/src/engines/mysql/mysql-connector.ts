@@ -8,6 +8,7 @@ import { mysqlError } from './mysql-errors.ts';
 import { mysqlTypeName } from './mysql-types.ts';
 import { RoundTrips } from '../server/round-trips.ts';
 import { resolvePassword, tlsOptions, type ServerConnectionConfig } from '../server/server-config.ts';
+import type { ResourceLimits } from '../../connector/resource-limits.ts';
 import { ServerConnector } from '../server/server-connector.ts';
 import type { ServerSession, StatementPlan } from '../server/server-connector.ts';
 import type { ServerStatement } from '../server/server-cursor.ts';
@@ -15,7 +16,7 @@ import { bindServerStatement } from '../server/server-parameters.ts';
 import { stopWithin } from '../../connector/stop-within.ts';
 
 /** A MySQL or MariaDB database; every statement runs in a READ ONLY transaction unless it is a nonQuery with allowWrites. */
-export type MysqlConfig = { engine: 'mysql' } & ServerConnectionConfig;
+export type MysqlConfig = { engine: 'mysql' } & ServerConnectionConfig & ResourceLimits;
 
 const ABORT_MS = 5_000;
 const CONNECT_MS = 10_000;
@@ -51,8 +52,9 @@ export async function openMysqlConnector(config: MysqlConfig): Promise<Connector
     engine: 'mysql',
     identity: `mysql://${config.host}:${port}/${config.database}`,
     allowWrites,
+    maxRowBytes: config.maxRowBytes,
     bind: (text, parameters) => bindServerStatement(text, parameters, 'mysql'),
-    connect: () => MysqlSession.connect({ ...options, password: resolvePassword(config) ?? '' }, allowWrites),
+    connect: () => MysqlSession.connect({ ...options, password: resolvePassword(config) ?? '' }, allowWrites, config.maxMemoryBytes),
   });
 }
 
@@ -61,6 +63,19 @@ function run(connection: Connection, sql: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
     connection.query(sql, (error, result) => (error ? reject(error) : resolve(result)));
   });
+}
+
+/**
+ * MariaDB caps what one session may allocate (sorts, temporary tables, result buffers) with max_session_mem_used,
+ * which any login may lower for itself; a statement past it fails with error 1290 (resource_limit_exceeded).
+ * MySQL has no such session variable (1193): its sessions keep the server's own limits.
+ */
+async function limitSessionMemory(connection: Connection, bytes: number): Promise<void> {
+  try {
+    await run(connection, `SET SESSION max_session_mem_used = ${Math.max(8192, Math.floor(bytes))}`);
+  } catch (error) {
+    if ((error as { errno?: unknown }).errno !== 1193) throw error;
+  }
 }
 
 /** One mysql2 connection: a read-only session unless writes are allowed, and its thread id for KILL QUERY. */
@@ -76,7 +91,7 @@ class MysqlSession implements ServerSession {
     connection.on('end', () => { this.#alive = false; });
   }
 
-  static async connect(options: ConnectionOptions, allowWrites: boolean): Promise<MysqlSession> {
+  static async connect(options: ConnectionOptions, allowWrites: boolean, maxMemoryBytes: number | undefined): Promise<MysqlSession> {
     const connection = mysql.createConnection(options);
     connection.on('error', () => undefined); // a failed connect rejects below
     try {
@@ -84,6 +99,7 @@ class MysqlSession implements ServerSession {
       // A second layer under the READ ONLY transaction of each statement: in a read-only session even DDL, which
       // commits implicitly and would otherwise run outside that transaction, is refused.
       if (!allowWrites) await run(connection, 'SET SESSION TRANSACTION READ ONLY');
+      if (maxMemoryBytes !== undefined) await limitSessionMemory(connection, maxMemoryBytes);
       return new MysqlSession(connection, options);
     } catch (error) {
       connection.destroy();

@@ -14,6 +14,10 @@ export function mysqlError(error: unknown): AppError {
   const { errno, code } = error as { errno?: unknown; code?: unknown };
   const message = error instanceof Error ? error.message : '';
   const number = typeof errno === 'number' ? errno : 0;
+  // 1290 is also MariaDB's answer to a session past max_session_mem_used (the connector's memory limit).
+  if (number === 1290 && /max-session-mem-used/.test(message)) {
+    return new AppError('resource_limit_exceeded', 'the statement needed more memory than this site allows (MariaDB max_session_mem_used)');
+  }
   // 1792: write in a READ ONLY transaction; 1290: server running with --read-only.
   if (number === 1792 || number === 1290) return new AppError('writes_disabled', 'MySQL: the statement tried to write in a read-only transaction');
   // 1969: max_statement_time exceeded (MariaDB); 3024: max_execution_time exceeded (MySQL).

@@ -9,6 +9,7 @@ import { postgresError } from './postgres-errors.ts';
 import { POSTGRES_TYPES, postgresTypeName } from './postgres-types.ts';
 import { RoundTrips } from '../server/round-trips.ts';
 import { resolvePassword, tlsOptions, type ServerConnectionConfig } from '../server/server-config.ts';
+import type { ResourceLimits } from '../../connector/resource-limits.ts';
 import { ServerConnector } from '../server/server-connector.ts';
 import type { ServerSession, StatementPlan } from '../server/server-connector.ts';
 import type { ServerStatement } from '../server/server-cursor.ts';
@@ -16,7 +17,7 @@ import { bindServerStatement } from '../server/server-parameters.ts';
 import { stopWithin } from '../../connector/stop-within.ts';
 
 /** A PostgreSQL database; every statement runs in a READ ONLY transaction unless it is a nonQuery with allowWrites. */
-export type PostgresConfig = { engine: 'postgres' } & ServerConnectionConfig;
+export type PostgresConfig = { engine: 'postgres' } & ServerConnectionConfig & ResourceLimits;
 
 // How long stopping a statement (cancel, wait for the server to give up, roll back) may take before the
 // connection is thrown away instead.
@@ -46,6 +47,7 @@ export async function openPostgresConnector(config: PostgresConfig): Promise<Con
     engine: 'postgres',
     identity: `postgres://${config.host}:${port}/${config.database}`,
     allowWrites,
+    maxRowBytes: config.maxRowBytes,
     bind: (text, parameters) => bindServerStatement(text, parameters, 'postgres'),
     // The password is read at each connect, so a rotated file or variable takes effect without a restart.
     connect: () => PostgresSession.connect({ ...client, password: resolvePassword(config) }, allowWrites),

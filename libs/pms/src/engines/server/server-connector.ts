@@ -36,6 +36,8 @@ export interface ServerEngine {
   /** Where the database lives, without credentials. */
   readonly identity: string;
   readonly allowWrites: boolean;
+  /** Default maxRowBytes of a statement. */
+  readonly maxRowBytes: number | undefined;
   bind(text: string, parameters: QueryInput['parameters']): BoundStatement;
   connect(): Promise<ServerSession>;
 }
@@ -96,6 +98,7 @@ export class ServerConnector implements Connector {
         scalar: input.executionMode === 'scalar',
         maxRows: input.maxRows,
         maxBytes: input.maxBytes,
+        maxRowBytes: input.maxRowBytes ?? this.#server.maxRowBytes,
         batchRows: input.batchRows ?? BATCH_ROWS,
         batchBytes: input.batchBytes ?? BATCH_BYTES,
       }, guard, started, turn.release);

@@ -5,6 +5,7 @@ import type { ResultCursor, ResultSummary } from '../../connector/connector.ts';
 import { cancelError, failureError } from '../../connector/cursor-errors.ts';
 import { elapsedMs } from '../../connector/elapsed-ms.ts';
 import type { QueryGuard } from '../../connector/query-guard.ts';
+import { rowLimitError } from '../../connector/resource-limits.ts';
 import { SerialReads } from '../../connector/serial-reads.ts';
 import { turnRelease } from '../../connector/turn-release.ts';
 
@@ -30,6 +31,7 @@ export interface CursorLimits {
   scalar: boolean;
   maxRows: number | undefined;
   maxBytes: number | undefined;
+  maxRowBytes: number | undefined;
   batchRows: number;
   batchBytes: number;
 }
@@ -96,7 +98,7 @@ export class ServerCursor implements ResultCursor {
 
   async #read(): Promise<IteratorResult<Cell[][], undefined>> {
     if (this.#state !== 'open') return this.#afterOpen();
-    const { scalar, maxRows, maxBytes, batchRows, batchBytes: batchLimit } = this.#limits;
+    const { scalar, maxRows, maxBytes, maxRowBytes, batchRows, batchBytes: batchLimit } = this.#limits;
     const batch: Cell[][] = [];
     let batchBytes = 2;
     try {
@@ -116,6 +118,7 @@ export class ServerCursor implements ResultCursor {
         const raw = this.#pending[this.#pendingAt] ?? [];
         const row = scalar ? [raw[0] ?? null] : raw;
         const size = rowBytes(row);
+        if (maxRowBytes !== undefined && size > maxRowBytes) throw rowLimitError(maxRowBytes);
         // Close the batch before this row would take it past batchBytes; one larger row travels alone.
         if (batch.length > 0 && batchBytes + 1 + size > batchLimit) break;
         this.#pendingAt += 1;

@@ -15,8 +15,6 @@ export interface BoundStatement {
   values: ServerValue[];
 }
 
-const DECIMAL_TYPES = new Set(['Decimal', 'Money', 'SmallMoney']);
-
 /**
  * Binds `@name` parameters; bad_request for a missing, repeated or invalid one. PostgreSQL gets `$n` and a values
  * array (the server binds them). MySQL gets each value written into the text as a literal by the same scanner
@@ -52,10 +50,9 @@ export function mysqlLiteral(value: ServerValue): string {
 }
 
 function serverValue(parameter: QueryParameter, dialect: PlaceholderDialect): ServerValue {
+  // Decimals come back as their validated text, which travels as it is: a JS number would round them.
   const converted = convertParameter(parameter);
   if (converted === null) return null;
-  // Decimals travel as their validated text: a JS number would round them.
-  if (DECIMAL_TYPES.has(parameter.type) && parameter.value !== null) return parameter.value.trim();
   if (typeof converted === 'bigint') {
     // Within the safe range a number, so `LIMIT ?` on MySQL sees an integer; beyond it the digits as text.
     return converted >= BigInt(Number.MIN_SAFE_INTEGER) && converted <= BigInt(Number.MAX_SAFE_INTEGER)

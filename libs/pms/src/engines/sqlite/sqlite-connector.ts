@@ -4,23 +4,25 @@ import type { ColumnInfo } from '@halo/contracts';
 import { checkQueryInput } from '../../connector/check-input.ts';
 import { collectResult } from '../../connector/collect-result.ts';
 import type { Connector, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
-
-/** A SQLite database file; read-only unless allowWrites. */
-export type SqliteConfig = { engine: 'sqlite'; path: string; allowWrites?: boolean };
 import { bindParameters } from '../../parameters/convert-parameter.ts';
 import { guardQuery } from '../../connector/query-guard.ts';
+import type { ResourceLimits } from '../../connector/resource-limits.ts';
 import { assertReadOnly } from '../../guard/read-only-guard.ts';
 import { SqliteCursor } from './sqlite-cursor.ts';
 import { SqliteProcess } from './sqlite-process.ts';
 import { StatementQueue } from '../../connector/statement-queue.ts';
 import { BATCH_BYTES, BATCH_ROWS, PREFETCH_BATCHES } from './sqlite-protocol.ts';
 
+/** A SQLite database file; read-only unless allowWrites. */
+export type SqliteConfig = { engine: 'sqlite'; path: string; allowWrites?: boolean } & ResourceLimits;
+
 /** Opens a SQLite database (read-only unless allowWrites) in its own worker process. */
 export async function openSqliteConnector(config: SqliteConfig): Promise<Connector> {
   const path = resolve(config.path);
   const allowWrites = config.allowWrites === true;
-  const worker = await SqliteProcess.start(path, allowWrites);
-  return new SqliteConnector(path, allowWrites, worker);
+  const limits: ResourceLimits = { maxMemoryBytes: config.maxMemoryBytes, maxRowBytes: config.maxRowBytes };
+  const worker = await SqliteProcess.start(path, allowWrites, limits.maxMemoryBytes);
+  return new SqliteConnector(path, allowWrites, limits, worker);
 }
 
 /**
@@ -33,13 +35,15 @@ class SqliteConnector implements Connector {
   readonly engine = 'sqlite' as const;
   readonly #path: string;
   readonly #allowWrites: boolean;
+  readonly #limits: ResourceLimits;
   #worker: SqliteProcess | undefined;
   readonly #queue = new StatementQueue<SqliteCursor>();
   #closed = false;
 
-  constructor(path: string, allowWrites: boolean, worker: SqliteProcess) {
+  constructor(path: string, allowWrites: boolean, limits: ResourceLimits, worker: SqliteProcess) {
     this.#path = path;
     this.#allowWrites = allowWrites;
+    this.#limits = limits;
     this.#worker = worker;
   }
 
@@ -67,6 +71,7 @@ class SqliteConnector implements Connector {
         mode: input.executionMode,
         maxRows: input.maxRows,
         maxBytes: input.maxBytes,
+        maxRowBytes: input.maxRowBytes ?? this.#limits.maxRowBytes,
         batchRows: input.batchRows ?? BATCH_ROWS,
         batchBytes: input.batchBytes ?? BATCH_BYTES,
         credit: PREFETCH_BATCHES,
@@ -110,7 +115,7 @@ class SqliteConnector implements Connector {
   }
 
   async #ensureWorker(): Promise<SqliteProcess> {
-    if (!this.#worker?.alive) this.#worker = await SqliteProcess.start(this.#path, this.#allowWrites);
+    if (!this.#worker?.alive) this.#worker = await SqliteProcess.start(this.#path, this.#allowWrites, this.#limits.maxMemoryBytes);
     return this.#worker;
   }
 }

@@ -1,7 +1,10 @@
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { AppError } from '@halo/contracts';
+import { memoryLimitError } from '../../connector/resource-limits.ts';
+import { MEMORY_EXCEEDED, WATCHDOG_FD } from './sqlite-memory-watchdog.ts';
 import type { WorkerEvent, WorkerRequest } from './sqlite-protocol.ts';
 import { WorkerStatement } from './sqlite-statement.ts';
 
@@ -19,12 +22,23 @@ export class SqliteProcess {
   #killReason: AppError | undefined;
   readonly #exit: Promise<void>;
 
-  private constructor(child: ChildProcess) {
+  private constructor(child: ChildProcess, maxMemoryBytes: number | undefined) {
     this.#child = child;
-    this.#exit = new Promise((resolve) => child.once('exit', () => resolve()));
+    // The memory watchdog says why it is about to kill the process before it does: its statement fails with that.
+    let report = '';
+    const watchdog = child.stdio[WATCHDOG_FD];
+    watchdog?.on('data', (chunk: Buffer) => {
+      report += chunk.toString('latin1');
+      if (maxMemoryBytes !== undefined && report.includes(MEMORY_EXCEEDED)) this.#killReason ??= memoryLimitError(maxMemoryBytes);
+    });
+    watchdog?.on('error', () => {});
+    // 'exit' can come before the last of the pipe is read: the statement fails once the report is in.
+    const reported = new Promise<void>((resolve) => (watchdog ? watchdog.once('close', () => resolve()) : resolve()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    this.#exit = Promise.all([exited, reported]).then(() => undefined);
     child.on('message', (event: WorkerEvent) => this.#onEvent(event));
-    child.once('exit', () => {
-      this.#exited = true;
+    child.once('exit', () => { this.#exited = true; });
+    void this.#exit.then(() => {
       this.#current?.statement.fail(this.#killReason ?? new AppError('internal', 'the SQLite worker stopped unexpectedly'));
       this.#current = undefined;
     });
@@ -32,14 +46,17 @@ export class SqliteProcess {
     this.#setRef(false);
   }
 
-  /** Starts a worker and opens the database in it; rejects if the file cannot be opened. */
-  static async start(path: string, allowWrites: boolean): Promise<SqliteProcess> {
+  /**
+   * Starts a worker and opens the database in it; rejects if the file cannot be opened. With `maxMemoryBytes`,
+   * a statement that takes the process past it fails with resource_limit_exceeded (the process is killed).
+   */
+  static async start(path: string, allowWrites: boolean, maxMemoryBytes?: number): Promise<SqliteProcess> {
     const child = fork(WORKER_FILE, [], {
       serialization: 'advanced', // keeps bigint and Buffer parameters intact
       // The caller's flags (--test, --inspect, ...) do not belong in the worker. A small young generation keeps
       // its RSS flat: under a long stream's allocation rate V8 would grow it to 2 x 64 MiB of garbage.
       execArgv: ['--max-semi-space-size=8'],
-      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc', 'pipe'], // 4: the memory watchdog's report
     });
     const ready = new Promise<void>((resolve, reject) => {
       child.on('error', () => reject(new AppError('internal', 'the SQLite worker could not be started')));
@@ -49,8 +66,8 @@ export class SqliteProcess {
         else if (event.type === 'error') reject(new AppError(event.code, event.message));
       });
     });
-    const worker = new SqliteProcess(child);
-    const open: WorkerRequest = { type: 'open', path, allowWrites };
+    const worker = new SqliteProcess(child, maxMemoryBytes);
+    const open: WorkerRequest = { type: 'open', path, allowWrites, maxMemoryBytes };
     child.send(open);
     worker.#setRef(true);
     try {
@@ -146,12 +163,15 @@ export class SqliteProcess {
   }
 
   #setRef(referenced: boolean): void {
+    const watchdog = this.#child.stdio[WATCHDOG_FD] as Socket | null | undefined;
     if (referenced) {
       this.#child.ref();
       this.#child.channel?.ref();
+      watchdog?.ref();
     } else {
       this.#child.unref();
       this.#child.channel?.unref();
+      watchdog?.unref();
     }
   }
 }

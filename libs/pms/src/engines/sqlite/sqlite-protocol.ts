@@ -7,7 +7,8 @@ import type { BoundValue } from '../../parameters/convert-parameter.ts';
 
 /** Parent -> worker. */
 export type WorkerRequest =
-  | { type: 'open'; path: string; allowWrites: boolean }
+  /** `maxMemoryBytes`: the process's resident memory limit while a statement runs (sqlite-memory-watchdog.ts). */
+  | { type: 'open'; path: string; allowWrites: boolean; maxMemoryBytes: number | undefined }
   | {
     type: 'query';
     id: number;
@@ -16,6 +17,7 @@ export type WorkerRequest =
     mode: 'reader' | 'scalar' | 'nonQuery';
     maxRows: number | undefined;
     maxBytes: number | undefined;
+    maxRowBytes: number | undefined;
     batchRows: number;
     batchBytes: number;
     /** Batches the worker may send before it hears more. */

@@ -7,9 +7,12 @@
 import Database from 'better-sqlite3';
 import { AppError } from '@halo/contracts';
 import type { Cell, ColumnInfo } from '@halo/contracts';
-import { rowBytes, toCell } from '../../connector/cells.ts';
+import { rawBytes, rowBytes, toCell } from '../../connector/cells.ts';
 import { leadingKeyword } from './leading-keyword.ts';
+import { rowLimitError } from '../../connector/resource-limits.ts';
 import { sqliteError } from './sqlite-errors.ts';
+import { startMemoryWatchdog } from './sqlite-memory-watchdog.ts';
+import type { MemoryWatchdog } from './sqlite-memory-watchdog.ts';
 import type { WorkerEvent, WorkerRequest } from './sqlite-protocol.ts';
 
 type QueryRequest = Extract<WorkerRequest, { type: 'query' }>;
@@ -27,6 +30,7 @@ let db: Database.Database | undefined;
 let allowWrites = false;
 let queryOnly: Database.Statement<[], unknown> | undefined;
 let active: Active | undefined;
+let watchdog: MemoryWatchdog | undefined;
 
 process.on('disconnect', () => process.exit(0));
 process.on('message', (message: WorkerRequest) => {
@@ -72,6 +76,7 @@ async function awaitCredit(state: Active): Promise<boolean> {
 function open(request: Extract<WorkerRequest, { type: 'open' }>): void {
   try {
     allowWrites = request.allowWrites;
+    if (request.maxMemoryBytes !== undefined) watchdog = startMemoryWatchdog(request.maxMemoryBytes);
     db = new Database(request.path, { readonly: !allowWrites, fileMustExist: true });
     db.defaultSafeIntegers(true);
     if (!allowWrites) {
@@ -93,12 +98,15 @@ async function runQuery(request: QueryRequest): Promise<void> {
   const state: Active = { id: request.id, credit: request.credit, stopped: false, wake: undefined };
   active = state;
   let end: WorkerEvent;
+  watchdog?.watch(true);
   try {
     const summary = await execute(request, state);
     end = { type: 'done', id: request.id, ...summary };
   } catch (error) {
     const failure = sqliteError(error);
     end = { type: 'error', id: request.id, code: failure.code, message: failure.message };
+  } finally {
+    watchdog?.watch(false);
   }
   // Clean up before answering: once the parent hears the end it may send the next statement.
   try {
@@ -123,7 +131,7 @@ interface Summary {
 async function execute(request: QueryRequest, state: Active): Promise<Summary> {
   if (!db) throw new AppError('internal', 'the database is not open');
   if (leadingKeyword(request.text) === 'PRAGMA') {
-    throw new AppError('writes_disabled', 'PRAGMA statements are not accepted; read settings with pragma_* table functions');
+    throw new AppError('writes_disabled', 'PRAGMA statements are not accepted; list tables and columns with pragma_table_list and pragma_table_info');
   }
   const statement = db.prepare(request.text) as Statement;
   // Backstop for anything else that changes the session while compiling: the read-only session must hold.
@@ -169,8 +177,12 @@ async function readRows(request: QueryRequest, statement: Statement, state: Acti
   const rows = statement.raw(true).iterate() as IterableIterator<unknown[]>;
   try {
     for (const raw of rows) {
-      const row = scalar ? [toCell(raw[0])] : raw.map(toCell);
+      const values = scalar ? raw.slice(0, 1) : raw;
+      // Checked before the row is converted and serialised, which would take several times its size again.
+      if (request.maxRowBytes !== undefined && rawBytes(values) > request.maxRowBytes) throw rowLimitError(request.maxRowBytes);
+      const row = values.map(toCell);
       const size = rowBytes(row);
+      if (request.maxRowBytes !== undefined && size > request.maxRowBytes) throw rowLimitError(request.maxRowBytes);
       rowCount += 1;
       bytes += size + (rowCount > 1 ? 1 : 0);
       if (request.maxRows !== undefined && rowCount > request.maxRows) {
