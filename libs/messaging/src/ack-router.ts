@@ -2,6 +2,7 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import { AckMessage, AppError, subjects } from '@halo/contracts';
 import type { Logger } from '@halo/log';
 import { decodeJson } from './json-codec.ts';
+import { atDeadline, MAX_TIMER_MS, type DeadlineTimer } from './deadline-timer.ts';
 
 /** The requester's credits and cancel for one query, as the agent's sender sees them. */
 export interface AckChannel {
@@ -24,9 +25,6 @@ export interface AckRouterOptions {
 /** How long, and how many, cancels for queries not (yet) open are remembered: a cancel may overtake open(). */
 const EARLY_CANCEL_MS = 5 * 60_000;
 const EARLY_CANCEL_MAX = 10_000;
-
-/** Largest setTimeout delay Node accepts. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * One per agent connection: subscribes once to `halo.v1.ack.<link>.>` (a wildcard set up at start, so acks are
@@ -116,7 +114,7 @@ interface Waiter {
   reject: (err: AppError) => void;
   stallMs: number;
   stall: NodeJS.Timeout | undefined;
-  deadline: NodeJS.Timeout | undefined;
+  deadline: DeadlineTimer | undefined;
 }
 
 class Channel implements AckChannel {
@@ -147,7 +145,7 @@ class Channel implements AckChannel {
     if (this.#waiter) return Promise.reject(new AppError('internal', 'concurrent waits for credit'));
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { seq, resolve, reject, stallMs: until.stallMs, stall: undefined, deadline: undefined };
-      waiter.deadline = setTimeout(() => this.#settle(deadlinePassed()), Math.min(left, MAX_TIMER_MS));
+      waiter.deadline = atDeadline(until.deadline, () => this.#settle(deadlinePassed()));
       this.#waiter = waiter;
       this.#armStall(waiter);
     });
@@ -190,7 +188,7 @@ class Channel implements AckChannel {
     if (!waiter) return;
     this.#waiter = undefined;
     clearTimeout(waiter.stall);
-    clearTimeout(waiter.deadline);
+    waiter.deadline?.clear();
     if (err) waiter.reject(err);
     else waiter.resolve();
   }

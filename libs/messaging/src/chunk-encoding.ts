@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { AppError, PROTOCOL_LIMITS } from '@halo/contracts';
+import { MAX_TIMER_MS } from './deadline-timer.ts';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -30,9 +31,6 @@ export function clampWindow(value: number | undefined): number {
   if (value === undefined || !Number.isFinite(value)) return PROTOCOL_LIMITS.defaultWindow;
   return Math.min(Math.max(Math.floor(value), 1), PROTOCOL_LIMITS.maxWindow);
 }
-
-/** Largest setTimeout delay Node accepts. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** A requested keep-alive interval, at least PROTOCOL_LIMITS.minKeepAliveMs; none asked (or garbage) means none. */
 export function clampKeepAliveMs(value: number | undefined): number | undefined {

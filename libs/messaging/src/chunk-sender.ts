@@ -7,9 +7,9 @@ import type { Logger } from '@halo/log';
 import type { AckChannel } from './ack-router.ts';
 import { MAX_RAW_CHUNK_BYTES, clampChunkBytes, clampKeepAliveMs, clampWindow, maybeGzip } from './chunk-encoding.ts';
 import { encodeJson } from './json-codec.ts';
+import { atDeadline, type DeadlineTimer } from './deadline-timer.ts';
 
 const encoder = new TextEncoder();
-const MAX_TIMER_MS = 2_147_483_647;
 /**
  * Longest `meta` is held back for the first rows chunk or `end`: a small result then leaves as one write (one
  * wakeup of every process on the way) instead of three; a slow one still gets its columns promptly.
@@ -88,7 +88,7 @@ export class ChunkSender {
   readonly #onChunk: ((info: SentChunkInfo) => void) | undefined;
   readonly #maxBody: number;
   readonly #abort = new AbortController();
-  readonly #deadlineTimer: NodeJS.Timeout;
+  readonly #deadlineTimer: DeadlineTimer;
   readonly #keepAliveTimer: NodeJS.Timeout | undefined;
   readonly #onCancel: () => void;
   /** Whether a chunk went out since the last keep-alive tick. */
@@ -128,8 +128,7 @@ export class ChunkSender {
     this.#maxBytes = opts.maxBytes ?? Infinity;
     this.#maxBody = Math.min(MAX_RAW_CHUNK_BYTES, (this.#nc.info?.max_payload ?? Infinity) - 4 * 1024);
     this.signal = this.#abort.signal;
-    const left = this.#deadline - Date.now();
-    this.#deadlineTimer = setTimeout(() => this.#stop(new AppError('deadline_exceeded', 'query deadline passed')), Math.min(Math.max(left, 0), MAX_TIMER_MS));
+    this.#deadlineTimer = atDeadline(this.#deadline, () => this.#stop(new AppError('deadline_exceeded', 'query deadline passed')));
     // From arrival on: the query may wait for a slot, and its statement may run long before its first row.
     const keepAliveMs = clampKeepAliveMs(opts.keepAliveMs);
     if (keepAliveMs !== undefined) this.#keepAliveTimer = setInterval(() => this.#keepAlive(), keepAliveMs);
@@ -329,7 +328,7 @@ export class ChunkSender {
   /** Aborts the signal (first reason wins) so the database statement stops. */
   #stop(reason: AppError): void {
     if (this.#done || this.signal.aborted) return;
-    clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer.clear();
     clearInterval(this.#keepAliveTimer);
     this.#abort.abort(reason);
     // Nothing more can be sent but an error chunk, which needs no credit: stop routing acks now, so a caller
@@ -343,7 +342,7 @@ export class ChunkSender {
     this.#buffer = [];
     this.#heldMeta = undefined;
     clearTimeout(this.#metaTimer);
-    clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer.clear();
     clearInterval(this.#keepAliveTimer);
     this.#acks.cancelled.removeEventListener('abort', this.#onCancel);
     this.#acks.close();

@@ -7,12 +7,12 @@ import {
 import type { Logger } from '@halo/log';
 import { clampChunkBytes, clampKeepAliveMs, clampWindow, gunzipBody } from './chunk-encoding.ts';
 import { decodeJson, encodeJson } from './json-codec.ts';
+import { atDeadline, MAX_TIMER_MS, type DeadlineTimer } from './deadline-timer.ts';
 
 /** Default longest silence of an agent (no chunk, no keep-alive) while it has credit to send. */
 export const DEFAULT_STALL_MS = 30_000;
 /** The keep-alive interval asked of the agent by default: a third of the stall timeout, so one lost frame is no stall. */
 export const KEEPALIVE_FRACTION = 1 / 3;
-const MAX_TIMER_MS = 2_147_483_647;
 
 export interface ResultStreamOptions {
   /** Credit window (default PROTOCOL_LIMITS.defaultWindow, at most maxWindow). */
@@ -209,7 +209,7 @@ class Stream implements ResultStream {
   #iterating = false;
   #released = false;
   #stallTimer: NodeJS.Timeout | undefined;
-  #deadlineTimer: NodeJS.Timeout | undefined;
+  #deadlineTimer: DeadlineTimer | undefined;
 
   constructor(opts: StreamOptions) {
     this.queryId = opts.queryId;
@@ -228,7 +228,7 @@ class Stream implements ResultStream {
       this.abort(new AppError('deadline_exceeded', 'query deadline passed'), false);
     } else {
       this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
-      this.#deadlineTimer = setTimeout(() => this.abort(new AppError('deadline_exceeded', 'query deadline passed'), true), Math.min(left, MAX_TIMER_MS));
+      this.#deadlineTimer = atDeadline(opts.deadline, () => this.abort(new AppError('deadline_exceeded', 'query deadline passed'), true));
       this.#armStall();
     }
   }
@@ -419,7 +419,7 @@ class Stream implements ResultStream {
     if (this.#released) return;
     this.#released = true;
     clearTimeout(this.#stallTimer);
-    clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer?.clear();
     this.#stallTimer = undefined;
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#release(this);
