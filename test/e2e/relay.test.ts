@@ -172,3 +172,19 @@ test('an agent with an unreadable database still serves its other sites', async 
   ]);
   assert.deepEqual(agent.sites.map((s) => s.name), ['a']);
 });
+
+test('an agent shutting down lets the queries in flight finish before it closes the databases', async (t) => {
+  const sys = await startTestSystem();
+  t.after(() => sys.close());
+  const a = sys.sampleDatabase('practice-a', 'PMS-R-5');
+  const agent = await sys.startAgent('link', [{ name: 'a', engine: 'sqlite' as const, path: a, profile: 'sample' }]);
+  const haloGuid = agent.sites[0]!.haloGuid;
+  // About a second of SQLite work before the one row, so the agent is asked to stop while it runs.
+  const slow = query(sys, haloGuid, { command: { text: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) AS n FROM c' } });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const closed = agent.close();
+  const res = await slow;
+  await closed;
+  assert.equal(res.status, 200, JSON.stringify(await res.clone().json()));
+  assert.deepEqual((await json(res)).result.records, [{ n: 3000000 }]);
+});

@@ -96,8 +96,23 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     // Acks arrive on one wildcard subscription, made before any query subject so no credit can precede it.
     const acks = new AckRouter({ nc, linkGuid, log });
     closers.push(() => acks.close());
+    // At shutdown, once no new query can arrive (the subscriptions below are drained first), the queries in
+    // flight finish (for up to shutdownGraceSeconds) before their acks, sites and connection close under them.
+    const answering = new Set<Promise<void>>();
+    closers.push(async () => {
+      if (answering.size === 0) return;
+      log.info({ inFlight: answering.size }, 'waiting for queries in flight');
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceSeconds * 1000).unref());
+      await Promise.race([Promise.allSettled([...answering]), grace]);
+    });
     const subs: Subscription[] = sites.map((site) =>
-      nc.subscribe(subjects.query(linkGuid, site.haloGuid), { callback: (err, msg) => { if (!err) void answer(site, msg); } }),
+      nc.subscribe(subjects.query(linkGuid, site.haloGuid), {
+        callback: (err, msg) => {
+          if (err) return;
+          const answered = answer(site, msg).finally(() => answering.delete(answered));
+          answering.add(answered);
+        },
+      }),
     );
     closers.push(async () => {
       if (!nc.isClosed()) await Promise.all(subs.map((s) => s.drain()));

@@ -109,6 +109,8 @@ export const AgentConfig = z.object({
   maxAsyncTimeInQueueSeconds: z.number().positive().max(7_200).default(7_200),
   /** A requester that grants no credit for this long is gone: the statement is stopped. */
   stallSeconds: z.number().positive().max(600).default(30),
+  /** At shutdown, how long queries in flight may take to finish before the databases are closed under them. */
+  shutdownGraceSeconds: z.number().min(0).max(300).default(10),
   databases: z.array(DatabaseEntry).min(1).max(1000).refine((dbs) => new Set(dbs.map((d) => d.name)).size === dbs.length, 'database names must be unique'),
   /**
    * Operator/JWT mode: on first start the agent generates its nkey and enrols at `url` (the facade, `POST /enrol`)
