@@ -10,8 +10,9 @@ const gunzipAsync = promisify(gunzip);
 export const GZIP_MIN_BYTES = 8 * 1024;
 /** Compression is kept only when it saves more than this fraction of the raw bytes. */
 const GZIP_MIN_SAVING = 0.1;
-/** Fastest level: most of the saving on row data for a fraction of the CPU of the default. */
-const GZIP_LEVEL = Number(process.env.HALO_GZIP_LEVEL ?? 1);
+/** Fastest level: most of the saving on row data for a fraction of the CPU of the default. (ChunkSender's
+ * `compression: 'never'` turns it off; libraries read no environment variables.) */
+const GZIP_LEVEL = 1;
 
 /**
  * Largest raw (uncompressed) chunk body: the 1 MiB max_payload of every Halo server, less room for headers.
@@ -40,7 +41,7 @@ export function clampKeepAliveMs(value: number | undefined): number | undefined 
 
 /** Gzips a rows body when it is big enough and compression pays; runs on the thread pool, never the event loop. */
 export async function maybeGzip(raw: Uint8Array): Promise<{ body: Uint8Array; gzip: boolean }> {
-  if (GZIP_LEVEL === 0 || raw.byteLength <= GZIP_MIN_BYTES) return { body: raw, gzip: false };
+  if (raw.byteLength <= GZIP_MIN_BYTES) return { body: raw, gzip: false };
   // One output buffer for the whole chunk: zlib's default 16 KiB would call back into JS once per 16 KiB.
   const packed = await gzipAsync(raw, { level: GZIP_LEVEL, chunkSize: ZLIB_CHUNK });
   if (packed.byteLength < raw.byteLength * (1 - GZIP_MIN_SAVING)) return { body: packed, gzip: true };
