@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ASYNC_LIMITS, Environment, LIMITS } from '@halo/contracts';
-import { List, Port, loadConfig } from '@halo/config';
+import { List, loadConfig, LogLevel, Port, runService } from '@halo/config';
 import { createLogger } from '@halo/log';
 import { connectNats } from '@halo/messaging';
 import { parseSubscriptionKeys } from './auth/subscription-keys.ts';
@@ -27,7 +27,7 @@ const Config = z.object({
   HALO_RATE_LIMIT_BURST: z.coerce.number().int().positive().default(2000),
   /** `supportUserId:key,...` for `/support/*`; separate from integrator keys. */
   HALO_SUPPORT_KEYS: List.default([]),
-  HALO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HALO_LOG_LEVEL: LogLevel.default('info'),
   HALO_QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   HALO_RESULT_TTL_MS: z.coerce.number().int().positive().default(ASYNC_LIMITS.defaultResultTtlMs),
   HALO_JS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
@@ -58,44 +58,36 @@ const supportKeys = parseSupportKeys(config.HALO_SUPPORT_KEYS);
 const longestImmediateSeconds = LIMITS.maxImmediateTimeInQueueSeconds + config.HALO_QUERY_TIMEOUT_MS / 1000;
 if (config.HALO_HTTP_IDLE_TIMEOUT_SECONDS <= longestImmediateSeconds) throw new Error(`HALO_HTTP_IDLE_TIMEOUT_SECONDS must exceed ${longestImmediateSeconds} (the longest maxTimeInQueue plus HALO_QUERY_TIMEOUT_MS)`);
 
-const nc = await connectNats({ servers: config.HALO_NATS_URL.split(','), name: 'halo-facade', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}) });
 if ((config.HALO_HTTPS_CERT_FILE === undefined) !== (config.HALO_HTTPS_KEY_FILE === undefined)) throw new Error('give both HALO_HTTPS_CERT_FILE and HALO_HTTPS_KEY_FILE, or neither');
-const facade = await startFacade({
-  nc,
-  port: config.HALO_HTTP_PORT,
-  host: config.HALO_HTTP_HOST,
-  keys,
-  integrators,
-  rateLimit: { perSecond: config.HALO_RATE_LIMIT_PER_SECOND, burst: config.HALO_RATE_LIMIT_BURST },
-  supportKeys,
+
+// Reverse order of start at shutdown: stop taking HTTP requests, let in-flight ones finish, then drain NATS.
+await runService({
+  name: 'facade',
   log,
-  queryTimeoutMs: config.HALO_QUERY_TIMEOUT_MS,
-  async: { replicas: config.HALO_JS_REPLICAS, resultTtlMs: config.HALO_RESULT_TTL_MS },
-  enrolment: config.HALO_ENROLMENT === 'true',
-  ...(config.HALO_HTTPS_CERT_FILE && config.HALO_HTTPS_KEY_FILE ? { https: { certFile: config.HALO_HTTPS_CERT_FILE, keyFile: config.HALO_HTTPS_KEY_FILE } } : {}),
-  http: {
-    headersTimeoutSeconds: config.HALO_HTTP_HEADERS_TIMEOUT_SECONDS,
-    requestTimeoutSeconds: config.HALO_HTTP_REQUEST_TIMEOUT_SECONDS,
-    idleTimeoutSeconds: config.HALO_HTTP_IDLE_TIMEOUT_SECONDS,
-    keepAliveTimeoutSeconds: config.HALO_HTTP_KEEP_ALIVE_TIMEOUT_SECONDS,
-    maxConnections: config.HALO_HTTP_MAX_CONNECTIONS,
+  async start(scope) {
+    const nc = await connectNats({ servers: config.HALO_NATS_URL.split(','), name: 'halo-facade', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}) });
+    scope.defer('nats', () => nc.drain());
+    const facade = await startFacade({
+      nc,
+      port: config.HALO_HTTP_PORT,
+      host: config.HALO_HTTP_HOST,
+      keys,
+      integrators,
+      rateLimit: { perSecond: config.HALO_RATE_LIMIT_PER_SECOND, burst: config.HALO_RATE_LIMIT_BURST },
+      supportKeys,
+      log,
+      queryTimeoutMs: config.HALO_QUERY_TIMEOUT_MS,
+      async: { replicas: config.HALO_JS_REPLICAS, resultTtlMs: config.HALO_RESULT_TTL_MS },
+      enrolment: config.HALO_ENROLMENT === 'true',
+      ...(config.HALO_HTTPS_CERT_FILE && config.HALO_HTTPS_KEY_FILE ? { https: { certFile: config.HALO_HTTPS_CERT_FILE, keyFile: config.HALO_HTTPS_KEY_FILE } } : {}),
+      http: {
+        headersTimeoutSeconds: config.HALO_HTTP_HEADERS_TIMEOUT_SECONDS,
+        requestTimeoutSeconds: config.HALO_HTTP_REQUEST_TIMEOUT_SECONDS,
+        idleTimeoutSeconds: config.HALO_HTTP_IDLE_TIMEOUT_SECONDS,
+        keepAliveTimeoutSeconds: config.HALO_HTTP_KEEP_ALIVE_TIMEOUT_SECONDS,
+        maxConnections: config.HALO_HTTP_MAX_CONNECTIONS,
+      },
+    });
+    scope.defer('http', () => facade.close());
   },
 });
-
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'facade stopping');
-  // Reverse order of start: stop taking HTTP requests, let in-flight ones finish, then drain NATS.
-  try {
-    await facade.close();
-    await nc.drain();
-  } catch (err) {
-    log.error({ err }, 'shutdown failed');
-    process.exitCode = 1;
-  }
-  log.info('facade stopped');
-}
-process.once('SIGINT', () => void stop('SIGINT'));
-process.once('SIGTERM', () => void stop('SIGTERM'));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Environment } from '@halo/contracts';
-import { List, loadConfig } from '@halo/config';
+import { List, LogLevel, loadConfig, runService } from '@halo/config';
 import { createLogger } from '@halo/log';
 import { readFileSync } from 'node:fs';
 import { connectNats, type NatsConnection } from '@halo/messaging';
@@ -16,7 +16,7 @@ const config = loadConfig(z.object({
   HALO_ONLINE_WITHIN_MS: z.coerce.number().int().positive().default(30_000),
   HALO_UNREACHABLE_AFTER_MS: z.coerce.number().int().positive().default(120_000),
   HALO_MAX_CLOCK_DRIFT_MS: z.coerce.number().int().positive().default(60_000),
-  HALO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HALO_LOG_LEVEL: LogLevel.default('info'),
   /** Operator/JWT mode: this registry's user creds in the environment's account. */
   HALO_NATS_CREDS: z.string().min(1).optional(),
   /** Enrolment: the environment account's public key and the seed file of its scoped link signing key. */
@@ -28,38 +28,37 @@ const config = loadConfig(z.object({
   HALO_REVOCATION_SKEW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
 }));
 const log = createLogger({ name: 'registry', level: config.HALO_LOG_LEVEL });
-const nc = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-registry', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}) });
 const seed = (file: string) => keyFromSeed(readFileSync(file, 'utf8'));
-let sysNc: NatsConnection | undefined;
-let enrolment: EnrolmentConfig | undefined;
-if (config.HALO_ACCOUNT_PUBLIC_KEY && config.HALO_LINK_SIGNING_KEY_FILE) {
-  if (config.HALO_SYS_CREDS && config.HALO_OPERATOR_SIGNING_KEY_FILE) {
-    sysNc = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-registry-claims', log, credsFile: config.HALO_SYS_CREDS });
-  } else {
-    log.warn('HALO_SYS_CREDS or HALO_OPERATOR_SIGNING_KEY_FILE missing: links can enrol but support cannot revoke them');
-  }
-  enrolment = {
-    accountPublicKey: config.HALO_ACCOUNT_PUBLIC_KEY,
-    linkSigningKey: seed(config.HALO_LINK_SIGNING_KEY_FILE),
-    clockSkewSeconds: config.HALO_REVOCATION_SKEW_SECONDS,
-    ...(sysNc && config.HALO_OPERATOR_SIGNING_KEY_FILE ? { revocation: { sysNc, operatorSigningKey: seed(config.HALO_OPERATOR_SIGNING_KEY_FILE) } } : {}),
-  };
-}
-const registry = await startRegistry({
-  nc, log, env: config.HALO_ENV, replicas: config.HALO_KV_REPLICAS,
-  ...(enrolment ? { enrolment } : {}),
-  thresholds: { onlineWithinMs: config.HALO_ONLINE_WITHIN_MS, unreachableAfterMs: config.HALO_UNREACHABLE_AFTER_MS, maxClockDriftMs: config.HALO_MAX_CLOCK_DRIFT_MS },
-});
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'stopping');
-  await registry.close();
-  await sysNc?.drain();
-  await nc.drain();
-  process.exit(0);
-}
-process.on('SIGINT', () => void stop('SIGINT'));
-process.on('SIGTERM', () => void stop('SIGTERM'));
+// Reverse order of start at shutdown: stop serving, then drain the claims connection and the main one.
+await runService({
+  name: 'registry',
+  log,
+  async start(scope) {
+    const nc = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-registry', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}) });
+    scope.defer('nats', () => nc.drain());
+    let enrolment: EnrolmentConfig | undefined;
+    if (config.HALO_ACCOUNT_PUBLIC_KEY && config.HALO_LINK_SIGNING_KEY_FILE) {
+      let sysNc: NatsConnection | undefined;
+      if (config.HALO_SYS_CREDS && config.HALO_OPERATOR_SIGNING_KEY_FILE) {
+        const claims = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-registry-claims', log, credsFile: config.HALO_SYS_CREDS });
+        scope.defer('claims nats', () => claims.drain());
+        sysNc = claims;
+      } else {
+        log.warn('HALO_SYS_CREDS or HALO_OPERATOR_SIGNING_KEY_FILE missing: links can enrol but support cannot revoke them');
+      }
+      enrolment = {
+        accountPublicKey: config.HALO_ACCOUNT_PUBLIC_KEY,
+        linkSigningKey: seed(config.HALO_LINK_SIGNING_KEY_FILE),
+        clockSkewSeconds: config.HALO_REVOCATION_SKEW_SECONDS,
+        ...(sysNc && config.HALO_OPERATOR_SIGNING_KEY_FILE ? { revocation: { sysNc, operatorSigningKey: seed(config.HALO_OPERATOR_SIGNING_KEY_FILE) } } : {}),
+      };
+    }
+    const registry = await startRegistry({
+      nc, log, env: config.HALO_ENV, replicas: config.HALO_KV_REPLICAS,
+      ...(enrolment ? { enrolment } : {}),
+      thresholds: { onlineWithinMs: config.HALO_ONLINE_WITHIN_MS, unreachableAfterMs: config.HALO_UNREACHABLE_AFTER_MS, maxClockDriftMs: config.HALO_MAX_CLOCK_DRIFT_MS },
+    });
+    scope.defer('registry', () => registry.close());
+  },
+});

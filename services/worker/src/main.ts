@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ASYNC_LIMITS } from '@halo/contracts';
-import { List, loadConfig } from '@halo/config';
+import { List, LogLevel, loadConfig, runService } from '@halo/config';
 import { createLogger } from '@halo/log';
 import { connectNats } from '@halo/messaging';
 import { startWorker } from './worker.ts';
@@ -10,7 +10,7 @@ const Config = z.object({
   HALO_NATS_URL: List,
   /** Operator/JWT mode: this worker's user creds in the environment's account. */
   HALO_NATS_CREDS: z.string().min(1).optional(),
-  HALO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HALO_LOG_LEVEL: LogLevel.default('info'),
   HALO_RESULT_TTL_MS: z.coerce.number().int().positive().default(ASYNC_LIMITS.defaultResultTtlMs),
   HALO_JS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   HALO_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
@@ -24,35 +24,27 @@ const Config = z.object({
 
 const config = loadConfig(Config);
 const log = createLogger({ name: 'worker', level: config.HALO_LOG_LEVEL });
-const nc = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-worker', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}) });
-const worker = await startWorker({
-  nc,
+// Reverse order of start at shutdown: hand running queries back to the queue, then drain NATS.
+await runService({
+  name: 'worker',
   log,
-  replicas: config.HALO_JS_REPLICAS,
-  resultTtlMs: config.HALO_RESULT_TTL_MS,
-  concurrency: config.HALO_WORKER_CONCURRENCY,
-  ackWaitMs: config.HALO_ACK_WAIT_MS,
-  executionTimeoutMs: config.HALO_EXECUTION_TIMEOUT_MS,
-  retryMaxMs: config.HALO_RETRY_MAX_MS,
-  maxAttempts: config.HALO_MAX_ATTEMPTS,
-  ...(config.HALO_STALL_MS !== undefined ? { stallMs: config.HALO_STALL_MS } : {}),
-  ...(config.HALO_KEEPALIVE_MS !== undefined ? { keepAliveMs: config.HALO_KEEPALIVE_MS } : {}),
+  async start(scope) {
+    const nc = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-worker', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}) });
+    scope.defer('nats', () => nc.drain());
+    const worker = await startWorker({
+      nc,
+      log,
+      replicas: config.HALO_JS_REPLICAS,
+      resultTtlMs: config.HALO_RESULT_TTL_MS,
+      concurrency: config.HALO_WORKER_CONCURRENCY,
+      ackWaitMs: config.HALO_ACK_WAIT_MS,
+      executionTimeoutMs: config.HALO_EXECUTION_TIMEOUT_MS,
+      retryMaxMs: config.HALO_RETRY_MAX_MS,
+      maxAttempts: config.HALO_MAX_ATTEMPTS,
+      ...(config.HALO_STALL_MS !== undefined ? { stallMs: config.HALO_STALL_MS } : {}),
+      ...(config.HALO_KEEPALIVE_MS !== undefined ? { keepAliveMs: config.HALO_KEEPALIVE_MS } : {}),
+    });
+    log.info({ concurrency: config.HALO_WORKER_CONCURRENCY, resultTtlMs: config.HALO_RESULT_TTL_MS }, 'worker ready');
+    scope.defer('worker', () => worker.close());
+  },
 });
-log.info({ concurrency: config.HALO_WORKER_CONCURRENCY, resultTtlMs: config.HALO_RESULT_TTL_MS }, 'worker ready');
-
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'worker stopping');
-  // Reverse order of start: hand running queries back to the queue, then drain NATS.
-  try {
-    await worker.close();
-    await nc.drain();
-  } catch (err) {
-    log.error({ err }, 'shutdown failed');
-    process.exitCode = 1;
-  }
-}
-process.once('SIGINT', () => void stop('SIGINT'));
-process.once('SIGTERM', () => void stop('SIGTERM'));
