@@ -6,7 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { ASYNC_NAMES, AsyncQueryRecord } from '@halo/contracts';
 import { createLogger } from '@halo/log';
 import { connectNats, type NatsConnection } from '@halo/messaging';
-import { cleanupStack, launchHub, type HasAfter } from '@halo/testkit';
+import { cleanupStack, launchHub, queuedAsyncRecord, type HasAfter } from '@halo/testkit';
 import { AsyncRecords, isRevisionConflict, openAsyncResources, openWorkConsumer, withState } from '../src/index.ts';
 
 async function hubConnection(t: HasAfter): Promise<NatsConnection> {
@@ -18,28 +18,11 @@ async function hubConnection(t: HasAfter): Promise<NatsConnection> {
   return nc;
 }
 
-function record(overrides: Partial<AsyncQueryRecord> = {}): AsyncQueryRecord {
-  const now = Date.now();
-  return {
-    id: randomUUID(),
-    integratorId: 'test',
-    siteId: randomUUID(),
-    linkGuid: randomUUID(),
-    executionMode: 'reader',
-    state: 'queued',
-    statusTiming: { initialising: new Date(now).toISOString(), queued: new Date(now).toISOString() },
-    createdAt: now,
-    queueDeadline: now + 60_000,
-    attempts: 0,
-    ...overrides,
-  };
-}
-
 test('AsyncRecords: transition never leaves a terminal state; a lost compare-and-set (told by its code) is retried', async (t) => {
   const nc = await hubConnection(t);
   const store = await openAsyncResources(nc, { replicas: 1, resultTtlMs: 60_000 });
   const records = new AsyncRecords(store.records);
-  const r = record();
+  const r = queuedAsyncRecord();
   await store.records.create(r.id, JSON.stringify(r));
 
   // A KV whose first update loses a race: someone (a facade) writes just before it.

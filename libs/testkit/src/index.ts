@@ -3,3 +3,4 @@ export * from './cleanup.ts';
 export * from './cluster.ts';
 export * from './tds/index.ts';
 export * from './secure-hub.ts';
+export * from './async-record.ts';

@@ -12,7 +12,7 @@ import {
 } from '@halo/contracts';
 import { createLogger } from '@halo/log';
 import { connectNats, encodeJson, serveJson, type NatsConnection } from '@halo/messaging';
-import { cleanupStack, launchHub, type HasAfter } from '@halo/testkit';
+import { cleanupStack, launchHub, queuedAsyncRecord, type HasAfter } from '@halo/testkit';
 import { PageWriter, deletePagesFrom } from '../src/page-writer.ts';
 import { openAsyncResources } from '@halo/async-queries';
 import { startWorker } from '../src/index.ts';
@@ -26,23 +26,6 @@ async function hubConnection(t: HasAfter): Promise<{ nc: NatsConnection; defer: 
   const nc = await connectNats({ servers: hub.clientUrl, name: 'worker-test', log });
   defer(() => nc.close());
   return { nc, defer };
-}
-
-function record(overrides: Partial<AsyncQueryRecord> = {}): AsyncQueryRecord {
-  const now = Date.now();
-  return {
-    id: randomUUID(),
-    integratorId: 'test',
-    siteId: randomUUID(),
-    linkGuid: randomUUID(),
-    executionMode: 'reader',
-    state: 'queued',
-    statusTiming: { initialising: new Date(now).toISOString(), queued: new Date(now).toISOString() },
-    createdAt: now,
-    queueDeadline: now + 60_000,
-    attempts: 0,
-    ...overrides,
-  };
 }
 
 test('PageWriter cuts rows into pages of about pageBytes, with row ranges, and pages can be deleted', async (t) => {
@@ -102,14 +85,14 @@ test('the worker ends queries for unknown or non-authoritative sites, skips fini
   };
   const stateOf = async (id: string) => AsyncQueryRecord.parse((await kv.get(id))!.json());
 
-  const unknown = record({ linkGuid });
-  const secondary = record({ linkGuid });
+  const unknown = queuedAsyncRecord({ linkGuid });
+  const secondary = queuedAsyncRecord({ linkGuid });
   sites.set(secondary.siteId, {
     haloGuid: secondary.siteId, linkGuid, env: 'production', pmsType: 'sample', pmsId: 'P-1', practiceName: 'x', databaseIdentity: 'sqlite:x',
     catalogues: [], status: 'active', haloLinkVersion: '0.1.0', createdAt: '', updatedAt: '', authoritative: false, availability: 'online',
   });
-  const finished = record({ state: 'cancelled' });
-  const expired = record({ queueDeadline: Date.now() - 1 });
+  const finished = queuedAsyncRecord({ state: 'cancelled' });
+  const expired = queuedAsyncRecord({ queueDeadline: Date.now() - 1 });
   for (const r of [unknown, secondary, finished, expired]) await enqueue(r);
   await js.publish(subjects.asyncWork(randomUUID()), encodeJson({ not: 'a job' }));
 
