@@ -8,9 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import {
-  MIN_NATS_SERVER_VERSION, NatsServerNotFoundError, binaryVersion, natsServerCandidates, projectToolsBinary, versionAtLeast,
-} from '@halo/messaging';
+import { MIN_NATS_SERVER_VERSION, NatsServerNotFoundError, binaryVersion, natsServerCandidates, projectToolsBinary, versionAtLeast } from '@halo/nats-server';
 
 interface Mirror {
   uri: string;
@@ -73,6 +71,7 @@ function install(): string {
     const unpacked = ['usr/sbin/nats-server', 'usr/bin/nats-server'].map((p) => join(work, 'root', p)).find((p) => existsSync(p));
     if (!unpacked) throw new Error(`${deb} holds no nats-server binary`);
     const target = projectToolsBinary();
+    if (!target) throw new Error('run this from a checkout of the project: it installs into its .tools folder');
     mkdirSync(dirname(target), { recursive: true });
     copyFileSync(unpacked, `${target}.tmp`);
     chmodSync(`${target}.tmp`, 0o755);

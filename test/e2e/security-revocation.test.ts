@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeJwt, lookupAccountJwt, parseCreds, revocationsOf } from '@halo/nats-auth';
 import { CREDS_FILE } from '@halo/agent';
-import { NatsServerProcess, renderNatsConfig } from '@halo/messaging';
+import { NatsServerProcess, renderNatsConfig } from '@halo/nats-server';
 import { eventually, startSecureSystem } from '../support/secure-system.ts';
 
 const COUNT = { command: { text: 'SELECT count(*) AS n FROM patient' } };

@@ -7,10 +7,8 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { AppError, Heartbeat, QueryRequest, RegisterResult, subjects, type RegisterRequest } from '@halo/contracts';
 import { createLogger, type Logger } from '@halo/log';
-import {
-  AckRouter, ChunkSender, connectNats, decodeJson, projectRoot, readRequestOptions, requestJson,
-  type Msg, type NatsConnection, type Subscription,
-} from '@halo/messaging';
+import { AckRouter, ChunkSender, connectNats, decodeJson, readRequestOptions, requestJson, type Msg, type NatsConnection, type Subscription } from '@halo/messaging';
+import { projectRoot } from '@halo/config';
 import { getProfile, openConnector } from '@halo/pms';
 import { createSampleDatabase } from '@halo/sample-practice';
 import { launchHub, launchLeaf, type RunningHub, type RunningServer } from '@halo/testkit';

@@ -36,3 +36,4 @@ export const List = z.string().transform((s) => s.split(',').map((x) => x.trim()
 export const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 export { runService, type RunServiceOptions, type ServiceScope } from './run-service.ts';
+export { findProjectRoot, projectRoot } from './project-root.ts';

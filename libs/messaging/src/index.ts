@@ -1,8 +1,6 @@
 export * from './connect.ts';
 export * from './json-codec.ts';
 export * from './json-request.ts';
-export * from './nats-server-binary.ts';
-export * from './nats-server-process.ts';
 export { headers, nuid } from '@nats-io/transport-node';
 export * from './ack-router.ts';
 export * from './chunk-sender.ts';

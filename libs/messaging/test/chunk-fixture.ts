@@ -3,10 +3,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QueryRequest, subjects, type Cell } from '@halo/contracts';
 import { createLogger, type Logger } from '@halo/log';
-import {
-  AckRouter, ChunkSender, ReplyRouter, connectNats, decodeJson, headers, readRequestOptions,
-  type Msg, type NatsConnection, type SentChunkInfo, type Subscription,
-} from '@halo/messaging';
+import { AckRouter, ChunkSender, ReplyRouter, connectNats, decodeJson, headers, readRequestOptions, type Msg, type NatsConnection, type SentChunkInfo, type Subscription } from '@halo/messaging';
 import { cleanupStack, launchHub, launchLeaf, type HasAfter } from '@halo/testkit';
 
 /** Log lines written during a test, parsed; tests look for warnings by message. */

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { renderNatsConfig } from '@halo/messaging';
+import { renderNatsConfig } from '@halo/nats-server';
 import { Environment } from '@halo/contracts';
 import {
   CLAIMS_PUSHER_PERMISSIONS, LINK_ROLE, SERVICE_PERMISSIONS, accountClaims, linkScopeTemplate, operatorClaims, userClaims,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NatsServerProcess, renderNatsConfig } from '@halo/messaging';
+import { NatsServerProcess, renderNatsConfig } from '@halo/nats-server';
 import type { Logger } from '@halo/log';
 
 export interface ClusterOptions {

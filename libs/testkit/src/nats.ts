@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { NatsServerProcess, renderNatsConfig } from '@halo/messaging';
+import { NatsServerProcess, renderNatsConfig } from '@halo/nats-server';
 import type { Logger } from '@halo/log';
 
 /** A running nats-server plus the temp folder it owns; close() stops it and removes the folder. */

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { NatsServerProcess } from '@halo/messaging';
+import { NatsServerProcess } from '@halo/nats-server';
 import { createSecureSetup, renderSecureHubConfig, type SecureSetup } from '@halo/nats-auth';
 import type { Logger } from '@halo/log';
 

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findNatsServer } from '@halo/messaging';
+import { findNatsServer } from '@halo/nats-server';
 import { decodeJwt, parseCreds } from '@halo/nats-auth';
 import { runAdmin } from '../src/cli.ts';
 

@@ -4,10 +4,8 @@ import {
   AppError, ChunkHeaders, QueryRequest, RegisterResult, UnregisterResult, isAppError, parseReplySubject, subjects,
   type Heartbeat, type RegisterRequest, type UnregisterRequest,
 } from '@halo/contracts';
-import {
-  AckRouter, ChunkSender, NatsServerProcess, connectNats, decodeJson, encodeJson, headers, readRequestOptions, renderNatsConfig,
-  requestJson, type Msg, type NatsConnection, type Subscription,
-} from '@halo/messaging';
+import { AckRouter, ChunkSender, connectNats, decodeJson, encodeJson, headers, readRequestOptions, requestJson, type Msg, type NatsConnection, type Subscription } from '@halo/messaging';
+import { NatsServerProcess, renderNatsConfig } from '@halo/nats-server';
 import type { Logger } from '@halo/log';
 import type { AgentConfig } from './config.ts';
 import { Site } from './site.ts';

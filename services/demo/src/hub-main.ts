@@ -4,7 +4,7 @@
 // stops the hub last. Usage: node hub-main.ts <hub dir> <secrets dir> [log level]
 import { join, resolve } from 'node:path';
 import { createLogger } from '@halo/log';
-import { NatsServerProcess } from '@halo/messaging';
+import { NatsServerProcess } from '@halo/nats-server';
 import { loadSecureSetup, renderSecureHubConfig } from '@halo/nats-auth';
 
 const dir = process.argv[2];

@@ -3,7 +3,8 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Port, loadConfig } from '@halo/config';
-import { NatsServerNotFoundError, projectRoot } from '@halo/messaging';
+import { NatsServerNotFoundError } from '@halo/nats-server';
+import { projectRoot } from '@halo/config';
 import { demoCommands, shellQuote, startDemo, type RunningDemo } from './index.ts';
 
 const Config = z.object({

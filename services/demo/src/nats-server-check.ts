@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { findNatsServer, projectRoot } from '@halo/messaging';
+import { findNatsServer } from '@halo/nats-server';
+import { projectRoot } from '@halo/config';
 
 /**
  * The nats-server binary, running the project's installer once when none is found. Throws the finder's

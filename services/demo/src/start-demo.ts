@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { projectRoot } from '@halo/messaging';
+import { projectRoot } from '@halo/config';
 import { initSecureSetup } from '@halo/nats-auth';
 import { ChildService, type LogLine, type UnexpectedExit } from './child-service.ts';
 import { writeDemoSummary, type DemoSite, type DemoSummary } from './demo-summary.ts';

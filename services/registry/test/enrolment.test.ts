@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EnrolResult, RegisterResult, SupportEnrolmentTokenResult, subjects } from '@halo/contracts';
 import { createLogger } from '@halo/log';
-import { NatsServerProcess, connectNats, renderNatsConfig, requestJson } from '@halo/messaging';
+import { connectNats, requestJson } from '@halo/messaging';
+import { NatsServerProcess, renderNatsConfig } from '@halo/nats-server';
 import {
   createAccount, createUser, decodeJwt, encodeJwt, formatCreds, keyFromSeed, lookupAccountJwt, operatorSigningKey, pushAccountJwt,
   revocationsOf, seedOf, withLinkScope, withRevocations,

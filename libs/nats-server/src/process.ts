@@ -3,17 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import type { Logger } from '@halo/log';
-import { findNatsServer, projectRoot } from './nats-server-binary.ts';
-
-/** Fills `{{name}}` placeholders of a config template under deploy/nats; unknown placeholders are an error. */
-export function renderNatsConfig(template: 'hub.conf.tmpl' | 'leaf.conf.tmpl' | 'cluster.conf.tmpl' | 'hub-secure.conf.tmpl' | 'leaf-secure.conf.tmpl', vars: Record<string, string | number>): string {
-  const text = readFileSync(join(projectRoot(), 'deploy', 'nats', template), 'utf8');
-  return text.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
-    const value = vars[name];
-    if (value === undefined) throw new Error(`nats config template ${template} needs "${name}"`);
-    return String(value);
-  });
-}
+import { findNatsServer } from './binary.ts';
 
 export interface NatsServerOptions {
   /** Full config text (see renderNatsConfig). Ports of -1 are picked by the server and then kept. */

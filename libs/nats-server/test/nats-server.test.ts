@@ -4,7 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { AppError } from '@halo/contracts';
 import { createLogger } from '@halo/log';
-import { connectNats, requestJson, serveJson, versionAtLeast, findNatsServer, binaryVersion, MIN_NATS_SERVER_VERSION } from '@halo/messaging';
+import { connectNats, requestJson, serveJson } from '@halo/messaging';
+import { versionAtLeast, findNatsServer, binaryVersion, MIN_NATS_SERVER_VERSION } from '@halo/nats-server';
 import { cleanupStack, launchHub, launchLeaf } from '@halo/testkit';
 
 const log = createLogger({ name: 'test', level: 'silent' });

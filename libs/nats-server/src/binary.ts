@@ -1,28 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { findProjectRoot } from '@halo/config';
 
 /** Older servers do not check publish permissions on messages arriving over a leaf (ARCHITECTURE §8). */
 export const MIN_NATS_SERVER_VERSION = '2.12.7';
 
 const EXE = process.platform === 'win32' ? 'nats-server.exe' : 'nats-server';
 
-/** The repository root: the nearest folder up from this file whose package.json declares workspaces. */
-export function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && 'workspaces' in (JSON.parse(readFileSync(pkg, 'utf8')) as object)) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the project root (package.json with workspaces)');
-    dir = parent;
-  }
-}
-
-/** Where deploy/install/nats-server.ts puts the binary. */
-export function projectToolsBinary(): string {
-  return join(projectRoot(), '.tools', 'nats-server', EXE);
+/** Where deploy/install/nats-server.ts puts the binary in a checkout; null outside one (an installed agent). */
+export function projectToolsBinary(): string | null {
+  const root = findProjectRoot();
+  return root === null ? null : join(root, '.tools', 'nats-server', EXE);
 }
 
 function parseVersion(text: string): [number, number, number] | null {
@@ -58,11 +47,17 @@ export interface NatsServerCandidate {
   accepted: boolean;
 }
 
-/** Every place looked at, in order: $HALO_NATS_SERVER, the project tools folder, then each PATH entry. */
+/**
+ * Every place looked at, in order: $HALO_NATS_SERVER, beside the running executable (a shipped agent: the server
+ * travels next to it), the checkout's tools folder, then each PATH entry. The lookup order is this library's
+ * contract, so it reads those two variables itself (from `env`, given by the caller in tests).
+ */
 export function natsServerCandidates(env: NodeJS.ProcessEnv = process.env): NatsServerCandidate[] {
   const paths: string[] = [];
   if (env.HALO_NATS_SERVER) paths.push(resolve(env.HALO_NATS_SERVER));
-  paths.push(projectToolsBinary());
+  paths.push(join(dirname(process.execPath), EXE));
+  const tools = projectToolsBinary();
+  if (tools) paths.push(tools);
   for (const dir of (env.PATH ?? '').split(delimiter)) if (dir) paths.push(join(dir, EXE));
   const seen = new Set<string>();
   const out: NatsServerCandidate[] = [];
@@ -83,7 +78,7 @@ export class NatsServerNotFoundError extends Error {
       `no nats-server >= ${MIN_NATS_SERVER_VERSION} found (looked at: ${seen}). ` +
         'Run `npm run nats:install` (Debian/Ubuntu with apt), or install nats-server >= ' +
         `${MIN_NATS_SERVER_VERSION} from the NATS project's releases and put it on PATH, ` +
-        `at ${projectToolsBinary()}, or name it in HALO_NATS_SERVER.`,
+        `${projectToolsBinary() ? `at ${projectToolsBinary()}, ` : ''}beside this executable, or name it in HALO_NATS_SERVER.`,
     );
     this.name = 'NatsServerNotFoundError';
   }
