@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import type { Logger } from '@halo/log';
 import { findNatsServer } from './binary.ts';
 
@@ -106,21 +107,19 @@ export class NatsServerProcess {
     let output = '';
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${this.name}: nats-server not ready in time:\n${output.slice(-2000)}`)), this.options.readyTimeoutMs ?? 15_000);
-      child.stderr!.setEncoding('utf8');
-      child.stderr!.on('data', (chunk: string) => {
-        if (output.length < 64_000) output += chunk;
-        for (const line of chunk.split('\n')) {
-          const m = LISTEN.exec(line);
-          if (m) {
-            if (m[1] === 'client') ports.client = Number(m[2]);
-            else ports.leaf = Number(m[2]);
-          }
-          if (line.includes('Server is ready')) {
-            clearTimeout(timer);
-            resolve();
-          }
-          if (line.includes('[FTL]') || line.includes('[ERR]')) this.options.log?.warn({ server: this.name, line: line.slice(0, 500) }, 'nats-server said');
+      // Line by line: a chunk of stderr may end mid-line, so "Server is ready" can arrive in two pieces.
+      createInterface({ input: child.stderr!, crlfDelay: Infinity }).on('line', (line) => {
+        if (output.length < 64_000) output += `${line}\n`;
+        const m = LISTEN.exec(line);
+        if (m) {
+          if (m[1] === 'client') ports.client = Number(m[2]);
+          else ports.leaf = Number(m[2]);
         }
+        if (line.includes('Server is ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+        if (line.includes('[FTL]') || line.includes('[ERR]')) this.options.log?.warn({ server: this.name, line: line.slice(0, 500) }, 'nats-server said');
       });
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
