@@ -151,3 +151,24 @@ test('a start that fails (missing certificate) and a close both leave nothing op
   const first = await cycle();
   assert.deepEqual(await cycle(), first, 'close() left subscriptions or status listeners behind');
 });
+
+test('a registry watch that fails on its second bucket does not leak the first one on every retry', async (t) => {
+  const { client, service } = await natsPair(t);
+  const { Kvm } = await import('@nats-io/kv');
+  const { jetstreamManager, AckPolicy } = await import('@nats-io/jetstream');
+  await new Kvm(service).create('sites');
+  const jsm = await jetstreamManager(service);
+  // A practices bucket that can take no more consumers: every watch of it fails, every time.
+  await jsm.streams.add({
+    name: 'KV_practices', subjects: ['$KV.practices.>'], max_consumers: 1, max_msgs_per_subject: 1,
+    allow_rollup_hdrs: true, deny_delete: true, allow_direct: true,
+  });
+  await jsm.consumers.add('KV_practices', { durable_name: 'taken', ack_policy: AckPolicy.Explicit });
+  const directory = new NatsSiteDirectory({ nc: client, log, watchRetryMs: 50 });
+  t.after(() => directory.close());
+  await directory.watch();
+  await sleep(1_500);
+  // Each retry opened a sites watch (a subscription on this connection); a stopped one unsubscribes.
+  const { subscriptions } = held(client);
+  assert.ok(subscriptions <= 3, `${subscriptions} subscriptions after ~25 failed watch attempts`);
+});
