@@ -81,13 +81,15 @@ test('npm start restarts each service killed with SIGKILL, and the system serves
     assert.equal(exit?.action, 'restart');
   };
 
-  await t.test('agent: killed mid-statement, it comes back; its leaf nats-server and SQLite children die with it', async () => {
+  await t.test('agent: killed mid-statement, it comes back; its leaf nats-server and SQLite children die with it', async (st) => {
     const agentPid = demo.processes['agent-1']!;
     const stuck = new AbortController();
     const long = immediate(COUNT_FOREVER, { timeoutMs: 120_000, signal: stuck.signal }).catch(() => undefined);
     // The SQLite child busy inside one sqlite3_step(): it cannot hear the IPC disconnect until that step returns.
     await eventually(async () => childrenOf(agentPid).some((c) => c.cmd.includes('sqlite-worker') && c.state === 'R'), 30_000);
     const children = childrenOf(agentPid);
+    // Should they outlive the agent (the failure this checks), they must not outlive the test.
+    st.after(() => children.filter((c) => alive(c.pid)).forEach((c) => process.kill(c.pid, 'SIGKILL')));
     assert.deepEqual(children.map((c) => (c.cmd.includes('nats-server') ? 'leaf' : c.cmd.includes('sqlite-worker') ? 'sqlite' : c.cmd)).sort(), ['leaf', 'sqlite', 'sqlite']);
     await kill('agent-1');
     const outlived = await eventually(async () => children.every((c) => !alive(c.pid)), 15_000).then(() => [], () => children.filter((c) => alive(c.pid)));
