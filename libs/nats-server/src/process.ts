@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -17,6 +17,8 @@ export interface NatsServerOptions {
   supervise?: boolean;
   /** Milliseconds to wait for "Server is ready". */
   readyTimeoutMs?: number;
+  /** Called when the server exits unasked after it was ready (a hub's owner exits so its supervisor restarts it). */
+  onUnexpectedExit?: (exit: { code: number | null; signal: NodeJS.Signals | null }) => void;
 }
 
 export interface NatsServerPorts {
@@ -46,6 +48,19 @@ function stopLeftover(pidPath: string, confPath: string, log?: Logger): void {
   } catch {
     // Not running (or not Linux): nothing to stop.
   }
+}
+
+/**
+ * On Linux the kernel sends the server SIGTERM when its owner dies, even by SIGKILL (util-linux `setpriv
+ * --pdeathsig`, on every Debian/Ubuntu/RHEL), so a crashed agent leaves no leaf behind; the signal follows the
+ * thread that spawned the server, which is the owner's main thread. Elsewhere, or without setpriv, the pid file
+ * lets the owner's next start stop the leftover.
+ */
+const SETPRIV = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path)) : undefined;
+
+function serverCommand(confPath: string): [string, string[]] {
+  const binary = findNatsServer();
+  return SETPRIV ? [SETPRIV, ['--pdeathsig', 'TERM', '--', binary, '-c', confPath]] : [binary, ['-c', confPath]];
 }
 
 /** One nats-server child process: started, optionally restarted when it dies, stopped on close(). */
@@ -99,7 +114,9 @@ export class NatsServerProcess {
     stopLeftover(pidPath, confPath, this.options.log);
     writeFileSync(`${confPath}.tmp`, this.config);
     renameSync(`${confPath}.tmp`, confPath);
-    const child = spawn(findNatsServer(), ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const [command, args] = serverCommand(confPath);
+    // setpriv execs nats-server in place: the pid is the server's.
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     // The pid file lets a restarted owner stop a server left behind by a crash of its previous run.
     if (child.pid !== undefined) writeFileSync(pidPath, String(child.pid));
@@ -145,6 +162,7 @@ export class NatsServerProcess {
     if (this.child !== child || this.stopping) return;
     this.options.log?.warn({ server: this.name, code, signal }, 'nats-server exited');
     if (this.options.supervise) this.scheduleRestart(0);
+    this.options.onUnexpectedExit?.({ code, signal });
   }
 
   private scheduleRestart(attempt: number): void {

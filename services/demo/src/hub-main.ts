@@ -1,7 +1,8 @@
 // Entry of the demo's hub process: the hub nats-server in operator/JWT mode (full account resolver, leafnode
 // TLS), its config rendered from the secrets folder `halo-admin init` wrote, run through NatsServerProcess.
 // It runs as a child of the demo in its own process group, so a terminal's Ctrl-C reaches only the demo, which
-// stops the hub last. Usage: node hub-main.ts <hub dir> <secrets dir> [log level]
+// stops the hub last; if its nats-server dies unasked the process exits 1, so the demo's supervisor restarts it.
+// Usage: node hub-main.ts <hub dir> <secrets dir> [log level] [client port] [leaf port] (ports default -1: free ones)
 import { join, resolve } from 'node:path';
 import { createLogger } from '@halo/log';
 import { NatsServerProcess } from '@halo/nats-server';
@@ -10,20 +11,22 @@ import { loadSecureSetup, renderSecureHubConfig } from '@halo/nats-auth';
 const dir = process.argv[2];
 const secrets = process.argv[3];
 if (!dir || !secrets) {
-  console.error('usage: node hub-main.ts <hub dir> <secrets dir> [log level]');
+  console.error('usage: node hub-main.ts <hub dir> <secrets dir> [log level] [client port] [leaf port]');
   process.exit(2);
 }
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const level = LEVELS.find((l) => l === process.argv[4]) ?? 'info';
+const port = (arg: string | undefined) => (arg && /^\d+$/.test(arg) ? Number(arg) : -1);
 const log = createLogger({ name: 'hub', level });
 const hubDir = resolve(dir);
 const setup = loadSecureSetup(resolve(secrets));
 // A stable server name, store and resolver folders keep the registry's KV buckets and pushed account updates
-// (revocations) across runs; -1 lets the server pick free loopback ports.
+// (revocations) across runs and restarts; -1 lets the server pick free loopback ports (a restart gets the ones picked).
 const config = renderSecureHubConfig(setup, {
-  serverName: 'halo-demo-hub', clientPort: -1, leafPort: -1, storeDir: join(hubDir, 'jetstream'), resolverDir: join(hubDir, 'jwt'),
+  serverName: 'halo-demo-hub', clientPort: port(process.argv[5]), leafPort: port(process.argv[6]), storeDir: join(hubDir, 'jetstream'), resolverDir: join(hubDir, 'jwt'),
 });
-const server = new NatsServerProcess({ config, dir: hubDir, name: 'hub', log });
+// NatsServerProcess has logged 'nats-server exited'; a hub process without its server is a failed one.
+const server = new NatsServerProcess({ config, dir: hubDir, name: 'hub', log, onUnexpectedExit: () => process.exit(1) });
 await server.start();
 log.info({ clientUrl: server.clientUrl, leafUrl: server.leafUrl, pid: server.pid }, 'hub ready');
 

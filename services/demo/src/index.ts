@@ -6,5 +6,6 @@ export { demoCommands, demoQueryBody, shellQuote, DEMO_PATIENT } from './demo-su
 export type { DemoCommand, DemoSite, DemoSummary } from './demo-summary.ts';
 export { DEMO_PRACTICES } from './sample-practices.ts';
 export { DEMO_INTEGRATOR_ID } from './subscription-key.ts';
-export type { UnexpectedExit } from './child-service.ts';
+export { DEFAULT_RESTART_POLICY, describeExit } from './child-service.ts';
+export type { RestartPolicy, UnexpectedExit } from './child-service.ts';
 export { facadeClient, type FacadeCall, type FacadeAnswer } from './facade-client.ts';

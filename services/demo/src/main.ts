@@ -5,16 +5,28 @@ import { z } from 'zod';
 import { Port, loadConfig } from '@halo/config';
 import { NatsServerNotFoundError } from '@halo/nats-server';
 import { projectRoot } from '@halo/config';
-import { demoCommands, shellQuote, startDemo, type RunningDemo } from './index.ts';
+import { DEFAULT_RESTART_POLICY, demoCommands, describeExit, shellQuote, startDemo, type RestartPolicy, type RunningDemo } from './index.ts';
 
 const Config = z.object({
   HALO_DATA_DIR: z.string().min(1).default(join(projectRoot(), '.halo')),
   HALO_HTTP_PORT: Port.default(8080),
   HALO_LOG_LEVEL: z.enum(['info', 'debug', 'trace']).default('info'),
+  /** A failed service is restarted after this delay, doubled per further restart up to the maximum. */
+  HALO_RESTART_DELAY_MS: z.coerce.number().int().min(0).default(DEFAULT_RESTART_POLICY.delayMs),
+  HALO_RESTART_MAX_DELAY_MS: z.coerce.number().int().min(0).default(DEFAULT_RESTART_POLICY.maxDelayMs),
+  /** More restarts than this within the interval and the demo gives the service up and stops. */
+  HALO_START_LIMIT_BURST: z.coerce.number().int().min(0).default(DEFAULT_RESTART_POLICY.burst),
+  HALO_START_LIMIT_INTERVAL_MS: z.coerce.number().int().positive().default(DEFAULT_RESTART_POLICY.intervalMs),
 });
 
 const say = (message: string) => process.stdout.write(`demo: ${message}\n`);
 const config = loadConfig(Config);
+const restart: RestartPolicy = {
+  delayMs: config.HALO_RESTART_DELAY_MS,
+  maxDelayMs: config.HALO_RESTART_MAX_DELAY_MS,
+  burst: config.HALO_START_LIMIT_BURST,
+  intervalMs: config.HALO_START_LIMIT_INTERVAL_MS,
+};
 const starting = new AbortController();
 let demo: RunningDemo | undefined;
 let stopping = false;
@@ -47,7 +59,13 @@ try {
     logLevel: config.HALO_LOG_LEVEL,
     signal: starting.signal,
     progress: say,
-    onUnexpectedExit: (exit) => say(`WARNING: ${exit.name} exited unexpectedly (${exit.code ?? exit.signal}); see ${exit.logFile}`),
+    restart,
+    onUnexpectedExit: (exit) => say(`WARNING: ${describeExit(exit, restart)}`),
+  });
+  // The demo has stopped every service by then; the exit status tells whoever runs `npm start`.
+  void demo.failed.then((exit) => {
+    process.stderr.write(`demo: stopped: ${exit.name} kept failing; see ${exit.logFile}\n`);
+    process.exit(1);
   });
 } catch (err) {
   if (stopping) {

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { projectRoot } from '@halo/config';
 import { initSecureSetup } from '@halo/nats-auth';
-import { ChildService, type LogLine, type UnexpectedExit } from './child-service.ts';
+import { ChildService, DEFAULT_RESTART_POLICY, describeExit, type LogLine, type RestartPolicy, type UnexpectedExit } from './child-service.ts';
 import { writeDemoSummary, type DemoSite, type DemoSummary } from './demo-summary.ts';
 import { facadeClient, type FacadeCall } from './facade-client.ts';
 import { ensureNatsServer } from './nats-server-check.ts';
@@ -28,7 +28,11 @@ export interface DemoOptions {
   signal?: AbortSignal;
   /** Progress lines for a human; default none. */
   progress?: (message: string) => void;
-  /** A child that exits while the demo runs; default: written to stderr. */
+  /** When a service that fails is restarted, and when it is given up; default DEFAULT_RESTART_POLICY. */
+  restart?: Partial<RestartPolicy>;
+  /** How long the async jobs of a dead worker wait before they are redelivered (worker HALO_ACK_WAIT_MS). */
+  workerAckWaitMs?: number;
+  /** A child that exits while the demo runs, and what the demo does about it; default: written to stderr. */
   onUnexpectedExit?: (exit: UnexpectedExit) => void;
 }
 
@@ -48,8 +52,13 @@ export interface RunningDemo extends DemoSummary {
   enrolled: string[];
   /** Every sample database with the Halo GUID and Link GUID serving it. */
   databases: DemoDatabaseSite[];
-  /** Process id of each service by name (hub, registry, facade, agent-1, ...), for measurements. */
-  processes: Record<string, number>;
+  /** Process id of each service by name (hub, registry, facade, agent-1, ...) now (a restart changes it). */
+  readonly processes: Record<string, number>;
+  /**
+   * Resolves when a service failed past its start limit (`action: 'gave-up'`), once the demo has stopped every
+   * other service: a demo without one of its parts is not the system it claims to be.
+   */
+  failed: Promise<UnexpectedExit>;
   /** Stops agents, facade, worker, registry and hub, in that order. */
   close(): Promise<void>;
 }
@@ -98,16 +107,24 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   const caFile = setup.tls.caFile;
 
   const started: ChildService[] = [];
-  const onUnexpectedExit = options.onUnexpectedExit ?? ((exit: UnexpectedExit) => {
-    process.stderr.write(`demo: ${exit.name} exited unexpectedly (${exit.code ?? exit.signal}); see ${exit.logFile}\n`);
-  });
+  const restart: RestartPolicy = { ...DEFAULT_RESTART_POLICY, ...options.restart };
+  const report = options.onUnexpectedExit ?? ((exit: UnexpectedExit) => process.stderr.write(`demo: ${describeExit(exit, restart)}\n`));
+  let gaveUp: (exit: UnexpectedExit) => void = () => undefined;
+  const failed = new Promise<UnexpectedExit>((resolve) => { gaveUp = resolve; });
+  const onUnexpectedExit = (exit: UnexpectedExit) => {
+    report(exit);
+    if (exit.action !== 'gave-up') return;
+    progress(`${exit.name} is given up: stopping the demo`);
+    void close().catch(() => undefined).then(() => gaveUp(exit));
+  };
   // Last resort if this process exits without close(): no child may outlive the demo.
   const killAll = () => {
     for (const child of started) child.killNow();
   };
   process.on('exit', killAll);
 
-  const run = async (name: string, script: string, readyMsg: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<LogLine> => {
+  type Pin = (ready: LogLine) => { args?: readonly string[]; env?: NodeJS.ProcessEnv };
+  const run = async (name: string, script: string, readyMsg: string, env: NodeJS.ProcessEnv, args: string[] = [], pinOnRestart?: Pin): Promise<LogLine> => {
     const child = new ChildService({
       name,
       script: join(root, script),
@@ -118,7 +135,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       logFile: join(logs, `${name}.log`),
       readyMsg,
       readyTimeoutMs: timeoutMs,
+      restart,
+      ...(pinOnRestart ? { pinOnRestart } : {}),
       onUnexpectedExit,
+      onRestarted: (back) => progress(`${back.name} is back (pid ${back.pid}, restart ${back.attempt})`),
     });
     options.signal?.throwIfAborted();
     started.push(child);
@@ -143,7 +163,12 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
   };
 
   try {
-    const hub = HubReady.parse(await run('hub', 'services/demo/src/hub-main.ts', 'hub ready', {}, [join(dataDir, 'hub'), secretsDir, logLevel]));
+    const hubArgs = [join(dataDir, 'hub'), secretsDir, logLevel];
+    // A restarted hub listens where the first start did: every service and leaf has those URLs.
+    const hub = HubReady.parse(await run('hub', 'services/demo/src/hub-main.ts', 'hub ready', {}, hubArgs, (ready) => {
+      const { clientUrl, leafUrl } = HubReady.parse(ready);
+      return { args: [...hubArgs, new URL(clientUrl).port, new URL(leafUrl).port] };
+    }));
     await run('registry', 'services/registry/src/main.ts', 'registry ready', {
       HALO_NATS_URL: hub.clientUrl,
       HALO_ENV: 'production',
@@ -156,7 +181,11 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       HALO_OPERATOR_SIGNING_KEY_FILE: setup.operator.signingSeedFile,
     });
     // Async queries: the worker creates the work queue and result store (the facade would too, if first).
-    await run('worker', 'services/worker/src/main.ts', 'worker ready', { HALO_NATS_URL: hub.clientUrl, HALO_NATS_CREDS: account.creds.worker });
+    await run('worker', 'services/worker/src/main.ts', 'worker ready', {
+      HALO_NATS_URL: hub.clientUrl,
+      HALO_NATS_CREDS: account.creds.worker,
+      ...(options.workerAckWaitMs !== undefined ? { HALO_ACK_WAIT_MS: String(options.workerAckWaitMs) } : {}),
+    });
     const facade = FacadeReady.parse(await run('facade', 'services/facade/src/main.ts', 'facade listening', {
       HALO_NATS_URL: hub.clientUrl,
       HALO_NATS_CREDS: account.creds.facade,
@@ -167,7 +196,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       HALO_ENROLMENT: 'true',
       HALO_HTTPS_CERT_FILE: setup.tls.certFile,
       HALO_HTTPS_KEY_FILE: setup.tls.keyFile,
-    }));
+    }, [], (ready) => ({ env: { HALO_HTTP_PORT: new URL(FacadeReady.parse(ready).url).port } })));
     const call = facadeClient(facade.url, readFileSync(caFile));
     const served: DemoDatabaseSite[] = [];
     const enrolled: string[] = [];
@@ -215,8 +244,12 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     };
     options.signal?.throwIfAborted();
     writeDemoSummary(join(dataDir, 'demo.json'), summary);
-    const processes = Object.fromEntries(started.map((c) => [c.name, c.pid ?? 0]));
-    return { ...summary, hub: { clientUrl: hub.clientUrl, leafUrl: hub.leafUrl }, secretsDir, enrolled, databases: served, processes, close };
+    return {
+      ...summary, hub: { clientUrl: hub.clientUrl, leafUrl: hub.leafUrl }, secretsDir, enrolled, databases: served, failed, close,
+      get processes() {
+        return Object.fromEntries(started.map((c) => [c.name, c.pid ?? 0]));
+      },
+    };
   } catch (err) {
     await close().catch(() => undefined);
     throw err;

@@ -1,5 +1,6 @@
 import { fork } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess, ForkOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { AppError } from '@halo/contracts';
@@ -10,6 +11,17 @@ import { WorkerStatement } from './sqlite-statement.ts';
 
 const WORKER_FILE = fileURLToPath(new URL('./sqlite-worker.ts', import.meta.url));
 const CLOSE_GRACE_MS = 2_000;
+const SETPRIV = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path)) : undefined;
+
+/**
+ * The worker exits on the IPC disconnect when the agent dies, but only once its statement returns to JavaScript;
+ * inside one long sqlite3_step() it would run on. On Linux the kernel kills it with the agent instead (util-linux
+ * `setpriv --pdeathsig`, which execs Node in place; the signal follows the spawning thread, the agent's main one).
+ */
+function killedWithParent(options: ForkOptions): ForkOptions {
+  if (!SETPRIV) return options;
+  return { ...options, execPath: SETPRIV, execArgv: ['--pdeathsig', 'KILL', '--', process.execPath, ...(options.execArgv ?? [])] };
+}
 
 type QueryMessage = Omit<Extract<WorkerRequest, { type: 'query' }>, 'type' | 'id'>;
 
@@ -51,13 +63,13 @@ export class SqliteProcess {
    * a statement that takes the process past it fails with resource_limit_exceeded (the process is killed).
    */
   static async start(path: string, allowWrites: boolean, maxMemoryBytes?: number): Promise<SqliteProcess> {
-    const child = fork(WORKER_FILE, [], {
+    const child = fork(WORKER_FILE, [], killedWithParent({
       serialization: 'advanced', // keeps bigint and Buffer parameters intact
       // The caller's flags (--test, --inspect, ...) do not belong in the worker. A small young generation keeps
       // its RSS flat: under a long stream's allocation rate V8 would grow it to 2 x 64 MiB of garbage.
       execArgv: ['--max-semi-space-size=8'],
       stdio: ['ignore', 'ignore', 'ignore', 'ipc', 'pipe'], // 4: the memory watchdog's report
-    });
+    }));
     const ready = new Promise<void>((resolve, reject) => {
       child.on('error', () => reject(new AppError('internal', 'the SQLite worker could not be started')));
       child.once('exit', () => reject(new AppError('internal', 'the SQLite worker stopped while opening the database')));
