@@ -4,6 +4,7 @@
 // stops the hub last; if its nats-server dies unasked the process exits 1, so the demo's supervisor restarts it.
 // Usage: node hub-main.ts <hub dir> <secrets dir> [log level] [client port] [leaf port] (ports default -1: free ones)
 import { join, resolve } from 'node:path';
+import { LogLevel, runService } from '@halo/config';
 import { createLogger } from '@halo/log';
 import { NatsServerProcess } from '@halo/nats-server';
 import { loadSecureSetup, renderSecureHubConfig } from '@halo/nats-auth';
@@ -14,8 +15,7 @@ if (!dir || !secrets) {
   console.error('usage: node hub-main.ts <hub dir> <secrets dir> [log level] [client port] [leaf port]');
   process.exit(2);
 }
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const level = LEVELS.find((l) => l === process.argv[4]) ?? 'info';
+const level = LogLevel.safeParse(process.argv[4]).data ?? 'info';
 const port = (arg: string | undefined) => (arg && /^\d+$/.test(arg) ? Number(arg) : -1);
 const log = createLogger({ name: 'hub', level });
 const hubDir = resolve(dir);
@@ -25,18 +25,14 @@ const setup = loadSecureSetup(resolve(secrets));
 const config = renderSecureHubConfig(setup, {
   serverName: 'halo-demo-hub', clientPort: port(process.argv[5]), leafPort: port(process.argv[6]), storeDir: join(hubDir, 'jetstream'), resolverDir: join(hubDir, 'jwt'),
 });
-// NatsServerProcess has logged 'nats-server exited'; a hub process without its server is a failed one.
-const server = new NatsServerProcess({ config, dir: hubDir, name: 'hub', log, onUnexpectedExit: () => process.exit(1) });
-await server.start();
-log.info({ clientUrl: server.clientUrl, leafUrl: server.leafUrl, pid: server.pid }, 'hub ready');
-
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, 'hub stopping');
-  await server.close();
-  log.info('hub stopped');
-}
-process.once('SIGINT', () => void stop('SIGINT'));
-process.once('SIGTERM', () => void stop('SIGTERM'));
+await runService({
+  name: 'hub',
+  log,
+  async start(scope) {
+    // NatsServerProcess has logged 'nats-server exited'; a hub process without its server is a failed one.
+    const server = new NatsServerProcess({ config, dir: hubDir, name: 'hub', log, onUnexpectedExit: () => process.exit(1) });
+    await server.start();
+    scope.defer('nats-server', () => server.close());
+    log.info({ clientUrl: server.clientUrl, leafUrl: server.leafUrl, pid: server.pid }, 'hub ready');
+  },
+});
