@@ -4,6 +4,8 @@ import type { Logger } from '@halo/log';
 export interface ServiceScope {
   /** Registers `close` (named `what` in logs) to run at shutdown, after every close registered later. */
   defer(what: string, close: () => unknown): void;
+  /** Aborted when a stop is asked for while `start` still runs: a long start gives up early. */
+  readonly signal: AbortSignal;
 }
 
 export interface RunServiceOptions {
@@ -25,6 +27,9 @@ export async function runService(options: RunServiceOptions): Promise<void> {
   const { name, log } = options;
   const closes: Array<{ what: string; close: () => unknown }> = [];
   let stopping: Promise<void> | undefined;
+  const starting = new AbortController();
+  let stopAsked: NodeJS.Signals | undefined;
+  let started = false;
 
   const shutdown = (reason: string, exitCode: number): Promise<void> => {
     stopping ??= (async () => {
@@ -53,21 +58,34 @@ export async function runService(options: RunServiceOptions): Promise<void> {
   };
 
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (stopping || stopAsked) {
       log.warn({ service: name, signal }, 'second signal: exiting now');
       process.exit(130);
     }
-    void shutdown(signal, 0);
+    stopAsked = signal;
+    // While starting, the start is told to give up; the closes run once it has returned or thrown.
+    if (started) {
+      void shutdown(signal, 0);
+      return;
+    }
+    starting.abort(new Error(`${signal} while starting`));
+    // A start that does not watch its signal gets as long as a shutdown would.
+    setTimeout(() => {
+      log.error({ service: name }, 'start did not give up in time; exiting');
+      process.exit(1);
+    }, options.shutdownTimeoutMs ?? 30_000).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
   try {
-    await options.start({ defer: (what, close) => { closes.push({ what, close }); } });
+    await options.start({ defer: (what, close) => { closes.push({ what, close }); }, signal: starting.signal });
   } catch (err) {
+    if (stopAsked) await shutdown(stopAsked, 0);
     log.fatal({ service: name, err }, 'start failed');
     await shutdown('start failed', 1);
   }
-  if (stopping) await stopping;
+  started = true;
+  if (stopAsked) await shutdown(stopAsked, 0);
   log.info({ service: name }, 'started');
 }

@@ -18,7 +18,7 @@ async function run(mode: string, signals: NodeJS.Signals[]): Promise<{ lines: st
       const line = buffered.slice(0, i);
       buffered = buffered.slice(i + 1);
       lines.push(line);
-      if (line === 'ready' || line === 'close hangs') {
+      if (line === 'ready' || line === 'close hangs' || line === 'starting') {
         const signal = signals.shift();
         if (signal) child.kill(signal);
       }
@@ -44,4 +44,10 @@ test('a second signal during a stuck shutdown exits at once', async () => {
   const { lines, code } = await run('hang', ['SIGINT', 'SIGINT']);
   assert.deepEqual(lines, ['ready', 'close hangs']);
   assert.equal(code, 130);
+});
+
+test('a signal during a long start makes it give up, then closes what it had opened', async () => {
+  const { lines, code } = await run('slow-start', ['SIGTERM']);
+  assert.deepEqual(lines, ['starting', 'close failing', 'close first']);
+  assert.equal(code, 1, 'the failing close still sets exit code 1');
 });

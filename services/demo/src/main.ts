@@ -1,10 +1,11 @@
-// `npm start`: the whole local system on one machine. Reads the environment, prints, and handles signals;
-// startDemo (start-demo.ts) does the work.
+// `npm start`: the whole local system on one machine. Reads the environment and prints; runService handles the
+// signals (a second Ctrl-C exits at once, and startDemo's exit hook kills every child); startDemo does the work.
 import { join } from 'node:path';
 import { z } from 'zod';
-import { Port, loadConfig } from '@halo/config';
+import { Writable } from 'node:stream';
+import { Port, loadConfig, projectRoot, runService } from '@halo/config';
+import { createLogger } from '@halo/log';
 import { NatsServerNotFoundError } from '@halo/nats-server';
-import { projectRoot } from '@halo/config';
 import { DEFAULT_RESTART_POLICY, demoCommands, describeExit, shellQuote, startDemo, type RestartPolicy, type RunningDemo } from './index.ts';
 
 const Config = z.object({
@@ -27,84 +28,67 @@ const restart: RestartPolicy = {
   burst: config.HALO_START_LIMIT_BURST,
   intervalMs: config.HALO_START_LIMIT_INTERVAL_MS,
 };
-const starting = new AbortController();
-let demo: RunningDemo | undefined;
-let stopping = false;
+// runService's own lines (stopping, a failed close, stopped) reach the terminal as "demo: ..." lines.
+const log = createLogger({
+  name: 'demo',
+  destination: new Writable({
+    write(chunk, _encoding, done) {
+      const { msg, reason, what } = JSON.parse(String(chunk)) as { msg: string; reason?: string; what?: string };
+      say(`${msg}${reason ? ` (${reason})` : ''}${what ? `: ${what}` : ''}`);
+      done();
+    },
+  }),
+});
 
-async function stop(signal: string): Promise<void> {
-  if (stopping) {
-    // A second signal: no more waiting. Exiting kills every child (startDemo's process 'exit' hook).
-    say(`${signal} again: killing everything`);
-    process.exit(1);
-  }
-  stopping = true;
-  say(`${signal}: stopping`);
-  starting.abort(new Error(`${signal} while starting`));
-  if (!demo) return; // startDemo stops what it started and rejects; the catch below reports it
-  try {
-    await demo.close();
-    say('stopped');
-  } catch (err) {
-    process.stderr.write(`demo: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  }
-}
-process.on('SIGINT', () => void stop('SIGINT'));
-process.on('SIGTERM', () => void stop('SIGTERM'));
+await runService({
+  name: 'demo',
+  log,
+  async start(scope) {
+    let demo: RunningDemo;
+    try {
+      demo = await startDemo({
+        dataDir: config.HALO_DATA_DIR,
+        httpPort: config.HALO_HTTP_PORT,
+        logLevel: config.HALO_LOG_LEVEL,
+        signal: scope.signal,
+        progress: say,
+        restart,
+        onUnexpectedExit: (exit) => say(`WARNING: ${describeExit(exit, restart)}`),
+      });
+    } catch (err) {
+      // startDemo has stopped what it started. A stop asked for while starting is no failure.
+      if (scope.signal.aborted) return;
+      process.stderr.write(`demo: ${err instanceof NatsServerNotFoundError ? '' : 'could not start: '}${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    }
+    scope.defer('services', () => demo.close());
+    // The demo has stopped every service by then; the exit status tells whoever runs `npm start`.
+    void demo.failed.then((exit) => {
+      process.stderr.write(`demo: stopped: ${exit.name} kept failing; see ${exit.logFile}\n`);
+      process.exit(1);
+    });
 
-try {
-  demo = await startDemo({
-    dataDir: config.HALO_DATA_DIR,
-    httpPort: config.HALO_HTTP_PORT,
-    logLevel: config.HALO_LOG_LEVEL,
-    signal: starting.signal,
-    progress: say,
-    restart,
-    onUnexpectedExit: (exit) => say(`WARNING: ${describeExit(exit, restart)}`),
-  });
-  // The demo has stopped every service by then; the exit status tells whoever runs `npm start`.
-  void demo.failed.then((exit) => {
-    process.stderr.write(`demo: stopped: ${exit.name} kept failing; see ${exit.logFile}\n`);
-    process.exit(1);
-  });
-} catch (err) {
-  if (stopping) {
-    say('stopped');
-    process.exit(0);
-  }
-  if (err instanceof NatsServerNotFoundError) {
-    process.stderr.write(`demo: ${err.message}\n`);
-  } else {
-    process.stderr.write(`demo: could not start: ${err instanceof Error ? err.message : String(err)}\n`);
-  }
-  process.exit(1);
-}
-if (stopping) {
-  // A signal raced the last step of startup: stop() found nothing to close yet.
-  await demo.close();
-  say('stopped');
-  process.exit(0);
-}
-
-const ca = shellQuote(demo.caFile);
-const lines = [
-  '',
-  `Halo is running. Facade: ${demo.facadeUrl}  (OpenAPI: ${demo.facadeUrl}/docs)`,
-  `HTTPS certificate from the demo's private CA: ${demo.caFile} (curl --cacert, NODE_EXTRA_CA_CERTS; browsers will warn)`,
-  `NATS secrets (operator, accounts, creds): ${demo.secretsDir}`,
-  ...(demo.enrolled.length > 0 ? [`Enrolled with one-time tokens: ${demo.enrolled.map((g) => `link ${g}`).join(', ')}`] : []),
-  `Subscription key (integrator "demo"): ${demo.subscriptionKey}`,
-  ...(demo.supportKey ? [
-    `Support key (support API /support/*): ${demo.supportKey}`,
-    `  e.g. NODE_EXTRA_CA_CERTS=${ca} HALO_SUPPORT_URL=${demo.facadeUrl} HALO_SUPPORT_KEY=${demo.supportKey} npm run support -- list`,
-  ] : []),
-  '',
-  'Sites:',
-  ...demo.sites.map((s) => `  ${s.haloGuid}  ${s.pmsType}  ${s.pmsId}  ${s.practiceName}${s.authoritative ? '  (authoritative)' : '  (not authoritative)'}`),
-  '',
-  ...demoCommands(demo).flatMap((c) => [`# ${c.title}`, c.command, '']),
-  `The same is in ${join(config.HALO_DATA_DIR, 'demo.json')}; logs are in ${join(config.HALO_DATA_DIR, 'logs')}.`,
-  'Ctrl-C stops everything.',
-  '',
-];
-process.stdout.write(`${lines.join('\n')}\n`);
+    const ca = shellQuote(demo.caFile);
+    const lines = [
+      '',
+      `Halo is running. Facade: ${demo.facadeUrl}  (OpenAPI: ${demo.facadeUrl}/docs)`,
+      `HTTPS certificate from the demo's private CA: ${demo.caFile} (curl --cacert, NODE_EXTRA_CA_CERTS; browsers will warn)`,
+      `NATS secrets (operator, accounts, creds): ${demo.secretsDir}`,
+      ...(demo.enrolled.length > 0 ? [`Enrolled with one-time tokens: ${demo.enrolled.map((g) => `link ${g}`).join(', ')}`] : []),
+      `Subscription key (integrator "demo"): ${demo.subscriptionKey}`,
+      ...(demo.supportKey ? [
+        `Support key (support API /support/*): ${demo.supportKey}`,
+        `  e.g. NODE_EXTRA_CA_CERTS=${ca} HALO_SUPPORT_URL=${demo.facadeUrl} HALO_SUPPORT_KEY=${demo.supportKey} npm run support -- list`,
+      ] : []),
+      '',
+      'Sites:',
+      ...demo.sites.map((s) => `  ${s.haloGuid}  ${s.pmsType}  ${s.pmsId}  ${s.practiceName}${s.authoritative ? '  (authoritative)' : '  (not authoritative)'}`),
+      '',
+      ...demoCommands(demo).flatMap((c) => [`# ${c.title}`, c.command, '']),
+      `The same is in ${join(config.HALO_DATA_DIR, 'demo.json')}; logs are in ${join(config.HALO_DATA_DIR, 'logs')}.`,
+      'Ctrl-C stops everything.',
+      '',
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  },
+});
