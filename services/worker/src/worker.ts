@@ -340,7 +340,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   async function cancelled(queryId: string, jobLog: Logger): Promise<Outcome> {
     await deletePagesFrom(store.results, queryId, 1).catch(() => 0);
     // The facade writes `cancelled` before publishing the cancel; this only covers a record it could not update.
-    await finish(queryId, 'cancelled', { code: 'deadline_exceeded', message: 'cancelled' }, jobLog);
+    await finish(queryId, 'cancelled', { code: 'cancelled', message: 'the query was cancelled' }, jobLog);
     jobLog.info('async query cancelled while running');
     return ACK;
   }

@@ -7,12 +7,12 @@
 // Policy, in order: (1) text over MAX_GUARDED_TEXT, NUL, control/bidi/zero-width characters outside string
 // literals, Unicode spaces or NFKC-unstable (full-width, compatibility) characters in code are refused; this is
 // normalisation by refusal, so what is judged is exactly what the engine runs. (2) The engine's own lexical rules
-// split code, literals, quoted names and comments (read-only-guard-lexer.ts); executable /*! */ comments, nested
+// split code, literals, quoted names and comments (lexer.ts); executable /*! */ comments, nested
 // comments, MySQL `--x`, PostgreSQL U&"..." and backslashes in non-E strings are refused as ambiguous. (3) At most
-// one statement (one trailing `;`); no write/statement keyword (read-only-guard-policy.ts) as an unquoted word, no
+// one statement (one trailing `;`); no write/statement keyword (policy.ts) as an unquoted word, no
 // denied function name as a word or quoted name, no NEXT VALUE FOR, no MySQL `:=`. (4) node-sql-parser with the
 // dialect's grammar must read exactly one SELECT whose tree holds no other statement, INTO, locking clause or
-// denied function/source (read-only-guard-ast.ts). Delays (pg_sleep, SLEEP, BENCHMARK) are allowed: they write
+// denied function/source (ast.ts). Delays (pg_sleep, SLEEP, BENCHMARK) are allowed: they write
 // nothing, and integrators send SQL directly, so they reveal nothing a timing trick could; the agent's execution
 // deadline and concurrency limit bound them (T-SQL's WAITFOR is a statement, refused as such). Known false refusals (rewrite the query): standalone VALUES, SQLite window functions
 // without PARTITION BY, PostgreSQL OFFSET ... FETCH, backslashes in MySQL/PostgreSQL string literals, parameters
