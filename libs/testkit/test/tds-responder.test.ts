@@ -8,7 +8,7 @@ import type { TdsResponder } from '@halo/testkit';
 
 const hasTsql = spawnSync('tsql', ['-C'], { stdio: 'ignore' }).error === undefined;
 const skip = !hasTsql && process.env.CI !== 'true'
-  ? 'FreeTDS tsql is not installed (apt-get install freetds-bin, or deploy/install/freetds.sh); CI=true makes this a failure'
+  ? 'FreeTDS tsql is not installed (apt-get install freetds-bin, or deploy/install/apt-tools.sh tsql:freetds-bin); CI=true makes this a failure'
   : false;
 
 function tsql(responder: TdsResponder, batch: string, password: string = TDS_DEFAULT_LOGIN.password): Promise<{ out: string; err: string }> {
