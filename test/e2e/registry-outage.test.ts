@@ -156,7 +156,8 @@ test('with no registry replica answering, queries and lookups are answered from 
 });
 
 test('with the hub down, async status, batch status and cancel answer 503 service_unavailable at once', async (t) => {
-  const sys = await startAsyncTestSystem({ startWorker: false });
+  // A long site cache: the immediate query below finds its site cached and must not wait for its deadline.
+  const sys = await startAsyncTestSystem({ startWorker: false, cacheTtlMs: 120_000 });
   t.after(() => sys.close());
   const agent = await sys.startAgent('link-1', [{ name: 'a', path: sys.sampleDatabase('practice-a', 'PMS-HUBDOWN-1', 20) }]);
   const siteId = agent.sites[0]!.haloGuid;
@@ -183,6 +184,8 @@ test('with the hub down, async status, batch status and cancel answer 503 servic
     ['GET status', `/integrator/sites/${siteId}/queries/${id}`, {}],
     ['POST batch status', `/integrator/sites/${siteId}/queries/status`, { method: 'POST', body: JSON.stringify({ ids: [id] }) }],
     ['DELETE', `/integrator/sites/${siteId}/queries/${id}`, { method: 'DELETE' }],
+    // The site may still be in the facade's cache: the query must not wait for its deadline either.
+    ['POST immediate', `/integrator/sites/${siteId}/queries/immediate`, { method: 'POST', body: JSON.stringify(COUNT) }],
   ];
   for (const [name, path, init] of requests) {
     await t.test(name, async (st) => {

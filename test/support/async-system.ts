@@ -40,6 +40,8 @@ export interface AsyncSystemOptions {
   worker?: Partial<Omit<WorkerDeps, 'nc' | 'log'>>;
   /** Start a worker at once (default true). */
   startWorker?: boolean;
+  /** The facade's site cache TTL. Default 500 ms. */
+  cacheTtlMs?: number;
 }
 
 /** A running test agent (real or chunk fixture). */
@@ -132,7 +134,7 @@ export async function startAsyncTestSystem(options: AsyncSystemOptions = {}): Pr
       host: '127.0.0.1',
       keys: [{ integratorId: 'test', key: SUBSCRIPTION_KEY }, { integratorId: 'other', key: OTHER_KEY }],
       log,
-      cacheTtlMs: 500,
+      cacheTtlMs: options.cacheTtlMs ?? 500,
       async: { resultTtlMs },
     });
     facade = await newFacade();

@@ -75,7 +75,7 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
     const nats = connectionState(nc);
     closes.push(() => nats.close());
     const asyncQueries = options.async === false ? undefined : await NatsAsyncQueryStore.open({ nc, connection: nats, ...options.async });
-    const queries = new NatsQueryClient({ nc, log, requesterId: options.requesterId ?? randomBytes(12).toString('hex'), ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}) });
+    const queries = new NatsQueryClient({ nc, log, connection: nats, requesterId: options.requesterId ?? randomBytes(12).toString('hex'), ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}) });
     closes.push(() => queries.close());
     const immediate = new ImmediateQueries(nc, log);
     closes.push(() => immediate.close());

@@ -2,6 +2,7 @@ import type { SiteView } from '@halo/contracts';
 import { ReplyRouter, type NatsConnection, type ResultStream } from '@halo/messaging';
 import type { Logger } from '@halo/log';
 import type { QueryClient, QueryExecution } from '../deps.ts';
+import type { ConnectionState } from './connection-state.ts';
 
 /** Requester ids are subject tokens the hub permissions can pin, so only letters and digits. */
 const REQUESTER_ID = /^[A-Za-z0-9]{8,64}$/;
@@ -13,6 +14,8 @@ export interface NatsQueryClientOptions {
   log: Logger;
   /** No chunk for this long once streaming (with credit granted) = the agent is gone. */
   stallMs?: number;
+  /** The connection's tracked state: while the hub is unreachable a query answers 503 at once, not at its deadline. */
+  connection?: ConnectionState;
 }
 
 /**
@@ -22,15 +25,18 @@ export interface NatsQueryClientOptions {
 export class NatsQueryClient implements QueryClient {
   readonly #router: ReplyRouter;
   readonly #stallMs: number | undefined;
+  readonly #connection: ConnectionState | undefined;
 
   constructor(options: NatsQueryClientOptions) {
     if (!REQUESTER_ID.test(options.requesterId)) throw new TypeError('requesterId must be 8-64 letters or digits');
     this.#router = new ReplyRouter({ nc: options.nc, requesterId: options.requesterId, log: options.log });
     this.#stallMs = options.stallMs;
+    this.#connection = options.connection;
   }
 
   /** Publishes the query to the site's agent; the stream ends at the deadline, on abort or on the agent's error. */
   start(site: SiteView, request: QueryExecution, signal: AbortSignal): ResultStream {
+    this.#connection?.assertConnected('queries are');
     return this.#router.start({ linkGuid: site.linkGuid }, {
       queryId: request.queryId,
       haloGuid: site.haloGuid,
