@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { RegisterResult, subjects, type RegisterRequest } from '@halo/contracts';
+import { PairResult, RegisterResult, subjects, type RegisterRequest } from '@halo/contracts';
 import { connectNats, requestJson } from '@halo/messaging';
 import { SAMPLE_INTEGRATION, samplePairingCode } from '@halo/sample-practice';
 import { startTestSystem } from '../support/system.ts';
@@ -89,3 +89,23 @@ test('a code pairs only while the PMS issues it, and never with another practice
 function sha256(code: string): string {
   return createHash('sha256').update(code.trim().toUpperCase()).digest('hex');
 }
+
+test('an integrator not onboarded for the practice\'s PMS type is refused and left unpaired', async (t) => {
+  const sys = await startTestSystem();
+  t.after(() => sys.close());
+  await sys.startAgent('link-1', [{ name: 'a', engine: 'sqlite', path: sys.sampleDatabase('a', 'PAIR-3'), profile: 'sample' }]);
+  const nc = await connectNats({ servers: sys.hub.clientUrl, name: 'facade-like', log: sys.log });
+  t.after(() => nc.close());
+  const codeHash = createHash('sha256').update(samplePairingCode('PAIR-3')).digest('hex');
+  const pairAs = (integratorId: string, onboardedPmsTypes?: string[]) => requestJson(nc, subjects.registry('pair'),
+    { integratorId, codeHash, ...(onboardedPmsTypes ? { onboardedPmsTypes } : {}) }, PairResult, { timeoutMs: 5_000, noResponders: 'registry_unavailable' });
+  await assert.rejects(pairAs('bp-only', ['bp']), (err: any) => err.code === 'not_onboarded');
+  assert.ok((await pairAs('sample-too', ['bp', 'sample'])).site);
+  const { Kvm } = await import('@nats-io/kv');
+  const pairings = await new Kvm(nc).open('pairings');
+  const keys: string[] = [];
+  for await (const key of await pairings.keys()) keys.push(key);
+  const who = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
+  assert.ok(keys.some((k) => k.startsWith(`${who('sample-too')}.`)), 'the onboarded integrator is paired');
+  assert.ok(!keys.some((k) => k.startsWith(`${who('bp-only')}.`)), 'nothing is recorded for the refused one');
+});

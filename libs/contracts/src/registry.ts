@@ -135,7 +135,12 @@ export function Envelope<T extends z.ZodType>(result: T) {
 }
 
 /** `halo.v1.registry.pair`: an integrator pairs with the site whose PMS issued the code. */
-export const PairRequest = z.object({ integratorId: z.string().min(1).max(128), codeHash: PairingCodeHash });
+export const PairRequest = z.object({
+  integratorId: z.string().min(1).max(128),
+  codeHash: PairingCodeHash,
+  /** The PMS types the integrator is onboarded for (absent: every type): no pairing is recorded for another. */
+  onboardedPmsTypes: z.array(PmsType).max(256).optional(),
+});
 export type PairRequest = z.infer<typeof PairRequest>;
 export const PairResult = z.object({ site: SiteView.nullable() });
 export type PairResult = z.infer<typeof PairResult>;

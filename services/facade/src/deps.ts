@@ -14,7 +14,7 @@ export interface SiteDirectory {
   lookup(req: { pmsId: string; pmsType?: string }): Promise<SiteView[]>;
   get(haloGuid: string): Promise<SiteView | null>;
   /** Pairs the integrator with the site whose PMS issued the code (by its hash); null when no site did. */
-  pair?(integratorId: string, codeHash: string): Promise<SiteView | null>;
+  pair?(integratorId: string, codeHash: string, onboardedPmsTypes?: readonly string[]): Promise<SiteView | null>;
 }
 
 /** One immediate query as the facade hands it to a QueryClient. */

@@ -141,6 +141,9 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
       site = practice.find((s) => s.authoritative) ?? site;
     }
     if (site.status === 'removed' || site.status === 'uninstalled') return { site: null };
+    if (request.onboardedPmsTypes && !request.onboardedPmsTypes.includes(site.pmsType)) {
+      throw new AppError('not_onboarded', `the integrator is not onboarded for practice management system "${site.pmsType}"`);
+    }
     await store.putPairing(request.integratorId, site.haloGuid, iso());
     log.info({ integratorId: request.integratorId, haloGuid: site.haloGuid }, 'site paired');
     return { site };

@@ -50,7 +50,8 @@ export async function sitesRoutes(instance: FastifyInstance, options: { deps: Fa
     const principal = principalOf(request);
     if (!deps.directory.pair) throw new AppError('not_found', 'pairing is not available');
     const codeHash = createHash('sha256').update(pairingCode.trim().toUpperCase()).digest('hex');
-    const site = await deps.directory.pair(principal.integratorId, codeHash);
+    // The registry refuses (and records nothing) for a PMS type the integrator is not onboarded for.
+    const site = await deps.directory.pair(principal.integratorId, codeHash, principal.pmsTypes ? [...principal.pmsTypes] : undefined);
     // An unknown code and a site of a PMS type the integrator is not onboarded for look different on purpose:
     // the first says nothing about which codes exist.
     if (!site || site.status === 'removed' || site.status === 'uninstalled') throw new AppError('not_found', 'no site issued this pairing code');
