@@ -112,6 +112,11 @@ export const AsyncQueryRecord = z.object({
   attempts: z.number().int().nonnegative().default(0),
   /** Runs that lost their agent, oldest first; a read is run again while attempts and maxTimeInQueue allow. */
   failedAttempts: z.array(AsyncFailedAttempt).max(100).optional(),
+  /**
+   * When a nonQuery was last sent to its agent (cleared when the agent refused it unrun): a job redelivered after
+   * its worker died finds it and does not run the write again.
+   */
+  writeSentAt: z.string().optional(),
   /** Set only once every page exists. */
   pageCount: z.number().int().nonnegative().optional(),
   rowCount: z.number().int().nonnegative().optional(),

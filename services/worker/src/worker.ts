@@ -173,6 +173,10 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       jobLog.info({ state: record.state }, 'async job already finished');
       return ACK;
     }
+    if (record.executionMode === 'nonQuery' && record.writeSentAt !== undefined) {
+      // The worker that sent it died (or stopped) before it finished: the write may have been applied.
+      return finish(job.queryId, 'executionFailed', { code: 'write_not_retried', message: 'an earlier run of this nonQuery may have been applied; it is not run again' }, jobLog);
+    }
     if (Date.now() >= expiryAt(job, record, executionTimeoutMs)) return expire(job, record, jobLog);
 
     let found: SiteView | null;
@@ -211,6 +215,9 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
         deadline: now + queueLeft + executionTimeoutMs,
       };
       const runLog = jobLog.child({ runId: request.queryId });
+      const write = fresh.record.executionMode === 'nonQuery';
+      // Marked before it is sent: should this worker die mid-run, the redelivered job must not write again.
+      if (write && !(await records.transition(job.queryId, (r) => ({ ...r, writeSentAt: new Date().toISOString() })))) return ACK;
       const stream = router.start({ linkGuid: site.linkGuid }, request, { signal: controller.signal, ...streamOptions });
       let columns;
       try {
@@ -221,6 +228,8 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
         const code = isAppError(err) ? err.code : 'internal';
         if (code === 'agent_lost') return agentLost(job, msg, code, false, runLog);
         if (code === 'site_offline' || code === 'agent_busy') {
+          // Nobody took the write: it may be sent again.
+          if (write) await records.transition(job.queryId, ({ writeSentAt: _sent, ...r }) => r);
           if (Date.now() >= expiryAt(job, fresh.record, executionTimeoutMs)) return expire(job, fresh.record, runLog, code);
           return retryLater(job, msg, code, runLog, expiryAt(job, fresh.record, executionTimeoutMs));
         }
