@@ -22,9 +22,11 @@ const Config = z.object({
   HALO_INTEGRATORS_FILE: z.string().min(1).optional(),
   /** The environment this facade serves; integrators of the file bound to another are not loaded. */
   HALO_ENV: Environment.default('production'),
-  /** Request rate per integrator and replica for integrators without their own. */
+  /** Request rate per integrator (across all replicas) for integrators without their own. */
   HALO_RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(1000),
   HALO_RATE_LIMIT_BURST: z.coerce.number().int().positive().default(2000),
+  /** A facade replica not heard from for this long no longer takes a share of the rate limits. */
+  HALO_REPLICA_TTL_MS: z.coerce.number().int().positive().default(10_000),
   /** `supportUserId:key,...` for `/support/*`; separate from integrator keys. */
   HALO_SUPPORT_KEYS: List.default([]),
   HALO_LOG_LEVEL: LogLevel.default('info'),
@@ -74,6 +76,7 @@ await runService({
       keys,
       integrators,
       rateLimit: { perSecond: config.HALO_RATE_LIMIT_PER_SECOND, burst: config.HALO_RATE_LIMIT_BURST },
+      replicaTtlMs: config.HALO_REPLICA_TTL_MS,
       supportKeys,
       log,
       queryTimeoutMs: config.HALO_QUERY_TIMEOUT_MS,

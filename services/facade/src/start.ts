@@ -9,6 +9,7 @@ import { integratorAuthenticator, type IntegratorKeys } from './auth/integrators
 import { TokenBucketLimiter, type RateLimit } from './auth/rate-limit.ts';
 import type { Authenticator } from './deps.ts';
 import { NatsQueryClient } from './nats/query-client.ts';
+import { FacadeReplicas } from './nats/facade-replicas.ts';
 import { ImmediateQueries } from './nats/immediate-queries.ts';
 import { NatsSiteDirectory } from './nats/site-directory.ts';
 import { NatsAsyncQueryStore } from './nats/async-store.ts';
@@ -26,8 +27,10 @@ export interface StartFacadeOptions {
   keys: readonly SubscriptionKey[];
   /** Integrators known by key hashes only (HALO_INTEGRATORS_FILE), already filtered to this environment. */
   integrators?: readonly IntegratorKeys[];
-  /** Request rate of integrators without their own; default: unlimited. Per replica (in memory). */
+  /** Request rate of integrators without their own; default: unlimited. Across all replicas (each takes 1/N). */
   rateLimit?: RateLimit;
+  /** A facade replica not heard from for this long no longer takes a share of rate limits; default 10 000 ms. */
+  replicaTtlMs?: number;
   log: Logger;
   /** Default 30 000 ms. */
   queryTimeoutMs?: number;
@@ -75,8 +78,16 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
     const nats = connectionState(nc);
     closes.push(() => nats.close());
     const asyncQueries = options.async === false ? undefined : await NatsAsyncQueryStore.open({ nc, connection: nats, ...options.async });
-    const queries = new NatsQueryClient({ nc, log, connection: nats, requesterId: options.requesterId ?? randomBytes(12).toString('hex'), ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}) });
+    const requesterId = options.requesterId ?? randomBytes(12).toString('hex');
+    const queries = new NatsQueryClient({ nc, log, connection: nats, requesterId, ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}) });
     closes.push(() => queries.close());
+    // Rate limits hold across replicas: each enforces 1/N of them (FacadeReplicas says why that suffices).
+    const replicas = await FacadeReplicas.open({
+      nc, log, id: requesterId,
+      ...(options.replicaTtlMs !== undefined ? { ttlMs: options.replicaTtlMs } : {}),
+      ...(options.async && options.async.replicas !== undefined ? { replicas: options.async.replicas } : {}),
+    });
+    closes.push(() => replicas.close());
     const immediate = new ImmediateQueries(nc, log);
     closes.push(() => immediate.close());
     const directory = new NatsSiteDirectory({ nc, log, connection: nats, ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}) });
@@ -88,7 +99,7 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
       directory,
       queries,
       auth,
-      rateLimiter: new TokenBucketLimiter(options.rateLimit ? { defaultLimit: options.rateLimit } : {}),
+      rateLimiter: new TokenBucketLimiter({ shares: () => replicas.count(), ...(options.rateLimit ? { defaultLimit: options.rateLimit } : {}) }),
       log,
       version,
       queryTimeoutMs: options.queryTimeoutMs ?? 30_000,

@@ -25,6 +25,22 @@ test('TokenBucketLimiter: burst, then one request per refill; Retry-After rounds
   assert.equal(new TokenBucketLimiter().take('d'), 0, 'no limit: everything passes');
 });
 
+test('TokenBucketLimiter with shares: each replica takes 1/N of rate and burst, at least one token of burst', () => {
+  let now = 1_000_000;
+  let shares = 2;
+  const limiter = new TokenBucketLimiter({ defaultLimit: { perSecond: 2, burst: 4 }, now: () => now, shares: () => shares });
+  assert.deepEqual([0, 1, 2].map(() => limiter.take('a')), [0, 0, 1], 'burst 4 / 2 replicas');
+  now += 999;
+  assert.equal(limiter.take('a'), 1, 'rate 2/s / 2 replicas: one token per second');
+  now += 1;
+  assert.equal(limiter.take('a'), 0);
+  shares = 1;
+  now += 60_000;
+  assert.deepEqual([0, 1, 2, 3, 4].map(() => limiter.take('a')), [0, 0, 0, 0, 1], 'alone again: the whole burst');
+  shares = 3;
+  assert.equal(limiter.take('b', { perSecond: 1, burst: 1 }), 0, 'a burst below N still admits one');
+});
+
 test('over its rate an integrator gets 429 rate_limited with Retry-After; others and unauthenticated callers are unaffected', async (t) => {
   let now = 5_000_000;
   const { app } = testApp({

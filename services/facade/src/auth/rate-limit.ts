@@ -14,23 +14,32 @@ export interface RateLimiter {
 }
 
 /**
- * In-memory token buckets, one per key (integrator id). Per process: with N facade replicas behind a balancer an
- * integrator gets up to N times its limit, which the limits are set for; a shared limiter would cost a NATS round
- * trip per request. Buckets exist only for known integrators (callers authenticate first), so memory is bounded.
+ * In-memory token buckets, one per key (integrator id). With N facade replicas each enforces 1/N of the rate and
+ * burst (`shares`, from `FacadeReplicas`), so an integrator gets its limit across all of them with no NATS round
+ * trip per request; see FacadeReplicas for the error of this. The burst share is at least one token, else a burst
+ * below N would admit nothing. Buckets exist only for known integrators (callers authenticate first), so memory is
+ * bounded.
  */
 export class TokenBucketLimiter implements RateLimiter {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
   readonly #defaultLimit: RateLimit | undefined;
   readonly #now: () => number;
+  readonly #shares: () => number;
 
-  /** `defaultLimit` applies to keys taken without a limit of their own; without either, every request passes. */
-  constructor(options: { defaultLimit?: RateLimit; now?: () => number } = {}) {
+  /**
+   * `defaultLimit` applies to keys taken without a limit of their own; without either, every request passes.
+   * `shares`: into how many parts each limit is split (the live replicas); default 1.
+   */
+  constructor(options: { defaultLimit?: RateLimit; now?: () => number; shares?: () => number } = {}) {
     this.#defaultLimit = options.defaultLimit;
     this.#now = options.now ?? Date.now;
+    this.#shares = options.shares ?? (() => 1);
   }
 
-  take(key: string, limit: RateLimit | undefined = this.#defaultLimit): number {
-    if (!limit) return 0;
+  take(key: string, whole: RateLimit | undefined = this.#defaultLimit): number {
+    if (!whole) return 0;
+    const shares = Math.max(1, this.#shares());
+    const limit = { perSecond: whole.perSecond / shares, burst: Math.max(1, whole.burst / shares) };
     const now = this.#now();
     const bucket = this.#buckets.get(key) ?? { tokens: limit.burst, at: now };
     bucket.tokens = Math.min(limit.burst, bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * limit.perSecond);
