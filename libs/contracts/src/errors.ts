@@ -45,6 +45,8 @@ export const ErrorStatus = {
   agent_lost: 503,
   /** A nonQuery lost its agent mid-run: it may have been applied, so it is not run again. */
   write_not_retried: 503,
+  /** The facade is shedding load (event loop or memory over its bounds): retry after `Retry-After`. */
+  overloaded: 503,
   deadline_exceeded: 504,
   execution_timeout: 504,
 } as const;

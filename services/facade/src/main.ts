@@ -8,6 +8,7 @@ import { parseSubscriptionKeys } from './auth/subscription-keys.ts';
 import { parseIntegrators } from './auth/integrators-file.ts';
 import { parseSupportKeys } from './auth/support-auth.ts';
 import { DEFAULT_HTTP_LIMITS } from './http/http-limits.ts';
+import { DEFAULT_LOAD_SHEDDING } from './http/load-shedding.ts';
 import { startFacade } from './start.ts';
 
 /** The facade's environment; this file is the only reader of it. */
@@ -46,6 +47,12 @@ const Config = z.object({
   HALO_HTTP_IDLE_TIMEOUT_SECONDS: z.coerce.number().positive().default(DEFAULT_HTTP_LIMITS.idleTimeoutSeconds),
   HALO_HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: z.coerce.number().positive().default(DEFAULT_HTTP_LIMITS.keepAliveTimeoutSeconds),
   HALO_HTTP_MAX_CONNECTIONS: z.coerce.number().int().positive().default(DEFAULT_HTTP_LIMITS.maxConnections),
+  HALO_HTTP_CLOSE_TIMEOUT_SECONDS: z.coerce.number().positive().default(DEFAULT_HTTP_LIMITS.closeTimeoutSeconds),
+  /** At SIGTERM, how long /health/ready answers 503 before the facade stops accepting. */
+  HALO_HTTP_DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(2000),
+  /** Load shedding (503 `overloaded`): mean event-loop delay and heap bounds (0: not checked). */
+  HALO_HTTP_SHED_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(DEFAULT_LOAD_SHEDDING.maxEventLoopDelayMs),
+  HALO_HTTP_SHED_HEAP_USED_BYTES: z.coerce.number().int().min(0).default(DEFAULT_LOAD_SHEDDING.maxHeapUsedBytes),
 });
 
 const config = loadConfig(Config);
@@ -89,7 +96,10 @@ await runService({
         idleTimeoutSeconds: config.HALO_HTTP_IDLE_TIMEOUT_SECONDS,
         keepAliveTimeoutSeconds: config.HALO_HTTP_KEEP_ALIVE_TIMEOUT_SECONDS,
         maxConnections: config.HALO_HTTP_MAX_CONNECTIONS,
+        closeTimeoutSeconds: config.HALO_HTTP_CLOSE_TIMEOUT_SECONDS,
       },
+      loadShedding: { maxEventLoopDelayMs: config.HALO_HTTP_SHED_EVENT_LOOP_DELAY_MS, maxHeapUsedBytes: config.HALO_HTTP_SHED_HEAP_USED_BYTES },
+      drainDelayMs: config.HALO_HTTP_DRAIN_DELAY_MS,
     });
     scope.defer('http', () => facade.close());
   },

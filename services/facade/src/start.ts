@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '@halo/log';
 import type { NatsConnection } from '@halo/messaging';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { buildApp } from './http/app.ts';
 import type { HttpLimits } from './http/http-limits.ts';
+import type { LoadShedding } from './http/load-shedding.ts';
 import { assertUsableKeys, groupKeys, type SubscriptionKey } from './auth/subscription-keys.ts';
 import { integratorAuthenticator, type IntegratorKeys } from './auth/integrators-file.ts';
 import { TokenBucketLimiter, type RateLimit } from './auth/rate-limit.ts';
@@ -52,13 +54,20 @@ export interface StartFacadeOptions {
   https?: { certFile: string; keyFile: string };
   /** Connection bounds (timeouts, connection cap); each defaults to DEFAULT_HTTP_LIMITS. */
   http?: Partial<HttpLimits>;
+  /** Event-loop and heap bounds above which requests answer 503 `overloaded`; each defaults to DEFAULT_LOAD_SHEDDING. */
+  loadShedding?: Partial<LoadShedding>;
+  /** On close, how long `/health/ready` answers 503 before the facade stops accepting (HALO_HTTP_DRAIN_DELAY_MS); default 0. */
+  drainDelayMs?: number;
 }
 
 /** A listening facade. */
 export interface RunningFacade {
   /** Base URL, e.g. `http://127.0.0.1:41234`. */
   readonly url: string;
-  /** Stops accepting requests and waits for in-flight ones; the NATS connection stays open. */
+  /**
+   * Turns not-ready (`/health/ready` 503) for drainDelayMs, then stops accepting requests and waits for in-flight
+   * ones (at most the HTTP close timeout); the NATS connection stays open.
+   */
   close(): Promise<void>;
 }
 
@@ -74,6 +83,7 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
   const closeAll = async () => {
     for (let close = closes.pop(); close; close = closes.pop()) await close();
   };
+  let draining = false;
   try {
     const nats = connectionState(nc);
     closes.push(() => nats.close());
@@ -111,11 +121,21 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
     }, {
       ...(https ? { https } : {}),
       ...(options.http ? { http: options.http } : {}),
+      ...(options.loadShedding ? { loadShedding: options.loadShedding } : {}),
+      draining: () => draining,
     });
     closes.push(() => app.close());
     const url = await app.listen({ port: options.port, host: options.host });
     log.info({ url, keys: options.keys.length, integrators: options.integrators?.length ?? 0 }, 'facade listening');
-    return { url, close: closeAll };
+    const drainDelayMs = options.drainDelayMs ?? 0;
+    const close = async () => {
+      // A load balancer polling /health/ready stops sending requests before this replica refuses them.
+      draining = true;
+      log.info({ drainDelayMs }, 'facade draining');
+      if (drainDelayMs > 0) await sleep(drainDelayMs);
+      await closeAll();
+    };
+    return { url, close };
   } catch (err) {
     await closeAll().catch((closeErr: unknown) => log.error({ err: closeErr }, 'closing after a failed start failed'));
     throw err;

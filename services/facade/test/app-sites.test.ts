@@ -87,7 +87,7 @@ test('OpenAPI 3 at /docs/json describes the routes from the zod schemas; /docs s
     components: { securitySchemes: Record<string, { type: string; in: string; name: string }> };
   };
   assert.match(doc.openapi, /^3\./);
-  assert.deepEqual(Object.keys(doc.paths).sort(), ['/health', '/integrator/pair-site', '/integrator/sites', '/integrator/sites/{siteId}/queries/immediate']);
+  assert.deepEqual(Object.keys(doc.paths).sort(), ['/health', '/health/live', '/health/ready', '/integrator/pair-site', '/integrator/sites', '/integrator/sites/{siteId}/queries/immediate']);
   assert.deepEqual(doc.components.securitySchemes.subscriptionKey, { type: 'apiKey', in: 'header', name: 'Ocp-Apim-Subscription-Key' });
 
   const sites = doc.paths['/integrator/sites']?.get;

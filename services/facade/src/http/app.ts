@@ -6,6 +6,7 @@ import type { FacadeDeps } from '../deps.ts';
 import { clientErrorHandler, errorHandler, expectationFailed, notFoundHandler } from './error-handler.ts';
 import { httpServerOptions, type HttpLimits } from './http-limits.ts';
 import { strictJsonBodies } from './json-body-parser.ts';
+import { shedLoad, type LoadShedding } from './load-shedding.ts';
 import { integratorGate } from '../auth/integrator-access.ts';
 import { FacadeLogController } from './log-controller.ts';
 import { swaggerOptions } from './openapi.ts';
@@ -19,11 +20,20 @@ import { jsonSerializerCompiler, zodValidatorCompiler } from './zod-schema.ts';
 /** Largest request body accepted; beyond it, 413 payload_too_large. */
 export const BODY_LIMIT = 1024 * 1024;
 
+export interface BuildAppOptions {
+  https?: { key: string | Buffer; cert: string | Buffer };
+  http?: Partial<HttpLimits>;
+  /** Thresholds above which requests are refused 503 `overloaded`; each defaults to DEFAULT_LOAD_SHEDDING. */
+  loadShedding?: Partial<LoadShedding>;
+  /** True once shutdown began: `/health/ready` answers 503 and every answer closes its connection. */
+  draining?: () => boolean;
+}
+
 /**
  * Builds the integrator HTTP API as a Fastify instance (not yet listening). All I/O comes in through `deps`,
  * so tests drive it with `inject()` and small in-memory implementations.
  */
-export function buildApp(deps: FacadeDeps, options: { https?: { key: string | Buffer; cert: string | Buffer }; http?: Partial<HttpLimits> } = {}): FastifyInstance {
+export function buildApp(deps: FacadeDeps, options: BuildAppOptions = {}): FastifyInstance {
   const server = httpServerOptions(options.http ?? {});
   const app = Fastify({
     // Fastify hands `https` (not `http`) to https.createServer, so the Node options go in whichever is used.
@@ -33,9 +43,9 @@ export function buildApp(deps: FacadeDeps, options: { https?: { key: string | Bu
     loggerInstance: deps.log,
     logController: new FacadeLogController(),
     bodyLimit: BODY_LIMIT,
-    // close() ends keep-alive and half-closed connections too, instead of waiting for Node's header timeout
-    // (up to ~90 s) on a socket whose client went away mid-stream.
-    forceCloseConnections: true,
+    // close() ends idle keep-alive connections at once and lets requests in flight finish, for at most
+    // closeTimeoutSeconds (below): then the rest are cut, e.g. a socket whose client went away mid-stream.
+    forceCloseConnections: 'idle',
     // Malformed URLs (bad percent-encoding, over-long path segments) get the error shape too, not fastify's
     // default body, which quotes the path.
     frameworkErrors: errorHandler,
@@ -43,6 +53,11 @@ export function buildApp(deps: FacadeDeps, options: { https?: { key: string | Bu
   }) as unknown as FastifyInstance;
 
   app.server.maxConnections = server.maxConnections;
+  let cutConnections: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    cutConnections = setTimeout(() => app.server.closeAllConnections(), server.closeTimeoutMs);
+  });
+  app.addHook('onClose', async () => clearTimeout(cutConnections));
   app.server.on('checkExpectation', expectationFailed);
   // HTTP/1.1 requires Host (RFC 9112 §3.2); Node's check is off so that the answer has the error shape.
   app.addHook('onRequest', async (request, reply) => {
@@ -51,6 +66,13 @@ export function buildApp(deps: FacadeDeps, options: { https?: { key: string | Bu
       throw new AppError('bad_request', 'the Host header is missing');
     }
   });
+  const draining = options.draining ?? (() => false);
+  // While draining, a keep-alive connection closes after its answer: the client reconnects to another replica
+  // and close() is not held up by idle sockets until their keep-alive timeout.
+  app.addHook('onSend', async (_request, reply) => {
+    if (draining()) reply.header('connection', 'close');
+  });
+  shedLoad(app, options.loadShedding ?? {});
   strictJsonBodies(app);
 
   app.setValidatorCompiler(zodValidatorCompiler);
@@ -61,7 +83,7 @@ export function buildApp(deps: FacadeDeps, options: { https?: { key: string | Bu
   // Registered on the root (not inside a plugin) so swagger's onRoute hook sees every route.
   app.register(swagger, swaggerOptions(deps.version));
   app.register(swaggerUi, { routePrefix: '/docs' });
-  app.register(healthRoutes, { deps });
+  app.register(healthRoutes, { deps, draining });
   // One gate for both /integrator plugins, so a request is counted once against its integrator's rate.
   const gate = integratorGate(deps.auth, deps.rateLimiter);
   app.register(integratorRoutes, { deps, gate, prefix: '/integrator' });

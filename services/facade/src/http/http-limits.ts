@@ -13,6 +13,8 @@ export interface HttpLimits {
   keepAliveTimeoutSeconds: number;
   /** Connections beyond this are closed as they arrive; keep it below the process's open-files limit. */
   maxConnections: number;
+  /** On close, requests in flight get this long to finish; then their connections are cut. */
+  closeTimeoutSeconds: number;
 }
 
 /** Fastify's keep-alive default (above the 60 s idle timeout of common load balancers) and bounds sized for an API. */
@@ -22,6 +24,7 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   idleTimeoutSeconds: 120,
   keepAliveTimeoutSeconds: 72,
   maxConnections: 1000,
+  closeTimeoutSeconds: 20,
 };
 
 /** Node and Fastify options for the limits. */
@@ -49,5 +52,6 @@ export function httpServerOptions(given: Partial<HttpLimits>) {
       keepAliveTimeout: ms(limits.keepAliveTimeoutSeconds),
     },
     maxConnections: limits.maxConnections,
+    closeTimeoutMs: ms(limits.closeTimeoutSeconds),
   };
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { ZodTypeProvider } from '../http/zod-schema.ts';
-import { AppError, HealthResponse, HealthUnavailableResponse } from '@halo/contracts';
+import { AppError, HealthResponse, HealthUnavailableResponse, HttpError } from '@halo/contracts';
 import type { FacadeDeps, HealthReport } from '../deps.ts';
 
 /**
@@ -8,9 +9,9 @@ import type { FacadeDeps, HealthReport } from '../deps.ts';
  * the registry or its buckets answering), `degraded` when one of those two is down; else 503 in the error envelope.
  * Each dependency's state is in both.
  */
-export async function healthRoutes(instance: FastifyInstance, options: { deps: FacadeDeps }): Promise<void> {
+export async function healthRoutes(instance: FastifyInstance, options: { deps: FacadeDeps; draining: () => boolean }): Promise<void> {
   const app = instance.withTypeProvider<ZodTypeProvider>();
-  const { deps } = options;
+  const { deps, draining } = options;
   app.get('/health', {
     schema: {
       summary: 'Whether this replica can serve queries, and the state of NATS, the registry and JetStream',
@@ -28,7 +29,23 @@ export async function healthRoutes(instance: FastifyInstance, options: { deps: F
     const body: HealthResponse = { status: report.registry === 'ok' && report.jetstream === 'ok' ? 'ok' : 'degraded', ...report, version: deps.version };
     return reply.code(200).send(body);
   });
+
+  // Liveness: the process answers HTTP at all (restart it when not); nothing is probed.
+  app.get('/health/live', {
+    schema: { summary: 'Whether this replica answers HTTP at all', tags: ['health'], response: { 200: Probe } },
+  }, async () => ({ status: 'ok' as const }));
+
+  // Readiness: send it traffic; 503 while draining for shutdown (before it stops accepting) or when /health would be.
+  app.get('/health/ready', {
+    schema: { summary: 'Whether to send this replica requests: /health would answer 200 and it is not shutting down', tags: ['health'], response: { 200: Probe, 503: HttpError } },
+  }, async (_request, reply) => {
+    const down = draining() ? 'it is draining for shutdown' : unavailableBecause(await deps.health());
+    if (down) throw new AppError('service_unavailable', `this replica cannot serve queries: ${down}`);
+    return reply.code(200).send({ status: 'ok' });
+  });
 }
+
+const Probe = z.object({ status: z.literal('ok') });
 
 /** Why queries cannot be served, or null when they can. */
 function unavailableBecause(report: HealthReport): string | null {
