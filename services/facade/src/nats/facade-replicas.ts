@@ -1,6 +1,10 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Logger } from '@halo/log';
 import type { NatsConnection } from '@halo/messaging';
+
+/** How long close() waits for its key's delete before leaving it to expire. */
+const DELETE_WAIT_MS = 500;
 
 /** The bucket where each facade replica announces itself: key = its requester id. */
 export const REPLICAS_BUCKET = 'facade_replicas';
@@ -73,7 +77,11 @@ export class FacadeReplicas {
     this.#watch?.stop();
     this.#wake();
     await this.#done;
-    await this.#kv?.delete(this.#id).catch((err: unknown) => this.#log?.warn({ err: errName(err) }, 'facade replica key not deleted; it expires'));
+    // Best effort, and briefly: a key left behind expires by its TTL, and a connection already closing would
+    // otherwise hold close() for JetStream's whole request timeout.
+    if (!this.#kv || this.#nc.isClosed() || this.#nc.isDraining()) return;
+    const deleted = this.#kv.delete(this.#id).catch((err: unknown) => this.#log?.warn({ err: errName(err) }, 'facade replica key not deleted; it expires'));
+    await Promise.race([deleted, delay(DELETE_WAIT_MS, undefined, { ref: false })]);
   }
 
   async #start(): Promise<void> {
