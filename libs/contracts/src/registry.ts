@@ -70,6 +70,23 @@ export const PracticeRecord = z.object({
 });
 export type PracticeRecord = z.infer<typeof PracticeRecord>;
 
+/**
+ * A Halo Link's own counts since it started, sent in every heartbeat (a practice has no inbound port to scrape):
+ * numbers only, never query text, parameters or rows. The registry keeps the last one per link and serves it as
+ * metrics and in the support API's link view.
+ */
+export const LinkMetrics = z.object({
+  /** Queries answered to the end (rows or a nonQuery's count). */
+  queriesServed: z.number().int().nonnegative(),
+  /** Queries that ended in an error (refused, failed in the database, cut off). */
+  queriesFailed: z.number().int().nonnegative(),
+  /** Result bytes sent to requesters (encoded chunks). */
+  bytesSent: z.number().int().nonnegative(),
+  /** Queries running or queued now. */
+  inFlight: z.number().int().nonnegative(),
+});
+export type LinkMetrics = z.infer<typeof LinkMetrics>;
+
 /** KV `links` value. */
 export const LinkRecord = z.object({
   version: z.string(),
@@ -80,6 +97,8 @@ export const LinkRecord = z.object({
   clockSkewMs: z.number().optional(),
   /** Statements running and queued at the last heartbeat. */
   load: z.object({ inFlight: z.number().int().nonnegative(), queued: z.number().int().nonnegative() }).optional(),
+  /** The link's counts at its last heartbeat (absent from agents older than this field). */
+  metrics: LinkMetrics.optional(),
   /** When the agent said it was stopping (its last heartbeat): offline from then on, without waiting. */
   stoppedAt: z.string().optional(),
   /** When the agent reported being uninstalled. */
@@ -115,6 +134,8 @@ export const Heartbeat = z.object({
   sites: z.array(Guid).max(1000),
   load: z.object({ inFlight: z.number().int().nonnegative(), queued: z.number().int().nonnegative() }),
   clock: z.number(),
+  /** Optional: agents of earlier versions do not send it. */
+  metrics: LinkMetrics.optional(),
   /** Set on the last heartbeat of an agent that is shutting down: the registry marks it offline at once. */
   stopping: z.boolean().optional(),
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Availability, SiteView } from './registry.ts';
+import { Availability, LinkMetrics, SiteView } from './registry.ts';
 import { Environment, Guid, PmsId, PmsType } from './identifiers.ts';
 
 /** Support user ids name a person or tool in the audit trail; they are never secret. */
@@ -21,6 +21,8 @@ export const SupportLink = z.object({
   clockSkewMs: z.number().optional(),
   clockDrift: z.boolean(),
   load: z.object({ inFlight: z.number().int().nonnegative(), queued: z.number().int().nonnegative() }).optional(),
+  /** The link's query counts at its last heartbeat. */
+  metrics: LinkMetrics.optional(),
   uninstalledAt: z.string().optional(),
 });
 export type SupportLink = z.infer<typeof SupportLink>;

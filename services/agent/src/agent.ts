@@ -115,6 +115,8 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     closers.push(async () => {
       if (!nc.isClosed()) await Promise.all(subs.map((s) => s.drain()));
     });
+    /** Totals since start, reported in heartbeats (LinkMetrics): counts only. */
+    const counts = { queriesServed: 0, queriesFailed: 0, bytesSent: 0 };
     const queue = { immediateMs: config.maxImmediateTimeInQueueSeconds * 1000, asyncMs: config.maxAsyncTimeInQueueSeconds * 1000 };
 
     async function answer(site: Site, msg: Msg): Promise<void> {
@@ -140,14 +142,18 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         });
       } catch (err) {
         refuse(msg.reply, err);
+        counts.queriesFailed++;
         log.info({ haloGuid: site.haloGuid, queryId, code: codeOf(err) }, 'query refused');
         return;
       }
       try {
         const summary = await site.execute(request, receivedAt, sender, queue);
+        counts.queriesServed++;
+        counts.bytesSent += summary.bytes;
         log.info({ haloGuid: site.haloGuid, queryId, mode: request.mode, rowCount: summary.rowCount, bytes: summary.bytes, ms: Date.now() - receivedAt }, 'query finished');
       } catch (err) {
         sender.fail(err);
+        counts.queriesFailed++;
         log.info({ haloGuid: site.haloGuid, queryId, mode: request.mode, code: codeOf(err), ms: Date.now() - receivedAt }, 'query failed');
         if (!isAppError(err)) log.error({ haloGuid: site.haloGuid, queryId, err: errName(err) }, 'unexpected query error');
       }
@@ -187,7 +193,9 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     const load = () => sites.reduce((acc, s) => ({ inFlight: acc.inFlight + s.load.inFlight, queued: acc.queued + s.load.queued }), { inFlight: 0, queued: 0 });
     const beat = (stopping = false) => {
       if (nc.isClosed()) return;
-      const hb: Heartbeat = { linkGuid, version: config.version, sites: sites.map((s) => s.haloGuid), load: load(), clock: Date.now(), ...(stopping ? { stopping } : {}) };
+      const now = load();
+      const metrics = { ...counts, inFlight: now.inFlight + now.queued };
+      const hb: Heartbeat = { linkGuid, version: config.version, sites: sites.map((s) => s.haloGuid), load: now, clock: Date.now(), metrics, ...(stopping ? { stopping } : {}) };
       nc.publish(subjects.heartbeat(linkGuid), encodeJson(hb));
     };
     const timer = setInterval(beat, config.heartbeatSeconds * 1000);

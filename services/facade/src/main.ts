@@ -4,6 +4,7 @@ import { ASYNC_LIMITS, Environment, LIMITS } from '@halo/contracts';
 import { List, loadConfig, LogLevel, Port, runService } from '@halo/config';
 import { createLogger } from '@halo/log';
 import { connectNats } from '@halo/messaging';
+import { startServiceMetrics } from '@halo/metrics';
 import { parseSubscriptionKeys } from './auth/subscription-keys.ts';
 import { parseIntegrators } from './auth/integrators-file.ts';
 import { parseSupportKeys } from './auth/support-auth.ts';
@@ -53,6 +54,9 @@ const Config = z.object({
   /** Load shedding (503 `overloaded`): mean event-loop delay and heap bounds (0: not checked). */
   HALO_HTTP_SHED_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(DEFAULT_LOAD_SHEDDING.maxEventLoopDelayMs),
   HALO_HTTP_SHED_HEAP_USED_BYTES: z.coerce.number().int().min(0).default(DEFAULT_LOAD_SHEDDING.maxHeapUsedBytes),
+  /** Internal `/metrics` listener (unset: none; 0: a free port, logged as `{ port }`). */
+  HALO_METRICS_PORT: Port.optional(),
+  HALO_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
 });
 
 const config = loadConfig(Config);
@@ -74,6 +78,8 @@ await runService({
   name: 'facade',
   log,
   async start(scope) {
+    const metrics = await startServiceMetrics({ service: 'facade', log, port: config.HALO_METRICS_PORT, host: config.HALO_METRICS_HOST });
+    scope.defer('metrics', () => metrics.close());
     const nc = await connectNats({ servers: config.HALO_NATS_URL.split(','), name: 'halo-facade', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}) });
     scope.defer('nats', () => nc.drain());
     const facade = await startFacade({
@@ -100,6 +106,7 @@ await runService({
       },
       loadShedding: { maxEventLoopDelayMs: config.HALO_HTTP_SHED_EVENT_LOOP_DELAY_MS, maxHeapUsedBytes: config.HALO_HTTP_SHED_HEAP_USED_BYTES },
       drainDelayMs: config.HALO_HTTP_DRAIN_DELAY_MS,
+      metrics: metrics.registry,
     });
     scope.defer('http', () => facade.close());
   },

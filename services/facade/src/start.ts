@@ -19,6 +19,8 @@ import { supportKeyAuthenticator, type SupportKey } from './auth/support-auth.ts
 import { NatsSupportRegistry } from './nats/support-client.ts';
 import { connectionState } from './nats/connection-state.ts';
 import { dependencyHealth } from './nats/dependency-health.ts';
+import { recordFacadeMetrics } from './nats/facade-metrics.ts';
+import type { Registry } from '@halo/metrics';
 
 export interface StartFacadeOptions {
   /** An open connection; the caller owns it (startFacade never drains or closes it). */
@@ -58,6 +60,8 @@ export interface StartFacadeOptions {
   loadShedding?: Partial<LoadShedding>;
   /** On close, how long `/health/ready` answers 503 before the facade stops accepting (HALO_HTTP_DRAIN_DELAY_MS); default 0. */
   drainDelayMs?: number;
+  /** Where the facade's series go (served on HALO_METRICS_PORT by main.ts); without it none are recorded. */
+  metrics?: Registry;
 }
 
 /** A listening facade. */
@@ -105,6 +109,7 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
     // Registry bucket changes drop cached sites at once (an authority move is seen within milliseconds, not a TTL).
     await directory.watch();
     const supportRegistry = new NatsSupportRegistry({ nc });
+    if (options.metrics) recordFacadeMetrics(options.metrics, { directory, replicas });
     const app = buildApp({
       directory,
       queries,
@@ -123,6 +128,7 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
       ...(options.http ? { http: options.http } : {}),
       ...(options.loadShedding ? { loadShedding: options.loadShedding } : {}),
       draining: () => draining,
+      ...(options.metrics ? { metrics: options.metrics } : {}),
     });
     closes.push(() => app.close());
     const url = await app.listen({ port: options.port, host: options.host });

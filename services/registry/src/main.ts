@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Environment } from '@halo/contracts';
-import { List, LogLevel, loadConfig, runService } from '@halo/config';
+import { List, LogLevel, loadConfig, Port, runService } from '@halo/config';
+import { natsReadiness, registerHubMonitor, startServiceMetrics } from '@halo/metrics';
 import { createLogger } from '@halo/log';
 import { readFileSync } from 'node:fs';
 import { connectNats, type NatsConnection } from '@halo/messaging';
@@ -26,15 +27,24 @@ const config = loadConfig(z.object({
   HALO_SYS_CREDS: z.string().min(1).optional(),
   HALO_OPERATOR_SIGNING_KEY_FILE: z.string().min(1).optional(),
   HALO_REVOCATION_SKEW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** Internal `/metrics`, `/health/live`, `/health/ready` listener (unset: none; 0: a free port, logged as `{ port }`). */
+  HALO_METRICS_PORT: Port.optional(),
+  HALO_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Monitoring base URLs of the hub nodes (nats-server `http:`), read at each scrape for leaf connections per node. */
+  HALO_HUB_MONITOR_URLS: List.default([]),
 }));
 const log = createLogger({ name: 'registry', level: config.HALO_LOG_LEVEL });
 const seed = (file: string) => keyFromSeed(readFileSync(file, 'utf8'));
 
-// Reverse order of start at shutdown: stop serving, then drain the claims connection and the main one.
+// Reverse order of start at shutdown: not ready, stop serving, drain the claims connection and the main one, then
+// close the internal listener.
 await runService({
   name: 'registry',
   log,
   async start(scope) {
+    const metrics = await startServiceMetrics({ service: 'registry', log, port: config.HALO_METRICS_PORT, host: config.HALO_METRICS_HOST, probes: true });
+    scope.defer('metrics', () => metrics.close());
+    if (config.HALO_HUB_MONITOR_URLS.length > 0) registerHubMonitor(metrics.registry, { urls: config.HALO_HUB_MONITOR_URLS });
     const nc = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-registry', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}) });
     scope.defer('nats', () => nc.drain());
     let enrolment: EnrolmentConfig | undefined;
@@ -60,5 +70,12 @@ await runService({
       thresholds: { onlineWithinMs: config.HALO_ONLINE_WITHIN_MS, unreachableAfterMs: config.HALO_UNREACHABLE_AFTER_MS, maxClockDriftMs: config.HALO_MAX_CLOCK_DRIFT_MS },
     });
     scope.defer('registry', () => registry.close());
+    // Its buckets are open: ready while NATS is connected. At shutdown this is the first step.
+    const nats = natsReadiness(nc);
+    metrics.setReadiness(nats.reason);
+    scope.defer('readiness', () => {
+      metrics.drain();
+      nats.stop();
+    });
   },
 });

@@ -10,6 +10,8 @@ import type { Logger } from '@halo/log';
 import { AuditLog } from './audit.ts';
 import { DEFAULT_THRESHOLDS, practiceKey, RegistryStore, RegistryViews, type Thresholds } from '@halo/registry-data';
 import { Enrolment, type EnrolmentConfig } from './enrolment.ts';
+import { RegistryCounts, recordRegistryMetrics } from './registry-metrics.ts';
+import type { Registry as MetricsRegistry } from '@halo/metrics';
 
 export interface RegistryDeps {
   nc: NatsConnection;
@@ -24,6 +26,8 @@ export interface RegistryDeps {
   now?: () => number;
   /** Operator/JWT mode: enrolment (minting link credentials) and revocation; without it those verbs are not served. */
   enrolment?: EnrolmentConfig;
+  /** Where the registry's series go (served on HALO_METRICS_PORT by main.ts); without it none are recorded. */
+  metrics?: MetricsRegistry;
 }
 
 export interface Registry {
@@ -40,6 +44,8 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
   const now = deps.now ?? Date.now;
   const iso = () => new Date(now()).toISOString();
   const views = new RegistryViews(store, thresholds, now);
+  const counts = new RegistryCounts();
+  if (deps.metrics) recordRegistryMetrics(deps.metrics, { nc, counts, store, views });
 
   /** Sets a site's status (removed, uninstalled) and audits it; authority stays where it is. */
   async function retire(haloGuid: string, status: 'removed' | 'uninstalled', linkGuid: string): Promise<boolean> {
@@ -175,7 +181,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     if (!link) return;
     const at = now();
     const { stoppedAt: _stopped, ...record } = link.value;
-    const next: LinkRecord = { ...record, version: hb.version, lastSeen: new Date(at).toISOString(), clockSkewMs: hb.clock - at, load: hb.load };
+    const next: LinkRecord = { ...record, version: hb.version, lastSeen: new Date(at).toISOString(), clockSkewMs: hb.clock - at, load: hb.load, ...(hb.metrics ? { metrics: hb.metrics } : {}) };
     if (hb.stopping) next.stoppedAt = next.lastSeen;
     await store.putLink(hb.linkGuid, next);
     if (Math.abs(hb.clock - at) > thresholds.maxClockDriftMs && !(Math.abs(link.value.clockSkewMs ?? 0) > thresholds.maxClockDriftMs)) {
@@ -236,11 +242,11 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
   ] : [];
   const subs: Subscription[] = [
     ...enrolmentSubs,
-    serveJson(nc, { ...q, subject: subjects.linkRegistryAll('register'), schema: RegisterRequest, handler: register }),
-    serveJson(nc, { ...q, subject: subjects.linkRegistryAll('unregister'), schema: UnregisterRequest, handler: unregister }),
-    serveJson(nc, { ...q, subject: subjects.registry('lookup'), schema: LookupRequest, handler: lookup }),
-    serveJson(nc, { ...q, subject: subjects.registry('pair'), schema: PairRequest, handler: pair }),
-    serveJson(nc, { ...q, subject: subjects.registry('site'), schema: SiteRequest, handler: async (r: SiteRequest): Promise<SiteResult> => ({ site: await views.site(r.haloGuid) }) }),
+    serveJson(nc, { ...q, subject: subjects.linkRegistryAll('register'), schema: RegisterRequest, handler: counts.counted('register', register) }),
+    serveJson(nc, { ...q, subject: subjects.linkRegistryAll('unregister'), schema: UnregisterRequest, handler: counts.counted('unregister', unregister) }),
+    serveJson(nc, { ...q, subject: subjects.registry('lookup'), schema: LookupRequest, handler: counts.counted('lookup', lookup) }),
+    serveJson(nc, { ...q, subject: subjects.registry('pair'), schema: PairRequest, handler: counts.counted('pair', pair) }),
+    serveJson(nc, { ...q, subject: subjects.registry('site'), schema: SiteRequest, handler: counts.counted('site', async (r: SiteRequest): Promise<SiteResult> => ({ site: await views.site(r.haloGuid) })) }),
     serveJson(nc, { ...q, subject: subjects.registry('support.list'), schema: SupportListRequest, handler: supportList }),
     serveJson(nc, { ...q, subject: subjects.registry('support.move'), schema: SupportMoveRequest, handler: supportMove }),
     serveJson(nc, { ...q, subject: subjects.registry('support.audit'), schema: SupportAuditRequest, handler: supportAudit }),
@@ -248,7 +254,10 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
       queue: REGISTRY_QUEUE,
       callback: (err, msg) => {
         if (err) return;
-        heartbeat(msg).catch((e: unknown) => log.warn({ code: e instanceof AppError ? e.code : 'internal' }, 'heartbeat dropped'));
+        heartbeat(msg).then(() => { counts.heartbeats++; }, (e: unknown) => {
+          counts.heartbeatsDropped++;
+          log.warn({ code: e instanceof AppError ? e.code : 'internal' }, 'heartbeat dropped');
+        });
       },
     }),
   ];

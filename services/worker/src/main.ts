@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ASYNC_LIMITS } from '@halo/contracts';
-import { List, LogLevel, loadConfig, runService } from '@halo/config';
+import { List, LogLevel, loadConfig, Port, runService } from '@halo/config';
+import { natsReadiness, startServiceMetrics } from '@halo/metrics';
 import { createLogger } from '@halo/log';
 import { connectNats } from '@halo/messaging';
 import { startWorker } from './worker.ts';
@@ -20,15 +21,21 @@ const Config = z.object({
   HALO_STALL_MS: z.coerce.number().int().min(1_000).optional(),
   HALO_KEEPALIVE_MS: z.coerce.number().int().min(100).optional(),
   HALO_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  /** Internal `/metrics`, `/health/live`, `/health/ready` listener (unset: none; 0: a free port, logged as `{ port }`). */
+  HALO_METRICS_PORT: Port.optional(),
+  HALO_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
 });
 
 const config = loadConfig(Config);
 const log = createLogger({ name: 'worker', level: config.HALO_LOG_LEVEL });
-// Reverse order of start at shutdown: hand running queries back to the queue, then drain NATS.
+// Reverse order of start at shutdown: not ready, hand running queries back to the queue, drain NATS, then close the
+// internal listener.
 await runService({
   name: 'worker',
   log,
   async start(scope) {
+    const metrics = await startServiceMetrics({ service: 'worker', log, port: config.HALO_METRICS_PORT, host: config.HALO_METRICS_HOST, probes: true });
+    scope.defer('metrics', () => metrics.close());
     const nc = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-worker', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}) });
     scope.defer('nats', () => nc.drain());
     const worker = await startWorker({
@@ -41,10 +48,18 @@ await runService({
       executionTimeoutMs: config.HALO_EXECUTION_TIMEOUT_MS,
       retryMaxMs: config.HALO_RETRY_MAX_MS,
       maxAttempts: config.HALO_MAX_ATTEMPTS,
+      metrics: metrics.registry,
       ...(config.HALO_STALL_MS !== undefined ? { stallMs: config.HALO_STALL_MS } : {}),
       ...(config.HALO_KEEPALIVE_MS !== undefined ? { keepAliveMs: config.HALO_KEEPALIVE_MS } : {}),
     });
     log.info({ concurrency: config.HALO_WORKER_CONCURRENCY, resultTtlMs: config.HALO_RESULT_TTL_MS }, 'worker ready');
     scope.defer('worker', () => worker.close());
+    // Its stream, consumer and buckets are open: ready while NATS is connected. At shutdown this is the first step.
+    const nats = natsReadiness(nc);
+    metrics.setReadiness(nats.reason);
+    scope.defer('readiness', () => {
+      metrics.drain();
+      nats.stop();
+    });
   },
 });

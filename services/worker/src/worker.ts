@@ -11,6 +11,8 @@ import type { Logger } from '@halo/log';
 import { AsyncRecords, openAsyncResources, openWorkConsumer, withState } from '@halo/async-queries';
 import { RegistryClient, assertQueryable } from '@halo/registry-data';
 import { PageWriter, UploadError, deletePagesFrom } from './page-writer.ts';
+import { WorkerCounts, recordWorkerMetrics } from './worker-metrics.ts';
+import type { Registry } from '@halo/metrics';
 
 export interface WorkerDeps {
   /** An open connection; the caller owns it (close() never drains or closes it). */
@@ -45,6 +47,8 @@ export interface WorkerDeps {
   pullRetryMs?: number;
   /** Whole subject token naming this requester. Default: random. */
   requesterId?: string;
+  /** Where the worker's series go (served on HALO_METRICS_PORT by main.ts); without it none are recorded. */
+  metrics?: Registry;
 }
 
 /** A running worker. */
@@ -90,6 +94,8 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   let closing = false;
   const stop = new AbortController();
   let freed: (() => void) | undefined;
+  const counts = new WorkerCounts();
+  if (deps.metrics) recordWorkerMetrics(deps.metrics, { nc, counts, running: () => inFlight.size, concurrency });
 
   const cancelSub: Subscription = nc.subscribe(subjects.cancelAll(), {
     callback: (err, msg) => {
@@ -145,6 +151,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     } finally {
       clearInterval(heartbeat);
     }
+    counts.settled[outcome.kind]++;
     try {
       if (outcome.kind === 'ack') msg.ack();
       else if (outcome.kind === 'term') msg.term();
@@ -281,6 +288,8 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       expiresAt: (writer.firstWriteAt ?? finishedAt) + resultTtlMs,
     }));
     if (!done) return discard(job.queryId, runLog);
+    counts.end('successful');
+    counts.resultBytes += summary.bytes;
     runLog.info({ rowCount: summary.rowCount, bytes: summary.bytes, pages: writer.pageCount, executionMs: summary.timings.executionMs }, 'async query finished');
     return ACK;
   }
@@ -341,7 +350,10 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   async function finish(queryId: string, state: AsyncQueryRecord['state'], error: { code: ErrorCode; message: string }, jobLog: Logger): Promise<Outcome> {
     const at = Date.now();
     const done = await records.transition(queryId, (r) => ({ ...withState(r, state, at), error, expiresAt: at + resultTtlMs }));
-    if (done) jobLog.info({ state, code: error.code }, 'async query ended');
+    if (done) {
+      counts.end(state);
+      jobLog.info({ state, code: error.code }, 'async query ended');
+    }
     return ACK;
   }
 

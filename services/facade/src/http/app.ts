@@ -16,6 +16,8 @@ import { asyncQueryRoutes } from '../routes/async-queries.ts';
 import { supportRoutes } from '../routes/support.ts';
 import { enrolmentRoutes } from '../routes/enrolment.ts';
 import { jsonSerializerCompiler, zodValidatorCompiler } from './zod-schema.ts';
+import { recordHttpMetrics } from './http-metrics.ts';
+import type { Registry } from '@halo/metrics';
 
 /** Largest request body accepted; beyond it, 413 payload_too_large. */
 export const BODY_LIMIT = 1024 * 1024;
@@ -27,6 +29,8 @@ export interface BuildAppOptions {
   loadShedding?: Partial<LoadShedding>;
   /** True once shutdown began: `/health/ready` answers 503 and every answer closes its connection. */
   draining?: () => boolean;
+  /** Where per-request series go (recordHttpMetrics); without it none are recorded. */
+  metrics?: Registry;
 }
 
 /**
@@ -52,6 +56,8 @@ export function buildApp(deps: FacadeDeps, options: BuildAppOptions = {}): Fasti
     // pino's Logger is a FastifyBaseLogger; the cast keeps the plain FastifyInstance type plugins expect.
   }) as unknown as FastifyInstance;
 
+  // First hook: requests refused by the hooks below are counted too.
+  if (options.metrics) recordHttpMetrics(app, options.metrics);
   app.server.maxConnections = server.maxConnections;
   let cutConnections: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {

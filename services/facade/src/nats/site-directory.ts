@@ -46,6 +46,8 @@ export interface RegistryDirectoryOptions {
  * thresholds, and ages as no registry records heartbeats. Pairing and support verbs write, so they still need it.
  */
 export class NatsSiteDirectory implements SiteDirectory {
+  /** Counts since start, for metrics: `get` answered from the cache or not, and which source answered each read. */
+  readonly stats = { cacheHits: 0, cacheMisses: 0, reads: { registry: 0, buckets: 0, failed: 0 } };
   readonly #nc: NatsConnection;
   readonly #ttlMs: number;
   readonly #maxEntries: number;
@@ -175,7 +177,11 @@ export class NatsSiteDirectory implements SiteDirectory {
   /** One site by Halo GUID, or null when the registry does not know it. */
   async get(haloGuid: string): Promise<SiteView | null> {
     const cached = this.#cache.get(haloGuid);
-    if (cached && cached.expires > this.#now()) return cached.site;
+    if (cached && cached.expires > this.#now()) {
+      this.stats.cacheHits++;
+      return cached.site;
+    }
+    this.stats.cacheMisses++;
     const pending = this.#inFlight.get(haloGuid);
     if (pending) return pending;
     const request = this.#fetch(haloGuid).finally(() => {
@@ -229,10 +235,21 @@ export class NatsSiteDirectory implements SiteDirectory {
    * the buckets answered), the buckets go first for a moment, so a hung registry costs one timeout, not one per read.
    */
   async #read<T>(fromRegistry: () => Promise<T>, fromBuckets: (views: RegistryViews) => Promise<T>): Promise<T> {
+    try {
+      const { answer, source } = await this.#readFrom(fromRegistry, fromBuckets);
+      this.stats.reads[source]++;
+      return answer;
+    } catch (err) {
+      this.stats.reads.failed++;
+      throw err;
+    }
+  }
+
+  async #readFrom<T>(fromRegistry: () => Promise<T>, fromBuckets: (views: RegistryViews) => Promise<T>): Promise<{ answer: T; source: 'registry' | 'buckets' }> {
     this.#connection.assertConnected('site lookups are');
     if (this.#now() < this.#bucketsFirstUntil) {
       try {
-        return await fromBuckets(await this.#openViews());
+        return { answer: await fromBuckets(await this.#openViews()), source: 'buckets' };
       } catch {
         this.#bucketsFirstUntil = 0;
       }
@@ -251,11 +268,11 @@ export class NatsSiteDirectory implements SiteDirectory {
       if (!this.#registryDown) this.#log?.warn({ retryMs: this.#registryRetryMs }, 'registry not answering; reads answered from its buckets');
       this.#registryDown = true;
       this.#bucketsFirstUntil = this.#now() + this.#registryRetryMs;
-      return answer;
+      return { answer, source: 'buckets' };
     }
     if (this.#registryDown) this.#log?.info('registry answering again');
     this.#registryDown = false;
-    return answer;
+    return { answer, source: 'registry' };
   }
 
   #openViews(): Promise<RegistryViews> {
