@@ -52,6 +52,8 @@ export interface ChildServiceOptions {
   logFile: string;
   /** The `msg` of the log line that says the child is ready. */
   readyMsg: string;
+  /** `msg`s of other lines to keep (the last of each, across restarts): `lineOf(msg)` answers them. */
+  keepMsgs?: readonly string[];
   readyTimeoutMs?: number;
   restart: RestartPolicy;
   /**
@@ -88,6 +90,7 @@ export class ChildService {
   /** When each restart within the start-limit interval was decided. */
   private restarts: number[] = [];
   private restartTimer: NodeJS.Timeout | undefined;
+  private readonly kept = new Map<string, LogLine>();
 
   constructor(options: ChildServiceOptions) {
     this.options = options;
@@ -97,6 +100,11 @@ export class ChildService {
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** The last line with this `msg` among `keepMsgs` (e.g. 'metrics listening', which precedes the ready line). */
+  lineOf(msg: string): LogLine | undefined {
+    return this.kept.get(msg);
   }
 
   private get running(): boolean {
@@ -145,6 +153,7 @@ export class ChildService {
         pending = lines.pop() ?? '';
         for (const line of lines) {
           const parsed = parseLine(line);
+          if (typeof parsed?.msg === 'string' && this.options.keepMsgs?.includes(parsed.msg)) this.kept.set(parsed.msg, parsed);
           if (parsed?.msg === this.options.readyMsg) {
             clearTimeout(timer);
             resolve(parsed);

@@ -18,6 +18,11 @@ export interface DemoSummary {
   subscriptionKey: string;
   /** Key for `/support/*` and `npm run support` (HALO_SUPPORT_KEY); absent in summaries from older runs. */
   supportKey?: string;
+  /**
+   * Internal metrics endpoints, as a deployment's Prometheus would scrape them: `facade`, `registry`, `worker`
+   * (`/metrics`, HALO_METRICS_PORT) and the hub's nats-server monitoring (`/varz`); absent in older summaries.
+   */
+  metrics?: Record<string, string>;
   sites: DemoSite[];
 }
 

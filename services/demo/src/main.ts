@@ -80,6 +80,7 @@ await runService({
         `Support key (support API /support/*): ${demo.supportKey}`,
         `  e.g. NODE_EXTRA_CA_CERTS=${ca} HALO_SUPPORT_URL=${demo.facadeUrl} HALO_SUPPORT_KEY=${demo.supportKey} npm run support -- list`,
       ] : []),
+      ...(demo.metrics ? [`Metrics (internal): ${Object.entries(demo.metrics).map(([name, url]) => `${name} ${url}`).join(', ')}`] : []),
       '',
       'Sites:',
       ...demo.sites.map((s) => `  ${s.haloGuid}  ${s.pmsType}  ${s.pmsId}  ${s.practiceName}${s.authoritative ? '  (authoritative)' : '  (not authoritative)'}`),

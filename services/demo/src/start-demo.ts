@@ -69,7 +69,10 @@ export interface RunningDemo extends DemoSummary {
  */
 export const SERVICE_NODE_ARGS = ['--max-semi-space-size=8'] as const;
 
-const HubReady = z.object({ clientUrl: z.string().min(1), leafUrl: z.string().min(1) });
+const HubReady = z.object({ clientUrl: z.string().min(1), leafUrl: z.string().min(1), monitorUrl: z.string().url() });
+/** The line every cloud service logs when its internal listener (HALO_METRICS_PORT) is up. */
+const METRICS_LISTENING = 'metrics listening';
+const MetricsListening = z.object({ port: z.number().int().positive() });
 const FacadeReady = z.object({ url: z.string().url() });
 const AgentReady = z.object({ linkGuid: z.string(), sites: z.array(z.object({ name: z.string(), haloGuid: z.string() })) });
 
@@ -134,6 +137,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       env: { ...process.env, HALO_LOG_LEVEL: logLevel, ...env },
       logFile: join(logs, `${name}.log`),
       readyMsg,
+      keepMsgs: [METRICS_LISTENING],
       readyTimeoutMs: timeoutMs,
       restart,
       ...(pinOnRestart ? { pinOnRestart } : {}),
@@ -162,12 +166,21 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     if (errors.length > 0) throw new AggregateError(errors, 'demo shutdown failed');
   };
 
+  // Each service's internal listener (HALO_METRICS_PORT=0 picks a port; a restart gets the same one back).
+  const metricsPorts = new Map<string, number>();
+  const metricsPort = (name: string): number => {
+    const port = MetricsListening.parse(started.find((c) => c.name === name)?.lineOf(METRICS_LISTENING)).port;
+    metricsPorts.set(name, port);
+    return port;
+  };
+  const pinMetrics = (name: string) => ({ HALO_METRICS_PORT: String(metricsPorts.get(name) ?? 0) });
+
   try {
     const hubArgs = [join(dataDir, 'hub'), secretsDir, logLevel];
     // A restarted hub listens where the first start did: every service and leaf has those URLs.
     const hub = HubReady.parse(await run('hub', 'services/demo/src/hub-main.ts', 'hub ready', {}, hubArgs, (ready) => {
-      const { clientUrl, leafUrl } = HubReady.parse(ready);
-      return { args: [...hubArgs, new URL(clientUrl).port, new URL(leafUrl).port] };
+      const { clientUrl, leafUrl, monitorUrl } = HubReady.parse(ready);
+      return { args: [...hubArgs, new URL(clientUrl).port, new URL(leafUrl).port, new URL(monitorUrl).port] };
     }));
     await run('registry', 'services/registry/src/main.ts', 'registry ready', {
       HALO_NATS_URL: hub.clientUrl,
@@ -179,13 +192,18 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       // Revocation: account JWT updates signed with the operator signing key, pushed by a SYS user.
       HALO_SYS_CREDS: setup.sysCreds.claims,
       HALO_OPERATOR_SIGNING_KEY_FILE: setup.operator.signingSeedFile,
-    });
+      HALO_METRICS_PORT: '0',
+      HALO_HUB_MONITOR_URLS: hub.monitorUrl,
+    }, [], () => ({ env: pinMetrics('registry') }));
+    metricsPort('registry');
     // Async queries: the worker creates the work queue and result store (the facade would too, if first).
     await run('worker', 'services/worker/src/main.ts', 'worker ready', {
       HALO_NATS_URL: hub.clientUrl,
       HALO_NATS_CREDS: account.creds.worker,
       ...(options.workerAckWaitMs !== undefined ? { HALO_ACK_WAIT_MS: String(options.workerAckWaitMs) } : {}),
-    });
+      HALO_METRICS_PORT: '0',
+    }, [], () => ({ env: pinMetrics('worker') }));
+    metricsPort('worker');
     const facade = FacadeReady.parse(await run('facade', 'services/facade/src/main.ts', 'facade listening', {
       HALO_NATS_URL: hub.clientUrl,
       HALO_NATS_CREDS: account.creds.facade,
@@ -196,7 +214,9 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       HALO_ENROLMENT: 'true',
       HALO_HTTPS_CERT_FILE: setup.tls.certFile,
       HALO_HTTPS_KEY_FILE: setup.tls.keyFile,
-    }, [], (ready) => ({ env: { HALO_HTTP_PORT: new URL(FacadeReady.parse(ready).url).port } })));
+      HALO_METRICS_PORT: '0',
+    }, [], (ready) => ({ env: { HALO_HTTP_PORT: new URL(FacadeReady.parse(ready).url).port, ...pinMetrics('facade') } })));
+    metricsPort('facade');
     const call = facadeClient(facade.url, readFileSync(caFile));
     const served: DemoDatabaseSite[] = [];
     const enrolled: string[] = [];
@@ -232,6 +252,10 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       caFile,
       subscriptionKey,
       supportKey,
+      metrics: {
+        ...Object.fromEntries([...metricsPorts].map(([name, port]) => [name, `http://127.0.0.1:${port}/metrics`])),
+        hub: `${hub.monitorUrl}/varz`,
+      },
       sites: sites
         .map((s): DemoSite => ({
           haloGuid: s.id,

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { Environment } from '@halo/contracts';
 import { List, LogLevel, loadConfig, Port, runService } from '@halo/config';
@@ -30,6 +31,8 @@ const config = loadConfig(z.object({
   /** Internal `/metrics`, `/health/live`, `/health/ready` listener (unset: none; 0: a free port, logged as `{ port }`). */
   HALO_METRICS_PORT: Port.optional(),
   HALO_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** At SIGTERM, how long /health/ready answers 503 before the service stops taking work. */
+  HALO_DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(0),
   /** Monitoring base URLs of the hub nodes (nats-server `http:`), read at each scrape for leaf connections per node. */
   HALO_HUB_MONITOR_URLS: List.default([]),
 }));
@@ -65,7 +68,7 @@ await runService({
       };
     }
     const registry = await startRegistry({
-      nc, log, env: config.HALO_ENV, replicas: config.HALO_KV_REPLICAS,
+      nc, log, env: config.HALO_ENV, replicas: config.HALO_KV_REPLICAS, metrics: metrics.registry,
       ...(enrolment ? { enrolment } : {}),
       thresholds: { onlineWithinMs: config.HALO_ONLINE_WITHIN_MS, unreachableAfterMs: config.HALO_UNREACHABLE_AFTER_MS, maxClockDriftMs: config.HALO_MAX_CLOCK_DRIFT_MS },
     });
@@ -73,9 +76,11 @@ await runService({
     // Its buckets are open: ready while NATS is connected. At shutdown this is the first step.
     const nats = natsReadiness(nc);
     metrics.setReadiness(nats.reason);
-    scope.defer('readiness', () => {
+    scope.defer('readiness', async () => {
       metrics.drain();
       nats.stop();
+      log.info({ drainDelayMs: config.HALO_DRAIN_DELAY_MS }, 'draining');
+      if (config.HALO_DRAIN_DELAY_MS > 0) await sleep(config.HALO_DRAIN_DELAY_MS);
     });
   },
 });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { ASYNC_LIMITS } from '@halo/contracts';
 import { List, LogLevel, loadConfig, Port, runService } from '@halo/config';
@@ -24,6 +25,8 @@ const Config = z.object({
   /** Internal `/metrics`, `/health/live`, `/health/ready` listener (unset: none; 0: a free port, logged as `{ port }`). */
   HALO_METRICS_PORT: Port.optional(),
   HALO_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** At SIGTERM, how long /health/ready answers 503 before the service stops taking work. */
+  HALO_DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(0),
 });
 
 const config = loadConfig(Config);
@@ -57,9 +60,11 @@ await runService({
     // Its stream, consumer and buckets are open: ready while NATS is connected. At shutdown this is the first step.
     const nats = natsReadiness(nc);
     metrics.setReadiness(nats.reason);
-    scope.defer('readiness', () => {
+    scope.defer('readiness', async () => {
       metrics.drain();
       nats.stop();
+      log.info({ drainDelayMs: config.HALO_DRAIN_DELAY_MS }, 'draining');
+      if (config.HALO_DRAIN_DELAY_MS > 0) await sleep(config.HALO_DRAIN_DELAY_MS);
     });
   },
 });
