@@ -3,6 +3,7 @@
 # root (CI runs as root) and apt. Usage: apt-tools.sh <command>:<package> ...
 #   tsql:freetds-bin  FreeTDS, the independent TDS client the SQL Server wire tests cross-check the responder with
 #   curl:curl         the ordinary HTTP client the streaming tests read a cut NDJSON body with (it must exit 18)
+#   promtool:prometheus  checks and unit-tests the alert rules of deploy/monitoring (test/deploy/monitoring.test.ts)
 set -euo pipefail
 missing=()
 for pair in "$@"; do
