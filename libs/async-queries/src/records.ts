@@ -1,6 +1,11 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { AppError, AsyncQueryRecord, isTerminalAsyncState, type AsyncQueryState } from '@halo/contracts';
+import { isLeaderElectionError, retryJetStream } from '@halo/messaging';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** How long a record write retries through a leader election by default (as ASYNC_RETRY_BUDGET_MS). */
+const RECORD_RETRY_BUDGET_MS = 15_000;
 
 /** A record and the KV revision it was read at. */
 export interface StoredRecord {
@@ -17,14 +22,29 @@ const MAX_CAS_ATTEMPTS = 20;
  */
 export class AsyncRecords {
   readonly #kv: KV;
+  readonly #retryBudgetMs: number;
 
-  constructor(kv: KV) {
+  constructor(kv: KV, options: { retryBudgetMs?: number } = {}) {
     this.#kv = kv;
+    this.#retryBudgetMs = options.retryBudgetMs ?? RECORD_RETRY_BUDGET_MS;
   }
 
-  /** Writes a new record; fails if one with its id exists. */
+  /**
+   * Writes a new record; fails if one with its id exists. A create that timed out (a leader election) is sent
+   * again: finding then its own first attempt stored is success.
+   */
   async create(record: AsyncQueryRecord): Promise<void> {
-    await this.#kv.create(record.id, JSON.stringify(AsyncQueryRecord.parse(record)));
+    const body = JSON.stringify(AsyncQueryRecord.parse(record));
+    let attempts = 0;
+    await retryJetStream(async () => {
+      attempts++;
+      try {
+        await this.#kv.create(record.id, body);
+      } catch (err) {
+        if (attempts > 1 && isRevisionConflict(err) && (await this.#kv.get(record.id))?.string() === body) return;
+        throw err;
+      }
+    }, { deadline: Date.now() + this.#retryBudgetMs, timeouts: true });
   }
 
   async get(queryId: string): Promise<StoredRecord | null> {
@@ -40,17 +60,28 @@ export class AsyncRecords {
    * what was written, or null (writing nothing) when the record is gone or `change` returns null.
    */
   async update(queryId: string, change: (record: AsyncQueryRecord) => AsyncQueryRecord | null): Promise<AsyncQueryRecord | null> {
+    const deadline = Date.now() + this.#retryBudgetMs;
+    /** What the last write sent, when it timed out: it may have been applied. */
+    let unsure: { body: string; record: AsyncQueryRecord; revision: number } | null = null;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const current = await this.get(queryId);
+      // Our timed-out write is stored: it was applied after all.
+      if (unsure && current && current.revision > unsure.revision && JSON.stringify(current.record) === unsure.body) return unsure.record;
       if (!current) return null;
       const next = change(structuredClone(current.record));
       if (!next) return null;
+      const body = JSON.stringify(AsyncQueryRecord.parse(next));
       try {
-        await this.#kv.update(queryId, JSON.stringify(AsyncQueryRecord.parse(next)), current.revision);
+        await this.#kv.update(queryId, body, current.revision);
         return next;
       } catch (err) {
-        // Someone wrote in between: read again. Anything else is an outage, the caller's to handle.
-        if (!isRevisionConflict(err)) throw err;
+        // Someone wrote in between: read again. A timeout during a leader election: read again too (it may
+        // have applied) while the budget lasts. Anything else is an outage, the caller's to handle.
+        if (isRevisionConflict(err)) continue;
+        if (!isLeaderElectionError(err, { timeouts: true }) || Date.now() >= deadline) throw err;
+        unsure = { body, record: next, revision: current.revision };
+        attempt--;
+        await sleep(Math.random() * 500);
       }
     }
     throw new AppError('internal', 'async query record kept changing');

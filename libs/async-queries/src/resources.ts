@@ -7,6 +7,14 @@ import { Objm, type ObjectStore } from '@nats-io/obj';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { ASYNC_NAMES, ASYNC_WORK_MAX_AGE_MS, asyncRecordTtlMs, subjects } from '@halo/contracts';
 import type { Logger } from '@halo/log';
+import { retrying } from '@halo/messaging';
+
+/**
+ * How long one call on the async resources retries through a leader election (no responders, no leader, not
+ * enough replicas, a timeout where safe) by default: an election after a node's death takes seconds
+ * (nats-server's election timeout is 4-9 s), and a worker keeps its job's lease meanwhile with `working()`.
+ */
+export const ASYNC_RETRY_BUDGET_MS = 15_000;
 
 export interface AsyncResourcesOptions {
   /** Replicas of the stream and buckets when this process creates them: 1 on a single dev server, 3 in a cluster. */
@@ -15,6 +23,8 @@ export interface AsyncResourcesOptions {
   resultTtlMs: number;
   /** Told when the result store already exists with another TTL (it is kept as it is). */
   log?: Logger;
+  /** How long one call retries through a leader election; default ASYNC_RETRY_BUDGET_MS. */
+  retryBudgetMs?: number;
 }
 
 /** The JetStream resources of async queries: KV `async_queries`, the object store of result pages, a client. */
@@ -37,7 +47,14 @@ export async function openAsyncResources(nc: NatsConnection, options: AsyncResou
   if (Math.abs(status.ttl - nanos(resultTtlMs)) > nanos(1000)) {
     log?.warn({ bucket: ASYNC_NAMES.results, ttlMs: Math.round(status.ttl / 1e6), wantedMs: resultTtlMs }, 'result store exists with another TTL; keeping it');
   }
-  return { js: jetstream(nc), records, results };
+  // Record writes are compare-and-set (never re-sent after a timeout: the first may have applied); pages and
+  // publishes (message id = query id, deduplicated by the stream) are safe to send twice.
+  const budgetMs = options.retryBudgetMs ?? ASYNC_RETRY_BUDGET_MS;
+  return {
+    js: retrying(jetstream(nc), { budgetMs }),
+    records: retrying(records, { budgetMs, unsafe: ['create', 'update'], passThrough: ['watch'] }),
+    results: retrying(results, { budgetMs, passThrough: ['put', 'watch'] }),
+  };
 }
 
 /**

@@ -2,6 +2,7 @@ import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { AppError, LinkRecord, PairingCodeHash, PracticeRecord, SiteRecord } from '@halo/contracts';
+import { retrying } from '@halo/messaging';
 
 const CodeHashes = z.array(PairingCodeHash);
 
@@ -39,6 +40,13 @@ function parseEntry<S extends z.ZodType>(schema: S, entry: KvEntry | null): { va
   return { value: parsed.data, revision: entry.revision };
 }
 
+/**
+ * How long one bucket call retries through a stream leader election by default. An election after a node's death
+ * takes seconds (nats-server's election timeout is 4-9 s), longer than a lookup's requester waits, but a
+ * registration or heartbeat still lands, and the facade reads the buckets itself meanwhile.
+ */
+export const REGISTRY_RETRY_BUDGET_MS = 15_000;
+
 /** Typed access to the registry's buckets. */
 export class RegistryStore {
   private readonly kv: Record<keyof typeof BUCKETS, KV>;
@@ -47,10 +55,13 @@ export class RegistryStore {
     this.kv = kv;
   }
 
-  /** Creates the buckets if missing (idempotent across replicas) and opens them. */
-  static async open(nc: NatsConnection, replicas: number): Promise<RegistryStore> {
+  /**
+   * Creates the buckets if missing (idempotent across replicas) and opens them. Each call retries leader-election
+   * refusals for `retryBudgetMs` (default REGISTRY_RETRY_BUDGET_MS).
+   */
+  static async open(nc: NatsConnection, replicas: number, options: { retryBudgetMs?: number } = {}): Promise<RegistryStore> {
     const kvm = new Kvm(nc);
-    return RegistryStore.#each((name) => kvm.create(name, { replicas, history: 5 }));
+    return RegistryStore.#each((name) => kvm.create(name, { replicas, history: 5 }), options.retryBudgetMs ?? REGISTRY_RETRY_BUDGET_MS);
   }
 
   /**
@@ -58,12 +69,15 @@ export class RegistryStore {
    * while no registry replica does (the facade reads the same records through RegistryViews). Reads of a bucket
    * that does not exist fail.
    */
-  static async bind(nc: NatsConnection): Promise<RegistryStore> {
+  static async bind(nc: NatsConnection, options: { retryBudgetMs?: number } = {}): Promise<RegistryStore> {
     const kvm = new Kvm(nc);
-    return RegistryStore.#each((name) => kvm.open(name));
+    return RegistryStore.#each((name) => kvm.open(name), options.retryBudgetMs ?? REGISTRY_RETRY_BUDGET_MS);
   }
 
-  static async #each(open: (name: string) => Promise<KV>): Promise<RegistryStore> {
+  static async #each(opener: (name: string) => Promise<KV>, budgetMs: number): Promise<RegistryStore> {
+    // During a stream leader election a KV call is refused or times out: it is retried (a compare-and-set only
+    // when refused, as a timed-out one may have applied) instead of failing the request at once.
+    const open = async (name: string) => retrying(await opener(name), { budgetMs, unsafe: ['create', 'update'], passThrough: ['watch'] });
     return new RegistryStore({
       sites: await open(BUCKETS.sites),
       practices: await open(BUCKETS.practices),

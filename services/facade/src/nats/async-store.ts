@@ -18,6 +18,8 @@ export interface NatsAsyncQueryStoreOptions {
   resultTtlMs?: number;
   /** The connection's tracked state, shared with its owner (default: tracked here, for the connection's life). */
   connection?: ConnectionState;
+  /** How long one JetStream call retries through a leader election; default the async-queries lib's. */
+  retryBudgetMs?: number;
 }
 
 const HUB_FAILURES = [
@@ -66,8 +68,8 @@ export class NatsAsyncQueryStore implements AsyncQueryStore {
     const { nc } = options;
     const replicas = options.replicas ?? 1;
     const resultTtlMs = options.resultTtlMs ?? ASYNC_LIMITS.defaultResultTtlMs;
-    const { js, records, results } = await openAsyncResources(nc, { replicas, resultTtlMs });
-    return new NatsAsyncQueryStore(nc, js, new AsyncRecords(records), results, resultTtlMs, options.connection ?? connectionState(nc));
+    const { js, records, results } = await openAsyncResources(nc, { replicas, resultTtlMs, ...(options.retryBudgetMs !== undefined ? { retryBudgetMs: options.retryBudgetMs } : {}) });
+    return new NatsAsyncQueryStore(nc, js, new AsyncRecords(records, options.retryBudgetMs !== undefined ? { retryBudgetMs: options.retryBudgetMs } : {}), results, resultTtlMs, options.connection ?? connectionState(nc));
   }
 
   submit(record: AsyncQueryRecord, job: AsyncJob): Promise<AsyncQueryRecord> {
