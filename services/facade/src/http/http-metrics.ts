@@ -26,8 +26,9 @@ export function recordHttpMetrics(app: FastifyInstance, registry: Registry): voi
     const route = request.routeOptions.url ?? UNMATCHED;
     const method = request.method;
     const started = process.hrtime.bigint();
-    const socket = request.raw.socket;
-    const written = socket.bytesWritten;
+    // No socket under inject(): no bytes are counted then.
+    const socket = request.raw.socket as typeof request.raw.socket | undefined;
+    const written = socket?.bytesWritten ?? 0;
     inFlight.inc({ route });
     // 'close' fires for every response, finished or cut off (a client gone mid-stream): onResponse does not.
     reply.raw.once('close', () => {
@@ -36,7 +37,7 @@ export function recordHttpMetrics(app: FastifyInstance, registry: Registry): voi
       requests.inc({ route, method, status, code: codes.get(request) ?? '' });
       latency.observe({ route, method, status }, Number(process.hrtime.bigint() - started) / 1e9);
       // Keep-alive requests on one socket are answered one after another, so the difference is this answer's.
-      bytes.inc({ route }, Math.max(0, socket.bytesWritten - written));
+      bytes.inc({ route }, Math.max(0, (socket?.bytesWritten ?? 0) - written));
     });
   });
   // The envelope's code, read back from the serialised error body; only codes of the fixed list become labels.
