@@ -4,7 +4,7 @@ import { AppError, AsyncQueryRecord, isTerminalAsyncState, type AsyncQueryState 
 import { isLeaderElectionError, retryJetStream } from '@halo/messaging';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** How long a record write retries through a leader election by default (as ASYNC_RETRY_BUDGET_MS). */
+/** How long a record write retries through a leader election by default (ASYNC_RETRY_BUDGET_MS of resources.ts). */
 const RECORD_RETRY_BUDGET_MS = 15_000;
 
 /** A record and the KV revision it was read at. */

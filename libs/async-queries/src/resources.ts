@@ -47,12 +47,13 @@ export async function openAsyncResources(nc: NatsConnection, options: AsyncResou
   if (Math.abs(status.ttl - nanos(resultTtlMs)) > nanos(1000)) {
     log?.warn({ bucket: ASYNC_NAMES.results, ttlMs: Math.round(status.ttl / 1e6), wantedMs: resultTtlMs }, 'result store exists with another TTL; keeping it');
   }
-  // Record writes are compare-and-set (never re-sent after a timeout: the first may have applied); pages and
-  // publishes (message id = query id, deduplicated by the stream) are safe to send twice.
+  // Record writes are compare-and-set: AsyncRecords retries them itself (a timed-out one may have applied, so it
+  // re-reads before sending again). Reads, pages and publishes (message id = query id, deduplicated by the
+  // stream) are safe to send twice.
   const budgetMs = options.retryBudgetMs ?? ASYNC_RETRY_BUDGET_MS;
   return {
     js: retrying(jetstream(nc), { budgetMs }),
-    records: retrying(records, { budgetMs, unsafe: ['create', 'update'], passThrough: ['watch'] }),
+    records: retrying(records, { budgetMs, passThrough: ['create', 'update', 'watch'] }),
     results: retrying(results, { budgetMs, passThrough: ['put', 'watch'] }),
   };
 }
