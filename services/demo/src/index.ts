@@ -9,3 +9,5 @@ export { DEMO_INTEGRATOR_ID } from './subscription-key.ts';
 export { DEFAULT_RESTART_POLICY, describeExit } from './child-service.ts';
 export type { RestartPolicy, UnexpectedExit } from './child-service.ts';
 export { facadeClient, type FacadeCall, type FacadeAnswer } from './facade-client.ts';
+export { startCluster } from './start-cluster.ts';
+export type { ClusterOptions, ClusterProcess, RunningCluster } from './start-cluster.ts';
