@@ -20,7 +20,7 @@ export interface Outcome {
 /** Longer than any answer the facade may take (HALO_QUERY_TIMEOUT_MS 30 s plus queueing): past it a request hung. */
 export const CLIENT_DEADLINE_MS = 45_000;
 
-const codeOf = (body: unknown): string | undefined => (typeof body === 'object' && body !== null && 'code' in body ? String((body as { code: unknown }).code) : undefined);
+const codeOf = (body: unknown): string | undefined => (body as { error?: { code?: string } } | undefined)?.error?.code;
 
 /** One call, timed; never throws. */
 export async function timed(call: FacadeCall, path: string, init: Parameters<FacadeCall>[1], isOk: (status: number, body: unknown) => boolean): Promise<Outcome> {
