@@ -79,6 +79,7 @@ test('cluster fault tolerance under load', { skip, timeout: 900_000 }, async (t)
   const call = facadeClient(cluster.facadeUrl, readFileSync(cluster.caFile));
   const key = cluster.subscriptionKey;
   const site = cluster.sites.find((s) => s.authoritative && s.pmsId === 'SAMPLE-2002')!;
+  const practiceA = cluster.sites.find((s) => s.authoritative && s.pmsId === 'SAMPLE-1001')!;
   const agent1 = JSON.parse(readFileSync(join(dataDir, 'agents', 'link-1', 'state.json'), 'utf8')) as { linkGuid: string };
   const figures: string[] = [];
   t.after(() => {
@@ -108,7 +109,8 @@ test('cluster fault tolerance under load', { skip, timeout: 900_000 }, async (t)
   await t.test('SIGKILL one facade behind haproxy: new requests go to the other, in-flight ones fail cleanly', async () => {
     const victim = one(cluster, 'facade-1');
     // Slow queries in flight on both facades when one dies: those on the dead one end with an error, not a hang.
-    const slow = Array.from({ length: 6 }, () => call(`/integrator/sites/${site.haloGuid}/queries/immediate`, {
+    // On practice A, so they do not hold the slots (maxConcurrency per database) the steady load on practice B needs.
+    const slow = Array.from({ length: 6 }, () => call(`/integrator/sites/${practiceA.haloGuid}/queries/immediate`, {
       body: { command: { text: 'WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 6000000) SELECT count(*) AS c FROM n' } },
       headers: { 'Ocp-Apim-Subscription-Key': key }, timeoutMs: 45_000,
     }).then((r) => ({ status: r.status }), (err: unknown) => ({ error: String(err) })));
@@ -157,4 +159,9 @@ test('cluster fault tolerance under load', { skip, timeout: 900_000 }, async (t)
     }, { afterMs: 3_000 });
     assert.deepEqual(outcomes.filter((o) => !o.ok).map((o) => o.error), []);
   });
+
+  // All three nodes listen on 127.0.0.1 of one network namespace, so one node's routes cannot be cut without
+  // cutting the others'. A partition needs that node in its own namespace with its own address (ip netns, a veth
+  // pair, --node-host per node), which startCluster does not set up yet.
+  await t.test('a partition of one hub node (routes blocked in a network namespace)', { skip: 'startCluster runs every node in one network namespace on 127.0.0.1; see the comment above' }, () => undefined);
 });
