@@ -5,10 +5,11 @@
 // and against all sites side by side in the same run (aim: all-sites p50 within 1.3x of 10-site), and the
 // facades' memory before and after every site was looked up (their site cache).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
 import { projectRoot } from '@halo/config';
 import { facadeClient, startCluster, type FacadeCall, type RunningCluster } from '@halo/demo';
 import { createSampleDatabase } from '@halo/sample-practice';
@@ -38,8 +39,10 @@ try {
   const rss = (role: string) => pidsOf(role).map(currentRss);
   const before = { hub: rss('hub'), registry: rss('registry'), facade: rss('facade') };
 
-  // Tiny databases: one patient each, own PMS ID.
+  // Tiny databases: copies of a one-patient sample, each given its own PMS ID.
   const t0 = performance.now();
+  const template = join(dataDir, 'template.db');
+  createSampleDatabase(template, { pmsId: 'SCALE-TEMPLATE', practiceName: 'Scale', patients: 1 });
   const pmsIds: string[][] = [];
   for (let a = 0; a < AGENTS; a++) {
     const dir = join(dataDir, 'scale', `agent-${a}`);
@@ -47,7 +50,11 @@ try {
     pmsIds.push([]);
     for (let d = 0; d < PER_AGENT; d++) {
       const pmsId = `SCALE-${a}-${d}`;
-      createSampleDatabase(join(dir, `db-${d}.db`), { pmsId, practiceName: `Scale ${a}/${d}`, patients: 1 });
+      const file = join(dir, `db-${d}.db`);
+      copyFileSync(template, file);
+      const db = new Database(file);
+      db.prepare('UPDATE practice SET PmsId = ?, PracticeName = ?').run(pmsId, `Scale ${a}/${d}`);
+      db.close();
       pmsIds[a]!.push(pmsId);
     }
   }

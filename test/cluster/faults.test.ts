@@ -90,14 +90,15 @@ test('cluster fault tolerance under load', { skip, timeout: 900_000 }, async (t)
   const underLoad = async (name: string, fault: () => Promise<void>, options: { afterMs?: number; lookups?: boolean } = {}) => {
     const load = steady(3, options.lookups ? siteLookup(call, key, site.pmsId) : immediateQuery(call, key, site.haloGuid));
     const lookups = options.lookups ? undefined : steady(1, siteLookup(call, key, site.pmsId));
-    const batch = await submitAsync(call, key, site.haloGuid, 12);
+    // On practice A: practice B's slots (maxConcurrency per database) stay free for the immediate load.
+    const batch = await submitAsync(call, key, practiceA.haloGuid, 12);
     await sleep(1_500);
     const faultAt = Date.now();
     await fault();
     await sleep(options.afterMs ?? 12_000);
     const outcomes = await load.stop();
     await lookups?.stop();
-    const states = await settleAsync(call, key, site.haloGuid, batch);
+    const states = await settleAsync(call, key, practiceA.haloGuid, batch);
     figures.push(summarise(name, outcomes, faultAt));
     const notDone = [...states].filter(([, s]) => s !== 'successful');
     assert.deepEqual(notDone, [], `async queries that did not end successful: ${JSON.stringify(notDone)}`);
