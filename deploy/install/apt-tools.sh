@@ -4,6 +4,9 @@
 #   tsql:freetds-bin  FreeTDS, the independent TDS client the SQL Server wire tests cross-check the responder with
 #   curl:curl         the ordinary HTTP client the streaming tests read a cut NDJSON body with (it must exit 18)
 #   promtool:prometheus  checks and unit-tests the alert rules of deploy/monitoring (test/deploy/monitoring.test.ts)
+#   systemd-analyze:systemd  verifies deploy/systemd's units (systemd need not be PID 1)
+#   haproxy:haproxy   the load balancer of `npm run cluster`, and `haproxy -c` of deploy/haproxy
+#   ip:iproute2       network namespaces for the cluster's partition test
 set -euo pipefail
 missing=()
 for pair in "$@"; do

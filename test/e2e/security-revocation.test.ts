@@ -52,7 +52,7 @@ test('a revoked link is disconnected within seconds and stays out until it enrol
       name: 'leaf-again', dir: join(sys.dir, 'leaf-again'), log: sys.log,
       config: renderNatsConfig('leaf-secure.conf.tmpl', {
         serverName: leafA, clientPort: -1, hubLeafUrls: JSON.stringify(sys.hub.leafUrl),
-        credsFile: join(sys.stateDir('a'), CREDS_FILE), caFile: sys.hub.setup.tls.caFile,
+        credsFile: join(sys.stateDir('a'), CREDS_FILE), caFile: sys.hub.setup.tls.caFile, proxy: '',
       }),
     });
     await leaf.start();

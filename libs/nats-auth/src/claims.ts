@@ -8,7 +8,7 @@ export interface Permissions {
 }
 
 /** Connection types of `allowed_connection_types`. */
-export type ConnectionType = 'STANDARD' | 'LEAFNODE' | 'WEBSOCKET' | 'MQTT';
+export type ConnectionType = 'STANDARD' | 'LEAFNODE' | 'LEAFNODE_WS' | 'WEBSOCKET' | 'MQTT';
 
 /** The role a Halo Link user gets from its environment account's scoped signing key. */
 export const LINK_ROLE = 'halo-link';
@@ -43,7 +43,8 @@ export function linkScopeTemplate(): Record<string, unknown> {
     pub: { allow: swap(perms.pub.allow) },
     sub: { allow: swap(perms.sub.allow) },
     subs: -1, data: -1, payload: -1,
-    allowed_connection_types: ['LEAFNODE'],
+    // LEAFNODE_WS: a leaf over the hub's WebSocket listener (wss:// hub URLs).
+    allowed_connection_types: ['LEAFNODE', 'LEAFNODE_WS'],
   };
 }
 

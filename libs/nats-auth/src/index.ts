@@ -5,3 +5,4 @@ export * from './claims.ts';
 export * from './setup.ts';
 export * from './tls-certs.ts';
 export * from './account-updates.ts';
+export * from './cluster-config.ts';

@@ -171,12 +171,7 @@ export interface HubConfigOptions {
  * TLS on the leafnode listener.
  */
 export function renderSecureHubConfig(setup: SecureSetup, options: HubConfigOptions): string {
-  const jwtOf = (file: string) => readFileSync(file, 'utf8').trim();
-  const preload = [
-    [setup.systemAccount.publicKey, jwtOf(setup.systemAccount.jwtFile)],
-    [setup.accounts.production.publicKey, jwtOf(setup.accounts.production.jwtFile)],
-    [setup.accounts.staging.publicKey, jwtOf(setup.accounts.staging.jwtFile)],
-  ].map(([key, jwt]) => `  ${key}: "${jwt}"`).join('\n');
+  const preload = preloadOf(setup);
   return renderNatsConfig('hub-secure.conf.tmpl', {
     serverName: options.serverName,
     clientHost: options.clientHost ?? '127.0.0.1',
@@ -191,6 +186,16 @@ export function renderSecureHubConfig(setup: SecureSetup, options: HubConfigOpti
     certFile: setup.tls.certFile,
     keyFile: setup.tls.keyFile,
   });
+}
+
+/** The `resolver_preload` entries of a hub config: the SYS, PROD and STAGING account JWTs. */
+export function preloadOf(setup: SecureSetup): string {
+  const jwtOf = (file: string) => readFileSync(file, 'utf8').trim();
+  return [
+    [setup.systemAccount.publicKey, jwtOf(setup.systemAccount.jwtFile)],
+    [setup.accounts.production.publicKey, jwtOf(setup.accounts.production.jwtFile)],
+    [setup.accounts.staging.publicKey, jwtOf(setup.accounts.staging.jwtFile)],
+  ].map(([key, jwt]) => `  ${key}: "${jwt}"`).join('\n');
 }
 
 /** The operator signing key (signs account JWT updates). Secret. */

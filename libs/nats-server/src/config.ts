@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 
 /** The config templates this package ships (templates/ beside src/): no checkout is needed at run time. */
-export type NatsConfigTemplate = 'hub.conf.tmpl' | 'leaf.conf.tmpl' | 'cluster.conf.tmpl' | 'hub-secure.conf.tmpl' | 'leaf-secure.conf.tmpl';
+export type NatsConfigTemplate =
+  | 'hub.conf.tmpl' | 'leaf.conf.tmpl' | 'cluster.conf.tmpl' | 'hub-secure.conf.tmpl' | 'hub-cluster.conf.tmpl' | 'leaf-secure.conf.tmpl';
 
 /** Fills `{{name}}` placeholders of a config template of this package; unknown placeholders are an error. */
 export function renderNatsConfig(template: NatsConfigTemplate, vars: Record<string, string | number>): string {

@@ -19,6 +19,8 @@ export interface NatsServerOptions {
   readyTimeoutMs?: number;
   /** Called when the server exits unasked after it was ready (a hub's owner exits so its supervisor restarts it). */
   onUnexpectedExit?: (exit: { code: number | null; signal: NodeJS.Signals | null }) => void;
+  /** Called each time the server is ready, the first start and every restart (its pid changes). */
+  onReady?: (pid: number | undefined) => void;
 }
 
 export interface NatsServerPorts {
@@ -156,6 +158,7 @@ export class NatsServerProcess {
     this.ports = ports;
     child.once('exit', (code, signal) => this.onExit(child, code, signal));
     this.options.log?.info({ server: this.name, pid: child.pid, ports }, 'nats-server ready');
+    this.options.onReady?.(child.pid);
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {

@@ -59,8 +59,8 @@ export async function launchLeaf(
   const name = options.name ?? `leaf-${randomUUID().slice(0, 8)}`;
   const hubLeafUrls = JSON.stringify(hubLeafUrl);
   const config = options.secure
-    ? renderNatsConfig('leaf-secure.conf.tmpl', { serverName: name, clientPort: -1, hubLeafUrls, credsFile: options.secure.credsFile, caFile: options.secure.caFile })
-    : renderNatsConfig('leaf.conf.tmpl', { serverName: name, clientPort: -1, hubLeafUrls });
+    ? renderNatsConfig('leaf-secure.conf.tmpl', { serverName: name, clientPort: -1, hubLeafUrls, credsFile: options.secure.credsFile, caFile: options.secure.caFile, proxy: '' })
+    : renderNatsConfig('leaf.conf.tmpl', { serverName: name, clientPort: -1, hubLeafUrls, proxy: '' });
   const server = new NatsServerProcess({ config, dir, name, supervise: options.supervise ?? false, ...(options.log ? { log: options.log } : {}) });
   try {
     await server.start();

@@ -57,14 +57,15 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
   try {
     const hubLeafUrls = config.hubLeafUrls.map((u) => JSON.stringify(u)).join(', ');
     const caFile = config.hubCaFile ?? config.enrolment?.caFile;
+    const proxy = config.hubProxy ? `proxy ${JSON.stringify({ url: config.hubProxy.url, ...(config.hubProxy.username ? { username: config.hubProxy.username, password: config.hubProxy.password ?? '' } : {}) })}` : '';
     const leaf = new NatsServerProcess({
       name: 'leaf',
       dir: join(config.stateDir, 'leaf'),
       supervise: true,
       log,
       config: credsFile && caFile
-        ? renderNatsConfig('leaf-secure.conf.tmpl', { serverName: `link-${linkGuid}`, clientPort: -1, hubLeafUrls, credsFile, caFile })
-        : renderNatsConfig('leaf.conf.tmpl', { serverName: `link-${linkGuid}`, clientPort: -1, hubLeafUrls }),
+        ? renderNatsConfig('leaf-secure.conf.tmpl', { serverName: `link-${linkGuid}`, clientPort: -1, hubLeafUrls, credsFile, caFile, proxy })
+        : renderNatsConfig('leaf.conf.tmpl', { serverName: `link-${linkGuid}`, clientPort: -1, hubLeafUrls, proxy }),
     });
     await leaf.start();
     closers.push(() => leaf.close());

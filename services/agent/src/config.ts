@@ -96,12 +96,27 @@ export function connectorConfig(entry: DatabaseEntry): DatabaseConfig {
   return { ...connection, maxMemoryBytes: maxMemoryMiB * 1024 ** 2, maxRowBytes: maxRowMiB * 1024 ** 2 };
 }
 
+/** ws:// or wss://: a leafnode remote over the hub's WebSocket listener. */
+export function isWebSocketUrl(url: string): boolean {
+  return /^wss?:\/\//.test(url);
+}
+
 /** The agent's config file (JSON). */
 export const AgentConfig = z.object({
   env: Environment.default('production'),
   stateDir: z.string().min(1),
-  /** The hub's leafnode URLs, e.g. nats-leaf://hub.example:7422. */
-  hubLeafUrls: z.array(z.string().regex(/^(nats-leaf|tls|nats):\/\/\S+$/, 'must be a nats-leaf:// or tls:// URL')).min(1),
+  /**
+   * Every hub node's leafnode URL, e.g. nats-leaf://hub-1.example:7422 (the leaf fails over between them), or
+   * their WebSocket URLs (wss://hub-1.example:443) where the practice's firewall lets out HTTPS only; not both kinds.
+   */
+  hubLeafUrls: z.array(z.string().regex(/^(nats-leaf|tls|nats|wss|ws):\/\/\S+$/, 'must be a nats-leaf://, tls:// or wss:// URL')).min(1)
+    .refine((urls) => new Set(urls.map(isWebSocketUrl)).size === 1, 'give leafnode URLs or WebSocket (wss://) URLs, not both'),
+  /** An HTTP proxy the leaf reaches the hub through (CONNECT); with wss:// hub URLs only. */
+  hubProxy: z.object({
+    url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// URL'),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+  }).strict().optional(),
   version: z.string().max(64).default('0.1.0'),
   heartbeatSeconds: z.number().min(0.1).max(300).default(10),
   /** Longest an immediate / async query may wait for a slot, whatever the request asks. */
@@ -121,6 +136,9 @@ export const AgentConfig = z.object({
   hubCaFile: z.string().min(1).optional(),
 }).strict().refine((c) => !c.enrolment || c.hubCaFile !== undefined || c.enrolment.caFile !== undefined, {
   message: 'with enrolment, give hubCaFile (or enrolment.caFile) so the leaf verifies the hub', path: ['hubCaFile'],
+}).refine((c) => !c.hubProxy || c.hubLeafUrls.every(isWebSocketUrl), {
+  // nats-server 2.12 tunnels WebSocket remotes only through a proxy.
+  message: 'hubProxy needs wss:// hubLeafUrls', path: ['hubProxy'],
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
 export type AgentConfigInput = z.input<typeof AgentConfig>;

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
 
@@ -74,6 +74,8 @@ const TAIL_CHARS = 4_000;
 // Each child leads its own process group: a terminal's Ctrl-C then reaches only the demo, which stops the
 // children in reverse order, and a child's own children (the agent's leaf nats-server) can be killed with it.
 const OWN_GROUP = process.platform !== 'win32';
+/** util-linux setpriv, as @halo/nats-server uses it for nats-server. */
+const SETPRIV = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path)) : undefined;
 
 /** A Node service run as a child process, its output kept in a log file, restarted when it fails. */
 export class ChildService {
@@ -130,7 +132,11 @@ export class ChildService {
   /** Spawns the child and waits for its ready line; on failure the child is gone when this rejects. */
   private async launch(what: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<LogLine> {
     this.log?.write(`--- ${new Date().toISOString()} demo ${what}\n`);
-    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), this.options.script, ...args], {
+    const node = [process.execPath, ...(this.options.nodeArgs ?? []), this.options.script, ...args];
+    // setpriv execs Node in place (same pid): the child is killed when the demo dies, even by SIGKILL. KILL, not
+    // TERM: its stdout is a pipe to the dead demo, and a graceful stop that logs into a dead pipe may never end.
+    const [command, ...commandArgs] = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...node] : node;
+    const child = spawn(command!, commandArgs, {
       cwd: this.options.cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

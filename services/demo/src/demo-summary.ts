@@ -1,4 +1,5 @@
 import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** A site as the demo reports it. */
 export interface DemoSite {
@@ -79,4 +80,30 @@ export function writeDemoSummary(path: string, summary: DemoSummary): void {
   const temporary = `${path}.${process.pid}.tmp`;
   writeFileSync(temporary, `${JSON.stringify(summary, null, 2)}\n`, { mode: 0o600 });
   renameSync(temporary, path);
+}
+
+/** What `npm start` and `npm run cluster` print once the system is up: URL, CA, keys, sites, curl commands. */
+export function summaryLines(demo: DemoSummary & { secretsDir: string; enrolled: readonly string[] }, dataDir: string): string[] {
+  const ca = shellQuote(demo.caFile);
+  return [
+    '',
+    `Halo is running. Facade: ${demo.facadeUrl}  (OpenAPI: ${demo.facadeUrl}/docs)`,
+    `HTTPS certificate from the demo's private CA: ${demo.caFile} (curl --cacert, NODE_EXTRA_CA_CERTS; browsers will warn)`,
+    `NATS secrets (operator, accounts, creds): ${demo.secretsDir}`,
+    ...(demo.enrolled.length > 0 ? [`Enrolled with one-time tokens: ${demo.enrolled.map((g) => `link ${g}`).join(', ')}`] : []),
+    `Subscription key (integrator "demo"): ${demo.subscriptionKey}`,
+    ...(demo.supportKey ? [
+      `Support key (support API /support/*): ${demo.supportKey}`,
+      `  e.g. NODE_EXTRA_CA_CERTS=${ca} HALO_SUPPORT_URL=${demo.facadeUrl} HALO_SUPPORT_KEY=${demo.supportKey} npm run support -- list`,
+    ] : []),
+    ...(demo.metrics ? [`Metrics (internal): ${Object.entries(demo.metrics).map(([name, url]) => `${name} ${url}`).join(', ')}`] : []),
+    '',
+    'Sites:',
+    ...demo.sites.map((s) => `  ${s.haloGuid}  ${s.pmsType}  ${s.pmsId}  ${s.practiceName}${s.authoritative ? '  (authoritative)' : '  (not authoritative)'}`),
+    '',
+    ...demoCommands(demo).flatMap((c) => [`# ${c.title}`, c.command, '']),
+    `The same is in ${join(dataDir, 'demo.json')}; logs are in ${join(dataDir, 'logs')}.`,
+    'Ctrl-C stops everything.',
+    '',
+  ];
 }

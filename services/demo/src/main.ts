@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { Port, loadConfig, projectRoot, runService } from '@halo/config';
 import { createLogger } from '@halo/log';
 import { NatsServerNotFoundError } from '@halo/nats-server';
-import { DEFAULT_RESTART_POLICY, demoCommands, describeExit, shellQuote, startDemo, type RestartPolicy, type RunningDemo } from './index.ts';
+import { DEFAULT_RESTART_POLICY, describeExit, startDemo, summaryLines, type RestartPolicy, type RunningDemo } from './index.ts';
 
 const Config = z.object({
   HALO_DATA_DIR: z.string().min(1).default(join(projectRoot(), '.halo')),
@@ -68,28 +68,7 @@ await runService({
       process.exit(1);
     });
 
-    const ca = shellQuote(demo.caFile);
-    const lines = [
-      '',
-      `Halo is running. Facade: ${demo.facadeUrl}  (OpenAPI: ${demo.facadeUrl}/docs)`,
-      `HTTPS certificate from the demo's private CA: ${demo.caFile} (curl --cacert, NODE_EXTRA_CA_CERTS; browsers will warn)`,
-      `NATS secrets (operator, accounts, creds): ${demo.secretsDir}`,
-      ...(demo.enrolled.length > 0 ? [`Enrolled with one-time tokens: ${demo.enrolled.map((g) => `link ${g}`).join(', ')}`] : []),
-      `Subscription key (integrator "demo"): ${demo.subscriptionKey}`,
-      ...(demo.supportKey ? [
-        `Support key (support API /support/*): ${demo.supportKey}`,
-        `  e.g. NODE_EXTRA_CA_CERTS=${ca} HALO_SUPPORT_URL=${demo.facadeUrl} HALO_SUPPORT_KEY=${demo.supportKey} npm run support -- list`,
-      ] : []),
-      ...(demo.metrics ? [`Metrics (internal): ${Object.entries(demo.metrics).map(([name, url]) => `${name} ${url}`).join(', ')}`] : []),
-      '',
-      'Sites:',
-      ...demo.sites.map((s) => `  ${s.haloGuid}  ${s.pmsType}  ${s.pmsId}  ${s.practiceName}${s.authoritative ? '  (authoritative)' : '  (not authoritative)'}`),
-      '',
-      ...demoCommands(demo).flatMap((c) => [`# ${c.title}`, c.command, '']),
-      `The same is in ${join(config.HALO_DATA_DIR, 'demo.json')}; logs are in ${join(config.HALO_DATA_DIR, 'logs')}.`,
-      'Ctrl-C stops everything.',
-      '',
-    ];
+    const lines = summaryLines(demo, config.HALO_DATA_DIR);
     process.stdout.write(`${lines.join('\n')}\n`);
   },
 });

@@ -230,7 +230,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       const previousLink = secrets.created ? undefined : stateLinkGuid(stateDir);
       const token = kept ?? await issueEnrolmentToken(call, supportKey, previousLink, options.signal);
       if (!kept) progress(`agent-${n} enrols with a one-time token from the support API`);
-      writeAgentConfig(config, { stateDir, hubLeafUrl: hub.leafUrl, databases: dbs, enrolment: { url: facade.url, token, caFile } });
+      writeAgentConfig(config, { stateDir, hubLeafUrls: [hub.leafUrl], databases: dbs, enrolment: { url: facade.url, token, caFile } });
       const ready = AgentReady.parse(await run(`agent-${n}`, 'services/agent/src/main.ts', 'agent ready', { HALO_AGENT_CONFIG: config }));
       if (!kept) enrolled.push(ready.linkGuid);
       const missing = dbs.filter((db) => !ready.sites.some((site) => site.name === db.name)).map((db) => db.name);
@@ -281,7 +281,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
 }
 
 /** Rejects with the signal's reason as soon as it aborts; the caller then stops what `promise` was starting. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
@@ -297,7 +297,7 @@ const SupportToken = z.object({ token: z.string().min(1) });
  * A one-time enrolment token for this environment, from the support API as support would issue it: for `linkGuid`
  * (re-enrolment) when the registry knows that link, otherwise for a new link.
  */
-async function issueEnrolmentToken(call: FacadeCall, supportKey: string, linkGuid: string | undefined, signal: AbortSignal | undefined): Promise<string> {
+export async function issueEnrolmentToken(call: FacadeCall, supportKey: string, linkGuid: string | undefined, signal: AbortSignal | undefined): Promise<string> {
   const ask = (link: string | undefined) => call('/support/enrolment-tokens', {
     body: { ttlSeconds: 3_600, note: 'npm start', ...(link ? { linkGuid: link } : {}) },
     headers: { authorization: `Bearer ${supportKey}` },
@@ -317,7 +317,7 @@ const LINK_CREDS = 'link.creds';
 const StoredAgentState = z.object({ linkGuid: z.string() });
 
 /** The Link GUID in the agent's state directory (@halo/agent state.json), if it has one. */
-function stateLinkGuid(stateDir: string): string | undefined {
+export function stateLinkGuid(stateDir: string): string | undefined {
   try {
     return StoredAgentState.parse(JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8'))).linkGuid;
   } catch {
@@ -326,7 +326,7 @@ function stateLinkGuid(stateDir: string): string | undefined {
 }
 
 /** The enrolment token of the agent's config when the agent holds creds from it; else undefined (enrol anew). */
-function enrolledToken(configFile: string, stateDir: string): string | undefined {
+export function enrolledToken(configFile: string, stateDir: string): string | undefined {
   if (!existsSync(join(stateDir, LINK_CREDS))) return undefined;
   try {
     return StoredAgentConfig.parse(JSON.parse(readFileSync(configFile, 'utf8'))).enrolment?.token;
@@ -335,18 +335,21 @@ function enrolledToken(configFile: string, stateDir: string): string | undefined
   }
 }
 
-interface DemoAgentConfig {
+/** What the demo writes into an agent's config file. */
+export interface DemoAgentConfig {
   stateDir: string;
-  hubLeafUrl: string;
+  /** Every hub node's leafnode (or wss://) URL. */
+  hubLeafUrls: string[];
   databases: DemoDatabase[];
   enrolment: { url: string; token: string; caFile: string };
 }
 
-function writeAgentConfig(path: string, options: DemoAgentConfig): void {
+/** Writes an agent's config file atomically, 0600 (it holds the enrolment token). */
+export function writeAgentConfig(path: string, options: DemoAgentConfig): void {
   const config = {
     env: 'production',
     stateDir: options.stateDir,
-    hubLeafUrls: [options.hubLeafUrl],
+    hubLeafUrls: options.hubLeafUrls,
     databases: options.databases.map((db) => ({ name: db.name, engine: 'sqlite', path: db.path, profile: 'sample' })),
     // The CA also verifies the hub's leafnode certificate (same CA): no hubCaFile needed.
     enrolment: options.enrolment,

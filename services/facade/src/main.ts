@@ -37,6 +37,8 @@ const Config = z.object({
   HALO_JS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** Operator/JWT mode: this facade's user creds in the environment's account. */
   HALO_NATS_CREDS: z.string().min(1).optional(),
+  /** The CA of the hub's client TLS certificate (a cluster rendered by `halo-admin init --nodes`). */
+  HALO_NATS_CA_FILE: z.string().min(1).optional(),
   /** Serve `POST /enrol` (Halo Link enrolment, relayed to the registry). */
   HALO_ENROLMENT: z.enum(['true', 'false']).default('false'),
   /** HTTPS: PEM certificate and key files (both, or neither for plain HTTP). */
@@ -80,7 +82,7 @@ await runService({
   async start(scope) {
     const metrics = await startServiceMetrics({ service: 'facade', log, port: config.HALO_METRICS_PORT, host: config.HALO_METRICS_HOST });
     scope.defer('metrics', () => metrics.close());
-    const nc = await connectNats({ servers: config.HALO_NATS_URL.split(','), name: 'halo-facade', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}) });
+    const nc = await connectNats({ servers: config.HALO_NATS_URL.split(','), name: 'halo-facade', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}), ...(config.HALO_NATS_CA_FILE ? { caFile: config.HALO_NATS_CA_FILE } : {}) });
     scope.defer('nats', () => nc.drain());
     const facade = await startFacade({
       nc,

@@ -10,14 +10,22 @@ import { AUTH, KEY, siteView, testApp } from './fakes.ts';
 
 const log = createLogger({ name: 'facade-health-test', level: 'silent' });
 
-test('/health/live and /health/ready answer; ready is 503 in the envelope when /health would be', async (t) => {
+test('/health/live and /health/ready answer; ready is 503 in the envelope when NATS is down, not for shared dependencies', async (t) => {
   let nats = 'connected';
-  const { app } = testApp({ health: () => ({ nats, registry: 'ok', jetstream: 'ok' }) });
+  let shared: 'ok' | 'unavailable' = 'ok';
+  const { app } = testApp({ health: () => ({ nats, registry: shared, jetstream: shared }) });
   t.after(() => app.close());
   assert.deepEqual((await app.inject({ url: '/health/live' })).json(), { status: 'ok' });
   const ready = await app.inject({ url: '/health/ready' });
   assert.equal(ready.statusCode, 200);
   assert.deepEqual(ready.json(), { status: 'ok' });
+
+  // Shared dependencies down (a leader election after a hub node died): /health says so, the replica stays ready,
+  // since taking every replica out of the load balancer would only make it worse.
+  shared = 'unavailable';
+  assert.equal((await app.inject({ url: '/health' })).statusCode, 503);
+  assert.equal((await app.inject({ url: '/health/ready' })).statusCode, 200);
+  shared = 'ok';
 
   nats = 'disconnected';
   const down = await app.inject({ url: '/health/ready' });

@@ -13,7 +13,8 @@ import type { EnrolmentConfig } from './enrolment.ts';
 const config = loadConfig(z.object({
   HALO_NATS_URL: List,
   HALO_ENV: Environment.default('production'),
-  HALO_KV_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  /** Replicas of every KV bucket and stream this service creates: 1 (one hub node), 3 on a cluster. */
+  HALO_JS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** Availability thresholds (ARCHITECTURE §5): online within 30 s, unreachable after 2 min; drift flag over 60 s. */
   HALO_ONLINE_WITHIN_MS: z.coerce.number().int().positive().default(30_000),
   HALO_UNREACHABLE_AFTER_MS: z.coerce.number().int().positive().default(120_000),
@@ -21,6 +22,8 @@ const config = loadConfig(z.object({
   HALO_LOG_LEVEL: LogLevel.default('info'),
   /** Operator/JWT mode: this registry's user creds in the environment's account. */
   HALO_NATS_CREDS: z.string().min(1).optional(),
+  /** The CA of the hub's client TLS certificate (a cluster rendered by `halo-admin init --nodes`). */
+  HALO_NATS_CA_FILE: z.string().min(1).optional(),
   /** Enrolment: the environment account's public key and the seed file of its scoped link signing key. */
   HALO_ACCOUNT_PUBLIC_KEY: z.string().min(1).optional(),
   HALO_LINK_SIGNING_KEY_FILE: z.string().min(1).optional(),
@@ -37,6 +40,7 @@ const config = loadConfig(z.object({
   HALO_HUB_MONITOR_URLS: List.default([]),
 }));
 const log = createLogger({ name: 'registry', level: config.HALO_LOG_LEVEL });
+const tls = config.HALO_NATS_CA_FILE ? { caFile: config.HALO_NATS_CA_FILE } : {};
 const seed = (file: string) => keyFromSeed(readFileSync(file, 'utf8'));
 
 // Reverse order of start at shutdown: not ready, stop serving, drain the claims connection and the main one, then
@@ -48,13 +52,13 @@ await runService({
     const metrics = await startServiceMetrics({ service: 'registry', log, port: config.HALO_METRICS_PORT, host: config.HALO_METRICS_HOST, probes: true });
     scope.defer('metrics', () => metrics.close());
     if (config.HALO_HUB_MONITOR_URLS.length > 0) registerHubMonitor(metrics.registry, { urls: config.HALO_HUB_MONITOR_URLS });
-    const nc = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-registry', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}) });
+    const nc = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-registry', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}), ...tls });
     scope.defer('nats', () => nc.drain());
     let enrolment: EnrolmentConfig | undefined;
     if (config.HALO_ACCOUNT_PUBLIC_KEY && config.HALO_LINK_SIGNING_KEY_FILE) {
       let sysNc: NatsConnection | undefined;
       if (config.HALO_SYS_CREDS && config.HALO_OPERATOR_SIGNING_KEY_FILE) {
-        const claims = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-registry-claims', log, credsFile: config.HALO_SYS_CREDS });
+        const claims = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-registry-claims', log, credsFile: config.HALO_SYS_CREDS, ...tls });
         scope.defer('claims nats', () => claims.drain());
         sysNc = claims;
       } else {
@@ -68,7 +72,7 @@ await runService({
       };
     }
     const registry = await startRegistry({
-      nc, log, env: config.HALO_ENV, replicas: config.HALO_KV_REPLICAS, metrics: metrics.registry,
+      nc, log, env: config.HALO_ENV, replicas: config.HALO_JS_REPLICAS, metrics: metrics.registry,
       ...(enrolment ? { enrolment } : {}),
       thresholds: { onlineWithinMs: config.HALO_ONLINE_WITHIN_MS, unreachableAfterMs: config.HALO_UNREACHABLE_AFTER_MS, maxClockDriftMs: config.HALO_MAX_CLOCK_DRIFT_MS },
     });

@@ -112,7 +112,7 @@ test('a registry brings an account made by an earlier setup to the current link 
   writeFileSync(join(dir, 'link.creds'), formatCreds(enrolled.jwt, seedOf(user)), { mode: 0o600 });
   const leaf = new NatsServerProcess({
     name: 'leaf', dir: join(dir, 'leaf'), log,
-    config: renderNatsConfig('leaf-secure.conf.tmpl', { serverName: `link-${enrolled.linkGuid}`, clientPort: -1, hubLeafUrls: JSON.stringify(hub.leafUrl), credsFile: join(dir, 'link.creds'), caFile: setup.tls.caFile }),
+    config: renderNatsConfig('leaf-secure.conf.tmpl', { serverName: `link-${enrolled.linkGuid}`, clientPort: -1, hubLeafUrls: JSON.stringify(hub.leafUrl), credsFile: join(dir, 'link.creds'), caFile: setup.tls.caFile, proxy: '' }),
   });
   await leaf.start();
   defer(() => leaf.close());

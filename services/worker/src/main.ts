@@ -12,6 +12,8 @@ const Config = z.object({
   HALO_NATS_URL: List,
   /** Operator/JWT mode: this worker's user creds in the environment's account. */
   HALO_NATS_CREDS: z.string().min(1).optional(),
+  /** The CA of the hub's client TLS certificate (a cluster rendered by `halo-admin init --nodes`). */
+  HALO_NATS_CA_FILE: z.string().min(1).optional(),
   HALO_LOG_LEVEL: LogLevel.default('info'),
   HALO_RESULT_TTL_MS: z.coerce.number().int().positive().default(ASYNC_LIMITS.defaultResultTtlMs),
   HALO_JS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
@@ -39,7 +41,7 @@ await runService({
   async start(scope) {
     const metrics = await startServiceMetrics({ service: 'worker', log, port: config.HALO_METRICS_PORT, host: config.HALO_METRICS_HOST, probes: true });
     scope.defer('metrics', () => metrics.close());
-    const nc = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-worker', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}) });
+    const nc = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-worker', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}), ...(config.HALO_NATS_CA_FILE ? { caFile: config.HALO_NATS_CA_FILE } : {}) });
     scope.defer('nats', () => nc.drain());
     const worker = await startWorker({
       nc,

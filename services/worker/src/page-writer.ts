@@ -1,7 +1,10 @@
 import type { ObjectStore } from '@nats-io/obj';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, asyncPageName, type Cell, type ColumnInfo } from '@halo/contracts';
 
 const encoder = new TextEncoder();
+/** How long storing one result page is retried before the query ends `uploadFailed` (a leader election takes seconds). */
+const PAGE_RETRY_MS = 15_000;
 
 /**
  * Turns row batches into result pages (a JSON array of row objects each, about `pageBytes` long) in the object
@@ -60,13 +63,20 @@ export class PageWriter {
     this.#buffer = [];
     this.#bufferBytes = 0;
     this.#firstWrite ??= Date.now();
-    try {
-      await this.#store.putBlob({
-        name: asyncPageName(this.#queryId, page),
-        metadata: { rowsCount: String(rowsCount), rowsStart: String(this.#rows) },
-      }, data);
-    } catch (cause) {
-      throw new UploadError(new AppError('internal', 'storing a result page failed', { cause }));
+    // A hub node's death moves the object store's stream leader (an election of a few seconds) and this
+    // connection to another node: a page is stored again until PAGE_RETRY_MS has passed (a put replaces the name).
+    const until = Date.now() + PAGE_RETRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#store.putBlob({
+          name: asyncPageName(this.#queryId, page),
+          metadata: { rowsCount: String(rowsCount), rowsStart: String(this.#rows) },
+        }, data);
+        break;
+      } catch (cause) {
+        if (Date.now() >= until) throw new UploadError(new AppError('internal', 'storing a result page failed', { cause }));
+        await sleep(Math.min(2_000, 100 * 2 ** attempt));
+      }
     }
     this.#pages = page;
     this.#rows += rowsCount;

@@ -274,6 +274,12 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       await deletePagesFrom(store.results, job.queryId, 1).catch(() => 0);
       if (err instanceof UploadError) return finish(job.queryId, 'uploadFailed', errorOf(err.appError), runLog);
       if (isAppError(err) && err.code === 'agent_lost') return agentLost(job, msg, err.code, true, runLog);
+      // A stream cut by a hub node's death or lame duck mid-rows (chunks lost while a connection moved: a protocol
+      // violation; or nobody answering on the way): a read runs again, as after a lost agent (at most maxAttempts).
+      if (isAppError(err) && (err.code === 'internal' || err.code === 'site_offline')) {
+        runLog.warn({ code: err.code }, 'async query stream broke');
+        return agentLost(job, msg, err.code, true, runLog);
+      }
       return finish(job.queryId, 'executionFailed', errorOf(err), runLog);
     }
     const finishedAt = Date.now();

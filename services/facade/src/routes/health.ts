@@ -35,11 +35,15 @@ export async function healthRoutes(instance: FastifyInstance, options: { deps: F
     schema: { summary: 'Whether this replica answers HTTP at all', tags: ['health'], response: { 200: Probe } },
   }, async () => ({ status: 'ok' as const }));
 
-  // Readiness: send it traffic; 503 while draining for shutdown (before it stops accepting) or when /health would be.
+  // Readiness: send it traffic; 503 while draining for shutdown (before it stops accepting) or while this replica's own
+  // NATS connection is down. Not for the registry or JetStream: every replica shares them, so a hub node's death
+  // (a JetStream leader election, registries reconnecting: seconds) would take every replica out of the load
+  // balancer at once and turn a brief degradation into a total outage. /health still reports them.
   app.get('/health/ready', {
-    schema: { summary: 'Whether to send this replica requests: /health would answer 200 and it is not shutting down', tags: ['health'], response: { 200: Probe, 503: HttpError } },
+    schema: { summary: 'Whether to send this replica requests: its NATS connection is up and it is not shutting down', tags: ['health'], response: { 200: Probe, 503: HttpError } },
   }, async (_request, reply) => {
-    const down = draining() ? 'it is draining for shutdown' : unavailableBecause(await deps.health());
+    const report = draining() ? undefined : await deps.health();
+    const down = report === undefined ? 'it is draining for shutdown' : report.nats === 'connected' ? null : `NATS is ${report.nats}`;
     if (down) throw new AppError('service_unavailable', `this replica cannot serve queries: ${down}`);
     return reply.code(200).send({ status: 'ok' });
   });
