@@ -64,7 +64,7 @@ if (integrators.length < allIntegrators.length) log.info({ env: config.HALO_ENV,
 if (keys.length === 0 && integrators.length === 0) log.warn('no subscription keys (HALO_SUBSCRIPTION_KEYS, HALO_INTEGRATORS_FILE): every /integrator request will answer 401');
 const supportKeys = parseSupportKeys(config.HALO_SUPPORT_KEYS);
 // An immediate query's socket is silent until the answer; a shorter idle bound would cut queries it serves.
-const longestImmediateSeconds = LIMITS.maxImmediateTimeInQueueSeconds + config.HALO_QUERY_TIMEOUT_MS / 1000;
+const longestImmediateSeconds = (LIMITS.maxImmediateTimeInQueueMs + config.HALO_QUERY_TIMEOUT_MS) / 1000;
 if (config.HALO_HTTP_IDLE_TIMEOUT_SECONDS <= longestImmediateSeconds) throw new Error(`HALO_HTTP_IDLE_TIMEOUT_SECONDS must exceed ${longestImmediateSeconds} (the longest maxTimeInQueue plus HALO_QUERY_TIMEOUT_MS)`);
 
 if ((config.HALO_HTTPS_CERT_FILE === undefined) !== (config.HALO_HTTPS_KEY_FILE === undefined)) throw new Error('give both HALO_HTTPS_CERT_FILE and HALO_HTTPS_KEY_FILE, or neither');

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '@halo/contracts';
 
 /**
- * Replaces Fastify's JSON body parser with one that refuses invalid UTF-8 (400 `bad_request`) instead of
+ * Replaces Fastify's JSON body parser with one that takes an empty body as no body and refuses invalid UTF-8 (400 `bad_request`) instead of
  * decoding it to U+FFFD, which would run a query other than the one sent. Parsing itself stays Fastify's
  * (secure-json-parse, refusing `__proto__` and `constructor.prototype` keys).
  */
@@ -11,6 +11,12 @@ export function strictJsonBodies(app: FastifyInstance): void {
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    // Many HTTP clients send `Content-Type: application/json` on every request: a GET, DELETE or body-less
+    // POST (pair-site) is served; a route that needs a body refuses the missing one by its schema.
+    if ((body as Buffer).length === 0) {
+      done(null, undefined);
+      return;
+    }
     let text: string;
     try {
       text = utf8.decode(body as Buffer);

@@ -1,55 +1,89 @@
-import type { Cell, ColumnInfo, ExecutionMode, QueryResponse, QueryResult } from '@halo/contracts';
+import type { ErrorDetails, ExecutionMode, ImmediateQueryFailed, ImmediateQuerySuccessful, QueryResult, RecordsResult } from '@halo/contracts';
+import type { AppError } from '@halo/contracts';
+import { toHaloResult, toRecords } from './halo-result.ts';
+import { errorBody } from './error-handler.ts';
 
-/** How reader rows are returned: `json` as `records`, `base64` as `data` (base64 of the same JSON array). */
-export type ResultFormat = 'json' | 'base64';
+/** How rows are returned: Halo's base64 `data` (default), or our opt-in `records` (columns and row objects). */
+export type ResultFormat = 'halo' | 'records';
 
-export interface QueryOutcome {
+/** What every immediate query answer says about the request, success or not. */
+export interface ImmediateRequestFacts {
   queryId: string;
+  integratorId: string;
   siteId: string;
+  /** Milliseconds. */
+  maxTimeInQueue: number;
+  commandSize: number;
+  requestSize: number;
+  /** Epoch ms the request arrived. */
+  receivedAt: number;
+}
+
+export interface QueryOutcome extends ImmediateRequestFacts {
   executionMode: ExecutionMode;
   format: ResultFormat;
   result: QueryResult;
-  /** Epoch milliseconds when the result arrived. */
+  /** Epoch ms when the result arrived. */
   finishedAt: number;
 }
 
-/** Builds the Halo-shaped immediate query response; timestamps are reconstructed from the agent's timings. */
-export function toQueryResponse(outcome: QueryOutcome): QueryResponse {
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Builds Halo's immediate query answer; the execution's start is reconstructed from the agent's timings. */
+export function toQueryResponse(outcome: QueryOutcome): ImmediateQuerySuccessful {
   const { result } = outcome;
-  const executing = outcome.finishedAt - result.timings.executionMs;
-  const queued = executing - result.timings.queuedMs;
-  return {
-    id: outcome.queryId,
-    siteId: outcome.siteId,
-    mode: 'immediate',
+  const executing = Math.max(outcome.receivedAt, outcome.finishedAt - result.timings.executionMs);
+  const halo = outcome.format === 'records' && outcome.executionMode !== 'nonQuery' ? recordsResult(result) : toHaloResult({
     executionMode: outcome.executionMode,
+    columns: result.columns,
+    rows: result.rows,
+    ...(result.affected !== undefined ? { affected: result.affected } : {}),
+  });
+  return {
+    ...queryBase(outcome),
     status: 'successful',
+    updatedAt: iso(outcome.finishedAt),
+    completedAt: iso(outcome.finishedAt),
     statusTiming: {
-      queued: new Date(queued).toISOString(),
-      executing: new Date(executing).toISOString(),
-      successful: new Date(outcome.finishedAt).toISOString(),
+      initialising: { startTime: iso(outcome.receivedAt), endTime: iso(executing) },
+      executing: { startTime: iso(executing), endTime: iso(outcome.finishedAt) },
     },
-    metrics: { sqlExecutionDuration: result.timings.executionMs, queuedDuration: result.timings.queuedMs },
-    result: { rowCount: result.rowCount, size: result.bytes, columns: result.columns, ...payload(outcome) },
+    metrics: { sqlExecutionDuration: Math.round(result.timings.executionMs) },
+    result: halo,
+    resultSize: halo.size,
   };
 }
 
-function payload(outcome: QueryOutcome): Pick<QueryResponse['result'], 'records' | 'data' | 'scalar' | 'affected'> {
-  const { result } = outcome;
-  switch (outcome.executionMode) {
-    case 'scalar':
-      return { scalar: result.rows[0]?.[0] ?? null };
-    case 'nonQuery':
-      return { affected: result.affected ?? result.rowCount };
-    case 'reader': {
-      const records = toRecords(result.columns, result.rows);
-      if (outcome.format === 'base64') return { data: Buffer.from(JSON.stringify(records), 'utf8').toString('base64') };
-      return { records };
-    }
-  }
+/**
+ * Halo's answer when the database refused the statement: the query object with `status: executionFailed` and
+ * `errorDetails`, plus the `error` every error body carries (with our stable `code`).
+ */
+export function toFailedQueryResponse(facts: ImmediateRequestFacts, error: AppError, failedAt: number): ImmediateQueryFailed {
+  const errorDetails: ErrorDetails = { errorType: 'haloLink', errorMessage: error.message };
+  return {
+    ...queryBase(facts),
+    status: 'executionFailed',
+    updatedAt: iso(failedAt),
+    completedAt: iso(failedAt),
+    statusTiming: { initialising: { startTime: iso(facts.receivedAt), endTime: iso(failedAt) } },
+    errorDetails,
+    error: errorBody(error).error,
+  };
 }
 
-/** Row arrays to objects keyed by column name; a column named `__proto__` stays an ordinary key. */
-export function toRecords(columns: readonly ColumnInfo[], rows: readonly (readonly Cell[])[]): Record<string, Cell>[] {
-  return rows.map((row) => Object.fromEntries(columns.map((column, i) => [column.name, row[i] ?? null])));
+function queryBase(facts: ImmediateRequestFacts): Omit<ImmediateQuerySuccessful, 'status' | 'statusTiming' | 'metrics' | 'result' | 'resultSize' | 'completedAt' | 'updatedAt'> {
+  return {
+    id: facts.queryId,
+    integratorId: facts.integratorId,
+    siteId: facts.siteId,
+    mode: 'immediate',
+    maxTimeInQueue: facts.maxTimeInQueue,
+    commandSize: facts.commandSize,
+    requestSize: facts.requestSize,
+    createdAt: iso(facts.receivedAt),
+  };
+}
+
+function recordsResult(result: QueryResult): RecordsResult {
+  return { rows: result.rowCount, size: result.bytes, columns: result.columns, records: toRecords(result.columns, result.rows) };
 }
