@@ -175,7 +175,7 @@ test('with the hub down, async status, batch status and cancel answer 503 servic
     });
     assert.equal(health.status, 503);
     assert.deepEqual(health.body, {
-      error: { status: 503, code: 'service_unavailable', message: `this replica cannot serve queries: NATS is ${health.body.nats}` },
+      error: { status: 503, statusText: 'Service Unavailable', code: 'service_unavailable', message: `this replica cannot serve queries: NATS is ${health.body.nats}` },
       nats: health.body.nats, registry: 'unavailable', jetstream: 'unavailable', version: '0.1.0',
     });
   });
@@ -194,7 +194,7 @@ test('with the hub down, async status, batch status and cancel answer 503 servic
       const body = await json(res);
       st.diagnostic(`hub down: ${name} answered ${res.status} ${body.error?.code} in ${Math.round(performance.now() - started)} ms`);
       assert.equal(res.status, 503, `${name}: ${JSON.stringify(body)}`);
-      assert.deepEqual(body, { error: { status: 503, code: 'service_unavailable', message: body.error.message } });
+      assert.deepEqual(body, { error: { status: 503, statusText: 'Service Unavailable', code: 'service_unavailable', message: body.error.message } });
     });
   }
 });

@@ -32,7 +32,7 @@ test('an immediate reader query answers Halo\'s shape: base64 data of the row ob
   assert.equal(completed - Date.parse(body.statusTiming.executing.startTime), 12);
   assert.equal(body.statusTiming.executing.endTime, body.completedAt);
   assert.equal(body.statusTiming.initialising.startTime, body.createdAt);
-  assert.ok(Date.parse(body.createdAt) >= before && completed <= Date.now());
+  assert.ok(Date.parse(body.createdAt) >= before && completed <= Date.now() && completed >= Date.parse(body.createdAt));
 
   // What the query client was asked to do: defaults applied, deadline = queue time + query timeout.
   const [call] = queries.calls;

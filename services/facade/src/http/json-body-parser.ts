@@ -11,10 +11,11 @@ export function strictJsonBodies(app: FastifyInstance): void {
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    // Many HTTP clients send `Content-Type: application/json` on every request: a GET, DELETE or body-less
-    // POST (pair-site) is served; a route that needs a body refuses the missing one by its schema.
+    // Many HTTP clients send `Content-Type: application/json` on every request: an empty body is no body on a
+    // route that takes none (GET, DELETE, pair-site), and 400 on one that needs it.
     if ((body as Buffer).length === 0) {
-      done(null, undefined);
+      if (request.routeOptions.schema?.body === undefined) done(null, undefined);
+      else done(new AppError('bad_request', 'request body is empty'), undefined);
       return;
     }
     let text: string;

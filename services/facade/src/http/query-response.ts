@@ -32,7 +32,7 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 /** Builds Halo's immediate query answer; the execution's start is reconstructed from the agent's timings. */
 export function toQueryResponse(outcome: QueryOutcome): ImmediateQuerySuccessful {
   const { result } = outcome;
-  const executing = Math.max(outcome.receivedAt, outcome.finishedAt - result.timings.executionMs);
+  const executing = outcome.finishedAt - result.timings.executionMs;
   const halo = outcome.format === 'records' && outcome.executionMode !== 'nonQuery' ? recordsResult(result) : toHaloResult({
     executionMode: outcome.executionMode,
     columns: result.columns,
