@@ -23,7 +23,7 @@ async function json(res: Response): Promise<Json> {
 async function submit(sys: AsyncTestSystem, siteId: string, command: Json): Promise<string> {
   const res = await sys.call(`/integrator/sites/${siteId}/queries/async`, { method: 'POST', body: JSON.stringify({ command }) });
   const answer = await json(res);
-  assert.equal(res.status, 202, JSON.stringify(answer));
+  assert.equal(res.status, 201, JSON.stringify(answer));
   return answer.id as string;
 }
 

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { startTestSystem } from '../support/system.ts';
+import { resultRows } from '../support/halo-result.ts';
 
 type Json = Record<string, any>;
 
@@ -27,18 +28,18 @@ test('scalar, nonQuery and typed parameters; writes only on a site whose config 
   const expected = (db.prepare('SELECT count(*) AS n FROM patient WHERE Gender = 1').get() as { n: number }).n;
   const born = (db.prepare("SELECT count(*) AS n FROM patient WHERE Birthdate < '1970-01-01'").get() as { n: number }).n;
   db.close();
-  assert.equal(scalar.body.result.scalar, expected);
+  assert.deepEqual(Object.values(resultRows(scalar.body)[0] ?? {}), [expected]);
 
   const typed = await post(ro, {
     text: 'SELECT count(*) AS n FROM patient WHERE Birthdate < @before',
     parameters: [{ name: '@before', type: 'Date', value: '1970-01-01' }],
   });
-  assert.deepEqual(typed.body.result.records, [{ n: born }]);
+  assert.deepEqual(resultRows(typed.body), [{ n: born }]);
 
   // Decimals keep every digit end to end; a value out of its type's range is a 400 naming the parameter.
   const exact = await post(ro, { text: 'SELECT @d AS d', parameters: [{ name: '@d', type: 'Decimal', value: '99999999999999999999' }] });
   assert.equal(exact.status, 200, JSON.stringify(exact.body));
-  assert.deepEqual(exact.body.result.records, [{ d: '99999999999999999999' }]);
+  assert.deepEqual(resultRows(exact.body), [{ d: '99999999999999999999' }]);
   for (const [type, value] of [['Money', '99999999999999999999'], ['SmallMoney', '214748.3648'], ['Decimal', '9'.repeat(39)]]) {
     const outOfRange = await post(ro, { text: 'SELECT @price AS p', parameters: [{ name: '@price', type, value }] });
     assert.equal(outOfRange.status, 400, `${type} ${JSON.stringify(outOfRange.body)}`);
@@ -65,7 +66,7 @@ test('scalar, nonQuery and typed parameters; writes only on a site whose config 
     parameters: [{ name: '@p', type: 'NVarChar', value: 'Zzyzx' }, { name: '@n', type: 'Int', value: '3' }],
   });
   assert.equal(written.status, 200, JSON.stringify(written.body));
-  assert.equal(written.body.result.affected, 3);
+  assert.equal(written.body.result.rowsAffected, 3);
   const check = new Database(writablePath, { readonly: true });
   assert.equal((check.prepare("SELECT count(*) AS n FROM patient WHERE Preferred = 'Zzyzx'").get() as { n: number }).n, 3);
   check.close();
