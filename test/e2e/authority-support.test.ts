@@ -15,7 +15,7 @@ const COUNT = { command: { text: 'SELECT count(*) AS n FROM patient' } };
 /** A facade replica on the system's hub with support keys and a long cache TTL (so only the KV watch can refresh it). */
 async function replica(sys: TestSystem, name: string): Promise<RunningFacade> {
   const nc = await connectNats({ servers: sys.hub.clientUrl, name, log: sys.log });
-  const facade = await startFacade({
+  const facade = await startFacade({ requirePairing: false,
     nc, port: 0, host: '127.0.0.1', log: sys.log, cacheTtlMs: 60_000, async: false,
     keys: [{ integratorId: 'test', key: SUBSCRIPTION_KEY }],
     supportKeys: [{ supportUserId: 'alice', key: SUPPORT_KEY }],

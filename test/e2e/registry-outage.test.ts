@@ -56,7 +56,7 @@ test('with no registry replica answering, queries and lookups are answered from 
   const registry = await registryReplica('registry-1');
   /** A facade replica with its own connection and cache TTL; `call` goes to it with integrator and support keys. */
   const facadeReplica = async (name: string, cacheTtlMs: number) => {
-    const facade = await startFacade({
+    const facade = await startFacade({ requirePairing: false,
       nc: await conn(name), port: 0, host: '127.0.0.1', log, cacheTtlMs, async: false,
       keys: [{ integratorId: 'test', key: SUBSCRIPTION_KEY }], supportKeys: [{ supportUserId: 'alice', key: SUPPORT_KEY }],
     });

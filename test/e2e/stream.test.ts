@@ -189,7 +189,7 @@ test('DELETE stops a running immediate query, whichever facade replica it lands 
   const siteId = agent.sites[0]!.haloGuid;
   // A second facade replica on the same hub, with the same key.
   const nc = await connectNats({ servers: sys.hub.clientUrl, name: 'facade-2', log: sys.log });
-  const second = await startFacade({ nc, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'test', key: SUBSCRIPTION_KEY }, { integratorId: 'other', key: 'other-key-0123456789abcdefghijklmnopqrstuvwx' }], log: sys.log });
+  const second = await startFacade({ requirePairing: false, nc, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'test', key: SUBSCRIPTION_KEY }, { integratorId: 'other', key: 'other-key-0123456789abcdefghijklmnopqrstuvwx' }], log: sys.log });
   t.after(async () => { await second.close(); await nc.close(); });
 
   for (const via of ['same replica', 'other replica'] as const) {

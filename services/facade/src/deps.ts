@@ -67,6 +67,13 @@ export interface FacadeDeps {
   enrolment?: EnrolmentRelay;
   /** Per-integrator request rate (429 `rate_limited` beyond it); without it nothing is limited. */
   rateLimiter?: RateLimiter;
+  /** Who paired with which site: with it, queries and result reads of an unpaired site are 403 `site_not_paired`. */
+  pairings?: Pairings;
+}
+
+/** Pairings the registry recorded (KV `pairings`). */
+export interface Pairings {
+  isPaired(integratorId: string, haloGuid: string): Promise<boolean>;
 }
 
 /** What `/health` says of each dependency: the NATS connection's state, and whether the registry and JetStream answer. */

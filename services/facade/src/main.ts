@@ -38,6 +38,8 @@ const Config = z.object({
   HALO_NATS_CREDS: z.string().min(1).optional(),
   /** Serve `POST /enrol` (Halo Link enrolment, relayed to the registry). */
   HALO_ENROLMENT: z.enum(['true', 'false']).default('false'),
+  /** Queries and result reads need an active pairing (POST /integrator/pair-site), as on Halo; `false` only for trials. */
+  HALO_REQUIRE_PAIRING: z.enum(['true', 'false']).default('true'),
   /** HTTPS: PEM certificate and key files (both, or neither for plain HTTP). */
   HALO_HTTPS_CERT_FILE: z.string().min(1).optional(),
   HALO_HTTPS_KEY_FILE: z.string().min(1).optional(),
@@ -89,6 +91,7 @@ await runService({
       queryTimeoutMs: config.HALO_QUERY_TIMEOUT_MS,
       async: { replicas: config.HALO_JS_REPLICAS, resultTtlMs: config.HALO_RESULT_TTL_MS },
       enrolment: config.HALO_ENROLMENT === 'true',
+      requirePairing: config.HALO_REQUIRE_PAIRING === 'true',
       ...(config.HALO_HTTPS_CERT_FILE && config.HALO_HTTPS_KEY_FILE ? { https: { certFile: config.HALO_HTTPS_CERT_FILE, keyFile: config.HALO_HTTPS_KEY_FILE } } : {}),
       http: {
         headersTimeoutSeconds: config.HALO_HTTP_HEADERS_TIMEOUT_SECONDS,

@@ -8,7 +8,7 @@ import {
   ResultPageBody, type AsyncJob, type AsyncPageMetadata, type AsyncQueryRecord, } from '@halo/contracts';
 import type { AsyncPage, AsyncQueryStore } from '../async-deps.ts';
 import { isExpired, liveRecord, toAsyncStatus, visibleRecord } from '../http/async-status.ts';
-import { queryableSite } from '../queryable-site.ts';
+import { assertPaired, queryableSite } from '../queryable-site.ts';
 import type { FacadeDeps } from '../deps.ts';
 import { assertOnboarded, principalOf, type IntegratorGate } from '../auth/integrator-access.ts';
 import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../http/openapi.ts';
@@ -49,6 +49,7 @@ export async function asyncQueryRoutes(instance: FastifyInstance, options: { dep
     const integratorId = integratorOf(request);
     const site = await queryableSite(deps.directory, siteId);
     assertOnboarded(principalOf(request), site.pmsType);
+    await assertPaired(deps.pairings, integratorId, siteId);
     const queryId = randomUUID();
     const now = Date.now();
     const queueDeadline = now + (body.maxTimeInQueue ?? ASYNC_LIMITS.defaultTimeInQueueMs);
@@ -144,6 +145,8 @@ export async function asyncQueryRoutes(instance: FastifyInstance, options: { dep
   const pageRoute = (stream: boolean): RouteHandlerMethod => async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const { siteId, queryId, page } = request.params as PageParams;
     const record = liveRecord(await read(store, queryId), integratorOf(request), siteId);
+    // Only the owner gets here (others: 404); Halo requires the pairing for result reads too.
+    await assertPaired(deps.pairings, record.integratorId, siteId);
     if (record.state !== 'successful' || record.pageCount === undefined) {
       throw new AppError('query_not_ready', `the query has no results (status ${record.state})`);
     }

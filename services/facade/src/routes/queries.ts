@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from '../http/zod-schema.ts';
 import { z } from 'zod';
 import { HttpError, ImmediateQueryBody, ImmediateQueryFailed, ImmediateQuerySuccessful, LIMITS, isAppError } from '@halo/contracts';
-import { queryableSite } from '../queryable-site.ts';
+import { assertPaired, queryableSite } from '../queryable-site.ts';
 import type { FacadeDeps } from '../deps.ts';
 import { disconnectSignal } from '../http/disconnect-signal.ts';
 import { assertOnboarded, principalOf } from '../auth/integrator-access.ts';
@@ -43,6 +43,7 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
     const body = request.body;
     const site = await queryableSite(deps.directory, siteId);
     assertOnboarded(principalOf(request), site.pmsType);
+    await assertPaired(deps.pairings, request.integratorId, siteId);
 
     const queryId = randomUUID();
     const receivedAt = Date.now();
