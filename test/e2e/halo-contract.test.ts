@@ -104,6 +104,15 @@ test("Halo's request examples, sent unchanged, get answers our OpenAPI documents
   const scalar = await contract.check('POST', `${site}/queries/immediate`, await sys.call(`/integrator/sites/${siteId}/queries/immediate`, json({ command: { text: 'SELECT count(*) AS n FROM patient', executionMode: 'scalar' } })));
   assert.deepEqual(resultRows(scalar.body), [{ n: 300 }]);
   await contract.check('POST', `${site}/queries/immediate`, await sys.call(`/integrator/sites/${siteId}/queries/immediate?format=records`, json({ command: { text: 'SELECT 1 AS one' } })));
+  // GET .../queries/{id} answers for immediate queries too (kept in the background, so it may take a moment).
+  for (const answered of [reader.body, failed.body]) {
+    const kept = await eventually(async () => {
+      const res = await sys.call(`/integrator/sites/${siteId}/queries/${answered.id}`);
+      return res.status === 200 ? res : void (await res.body?.cancel());
+    }, 10_000, 50);
+    const { body } = await contract.check('GET', `${site}/queries/{queryId}`, kept);
+    assert.deepEqual(body, answered.status === 'successful' ? (({ result: _result, ...rest }) => rest)(answered) : answered);
+  }
 
   // Halo's async example: accepted (201, the query object); the agent refuses the unknown catalogue.
   const haloAsync = await contract.check('POST', `${site}/queries/async`, await sys.call(`/integrator/sites/${siteId}/queries/async`, json(HALO_ASYNC)));

@@ -103,6 +103,8 @@ export const AsyncQueryRecord = z.object({
   siteId: Guid,
   linkGuid: Guid,
   executionMode: ExecutionMode,
+  /** `immediate`: an immediate query kept (without rows) so `GET .../queries/{id}` answers for it too; absent: async. */
+  mode: z.enum(['async', 'immediate']).optional(),
   state: AsyncQueryState,
   statusTiming: AsyncStatusTiming,
   /** Epoch ms. */

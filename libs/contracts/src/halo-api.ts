@@ -154,7 +154,7 @@ export const AsyncQuery = QueryBase.extend({
 });
 export type AsyncQuery = z.infer<typeof AsyncQuery>;
 
-/** `GET .../queries/{id}`: an async query, or an immediate one this replica ran (kept for a while after it ended). */
+/** `GET .../queries/{id}`: an async query, or an immediate one (its answer without rows, kept for the result TTL). */
 export const QueryStatus = z.union([AsyncQuery, ImmediateQuerySuccessful.omit({ result: true }), ImmediateQueryFailed]);
 export type QueryStatus = z.infer<typeof QueryStatus>;
 
@@ -162,7 +162,7 @@ export type QueryStatus = z.infer<typeof QueryStatus>;
 export const QueryStatusBatchBody = z.object({ queryIds: z.array(z.string().max(64)).min(1).max(100) }).strict();
 export type QueryStatusBatchBody = z.infer<typeof QueryStatusBatchBody>;
 
-export const QueryStatusBatchResult = z.object({ queryId: z.string(), status: z.enum(['found', 'notFound']), query: AsyncQuery.optional() });
+export const QueryStatusBatchResult = z.object({ queryId: z.string(), status: z.enum(['found', 'notFound']), query: QueryStatus.optional() });
 export type QueryStatusBatchResult = z.infer<typeof QueryStatusBatchResult>;
 export const QueryStatusBatchResponse = z.object({ results: z.array(QueryStatusBatchResult) });
 export type QueryStatusBatchResponse = z.infer<typeof QueryStatusBatchResponse>;

@@ -23,6 +23,7 @@ class MemoryAsyncStore implements AsyncQueryStore {
     return queued;
   }
   async get(id: string) { return this.records.get(id) ?? null; }
+  async remember(record: AsyncQueryRecord) { this.records.set(record.id, record); }
   async cancel(id: string) { return this.records.get(id) ?? null; }
   async page() { return null; }
 }

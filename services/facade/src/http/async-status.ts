@@ -1,4 +1,5 @@
-import { AppError, type AsyncQuery, type AsyncQueryRecord, type AsyncQueryState, type ErrorCode, type HaloAsyncState, type ResultPage, type StateTime } from '@halo/contracts';
+import { toImmediateStatus } from './query-response.ts';
+import { AppError, type AsyncQuery, type QueryStatus, type AsyncQueryRecord, type AsyncQueryState, type ErrorCode, type HaloAsyncState, type ResultPage, type StateTime } from '@halo/contracts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -76,6 +77,11 @@ export function toAsyncStatus(record: AsyncQueryRecord): AsyncQuery {
     ...(record.failedAttempts?.length ? { failedAttempts: record.failedAttempts } : {}),
     ...(record.expiresAt !== undefined ? { expiresAt: iso(record.expiresAt) } : {}),
   };
+}
+
+/** Any kept query as integrators see it: an async one, or an immediate one with the answer it had (without rows). */
+export function toQueryStatus(record: AsyncQueryRecord): QueryStatus {
+  return record.mode === 'immediate' ? toImmediateStatus(record) : toAsyncStatus(record);
 }
 
 /** True once a query's status and results are gone (410). */

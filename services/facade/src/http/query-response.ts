@@ -1,5 +1,4 @@
-import type { ErrorDetails, ExecutionMode, ImmediateQueryFailed, ImmediateQuerySuccessful, QueryResult, RecordsResult } from '@halo/contracts';
-import type { AppError } from '@halo/contracts';
+import { AppError, type AsyncQueryRecord, type ErrorDetails, type ExecutionMode, type ImmediateQueryFailed, type ImmediateQuerySuccessful, type QueryResult, type RecordsResult } from '@halo/contracts';
 import { toHaloResult, toRecords } from './halo-result.ts';
 import { errorBody } from './error-handler.ts';
 
@@ -68,6 +67,57 @@ export function toFailedQueryResponse(facts: ImmediateRequestFacts, error: AppEr
     statusTiming: { initialising: { startTime: iso(facts.receivedAt), endTime: iso(failedAt) } },
     errorDetails,
     error: errorBody(error).error,
+  };
+}
+
+/**
+ * The record kept of a finished immediate query (no rows), so `GET .../queries/{id}` answers for it as Halo's
+ * does; `toImmediateStatus` renders it.
+ */
+export function immediateRecord(facts: ImmediateRequestFacts, linkGuid: string, executionMode: ExecutionMode,
+  end: { result: QueryResult; resultSize: number; at: number } | { error: AppError; at: number }): AsyncQueryRecord {
+  const base = {
+    id: facts.queryId, integratorId: facts.integratorId, siteId: facts.siteId, linkGuid, executionMode, mode: 'immediate' as const,
+    createdAt: facts.receivedAt, queueDeadline: facts.receivedAt + facts.maxTimeInQueue, attempts: 1,
+    commandSize: facts.commandSize, requestSize: facts.requestSize,
+  };
+  if ('error' in end) {
+    return { ...base, state: 'executionFailed', statusTiming: { initialising: iso(facts.receivedAt), executionFailed: iso(end.at) }, error: { code: end.error.code, message: end.error.message } };
+  }
+  const executing = end.at - end.result.timings.executionMs;
+  return {
+    ...base,
+    state: 'successful',
+    statusTiming: { initialising: iso(facts.receivedAt), executing: iso(executing), successful: iso(end.at) },
+    rowCount: end.result.rowCount,
+    size: end.resultSize,
+    metrics: { queuedDuration: end.result.timings.queuedMs, sqlExecutionDuration: end.result.timings.executionMs },
+  };
+}
+
+/** An immediate query's status from its kept record: the answer it had, without the result. */
+export function toImmediateStatus(record: AsyncQueryRecord): Omit<ImmediateQuerySuccessful, 'result'> | ImmediateQueryFailed {
+  const facts: ImmediateRequestFacts = {
+    queryId: record.id, integratorId: record.integratorId, siteId: record.siteId, maxTimeInQueue: record.queueDeadline - record.createdAt,
+    commandSize: record.commandSize ?? 0, requestSize: record.requestSize ?? 0, receivedAt: record.createdAt,
+  };
+  const at = (state: keyof AsyncQueryRecord['statusTiming']): number => Date.parse(record.statusTiming[state] ?? iso(record.createdAt));
+  if (record.state !== 'successful') {
+    return toFailedQueryResponse(facts, new AppError(record.error?.code ?? 'internal', record.error?.message ?? 'the query failed'), at('executionFailed'));
+  }
+  const completed = at('successful');
+  const executing = at('executing');
+  return {
+    ...queryBase(facts),
+    status: 'successful',
+    updatedAt: iso(completed),
+    completedAt: iso(completed),
+    statusTiming: {
+      initialising: { startTime: iso(record.createdAt), endTime: iso(executing) },
+      executing: { startTime: iso(executing), endTime: iso(completed) },
+    },
+    metrics: { sqlExecutionDuration: Math.round(record.metrics?.sqlExecutionDuration ?? 0) },
+    resultSize: record.size ?? 0,
   };
 }
 

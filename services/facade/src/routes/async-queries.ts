@@ -4,10 +4,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod 
 import type { ZodTypeProvider } from '../http/zod-schema.ts';
 import { z } from 'zod';
 import {
-  ASYNC_LIMITS, AppError, AsyncPageHeaders, AsyncQuery, AsyncQueryBody, Guid, QueryStatusBatchBody, QueryStatusBatchResponse,
+  ASYNC_LIMITS, AppError, AsyncPageHeaders, AsyncQuery, AsyncQueryBody, Guid, QueryStatus, QueryStatusBatchBody, QueryStatusBatchResponse,
   ResultPageBody, type AsyncJob, type AsyncPageMetadata, type AsyncQueryRecord, } from '@halo/contracts';
 import type { AsyncPage, AsyncQueryStore } from '../async-deps.ts';
-import { isExpired, liveRecord, toAsyncStatus, visibleRecord } from '../http/async-status.ts';
+import { isExpired, liveRecord, toAsyncStatus, toQueryStatus, visibleRecord } from '../http/async-status.ts';
 import { assertPaired, queryableSite } from '../queryable-site.ts';
 import type { FacadeDeps } from '../deps.ts';
 import { assertOnboarded, principalOf, type IntegratorGate } from '../auth/integrator-access.ts';
@@ -101,7 +101,7 @@ export async function asyncQueryRoutes(instance: FastifyInstance, options: { dep
       results: unique.map((queryId, i) => {
         const record = found[i] ?? null;
         if (!record || record.integratorId !== integratorId || record.siteId !== siteId || isExpired(record, now)) return { queryId, status: 'notFound' };
-        return { queryId, status: 'found', query: toAsyncStatus(record) };
+        return { queryId, status: 'found', query: toQueryStatus(record) };
       }),
     };
   });
@@ -112,11 +112,11 @@ export async function asyncQueryRoutes(instance: FastifyInstance, options: { dep
       tags: ['async queries'],
       security: SUBSCRIPTION_KEY_SECURITY,
       params: QueryParams,
-      response: { 200: AsyncQuery, ...errorResponses(401, 404, 410, 429, 503) },
+      response: { 200: QueryStatus, ...errorResponses(401, 404, 410, 429, 503) },
     },
-  }, async (request): Promise<AsyncQuery> => {
+  }, async (request): Promise<QueryStatus> => {
     const { siteId, queryId } = request.params;
-    return toAsyncStatus(liveRecord(await read(store, queryId), integratorOf(request), siteId));
+    return toQueryStatus(liveRecord(await read(store, queryId), integratorOf(request), siteId));
   });
 
   app.delete('/sites/:siteId/queries/:queryId', {
@@ -147,6 +147,7 @@ export async function asyncQueryRoutes(instance: FastifyInstance, options: { dep
     const record = liveRecord(await read(store, queryId), integratorOf(request), siteId);
     // Only the owner gets here (others: 404); Halo requires the pairing for result reads too.
     await assertPaired(deps.pairings, record.integratorId, siteId);
+    if (record.mode === 'immediate') throw new AppError('not_found', 'an immediate query has no result pages: its rows were in its answer');
     if (record.state !== 'successful' || record.pageCount === undefined) {
       throw new AppError('query_not_ready', `the query has no results (status ${record.state})`);
     }

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from '../http/zod-schema.ts';
 import { z } from 'zod';
-import { HttpError, ImmediateQueryBody, ImmediateQueryFailed, ImmediateQuerySuccessful, LIMITS, isAppError } from '@halo/contracts';
+import { HttpError, ImmediateQueryBody, ImmediateQueryFailed, ImmediateQuerySuccessful, LIMITS, isAppError, type AsyncQueryRecord } from '@halo/contracts';
 import { assertPaired, queryableSite } from '../queryable-site.ts';
 import type { FacadeDeps } from '../deps.ts';
 import { disconnectSignal } from '../http/disconnect-signal.ts';
 import { assertOnboarded, principalOf } from '../auth/integrator-access.ts';
 import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../http/openapi.ts';
-import { toFailedQueryResponse, toQueryResponse, type ImmediateRequestFacts } from '../http/query-response.ts';
+import { immediateRecord, toFailedQueryResponse, toQueryResponse, type ImmediateRequestFacts } from '../http/query-response.ts';
 import { collectJsonResult } from '../nats/json-result.ts';
 import { NDJSON, writeNdjson } from '../http/ndjson-response.ts';
 
@@ -63,6 +63,10 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
       requestSize: Number(request.headers['content-length'] ?? Buffer.byteLength(JSON.stringify(body))),
       receivedAt,
     };
+    // Kept for `GET .../queries/{id}` without holding up the answer: a failed write only loses that status.
+    const remember = (record: AsyncQueryRecord): void => {
+      deps.asyncQueries?.remember(record).catch((err: unknown) => log.warn({ ...ids, err: (err as Error).name }, 'immediate query status not kept'));
+    };
     const disconnect = disconnectSignal(reply);
     let untrack: (() => void) | undefined;
     try {
@@ -82,13 +86,18 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
       }
       const result = await collectJsonResult(stream, columns);
       log.info({ ...ids, rowCount: result.rowCount, bytes: result.bytes, queuedMs: result.timings.queuedMs, executionMs: result.timings.executionMs }, 'query finished');
-      return toQueryResponse({ ...facts, executionMode: body.command.executionMode, format: format === 'records' ? 'records' : 'halo', result, finishedAt: Date.now() });
+      const finishedAt = Date.now();
+      const answer = toQueryResponse({ ...facts, executionMode: body.command.executionMode, format: format === 'records' ? 'records' : 'halo', result, finishedAt });
+      remember(immediateRecord(facts, site.linkGuid, body.command.executionMode, { result, resultSize: answer.resultSize, at: finishedAt }));
+      return answer;
     } catch (err) {
       if (!disconnect.signal.aborted) {
         // As Halo: a statement the database refused answers the query object with status executionFailed.
         if (isAppError(err) && err.code === 'query_failed') {
           log.info({ ...ids, code: err.code, status: err.status }, 'query failed');
-          return reply.code(400).send(toFailedQueryResponse(facts, err, Date.now()));
+          const failedAt = Date.now();
+          remember(immediateRecord(facts, site.linkGuid, body.command.executionMode, { error: err, at: failedAt }));
+          return reply.code(400).send(toFailedQueryResponse(facts, err, failedAt));
         }
         throw err;
       }
