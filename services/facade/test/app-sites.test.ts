@@ -143,3 +143,18 @@ test('OpenAPI 3 at /docs/json describes the routes from the zod schemas; /docs s
   assert.equal(ui.statusCode, 200);
   assert.match(ui.body, /swagger/i);
 });
+
+test('with pairings, queries of a site the integrator has not paired with are 403 site_not_paired; site reads are not', async (t) => {
+  const paired = new Set<string>();
+  const { app, queries } = testApp({ pairings: { isPaired: async (integratorId, siteId) => paired.has(`${integratorId}/${siteId}`) } });
+  t.after(() => app.close());
+  const query = () => app.inject({ method: 'POST', url: `/integrator/sites/${SITE_ID}/queries/immediate`, headers: AUTH, payload: { command: { text: 'SELECT 1' } } });
+  const refused = await query();
+  assert.equal(refused.statusCode, 403);
+  assert.deepEqual(refused.json(), { error: { status: 403, statusText: 'Forbidden', code: 'site_not_paired', message: 'pair with this site first: POST /integrator/pair-site' } });
+  assert.equal(queries.calls.length, 0);
+  assert.equal((await app.inject({ url: `/integrator/sites/${SITE_ID}`, headers: AUTH })).statusCode, 200);
+  assert.equal((await app.inject({ url: '/integrator/sites?practiceManagementSiteId=PRAC-1', headers: AUTH })).statusCode, 200);
+  paired.add(`acme/${SITE_ID}`);
+  assert.equal((await query()).statusCode, 200);
+});
