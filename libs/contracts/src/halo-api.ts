@@ -63,7 +63,7 @@ export type AsyncStatusTimingHalo = z.infer<typeof AsyncStatusTimingHalo>;
 export const QueryMetrics = z.object({ sqlExecutionDuration: z.number().int() });
 export type QueryMetrics = z.infer<typeof QueryMetrics>;
 
-/** Halo's `errorDetails`: who failed (`mssql` for a SQL Server error with its number, else `haloLink`). */
+/** Halo's `errorDetails`. Ours are `haloLink` with no `errorCode`: a database's own error number does not travel from the agent yet. */
 export const ErrorDetails = z.object({
   errorType: z.enum(['http', 'mssql', 'fbsql', 'haloLink']),
   errorCode: z.number().int().optional(),

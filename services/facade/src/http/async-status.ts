@@ -1,5 +1,5 @@
 import { toImmediateStatus } from './query-response.ts';
-import { AppError, type AsyncQuery, type QueryStatus, type AsyncQueryRecord, type AsyncQueryState, type ErrorCode, type HaloAsyncState, type ResultPage, type StateTime } from '@halo/contracts';
+import { AppError, isTerminalAsyncState, type AsyncQuery, type QueryStatus, type AsyncQueryRecord, type AsyncQueryState, type ErrorCode, type HaloAsyncState, type ResultPage, type StateTime } from '@halo/contracts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -48,9 +48,9 @@ function pages(record: AsyncQueryRecord): ResultPage[] {
 export function toAsyncStatus(record: AsyncQueryRecord): AsyncQuery {
   const timing = statusTiming(record);
   const times = Object.values(record.statusTiming).filter((t): t is string => t !== undefined).sort();
-  const completed = record.state === 'successful' || record.state === 'executionFailed' || record.state === 'uploadFailed'
-    || record.state === 'expiredInQueue' || record.state === 'initialisationFailed' || record.state === 'cancelled';
-  const size = record.size ?? 0;
+  const completed = isTerminalAsyncState(record.state);
+  // Bytes of the rows as the pages hold them (JSON row objects), as `size` is for an immediate result.
+  const size = record.pages ? record.pages.reduce((sum, page) => sum + page.bytes, 0) : (record.size ?? 0);
   return {
     id: record.id,
     integratorId: record.integratorId,

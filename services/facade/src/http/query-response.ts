@@ -28,6 +28,12 @@ export interface QueryOutcome extends ImmediateRequestFacts {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** Halo's `commandSize` (bytes of the command's JSON) and `requestSize` (bytes of the body as sent). */
+export function querySizes(body: { command: unknown }, contentLength: string | undefined): { commandSize: number; requestSize: number } {
+  const sent = Number(contentLength);
+  return { commandSize: Buffer.byteLength(JSON.stringify(body.command)), requestSize: Number.isSafeInteger(sent) ? sent : Buffer.byteLength(JSON.stringify(body)) };
+}
+
 /** Builds Halo's immediate query answer; the execution's start is reconstructed from the agent's timings. */
 export function toQueryResponse(outcome: QueryOutcome): ImmediateQuerySuccessful {
   const { result } = outcome;

@@ -9,6 +9,7 @@ import {
 import type { AsyncPage, AsyncQueryStore } from '../async-deps.ts';
 import { isExpired, liveRecord, toAsyncStatus, toQueryStatus, visibleRecord } from '../http/async-status.ts';
 import { assertPaired, queryableSite } from '../queryable-site.ts';
+import { querySizes } from '../http/query-response.ts';
 import type { FacadeDeps } from '../deps.ts';
 import { assertOnboarded, principalOf, type IntegratorGate } from '../auth/integrator-access.ts';
 import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../http/openapi.ts';
@@ -64,8 +65,7 @@ export async function asyncQueryRoutes(instance: FastifyInstance, options: { dep
       createdAt: now,
       queueDeadline,
       attempts: 0,
-      commandSize: Buffer.byteLength(JSON.stringify(body.command)),
-      requestSize: Number(request.headers['content-length'] ?? Buffer.byteLength(JSON.stringify(body))),
+      ...querySizes(body, request.headers['content-length']),
     };
     const job: AsyncJob = {
       queryId,

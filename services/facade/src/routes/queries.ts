@@ -8,7 +8,7 @@ import type { FacadeDeps } from '../deps.ts';
 import { disconnectSignal } from '../http/disconnect-signal.ts';
 import { assertOnboarded, principalOf } from '../auth/integrator-access.ts';
 import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../http/openapi.ts';
-import { immediateRecord, toFailedQueryResponse, toQueryResponse, type ImmediateRequestFacts } from '../http/query-response.ts';
+import { immediateRecord, querySizes, toFailedQueryResponse, toQueryResponse, type ImmediateRequestFacts } from '../http/query-response.ts';
 import { collectJsonResult } from '../nats/json-result.ts';
 import { NDJSON, writeNdjson } from '../http/ndjson-response.ts';
 
@@ -59,8 +59,7 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
       integratorId: request.integratorId,
       siteId,
       maxTimeInQueue: maxTimeInQueueMs,
-      commandSize: Buffer.byteLength(JSON.stringify(body.command)),
-      requestSize: Number(request.headers['content-length'] ?? Buffer.byteLength(JSON.stringify(body))),
+      ...querySizes(body, request.headers['content-length']),
       receivedAt,
     };
     // Kept for `GET .../queries/{id}` without holding up the answer: a failed write only loses that status.
