@@ -133,3 +133,34 @@ test('an integrator not onboarded for the practice\'s PMS type is refused and le
   assert.ok(keys.some((k) => k.startsWith(`${who('sample-too')}.`)), 'the onboarded integrator is paired');
   assert.ok(!keys.some((k) => k.startsWith(`${who('bp-only')}.`)), 'nothing is recorded for the refused one');
 });
+
+test('a practice whose PMS profile issues no pairing codes pairs by PMS ID alone; one whose profile does needs its code', async (t) => {
+  const sys = await startTestSystem({ requirePairing: true });
+  t.after(() => sys.close());
+  const nc = await connectNats({ servers: sys.hub.clientUrl, name: 'open-dental-link', log: sys.log });
+  t.after(() => nc.close());
+  // An Open Dental practice, registered as its link would (that profile reads no pairing codes).
+  const link = { linkGuid: randomUUID(), haloGuid: randomUUID() };
+  const request: RegisterRequest = {
+    linkGuid: link.linkGuid, env: 'production', version: '0.1.0',
+    sites: [{ haloGuid: link.haloGuid, pmsType: 'opendental', pmsId: 'OD-7', practiceName: 'Open Dental Practice', databaseIdentity: 'mysql:od', catalogues: [{ name: 'main', isDefault: true }] }],
+  };
+  await requestJson(nc, subjects.linkRegistry('register', link.linkGuid), request, RegisterResult, { timeoutMs: 10_000, noResponders: 'registry_unavailable' });
+  const pair = async (query: Record<string, string>) => {
+    const res = await sys.call(`/integrator/pair-site?${new URLSearchParams(query)}`, { method: 'POST' });
+    return { status: res.status, body: (await res.json()) as Json };
+  };
+  const paired = await pair({ practiceManagementSiteId: 'OD-7', practiceManagementName: 'Open Dental' });
+  assert.equal(paired.status, 200, JSON.stringify(paired.body));
+  assert.equal(paired.body.id, link.haloGuid);
+  assert.equal(paired.body.pmsType, 'opendental');
+  assert.equal((await pair({ practiceManagementSiteId: 'OD-8', practiceManagementName: 'Open Dental' })).status, 404);
+
+  const sampleSite = (await sys.startAgent('link-s', [{ name: 's', engine: 'sqlite', path: sys.sampleDatabase('s', 'PAIR-4'), profile: 'sample' }])).sites[0]!.haloGuid;
+  const noCode = await pair({ practiceManagementSiteId: 'PAIR-4', practiceManagementName: 'Sample Dental' });
+  assert.equal(noCode.status, 400);
+  assert.match(noCode.body.error.message, /pairingCode is required/);
+  const queried = await sys.call(`/integrator/sites/${sampleSite}/queries/immediate`, { method: 'POST', body: JSON.stringify({ command: { text: 'SELECT 1 AS one' } }) });
+  assert.equal(queried.status, 403);
+  assert.equal(((await queried.json()) as Json).error.code, 'site_not_paired');
+});

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from '../http/zod-schema.ts';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { AppError, Guid, PairSiteQuery, SiteForIntegrator, SitesQuery, SitesResponse, resolvePmsType } from '@halo/contracts';
+import { AppError, Guid, PAIRING_CODE_PMS_TYPES, PairSiteQuery, SiteForIntegrator, SitesQuery, SitesResponse, resolvePmsType } from '@halo/contracts';
 import type { FacadeDeps } from '../deps.ts';
 import { assertOnboarded, isOnboarded, principalOf } from '../auth/integrator-access.ts';
 import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../http/openapi.ts';
@@ -64,14 +64,15 @@ export async function sitesRoutes(instance: FastifyInstance, options: { deps: Fa
     const pmsType = knownPmsType(practiceManagementName);
     assertOnboarded(principal, pmsType);
     if (!deps.directory.pair) throw new AppError('not_found', 'pairing is not available');
-    // Every PMS profile that can pair issues codes today; pairing without one is for profiles that do not.
-    if (pairingCode === undefined) throw new AppError('bad_request', 'pairingCode is required for this practice management system');
-    const codeHash = createHash('sha256').update(pairingCode.trim().toUpperCase()).digest('hex');
-    // The registry refuses (and records nothing) for a PMS type the integrator is not onboarded for.
-    const site = await deps.directory.pair(principal.integratorId, codeHash, principal.pmsTypes ? [...principal.pmsTypes] : undefined);
+    // The code only where the PMS profile issues codes (PAIRING_CODE_PMS_TYPES); the registry checks it too.
+    if (pairingCode === undefined && PAIRING_CODE_PMS_TYPES.includes(pmsType)) throw new AppError('bad_request', 'pairingCode is required for this practice management system');
+    const codeHash = pairingCode === undefined ? undefined : createHash('sha256').update(pairingCode.trim().toUpperCase()).digest('hex');
+    // The registry records nothing for a code of another practice, or a PMS type the integrator is not onboarded for.
+    const practice = { pmsType, pmsId: practiceManagementSiteId, ...(codeHash !== undefined ? { codeHash } : {}) };
+    const site = await deps.directory.pair(principal.integratorId, practice, principal.pmsTypes ? [...principal.pmsTypes] : undefined);
     // An unknown code, or one of another practice, says nothing about which codes exist.
-    if (!site || site.status === 'removed' || site.status === 'uninstalled' || site.pmsId !== practiceManagementSiteId || site.pmsType !== pmsType) {
-      throw new AppError('not_found', 'no site of this PMS ID issued this pairing code');
+    if (!site || site.status === 'removed' || site.status === 'uninstalled') {
+      throw new AppError('not_found', codeHash === undefined ? 'no site of this PMS ID' : 'no site of this PMS ID issued this pairing code');
     }
     request.log.info({ siteId: site.haloGuid }, 'site paired');
     return toHttpSite(site);
