@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '@halo/contracts';
 
 /**
- * Replaces Fastify's JSON body parser with one that takes an empty body as no body and refuses invalid UTF-8 (400 `bad_request`) instead of
- * decoding it to U+FFFD, which would run a query other than the one sent. Parsing itself stays Fastify's
+ * Replaces Fastify's JSON body parser with one that takes an empty body as no body (where the route takes none)
+ * and refuses invalid UTF-8 (400 `bad_request`) instead of decoding it to U+FFFD, which would run a query other
+ * than the one sent. Parsing itself stays Fastify's
  * (secure-json-parse, refusing `__proto__` and `constructor.prototype` keys).
  */
 export function strictJsonBodies(app: FastifyInstance): void {

@@ -11,8 +11,10 @@ import { toHttpSite } from '../http/site-response.ts';
 const SiteParams = z.object({ siteId: z.string() });
 type SiteParams = z.infer<typeof SiteParams>;
 
-const PAIR_DESCRIPTION = 'Pair with a site to enable API access. The practice reads a pairing code from its PMS and gives it to the integrator with its PMS ID; '
-  + 'the site must be the one of that PMS ID and PMS whose PMS issued the code. Only the code\'s hash travels beyond the facade.';
+const PAIR_DESCRIPTION = 'Pair with a site to enable API access (queries and result reads of an unpaired site are 403 site_not_paired). '
+  + 'Where the PMS issues pairing codes the practice reads one from its PMS and gives it to the integrator with its PMS ID: the site '
+  + 'must be the one of that PMS ID and PMS whose PMS issued the code (only the code\'s hash travels beyond the facade). Practices of '
+  + 'other PMS types pair by PMS ID and PMS alone. Pairing is with the practice\'s authoritative site.';
 
 /** `GET /integrator/sites[/{siteId}]` and pairing (`POST /integrator/pair-site`, deprecated `/integrator/pairSite`). */
 export async function sitesRoutes(instance: FastifyInstance, options: { deps: FacadeDeps }): Promise<void> {
