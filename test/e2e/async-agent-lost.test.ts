@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { eventually, startAsyncTestSystem, type AsyncTestSystem, type ProcessAgent } from '../support/async-system.ts';
+import { resultRows } from '../support/halo-result.ts';
 
 type Json = Record<string, any>;
 
@@ -23,7 +24,7 @@ async function json(res: Response): Promise<Json> {
 async function submit(sys: AsyncTestSystem, siteId: string, command: Json): Promise<string> {
   const res = await sys.call(`/integrator/sites/${siteId}/queries/async`, { method: 'POST', body: JSON.stringify({ command }) });
   const answer = await json(res);
-  assert.equal(res.status, 202, JSON.stringify(answer));
+  assert.equal(res.status, 201, JSON.stringify(answer));
   return answer.id as string;
 }
 
@@ -39,7 +40,7 @@ const ended = (s: Json) => ['successful', 'executionFailed', 'expiredInQueue', '
 async function firstPage(sys: AsyncTestSystem, siteId: string, id: string): Promise<Json[]> {
   const res = await sys.call(`/integrator/sites/${siteId}/queries/${id}/results/1`);
   assert.equal(res.status, 200);
-  return (await res.json()) as Json[];
+  return resultRows(await res.json());
 }
 
 test('async queries with a slow, a killed and a frozen agent', async (t) => {

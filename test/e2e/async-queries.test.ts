@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { ASYNC_NAMES } from '@halo/contracts';
 import { connectNats } from '@halo/messaging';
+import { resultRows } from '../support/halo-result.ts';
 import { OTHER_KEY, eventually, startAsyncTestSystem, type AsyncTestSystem } from '../support/async-system.ts';
 
 type Json = Record<string, any>;
@@ -22,9 +23,11 @@ async function json(res: Response): Promise<Json> {
 async function submit(sys: AsyncTestSystem, siteId: string, body: Json, key?: string): Promise<string> {
   const res = await sys.call(`/integrator/sites/${siteId}/queries/async`, { method: 'POST', body: JSON.stringify(body), ...(key ? { key } : {}) });
   const answer = await json(res);
-  assert.equal(res.status, 202, JSON.stringify(answer));
+  assert.equal(res.status, 201, JSON.stringify(answer));
   assert.equal(answer.siteId, siteId);
+  assert.equal(answer.mode, 'async');
   assert.ok(['initialising', 'queued'].includes(answer.status));
+  assert.ok(answer.statusTiming.initialising.startTime);
   return answer.id as string;
 }
 
@@ -61,26 +64,35 @@ test('async queries: pages, headers, streaming, batch status, ownership, cancel'
     const done = await waitForState(sys, siteId, bigId, ['successful', 'executionFailed', 'uploadFailed']);
     assert.equal(done.status, 'successful', JSON.stringify(done.error));
     assert.equal(done.mode, 'async');
-    assert.equal(done.result.rowCount, ROWS);
-    assert.deepEqual(done.result.columns.map((c: Json) => c.name), ['id', 'pad']);
-    assert.ok(done.result.pageCount >= 3, `pages: ${done.result.pageCount}`);
-    for (const state of ['initialising', 'queued', 'executing', 'uploading', 'successful']) assert.ok(done.statusTiming[state], `timing of ${state}`);
+    assert.equal(done.result.rows, ROWS);
+    assert.ok(done.result.pages.length >= 3, `pages: ${done.result.pages.length}`);
+    for (const state of ['initialising', 'queued', 'executing', 'uploading']) {
+      assert.ok(done.statusTiming[state].startTime, `timing of ${state}`);
+      assert.ok(done.statusTiming[state].endTime, `end of ${state}`);
+    }
+    assert.equal(done.completedAt, done.statusTiming.uploading.endTime);
+    assert.equal(done.resultSize, done.result.size);
+    assert.equal(done.maxTimeInQueue, 3_600_000);
     assert.ok(done.metrics.sqlExecutionDuration >= 0);
     assert.ok(Date.parse(done.expiresAt) > Date.now());
 
     const rows: Json[] = [];
-    for (let page = 1; page <= done.result.pageCount; page++) {
+    for (let page = 1; page <= done.result.pages.length; page++) {
       const res = await sys.call(`/integrator/sites/${siteId}/queries/${bigId}/results/${page}`);
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /application\/json/);
       const text = await res.text();
-      const body = JSON.parse(text) as Json[];
+      const json = Buffer.from((JSON.parse(text) as { data: string }).data, 'base64').toString('utf8');
+      const body = JSON.parse(json) as Json[];
       const count = Number(res.headers.get('rows-count'));
       assert.equal(count, body.length);
+      assert.equal(Number(res.headers.get('size')), Buffer.byteLength(json));
       assert.equal(Number(res.headers.get('rows-range-start')), rows.length);
       assert.equal(Number(res.headers.get('rows-range-end')), rows.length + count - 1);
-      if (page < done.result.pageCount) {
-        const bytes = Buffer.byteLength(text);
+      // The status lists the same page.
+      assert.deepEqual(done.result.pages[page - 1], { pageNumber: page, status: 'cached', size: Buffer.byteLength(json), rows: { count, rangeStart: rows.length, rangeEnd: rows.length + count - 1 } });
+      if (page < done.result.pages.length) {
+        const bytes = Buffer.byteLength(json);
         assert.ok(bytes >= 1024 * 1024 && bytes < 1024 * 1024 + 4096, `page ${page} is ${bytes} bytes`);
       }
       const streamed = await sys.call(`/integrator/sites/${siteId}/queries/${bigId}/results/${page}/stream`);
@@ -96,28 +108,30 @@ test('async queries: pages, headers, streaming, batch status, ownership, cancel'
       assert.equal(row.pad, String(i + 1).padStart(200, '0'));
     });
 
-    const beyond = await sys.call(`/integrator/sites/${siteId}/queries/${bigId}/results/${done.result.pageCount + 1}`);
+    const beyond = await sys.call(`/integrator/sites/${siteId}/queries/${bigId}/results/${done.result.pages.length + 1}`);
     assert.equal(beyond.status, 404);
     assert.equal((await sys.call(`/integrator/sites/${siteId}/queries/${bigId}/results/0`)).status, 400);
   });
 
-  await t.test('a batch status answers several queries, listing unknown ids apart', async () => {
+  await t.test('a batch status answers {results} for {queryIds}: found with the query, or notFound', async () => {
     const small = await submit(sys, siteId, { command: { text: 'SELECT PatNum, LName FROM patient ORDER BY PatNum LIMIT 5' } });
     const scalar = await submit(sys, siteId, { command: { text: 'SELECT count(*) FROM patient', executionMode: 'scalar' } });
     await waitForState(sys, siteId, small, ['successful']);
     const scalarDone = await waitForState(sys, siteId, scalar, ['successful']);
-    assert.equal(scalarDone.result.scalar, 300);
+    assert.equal(scalarDone.result.rows, 1);
+    const scalarPage = await json(await sys.call(`/integrator/sites/${siteId}/queries/${scalar}/results/1`));
+    assert.deepEqual(Object.values(resultRows(scalarPage)[0] ?? {}), [300]);
     const unknown = randomUUID();
-    const res = await sys.call(`/integrator/sites/${siteId}/queries/status`, { method: 'POST', body: JSON.stringify({ ids: [small, bigId, unknown, 'not-a-guid', small] }) });
+    const res = await sys.call(`/integrator/sites/${siteId}/queries/status`, { method: 'POST', body: JSON.stringify({ queryIds: [small, bigId, unknown, 'not-a-guid', small] }) });
     assert.equal(res.status, 200);
     const body = await json(res);
-    assert.deepEqual(body.queries.map((q: Json) => q.id).sort(), [small, bigId].sort());
-    assert.ok(body.queries.every((q: Json) => q.status === 'successful'));
-    assert.deepEqual(body.notFound.sort(), [unknown, 'not-a-guid'].sort());
-    assert.deepEqual(body.gone, []);
-    const page = await json(await sys.call(`/integrator/sites/${siteId}/queries/${small}/results/1`));
+    assert.deepEqual(body.results.map((r: Json) => [r.queryId, r.status, r.query?.status]), [
+      [small, 'found', 'successful'], [bigId, 'found', 'successful'], [unknown, 'notFound', undefined], ['not-a-guid', 'notFound', undefined],
+    ]);
+    const pageBody = await json(await sys.call(`/integrator/sites/${siteId}/queries/${small}/results/1`));
+    const page = resultRows(pageBody);
     assert.equal(page.length, 5);
-    assert.deepEqual(Object.keys(page[0]), ['PatNum', 'LName']);
+    assert.deepEqual(Object.keys(page[0] ?? {}), ['PatNum', 'LName']);
   });
 
   await t.test("another integrator's key sees none of it (404, never 403)", async () => {
@@ -125,8 +139,8 @@ test('async queries: pages, headers, streaming, batch status, ownership, cancel'
     assert.equal((await sys.call(`/integrator/sites/${siteId}/queries/${bigId}/results/1`, { key: OTHER_KEY })).status, 404);
     assert.equal((await sys.call(`/integrator/sites/${siteId}/queries/${bigId}/results/1/stream`, { key: OTHER_KEY })).status, 404);
     assert.equal((await sys.call(`/integrator/sites/${siteId}/queries/${bigId}`, { method: 'DELETE', key: OTHER_KEY })).status, 404);
-    const batch = await json(await sys.call(`/integrator/sites/${siteId}/queries/status`, { method: 'POST', body: JSON.stringify({ ids: [bigId] }), key: OTHER_KEY }));
-    assert.deepEqual(batch, { queries: [], notFound: [bigId], gone: [] });
+    const batch = await json(await sys.call(`/integrator/sites/${siteId}/queries/status`, { method: 'POST', body: JSON.stringify({ queryIds: [bigId] }), key: OTHER_KEY }));
+    assert.deepEqual(batch, { results: [{ queryId: bigId, status: 'notFound' }] });
     // Under another site id it does not exist either.
     assert.equal((await status(sys, randomUUID(), bigId)).status, 404);
     assert.equal((await sys.call(`/integrator/sites/${siteId}/queries/${bigId}`, { key: null })).status, 401);
@@ -136,13 +150,13 @@ test('async queries: pages, headers, streaming, batch status, ownership, cancel'
     assert.equal((await json(finished)).error.code, 'query_finished');
   });
 
-  await t.test('submission checks: unknown site 404, bad body 400, queue time up to 2 h', async () => {
+  await t.test('submission checks: unknown site 404, bad body 400, queue time up to 2 h in milliseconds', async () => {
     const unknown = await sys.call(`/integrator/sites/${randomUUID()}/queries/async`, { method: 'POST', body: JSON.stringify({ command: { text: 'SELECT 1' } }) });
     assert.equal(unknown.status, 404);
     assert.equal((await json(unknown)).error.code, 'site_not_found');
-    const tooLong = await sys.call(`/integrator/sites/${siteId}/queries/async`, { method: 'POST', body: JSON.stringify({ maxTimeInQueue: 7201, command: { text: 'SELECT 1' } }) });
+    const tooLong = await sys.call(`/integrator/sites/${siteId}/queries/async`, { method: 'POST', body: JSON.stringify({ maxTimeInQueue: 7_200_001, command: { text: 'SELECT 1' } }) });
     assert.equal(tooLong.status, 400);
-    const ok = await submit(sys, siteId, { maxTimeInQueue: 7200, command: { text: 'SELECT 1 AS one' } });
+    const ok = await submit(sys, siteId, { maxTimeInQueue: 7_200_000, command: { text: 'SELECT 1 AS one' } });
     await waitForState(sys, siteId, ok, ['successful']);
   });
 
@@ -156,7 +170,8 @@ test('async queries: pages, headers, streaming, batch status, ownership, cancel'
     await eventually(async () => (await workStreamMessages(sys)) === 0, 10_000);
     const after = await json(await status(sys, siteId, id));
     assert.equal(after.status, 'cancelled');
-    assert.ok(after.statusTiming.cancelled);
+    assert.ok(after.statusTiming.executing.endTime);
+    assert.equal(after.completedAt, after.statusTiming.executing.endTime);
     assert.equal((await sys.call(`/integrator/sites/${siteId}/queries/${id}/results/1`)).status, 409);
   });
 
@@ -190,8 +205,8 @@ test('async results expire: 410 for status, pages and batch after the TTL', asyn
   assert.equal((await json(gone)).error.code, 'gone');
   assert.equal((await sys.call(`/integrator/sites/${siteId}/queries/${id}/results/1`)).status, 410);
   assert.equal((await sys.call(`/integrator/sites/${siteId}/queries/${id}/results/1/stream`)).status, 410);
-  const batch = await json(await sys.call(`/integrator/sites/${siteId}/queries/status`, { method: 'POST', body: JSON.stringify({ ids: [id] }) }));
-  assert.deepEqual(batch, { queries: [], notFound: [], gone: [id] });
+  const batch = await json(await sys.call(`/integrator/sites/${siteId}/queries/status`, { method: 'POST', body: JSON.stringify({ queryIds: [id] }) }));
+  assert.deepEqual(batch, { results: [{ queryId: id, status: 'notFound' }] });
   // Another integrator still learns nothing, not even that it expired.
   assert.equal((await status(sys, siteId, id, OTHER_KEY)).status, 404);
 });
@@ -207,7 +222,7 @@ test('async logs (worker, facade, agent, at trace level) never carry query text,
   });
   await waitForState(sys, siteId, id, ['successful']);
   const page = await json(await sys.call(`/integrator/sites/${siteId}/queries/${id}/results/1`));
-  assert.deepEqual(page, [{ marker: 'SECRET_TEXT_MARKER', echoed: 'SECRET_PARAM_MARKER' }]);
+  assert.deepEqual(resultRows(page), [{ marker: 'SECRET_TEXT_MARKER', echoed: 'SECRET_PARAM_MARKER' }]);
   const failed = await submit(sys, siteId, { command: { text: 'SELECT SECRET_COLUMN_MARKER FROM nowhere' } });
   await waitForState(sys, siteId, failed, ['executionFailed']);
   assert.ok(lines.some((l) => l.includes('async query finished')), 'the worker logged');

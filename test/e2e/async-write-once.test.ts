@@ -20,7 +20,7 @@ test('a write whose worker dies mid-run is not run again by the next worker', as
   const agent = await sys.startAgentProcess('link-1', [{ name: 'w', path, allowWrites: true }]);
   const siteId = agent.sites[0]!.haloGuid;
   const res = await sys.call(`/integrator/sites/${siteId}/queries/async`, { method: 'POST', body: JSON.stringify({ command: { text: SLOW_WRITE, executionMode: 'nonQuery' } }) });
-  assert.equal(res.status, 202);
+  assert.equal(res.status, 201);
   const { id } = (await res.json()) as Json;
   await new Promise((resolve) => setTimeout(resolve, 800)); // the worker has sent it; the agent is writing
   await sys.stopWorker('crash');

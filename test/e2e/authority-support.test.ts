@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { connectNats } from '@halo/messaging';
 import { startFacade, type RunningFacade } from '@halo/facade';
 import { eventually, startTestSystem, SUBSCRIPTION_KEY, type TestSystem } from '../support/system.ts';
+import { resultRows } from '../support/halo-result.ts';
 
 type Json = Record<string, any>;
 
@@ -14,7 +15,7 @@ const COUNT = { command: { text: 'SELECT count(*) AS n FROM patient' } };
 /** A facade replica on the system's hub with support keys and a long cache TTL (so only the KV watch can refresh it). */
 async function replica(sys: TestSystem, name: string): Promise<RunningFacade> {
   const nc = await connectNats({ servers: sys.hub.clientUrl, name, log: sys.log });
-  const facade = await startFacade({
+  const facade = await startFacade({ requirePairing: false,
     nc, port: 0, host: '127.0.0.1', log: sys.log, cacheTtlMs: 60_000, async: false,
     keys: [{ integratorId: 'test', key: SUBSCRIPTION_KEY }],
     supportKeys: [{ supportUserId: 'alice', key: SUPPORT_KEY }],
@@ -107,7 +108,7 @@ test('a support switch: the new site answers and the old one gets 403 within 2 s
       const old = await query(r, original);
       assert.equal(old.status, 403);
       assert.equal(((await old.json()) as Json).error.code, 'site_not_authoritative');
-      assert.deepEqual(((await query(r, copy).then((x) => x.json())) as Json).result.records, [{ n: 50 }]);
+      assert.deepEqual(resultRows(((await query(r, copy).then((x) => x.json())) as Json)), [{ n: 50 }]);
     }
     const listed = await sites(sys, 'PMS-AUTH-1');
     assert.deepEqual(listed.map((s) => [s.id, s.authoritative]), [[copy, true], [original, false]]);

@@ -25,6 +25,7 @@ import { normaliseSql, startTdsResponder, TDS_DEFAULT_LOGIN } from '@halo/testki
 import type { TdsReply, TdsRequest, TdsResponder, TdsValue } from '@halo/testkit';
 import { eventually, startTestSystem, SUBSCRIPTION_KEY } from '../support/system.ts';
 import { drainBody } from '../support/http-stream.ts';
+import { resultRows } from '../support/halo-result.ts';
 
 type Json = Record<string, any>;
 
@@ -186,7 +187,7 @@ test('one agent serves SQLite, PostgreSQL, MariaDB and SQL Server sites; a Postg
     sq: { engine: 'sqlite', path: sqlitePath }, pg: { ...pg, password: process.env.PGPASSWORD ?? '' }, my, ms,
   };
   for (const name of ['sq', 'pg', 'my', 'ms']) {
-    const res = await sys.call(`/integrator/sites/${site(name).haloGuid}/queries/immediate`, { method: 'POST', body: JSON.stringify({ command }) });
+    const res = await sys.call(`/integrator/sites/${site(name).haloGuid}/queries/immediate?format=records`, { method: 'POST', body: JSON.stringify({ command }) });
     const body = (await res.json()) as Json;
     assert.equal(res.status, 200, `${name}: ${JSON.stringify(body)}`);
     const connector = await openConnector(direct[name]!);
@@ -206,8 +207,8 @@ test('one agent serves SQLite, PostgreSQL, MariaDB and SQL Server sites; a Postg
   assert.equal(((await refused.json()) as Json).error.code, 'site_not_authoritative');
 
   const msSite = site('ms').haloGuid;
-  const post = async (body: object, headers: Record<string, string> = {}) =>
-    sys.call(`/integrator/sites/${msSite}/queries/immediate`, { method: 'POST', body: JSON.stringify(body), headers });
+  const post = async (body: object, headers: Record<string, string> = {}, query = '') =>
+    sys.call(`/integrator/sites/${msSite}/queries/immediate${query}`, { method: 'POST', body: JSON.stringify(body), headers });
 
   await t.test('SQL Server: identity, name and catalogue come from the profileOptions queries; enablement reads the configured query', async () => {
     const lookup = (await (await sys.call(`/integrator/sites?practiceManagementSiteId=${pmsIds.mssql}&practiceManagementName=bp`)).json()) as Json;
@@ -239,7 +240,7 @@ test('one agent serves SQLite, PostgreSQL, MariaDB and SQL Server sites; a Postg
     assert.equal(request.parameters.from?.type, 'datetime');
     assert.equal(String(request.parameters.from?.value).slice(0, 19), '2023-01-01T00:00:00');
     // The same SQL on the practice's own rows (SQLite here) gives what the facade answered.
-    const res = await post({ command });
+    const res = await post({ command }, {}, '?format=records');
     const body = (await res.json()) as Json;
     assert.deepEqual(body.result.records, msData.prepare(APPOINTMENTS.text).all({ patNum: 40, from: '2023-01-01T00:00:00' }));
     assert.deepEqual(body.result.columns.map((c: Json) => c.type), ['int', 'int', 'datetime2(0)', 'nvarchar']);
@@ -249,7 +250,7 @@ test('one agent serves SQLite, PostgreSQL, MariaDB and SQL Server sites; a Postg
     const scalar = await post({ command: { text: MS_SCALAR, executionMode: 'scalar', parameters: [{ name: '@patNum', type: 'Int', value: '40' }] } });
     const scalarBody = (await scalar.json()) as Json;
     assert.equal(scalar.status, 200, JSON.stringify(scalarBody));
-    assert.equal(scalarBody.result.scalar, msData.prepare(MS_SCALAR).pluck().get({ patNum: 40 }));
+    assert.deepEqual(Object.values(resultRows(scalarBody)[0] ?? {}), [msData.prepare(MS_SCALAR).pluck().get({ patNum: 40 })]);
 
     const failed = await post({ command: { text: MS_BROKEN } });
     const failedBody = (await failed.json()) as Json;

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { startTestSystem } from '../support/system.ts';
+import { resultRows } from '../support/halo-result.ts';
 
 type Json = Record<string, any>;
 
@@ -27,18 +28,18 @@ test('scalar, nonQuery and typed parameters; writes only on a site whose config 
   const expected = (db.prepare('SELECT count(*) AS n FROM patient WHERE Gender = 1').get() as { n: number }).n;
   const born = (db.prepare("SELECT count(*) AS n FROM patient WHERE Birthdate < '1970-01-01'").get() as { n: number }).n;
   db.close();
-  assert.equal(scalar.body.result.scalar, expected);
+  assert.deepEqual(Object.values(resultRows(scalar.body)[0] ?? {}), [expected]);
 
   const typed = await post(ro, {
     text: 'SELECT count(*) AS n FROM patient WHERE Birthdate < @before',
     parameters: [{ name: '@before', type: 'Date', value: '1970-01-01' }],
   });
-  assert.deepEqual(typed.body.result.records, [{ n: born }]);
+  assert.deepEqual(resultRows(typed.body), [{ n: born }]);
 
   // Decimals keep every digit end to end; a value out of its type's range is a 400 naming the parameter.
   const exact = await post(ro, { text: 'SELECT @d AS d', parameters: [{ name: '@d', type: 'Decimal', value: '99999999999999999999' }] });
   assert.equal(exact.status, 200, JSON.stringify(exact.body));
-  assert.deepEqual(exact.body.result.records, [{ d: '99999999999999999999' }]);
+  assert.deepEqual(resultRows(exact.body), [{ d: '99999999999999999999' }]);
   for (const [type, value] of [['Money', '99999999999999999999'], ['SmallMoney', '214748.3648'], ['Decimal', '9'.repeat(39)]]) {
     const outOfRange = await post(ro, { text: 'SELECT @price AS p', parameters: [{ name: '@price', type, value }] });
     assert.equal(outOfRange.status, 400, `${type} ${JSON.stringify(outOfRange.body)}`);
@@ -49,6 +50,21 @@ test('scalar, nonQuery and typed parameters; writes only on a site whose config 
   const badShape = await post(ro, { text: 'SELECT @d', parameters: [{ name: '@d', type: 'Decimal', value: '1', precision: 4, scale: 5 }] });
   assert.equal(badShape.status, 400);
   assert.equal(badShape.body.error.code, 'bad_request');
+
+  // Halo's parameter vocabulary: `String` is NVarChar; types no engine binds are refused by name; stored
+  // procedures and output directions are a clear 400, not a failed statement.
+  const asString = await post(ro, { text: 'SELECT @s AS s', parameters: [{ name: '@s', type: 'String', value: 'Zoë' }] });
+  assert.equal(asString.status, 200, JSON.stringify(asString.body));
+  assert.deepEqual(resultRows(asString.body), [{ s: 'Zoë' }]);
+  const variant = await post(ro, { text: 'SELECT @v', parameters: [{ name: '@v', type: 'Variant', value: '1' }] });
+  assert.equal(variant.status, 400);
+  assert.match(variant.body.error.message, /parameter type "Variant" is not supported/);
+  const procedure = await post(ro, { text: 'GetPatientID', type: 'storedProcedure' });
+  assert.equal(procedure.status, 400);
+  assert.match(procedure.body.error.message, /stored procedures .* not supported/);
+  const output = await post(ro, { text: 'SELECT 1', parameters: [{ name: '@out', type: 'Int', value: null, direction: 'output' }] });
+  assert.equal(output.status, 400);
+  assert.match(output.body.error.message, /parameter direction output needs a stored procedure/);
 
   // A statement that would take ~1 GB in the SQLite worker stops at the site's maxMemoryMiB (default 256).
   const hungry = await post(ro, { text: 'SELECT length(randomblob(500000000) || randomblob(1)) AS n' });
@@ -65,7 +81,7 @@ test('scalar, nonQuery and typed parameters; writes only on a site whose config 
     parameters: [{ name: '@p', type: 'NVarChar', value: 'Zzyzx' }, { name: '@n', type: 'Int', value: '3' }],
   });
   assert.equal(written.status, 200, JSON.stringify(written.body));
-  assert.equal(written.body.result.affected, 3);
+  assert.equal(written.body.result.rowsAffected, 3);
   const check = new Database(writablePath, { readonly: true });
   assert.equal((check.prepare("SELECT count(*) AS n FROM patient WHERE Preferred = 'Zzyzx'").get() as { n: number }).n, 3);
   check.close();

@@ -5,6 +5,7 @@ import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MachineFingerprint } from '@halo/agent';
 import { startTestSystem } from '../support/system.ts';
+import { resultRows } from '../support/halo-result.ts';
 
 const MACHINE_ONE: MachineFingerprint = { machineId: 'machine-one', hostName: 'practice-server' };
 // A cloned VM or restored backup usually keeps the host name; the machine id is what tells it apart.
@@ -39,7 +40,7 @@ test('state copied to another machine registers new, non-authoritative sites; th
 
   const fromOriginal = await sys.call(`/integrator/sites/${originalSite.haloGuid}/queries/immediate`, { method: 'POST', body: JSON.stringify(COUNT) });
   assert.equal(fromOriginal.status, 200);
-  assert.deepEqual(((await fromOriginal.json()) as any).result.records, [{ n: 40 }]);
+  assert.deepEqual(resultRows(((await fromOriginal.json()) as any)), [{ n: 40 }]);
   const fromClone = await sys.call(`/integrator/sites/${cloneSite.haloGuid}/queries/immediate`, { method: 'POST', body: JSON.stringify(COUNT) });
   assert.equal(fromClone.status, 403);
   assert.equal(((await fromClone.json()) as any).error.code, 'site_not_authoritative');
@@ -58,5 +59,5 @@ test('state copied to another machine registers new, non-authoritative sites; th
   assert.notEqual(repointed.sites[0]!.haloGuid, cloneSite.haloGuid);
   assert.equal(repointed.sites[0]!.authoritative, false);
   const after = await (await sys.call(`/integrator/sites/${originalSite.haloGuid}/queries/immediate`, { method: 'POST', body: JSON.stringify(COUNT) })).json() as any;
-  assert.deepEqual(after.result.records, [{ n: 40 }]);
+  assert.deepEqual(resultRows(after), [{ n: 40 }]);
 });

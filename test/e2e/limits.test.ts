@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ReplyRouter, connectNats, type ResultStream } from '@halo/messaging';
 import { eventually, startTestSystem, type TestSystem } from '../support/system.ts';
+import { resultRows } from '../support/halo-result.ts';
 
 type ErrorBody = { error: { code: string; status: number } };
 
@@ -58,7 +59,7 @@ test('a statement that needs longer than the stall timeout before its first row 
   const res = await post(sys, agent.sites[0]!.haloGuid, slowCount(25_000_000));
   const body = (await res.json()) as { result?: { records: Array<{ n: number }> }; error?: unknown };
   assert.equal(res.status, 200, JSON.stringify(body.error));
-  assert.deepEqual(body.result?.records, [{ n: 25_000_000 }]);
+  assert.deepEqual(resultRows(body), [{ n: 25_000_000 }]);
 });
 
 test('results over the site row or byte limit are refused with their own codes', async (t) => {

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestSystem } from '../support/system.ts';
+import { resultRows } from '../support/halo-result.ts';
 
 type Json = Record<string, any>;
 
@@ -44,7 +45,7 @@ test('one agent serves 30 practices and a copy: 31 Halo GUIDs, stable across a r
     });
     const body = (await res.json()) as Json;
     assert.equal(res.status, 200, `${site.name}: ${JSON.stringify(body)}`);
-    return body.result.records as Json[];
+    return resultRows(body) as Json[];
   }));
   assert.deepEqual(answers, pmsIds.map((PmsId) => [{ PmsId }]));
 

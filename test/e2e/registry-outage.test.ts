@@ -17,6 +17,7 @@ import { startFacade } from '@halo/facade';
 import { AgentConfig, startAgent } from '@halo/agent';
 import { eventually, startAsyncTestSystem } from '../support/async-system.ts';
 import { SUBSCRIPTION_KEY } from '../support/system.ts';
+import { resultRows } from '../support/halo-result.ts';
 
 type Json = Record<string, any>;
 
@@ -55,7 +56,7 @@ test('with no registry replica answering, queries and lookups are answered from 
   const registry = await registryReplica('registry-1');
   /** A facade replica with its own connection and cache TTL; `call` goes to it with integrator and support keys. */
   const facadeReplica = async (name: string, cacheTtlMs: number) => {
-    const facade = await startFacade({
+    const facade = await startFacade({ requirePairing: false,
       nc: await conn(name), port: 0, host: '127.0.0.1', log, cacheTtlMs, async: false,
       keys: [{ integratorId: 'test', key: SUBSCRIPTION_KEY }], supportKeys: [{ supportUserId: 'alice', key: SUPPORT_KEY }],
     });
@@ -149,7 +150,7 @@ test('with no registry replica answering, queries and lookups are answered from 
       const old = await facade.query(original);
       assert.equal(old.status, 403);
       assert.equal((await json(old)).error.code, 'site_not_authoritative');
-      assert.deepEqual((await json(await facade.query(backup))).result.records, [{ n: 30 }]);
+      assert.deepEqual(resultRows(await json(await facade.query(backup))), [{ n: 30 }]);
       assert.deepEqual((await facade.lookup()).map((s) => [s.id, s.authoritative]), [[backup, true], [original, false]]);
     }
   });
@@ -162,7 +163,7 @@ test('with the hub down, async status, batch status and cancel answer 503 servic
   const agent = await sys.startAgent('link-1', [{ name: 'a', path: sys.sampleDatabase('practice-a', 'PMS-HUBDOWN-1', 20) }]);
   const siteId = agent.sites[0]!.haloGuid;
   const submitted = await sys.call(`/integrator/sites/${siteId}/queries/async`, { method: 'POST', body: JSON.stringify(COUNT) });
-  assert.equal(submitted.status, 202);
+  assert.equal(submitted.status, 201);
   const id = (await json(submitted)).id as string;
   assert.equal((await sys.call(`/integrator/sites/${siteId}/queries/${id}`)).status, 200);
 
@@ -175,14 +176,14 @@ test('with the hub down, async status, batch status and cancel answer 503 servic
     });
     assert.equal(health.status, 503);
     assert.deepEqual(health.body, {
-      error: { status: 503, code: 'service_unavailable', message: `this replica cannot serve queries: NATS is ${health.body.nats}` },
+      error: { status: 503, statusText: 'Service Unavailable', code: 'service_unavailable', message: `this replica cannot serve queries: NATS is ${health.body.nats}` },
       nats: health.body.nats, registry: 'unavailable', jetstream: 'unavailable', version: '0.1.0',
     });
   });
 
   const requests: Array<[string, string, RequestInit]> = [
     ['GET status', `/integrator/sites/${siteId}/queries/${id}`, {}],
-    ['POST batch status', `/integrator/sites/${siteId}/queries/status`, { method: 'POST', body: JSON.stringify({ ids: [id] }) }],
+    ['POST batch status', `/integrator/sites/${siteId}/queries/status`, { method: 'POST', body: JSON.stringify({ queryIds: [id] }) }],
     ['DELETE', `/integrator/sites/${siteId}/queries/${id}`, { method: 'DELETE' }],
     // The site may still be in the facade's cache: the query must not wait for its deadline either.
     ['POST immediate', `/integrator/sites/${siteId}/queries/immediate`, { method: 'POST', body: JSON.stringify(COUNT) }],
@@ -194,7 +195,7 @@ test('with the hub down, async status, batch status and cancel answer 503 servic
       const body = await json(res);
       st.diagnostic(`hub down: ${name} answered ${res.status} ${body.error?.code} in ${Math.round(performance.now() - started)} ms`);
       assert.equal(res.status, 503, `${name}: ${JSON.stringify(body)}`);
-      assert.deepEqual(body, { error: { status: 503, code: 'service_unavailable', message: body.error.message } });
+      assert.deepEqual(body, { error: { status: 503, statusText: 'Service Unavailable', code: 'service_unavailable', message: body.error.message } });
     });
   }
 });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { eventually, startTestSystem, type TestSystem } from '../support/system.ts';
+import { resultRows } from '../support/halo-result.ts';
 
 type Json = Record<string, any>;
 
@@ -68,18 +69,19 @@ test('an integrator queries a practice through the facade, the hub and a leaf, w
     const body = await json(res);
     assert.equal(body.siteId, siteA.haloGuid);
     assert.equal(body.status, 'successful');
-    assert.equal(body.result.rowCount, expected.length);
-    assert.deepEqual(body.result.records, expected);
-    assert.deepEqual(body.result.columns.map((c: Json) => c.name), ['AptNum', 'AptDateTime', 'ProvNum']);
+    assert.equal(body.result.rows, expected.length);
+    assert.deepEqual(resultRows(body), expected);
     assert.ok(body.metrics.sqlExecutionDuration >= 0);
 
-    const base64 = await json(await sys.call(`/integrator/sites/${siteA.haloGuid}/queries/immediate?format=base64`, { method: 'POST', body: JSON.stringify(appointmentsQuery(patNum)) }));
-    assert.deepEqual(JSON.parse(Buffer.from(base64.result.data, 'base64').toString('utf8')), expected);
+    // Our opt-in records form: the same rows with their columns.
+    const records = await json(await sys.call(`/integrator/sites/${siteA.haloGuid}/queries/immediate?format=records`, { method: 'POST', body: JSON.stringify(appointmentsQuery(patNum)) }));
+    assert.deepEqual(records.result.records, expected);
+    assert.deepEqual(records.result.columns.map((c: Json) => c.name), ['AptNum', 'AptDateTime', 'ProvNum']);
 
     // Practice B is another database: the same query answers from B's rows.
     const siteB = link1.sites.find((s) => s.name === 'b')!;
     const fromB = await json(await query(sys, siteB.haloGuid, { command: { text: 'SELECT PmsId FROM practice' } }));
-    assert.deepEqual(fromB.result.records, [{ PmsId: 'PMS-B-2002' }]);
+    assert.deepEqual(resultRows(fromB), [{ PmsId: 'PMS-B-2002' }]);
   });
 
   await t.test('bad input gets 400, a bad key 401, a non-authoritative site 403, an unknown site 404', async () => {
@@ -138,7 +140,7 @@ test('an agent restart keeps its Link GUID and Halo GUIDs, and authority', async
   assert.equal(second.sites[0]!.authoritative, true);
   const res = await query(sys, before.site, { command: { text: 'SELECT count(*) AS n FROM patient' } });
   assert.equal(res.status, 200);
-  assert.deepEqual((await json(res)).result.records, [{ n: 300 }]);
+  assert.deepEqual(resultRows(await json(res)), [{ n: 300 }]);
 });
 
 test('the leaf nats-server is killed: the agent restarts it and the site answers again', async (t) => {
@@ -157,7 +159,7 @@ test('the leaf nats-server is killed: the agent restarts it and the site answers
     const res = await query(sys, siteId, body);
     return res.status === 200 ? json(res) : undefined;
   }, 20_000, 200);
-  assert.deepEqual(answered.result.records, [{ PracticeName: 'practice-a Dental' }]);
+  assert.deepEqual(resultRows(answered), [{ PracticeName: 'practice-a Dental' }]);
   assert.notEqual(agent.leaf.pid, pid);
   assert.ok(agent.leaf.restartCount >= 1);
 });
@@ -186,5 +188,5 @@ test('an agent shutting down lets the queries in flight finish before it closes 
   const res = await slow;
   await closed;
   assert.equal(res.status, 200, JSON.stringify(await res.clone().json()));
-  assert.deepEqual((await json(res)).result.records, [{ n: 3000000 }]);
+  assert.deepEqual(resultRows(await json(res)), [{ n: 3000000 }]);
 });

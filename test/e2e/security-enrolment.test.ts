@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createUser, decodeJwt, parseCreds } from '@halo/nats-auth';
 import { CREDS_FILE } from '@halo/agent';
 import { startSecureSystem } from '../support/secure-system.ts';
+import { resultRows } from '../support/halo-result.ts';
 
 const COUNT = { command: { text: 'SELECT count(*) AS n FROM patient' } };
 
@@ -36,7 +37,7 @@ test('a link enrols with a one-time token and is queried through the secure hub 
     const res = await sys.production.call(`/integrator/sites/${site.haloGuid}/queries/immediate`, { body: COUNT });
     assert.equal(res.status, 200);
     assert.equal(res.body.status, 'successful');
-    assert.deepEqual(res.body.result.records, [{ n: 50 }]);
+    assert.deepEqual(resultRows(res.body), [{ n: 50 }]);
     assert.deepEqual(await sys.leafNames('production'), [`link-${agent.linkGuid}`]);
   });
 

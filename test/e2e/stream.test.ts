@@ -11,6 +11,7 @@ import { projectRoot } from '@halo/config';
 import { startFacade } from '@halo/facade';
 import { eventually, startTestSystem, SUBSCRIPTION_KEY } from '../support/system.ts';
 import { drainBody, liveMemory, rss } from '../support/http-stream.ts';
+import { resultRows } from '../support/halo-result.ts';
 
 /** n rows of (i, a 200-character string): about 225 bytes of NDJSON each. */
 function bigQuery(n: number) {
@@ -72,7 +73,7 @@ test('the JSON form is capped at 8 MB with 413 result_too_large', async (t) => {
   await eventually(async () => agent.load().inFlight === 0, 10_000);
   const small = await sys.call(`/integrator/sites/${siteId}/queries/immediate`, { method: 'POST', body: JSON.stringify(bigQuery(1000)) });
   assert.equal(small.status, 200);
-  assert.equal(((await small.json()) as { result: { rowCount: number } }).result.rowCount, 1000);
+  assert.equal(((await small.json()) as { result: { rows: number } }).result.rows, 1000);
 });
 
 test('a deliberately slow reader does not hold up other queries or the facade connection', async (t) => {
@@ -94,7 +95,7 @@ test('a deliberately slow reader does not hold up other queries or the facade co
   for (let i = 0; i < 20; i++) {
     const res = await sys.call(`/integrator/sites/${siteId}/queries/immediate`, { method: 'POST', body: JSON.stringify({ command: { text: 'SELECT count(*) AS n FROM patient' } }) });
     assert.equal(res.status, 200);
-    assert.deepEqual(((await res.json()) as { result: { records: unknown } }).result.records, [{ n: 300 }]);
+    assert.deepEqual(resultRows(await res.json()), [{ n: 300 }]);
   }
   assert.equal(slowDone, false, 'the slow reader should still be reading while the others finished');
   const body = await slowBody;
@@ -188,7 +189,7 @@ test('DELETE stops a running immediate query, whichever facade replica it lands 
   const siteId = agent.sites[0]!.haloGuid;
   // A second facade replica on the same hub, with the same key.
   const nc = await connectNats({ servers: sys.hub.clientUrl, name: 'facade-2', log: sys.log });
-  const second = await startFacade({ nc, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'test', key: SUBSCRIPTION_KEY }, { integratorId: 'other', key: 'other-key-0123456789abcdefghijklmnopqrstuvwx' }], log: sys.log });
+  const second = await startFacade({ requirePairing: false, nc, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'test', key: SUBSCRIPTION_KEY }, { integratorId: 'other', key: 'other-key-0123456789abcdefghijklmnopqrstuvwx' }], log: sys.log });
   t.after(async () => { await second.close(); await nc.close(); });
 
   for (const via of ['same replica', 'other replica'] as const) {

@@ -66,7 +66,7 @@ test('npm start restarts each service killed with SIGKILL, and the system serves
   const serves = () => eventually(async () => (await immediate(QUICK, { timeoutMs: 3_000 })).status === 200, 60_000, 250);
   const submit = async (text: string): Promise<string> => {
     const res = await call(`/integrator/sites/${practiceA}/queries/async`, { body: { command: { text } }, headers: key });
-    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.equal(res.status, 201, JSON.stringify(res.body));
     return (res.body as Json).id as string;
   };
   const status = async (id: string): Promise<string> => ((await call(`/integrator/sites/${practiceA}/queries/${id}`, { headers: key })).body as Json).status as string;

@@ -89,6 +89,8 @@ export async function startSecureSystem(options: { logLevel?: 'silent' | 'info' 
         keys: [{ integratorId: `integrator-${env}`, key: subscriptionKey }],
         supportKeys: [{ supportUserId: `support-${env}`, key: supportKey }],
         enrolment: true,
+        // Halo's pairing rule is tested in pairing.test.ts and by npm start (demo.test.ts).
+        requirePairing: false,
         https: { certFile: setup.tls.certFile, keyFile: setup.tls.keyFile },
       });
       closers.push(() => facade.close());

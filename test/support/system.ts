@@ -31,7 +31,11 @@ export interface TestSystem {
   close(): Promise<void>;
 }
 
-export async function startTestSystem(options: { logLevel?: 'silent' | 'info' | 'debug'; stallMs?: number } = {}): Promise<TestSystem> {
+/**
+ * `requirePairing`: Halo's rule that queries need a pairing (the facade's default). Off unless a test asks, so tests
+ * about other things query their sites directly; test/e2e/pairing.test.ts and `npm start` (demo.test.ts) keep it on.
+ */
+export async function startTestSystem(options: { logLevel?: 'silent' | 'info' | 'debug'; stallMs?: number; requirePairing?: boolean } = {}): Promise<TestSystem> {
   const log = createLogger({ name: 'test', level: options.logLevel ?? 'silent' });
   const dir = mkdtempSync(join(tmpdir(), 'halo-e2e-'));
   const closers: Array<() => Promise<unknown>> = [];
@@ -52,6 +56,7 @@ export async function startTestSystem(options: { logLevel?: 'silent' | 'info' | 
     const facadeNc = await conn('facade');
     const facade = await startFacade({
       nc: facadeNc, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'test', key: SUBSCRIPTION_KEY }], log, cacheTtlMs: 500,
+      requirePairing: options.requirePairing ?? false,
       ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}),
     });
     closers.push(() => facade.close());

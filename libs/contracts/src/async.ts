@@ -9,9 +9,9 @@ import { ColumnInfo, ExecutionMode, QueryCommand } from './query.ts';
  * `async_results` in pages. Everything both sides must agree on lives here.
  */
 export const ASYNC_LIMITS = {
-  /** Longest an async query may wait for its site (seconds). */
-  maxTimeInQueueSeconds: 7_200,
-  defaultTimeInQueueSeconds: 3_600,
+  /** Longest an async query may wait for its site (ms, as Halo). */
+  maxTimeInQueueMs: 7_200_000,
+  defaultTimeInQueueMs: 3_600_000,
   /** Default lifetime of results (and of a finished query's status) after the first page was written. */
   defaultResultTtlMs: 24 * 60 * 60 * 1000,
   /** Target raw JSON bytes of one result page. */
@@ -43,7 +43,7 @@ export const ASYNC_RECORD_GRACE_MS = 24 * 60 * 60 * 1000;
 
 /** KV TTL of `async_queries`: a record lives through queueing, its results' TTL and a grace period. */
 export function asyncRecordTtlMs(resultTtlMs: number): number {
-  return ASYNC_LIMITS.maxTimeInQueueSeconds * 1000 + resultTtlMs + ASYNC_RECORD_GRACE_MS;
+  return ASYNC_LIMITS.maxTimeInQueueMs + resultTtlMs + ASYNC_RECORD_GRACE_MS;
 }
 
 export const ASYNC_QUERY_STATES = [
@@ -64,8 +64,8 @@ export function isTerminalAsyncState(state: AsyncQueryState): boolean {
 
 /** Body of `POST /integrator/sites/{siteId}/queries/async`: the immediate shape with a longer queue time. */
 export const AsyncQueryBody = z.object({
-  /** Seconds the query may wait for its site (offline, or busy) before it expires in the queue. */
-  maxTimeInQueue: z.number().int().positive().max(ASYNC_LIMITS.maxTimeInQueueSeconds).optional(),
+  /** Milliseconds the query may wait for its site (offline, or busy) before it expires in the queue (Halo: 0..7200000, default 3600000). */
+  maxTimeInQueue: z.number().int().nonnegative().max(ASYNC_LIMITS.maxTimeInQueueMs).optional(),
   catalogue: z.string().min(1).max(128).optional(),
   command: QueryCommand,
 }).strict();
@@ -103,6 +103,8 @@ export const AsyncQueryRecord = z.object({
   siteId: Guid,
   linkGuid: Guid,
   executionMode: ExecutionMode,
+  /** `immediate`: an immediate query kept (without rows) so `GET .../queries/{id}` answers for it too; absent: async. */
+  mode: z.enum(['async', 'immediate']).optional(),
   state: AsyncQueryState,
   statusTiming: AsyncStatusTiming,
   /** Epoch ms. */
@@ -117,8 +119,13 @@ export const AsyncQueryRecord = z.object({
    * its worker died finds it and does not run the write again.
    */
   writeSentAt: z.string().optional(),
+  /** Bytes of the command's JSON and of the request body, as Halo reports them (records written before: absent). */
+  commandSize: z.number().int().nonnegative().optional(),
+  requestSize: z.number().int().nonnegative().optional(),
   /** Set only once every page exists. */
   pageCount: z.number().int().nonnegative().optional(),
+  /** Rows and JSON bytes of each page, page 1 first (set with pageCount). */
+  pages: z.array(z.object({ rowsCount: z.number().int().nonnegative(), bytes: z.number().int().nonnegative() })).optional(),
   rowCount: z.number().int().nonnegative().optional(),
   /** Bytes of the result's rows as JSON arrays (as the agent counted them). */
   size: z.number().int().nonnegative().optional(),
@@ -149,50 +156,11 @@ export function asyncPageName(queryId: string, page: number): string {
   return `${Guid.parse(queryId)}/${page}`;
 }
 
-/** `202` answer of a submission. */
-export const AsyncSubmitResponse = z.object({ id: z.string(), siteId: z.string(), status: AsyncQueryState });
-export type AsyncSubmitResponse = z.infer<typeof AsyncSubmitResponse>;
-
-/** The status of one async query as integrators see it (the immediate response's shape where it fits). */
-export const AsyncQueryStatus = z.object({
-  id: z.string(),
-  siteId: z.string(),
-  mode: z.literal('async'),
-  executionMode: ExecutionMode,
-  status: AsyncQueryState,
-  statusTiming: AsyncStatusTiming,
-  metrics: z.object({ sqlExecutionDuration: z.number(), queuedDuration: z.number() }).optional(),
-  result: z.object({
-    rowCount: z.number().int(),
-    size: z.number().int(),
-    columns: z.array(ColumnInfo),
-    pageCount: z.number().int(),
-    scalar: z.unknown().optional(),
-    affected: z.number().int().optional(),
-  }).optional(),
-  error: AsyncQueryError.optional(),
-  /** Runs that lost their agent (`agent_lost`), oldest first: a read is run again, a write never. */
-  failedAttempts: z.array(AsyncFailedAttempt).optional(),
-  /** ISO time after which status and results answer 410. */
-  expiresAt: z.string().optional(),
-});
-export type AsyncQueryStatus = z.infer<typeof AsyncQueryStatus>;
-
-/** Body of `POST /integrator/sites/{siteId}/queries/status`. */
-export const AsyncStatusBatchBody = z.object({ ids: z.array(z.string().max(64)).min(1).max(ASYNC_LIMITS.maxStatusBatch) }).strict();
-export type AsyncStatusBatchBody = z.infer<typeof AsyncStatusBatchBody>;
-
-/** Answer of the batch: the statuses found; ids that are unknown, someone else's or expired are listed apart. */
-export const AsyncStatusBatchResponse = z.object({
-  queries: z.array(AsyncQueryStatus),
-  notFound: z.array(z.string()),
-  gone: z.array(z.string()),
-});
-export type AsyncStatusBatchResponse = z.infer<typeof AsyncStatusBatchResponse>;
-
 /** HTTP headers of a result page. */
 export const AsyncPageHeaders = {
   rowsCount: 'Rows-Count',
   rowsRangeStart: 'Rows-Range-Start',
   rowsRangeEnd: 'Rows-Range-End',
+  /** Bytes of the page's JSON rows (before base64). */
+  size: 'Size',
 } as const;

@@ -7,6 +7,8 @@ export const ErrorStatus = {
   writes_disabled: 403,
   integration_disabled: 403,
   not_onboarded: 403,
+  /** The integrator has not paired with the site (`POST /integrator/pair-site`): Halo requires an active pairing. */
+  site_not_paired: 403,
   /** The enrolment token does not allow this Link GUID: new links get one minted; re-enrolment tokens name theirs. */
   enrolment_refused: 403,
   /** A link's request names another link than the one the hub let it send as (register, unregister). */

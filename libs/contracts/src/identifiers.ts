@@ -22,12 +22,20 @@ export const PMS_DISPLAY_NAMES: Readonly<Record<string, string>> = {
   opendental: 'Open Dental',
 };
 
-/** Accepts a PMS type code or its display name (case-insensitive); undefined when neither. */
+/** Halo's `pmsType` values; sites of other types carry our code (e.g. `sample`, `opendental`). */
+export const HALO_PMS_TYPES: Readonly<Record<string, string>> = { bp: 'BestPractice', zedmed: 'Zedmed', d4w: 'D4w' };
+
+/** Halo's `practiceManagementName` values; sites of other types carry our display name. */
+export const HALO_PMS_NAMES: Readonly<Record<string, string>> = { bp: 'Best Practice', zedmed: 'Zedmed', d4w: 'D4w' };
+
+/** Accepts a PMS type code, its display name or Halo's pmsType or practiceManagementName (case-insensitive); undefined when none. */
 export function resolvePmsType(nameOrCode: string): string | undefined {
   const wanted = nameOrCode.trim().toLowerCase();
   if (Object.hasOwn(PMS_DISPLAY_NAMES, wanted)) return wanted;
-  for (const [code, display] of Object.entries(PMS_DISPLAY_NAMES)) {
-    if (display.toLowerCase() === wanted) return code;
+  for (const names of [PMS_DISPLAY_NAMES, HALO_PMS_TYPES, HALO_PMS_NAMES]) {
+    for (const [code, display] of Object.entries(names)) {
+      if (display.toLowerCase() === wanted) return code;
+    }
   }
   return PmsType.safeParse(wanted).success ? wanted : undefined;
 }

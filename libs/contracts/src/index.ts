@@ -8,3 +8,4 @@ export * from './chunks.ts';
 export * from './async.ts';
 export * from './support.ts';
 export * from './enrolment.ts';
+export * from './halo-api.ts';

@@ -7,22 +7,44 @@ export const SQL_DB_TYPES = [
   'Image', 'Int', 'Money', 'NChar', 'NText', 'NVarChar', 'Real', 'SmallDateTime', 'SmallInt', 'SmallMoney',
   'Text', 'Time', 'TinyInt', 'UniqueIdentifier', 'VarBinary', 'VarChar', 'Xml',
 ] as const;
-export const SqlDbType = z.enum(SQL_DB_TYPES);
-export type SqlDbType = z.infer<typeof SqlDbType>;
+export type SqlDbType = (typeof SQL_DB_TYPES)[number];
+
+/**
+ * Names of Halo's parameter `type` that are not SqlDbType members or that no engine here binds: `String` is
+ * .NET's DbType.String, sent as NVarChar; the others are refused, the message naming the type.
+ */
+export const SQL_DB_TYPE_ALIASES: Readonly<Record<string, SqlDbType>> = { String: 'NVarChar' };
+export const UNSUPPORTED_SQL_DB_TYPES = ['Structured', 'Timestamp', 'Udt', 'Variant'] as const;
+
+/** Every `type` name of Halo's parameter schema (SqlDbType plus Halo's `String`). */
+export const HALO_PARAMETER_TYPES = [...SQL_DB_TYPES, 'String', ...UNSUPPORTED_SQL_DB_TYPES] as const;
+
+/** A parameter's type: a SqlDbType name (or `String`, read as NVarChar); an unsupported name is refused by name. */
+export const SqlDbType = z.enum(HALO_PARAMETER_TYPES).transform((name, ctx): SqlDbType => {
+  const known = (SQL_DB_TYPES as readonly string[]).includes(name) ? (name as SqlDbType) : SQL_DB_TYPE_ALIASES[name];
+  if (known !== undefined) return known;
+  // The type name is schema vocabulary, not data, so the message may name it (never the parameter's value).
+  ctx.addIssue({ code: 'custom', message: `parameter type "${name}" is not supported` });
+  return z.NEVER;
+});
+
+/** Halo's parameter directions; `input` is the default. Output directions need a stored procedure. */
+export const ParameterDirection = z.enum(['input', 'output', 'inputOutput', 'returnValue']);
+export type ParameterDirection = z.infer<typeof ParameterDirection>;
 
 export const LIMITS = {
   /** Longest SQL text accepted, in characters. */
   maxSqlLength: 100_000,
   maxParameters: 2_100,
   maxParameterValueLength: 1_000_000,
-  /** Immediate queries may wait at most this long for a slot at the agent. */
-  maxImmediateTimeInQueueSeconds: 60,
-  defaultImmediateTimeInQueueSeconds: 30,
+  /** Immediate queries may wait at most this long for a slot at the agent (ms, as Halo). */
+  maxImmediateTimeInQueueMs: 60_000,
+  defaultImmediateTimeInQueueMs: 30_000,
 } as const;
 
 export const QueryParameter = z.object({
   name: z.string().regex(/^@?[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be a parameter name such as "@patNum"'),
-  direction: z.enum(['input']).default('input'),
+  direction: ParameterDirection.default('input'),
   type: SqlDbType,
   value: z.string().max(LIMITS.maxParameterValueLength).nullable(),
   size: z.number().int().nonnegative().optional(),
@@ -47,8 +69,8 @@ export type QueryCommand = z.infer<typeof QueryCommand>;
 
 /** Body of `POST /integrator/sites/{siteId}/queries/immediate`. */
 export const ImmediateQueryBody = z.object({
-  /** Seconds the query may wait for a slot at the agent. */
-  maxTimeInQueue: z.number().int().positive().max(LIMITS.maxImmediateTimeInQueueSeconds).optional(),
+  /** Milliseconds the query may wait for a slot at the agent (Halo: 0..60000, default 30000). */
+  maxTimeInQueue: z.number().int().nonnegative().max(LIMITS.maxImmediateTimeInQueueMs).optional(),
   catalogue: z.string().min(1).max(128).optional(),
   command: QueryCommand,
 }).strict();
@@ -63,7 +85,7 @@ export const QueryRequest = z.object({
   command: QueryCommand,
   /** Epoch milliseconds after which the requester has given up. */
   deadline: z.number().int().positive(),
-  maxTimeInQueueMs: z.number().int().positive(),
+  maxTimeInQueueMs: z.number().int().nonnegative(),
 });
 export type QueryRequest = z.infer<typeof QueryRequest>;
 

@@ -155,10 +155,22 @@ export function Envelope<T extends z.ZodType>(result: T) {
   return z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), result }), z.object({ ok: z.literal(false), error: WireError })]);
 }
 
-/** `halo.v1.registry.pair`: an integrator pairs with the site whose PMS issued the code. */
+/**
+ * PMS types whose PMS profile issues pairing codes: pairing with one of their practices needs a code. Practices of
+ * other types pair by PMS ID and type alone, as Halo pairs non-Best Practice sites (extend this as profiles learn to
+ * read their PMS's codes).
+ */
+export const PAIRING_CODE_PMS_TYPES: readonly string[] = ['sample'];
+
+/**
+ * `halo.v1.registry.pair`: an integrator pairs with the site whose PMS issued the code, or (PMS types without codes)
+ * with the authoritative site of the practice. With `pmsType`/`pmsId`, the site must be of that practice.
+ */
 export const PairRequest = z.object({
   integratorId: z.string().min(1).max(128),
-  codeHash: PairingCodeHash,
+  codeHash: PairingCodeHash.optional(),
+  pmsType: PmsType.optional(),
+  pmsId: PmsId.optional(),
   /** The PMS types the integrator is onboarded for (absent: every type): no pairing is recorded for another. */
   onboardedPmsTypes: z.array(PmsType).max(256).optional(),
 });

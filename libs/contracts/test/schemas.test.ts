@@ -18,8 +18,17 @@ test('parameters: SqlDbType names, names like @x, string or null values', () => 
     { name: '@x;drop', type: 'Int', value: '1' },
     { name: '@x', type: 'int', value: '1' },
     { name: '@x', type: 'Int', value: 1 },
-    { name: '@x', type: 'Int', value: '1', direction: 'output' },
+    { name: '@x', type: 'Int', value: '1', direction: 'sideways' },
+    { name: '@x', type: 'Variant', value: '1' },
   ]) assert.ok(!QueryParameter.safeParse(bad).success, JSON.stringify(bad));
+  // Halo's directions are accepted here (the agent refuses them outside stored procedures); `String` is NVarChar.
+  assert.equal(QueryParameter.parse({ name: '@x', type: 'Int', value: null, direction: 'output' }).direction, 'output');
+  assert.equal(QueryParameter.parse({ name: '@x', type: 'String', value: 'a' }).type, 'NVarChar');
+  for (const type of ['Structured', 'Timestamp', 'Udt', 'Variant']) {
+    const refused = QueryParameter.safeParse({ name: '@x', type, value: '1' });
+    assert.ok(!refused.success);
+    assert.equal(refused.error.issues[0]?.message, `parameter type "${type}" is not supported`);
+  }
 });
 
 test('wire errors carry only known codes', () => {

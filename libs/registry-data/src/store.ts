@@ -7,6 +7,11 @@ import { retrying } from '@halo/messaging';
 const CodeHashes = z.array(PairingCodeHash);
 
 /** KV bucket names of ARCHITECTURE §5. */
+/** Key of KV `pairings` for an integrator and a site (integrator ids may hold characters keys cannot). */
+export function pairingKey(integratorId: string, haloGuid: string): string {
+  return `${Buffer.from(integratorId, 'utf8').toString('base64url')}.${haloGuid}`;
+}
+
 export const BUCKETS = { sites: 'sites', practices: 'practices', links: 'links', practiceSites: 'practice_sites', pairingCodes: 'pairing_codes', pairings: 'pairings' } as const;
 
 /** A PMS ID is vendor text; base64url makes it a safe single KV key (and subject) token. */
@@ -112,7 +117,7 @@ export class RegistryStore {
 
   /** Records that an integrator paired with a site (KV `pairings`: integrator x site). */
   async putPairing(integratorId: string, haloGuid: string, at: string): Promise<void> {
-    await this.kv.pairings.put(`${Buffer.from(integratorId, 'utf8').toString('base64url')}.${haloGuid}`, JSON.stringify({ pairedAt: at }));
+    await this.kv.pairings.put(pairingKey(integratorId, haloGuid), JSON.stringify({ pairedAt: at }));
   }
 
   async getSite(haloGuid: string) {

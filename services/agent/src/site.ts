@@ -69,7 +69,10 @@ export class Site {
   check(request: QueryRequest): void {
     const { command } = request;
     if (command.executionMode === 'nonQuery' && !this.entry.allowWrites) throw new AppError('writes_disabled', 'this site does not allow writes');
-    if (command.type === 'storedProcedure') throw new AppError('bad_request', 'stored procedures are not supported by this engine');
+    if (command.type === 'storedProcedure') throw new AppError('bad_request', 'stored procedures (command type storedProcedure) are not supported yet');
+    const directed = command.parameters.find((p) => p.direction !== 'input');
+    // output, inputOutput and returnValue only have a meaning for a stored procedure call.
+    if (directed) throw new AppError('bad_request', `parameter direction ${directed.direction} needs a stored procedure, which is not supported yet`);
     if (request.catalogue !== undefined && !this.registration.catalogues.some((c) => c.name === request.catalogue)) {
       throw new AppError('bad_request', 'unknown catalogue for this site');
     }

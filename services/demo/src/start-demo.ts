@@ -10,6 +10,7 @@ import { ensureNatsServer } from './nats-server-check.ts';
 import { ensureSampleDatabases, type DemoDatabase } from './sample-practices.ts';
 import { DEMO_INTEGRATOR_ID, DEMO_SUPPORT_USER_ID, loadOrCreateSubscriptionKey } from './subscription-key.ts';
 import { waitForSites } from './wait-for-sites.ts';
+import { pairSites } from './pair-sites.ts';
 
 export interface DemoOptions {
   /** Everything the demo keeps: secrets, databases, hub store, agent state, logs, keys, demo.json. */
@@ -247,6 +248,8 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     progress('waiting for the facade to list every site');
     const expected = new Map([[databases.practiceA.pmsId, 2], [databases.practiceB.pmsId, 1]]);
     const sites = await waitForSites({ call, subscriptionKey, expected, timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
+    progress('pairing the demo integrator with each practice through POST /integrator/pair-site');
+    await pairSites(call, subscriptionKey, [...expected.keys()], options.signal);
     const summary: DemoSummary = {
       facadeUrl: facade.url,
       caFile,

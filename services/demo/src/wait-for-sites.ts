@@ -1,4 +1,4 @@
-import { SitesResponse, type HttpSite } from '@halo/contracts';
+import { SitesResponse, type SiteForIntegrator } from '@halo/contracts';
 import type { FacadeCall } from './facade-client.ts';
 
 export interface WaitForSitesOptions {
@@ -12,12 +12,12 @@ export interface WaitForSitesOptions {
 }
 
 /** Polls `GET /integrator/sites` through the facade until every PMS ID lists its expected sites; returns them all. */
-export async function waitForSites(options: WaitForSitesOptions): Promise<HttpSite[]> {
+export async function waitForSites(options: WaitForSitesOptions): Promise<SiteForIntegrator[]> {
   const deadline = Date.now() + options.timeoutMs;
   let last = 'no answer yet';
   for (;;) {
     options.signal?.throwIfAborted();
-    const found: HttpSite[] = [];
+    const found: SiteForIntegrator[] = [];
     let complete = true;
     for (const [pmsId, count] of options.expected) {
       try {

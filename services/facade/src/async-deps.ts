@@ -15,6 +15,8 @@ export interface AsyncQueryStore {
   /** Writes the record (state initialising), queues the job, then marks it queued; returns the record as stored. */
   submit(record: AsyncQueryRecord, job: AsyncJob): Promise<AsyncQueryRecord>;
   get(queryId: string): Promise<AsyncQueryRecord | null>;
+  /** Keeps the record of a finished immediate query (no job, no pages) until the result TTL ends. */
+  remember(record: AsyncQueryRecord): Promise<void>;
   /** Marks a query that has not finished `cancelled` and tells the worker running it; AppError('query_finished') if it already finished. */
   cancel(queryId: string): Promise<AsyncQueryRecord | null>;
   /** A result page, or null when it no longer exists (expired). */

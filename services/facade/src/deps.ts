@@ -13,8 +13,11 @@ import type {
 export interface SiteDirectory {
   lookup(req: { pmsId: string; pmsType?: string }): Promise<SiteView[]>;
   get(haloGuid: string): Promise<SiteView | null>;
-  /** Pairs the integrator with the site whose PMS issued the code (by its hash); null when no site did. */
-  pair?(integratorId: string, codeHash: string, onboardedPmsTypes?: readonly string[]): Promise<SiteView | null>;
+  /**
+   * Pairs the integrator with the site of the practice whose PMS issued the code (by its hash), or without a code
+   * (PMS types whose profile issues none) with the practice's authoritative site; null when there is none.
+   */
+  pair?(integratorId: string, practice: { pmsType: string; pmsId: string; codeHash?: string }, onboardedPmsTypes?: readonly string[]): Promise<SiteView | null>;
 }
 
 /** One immediate query as the facade hands it to a QueryClient. */
@@ -67,6 +70,13 @@ export interface FacadeDeps {
   enrolment?: EnrolmentRelay;
   /** Per-integrator request rate (429 `rate_limited` beyond it); without it nothing is limited. */
   rateLimiter?: RateLimiter;
+  /** Who paired with which site: with it, queries and result reads of an unpaired site are 403 `site_not_paired`. */
+  pairings?: Pairings;
+}
+
+/** Pairings the registry recorded (KV `pairings`). */
+export interface Pairings {
+  isPaired(integratorId: string, haloGuid: string): Promise<boolean>;
 }
 
 /** What `/health` says of each dependency: the NATS connection's state, and whether the registry and JetStream answer. */

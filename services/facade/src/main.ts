@@ -41,6 +41,8 @@ const Config = z.object({
   HALO_NATS_CA_FILE: z.string().min(1).optional(),
   /** Serve `POST /enrol` (Halo Link enrolment, relayed to the registry). */
   HALO_ENROLMENT: z.enum(['true', 'false']).default('false'),
+  /** Queries and result reads need an active pairing (POST /integrator/pair-site), as on Halo; `false` only for trials. */
+  HALO_REQUIRE_PAIRING: z.enum(['true', 'false']).default('true'),
   /** HTTPS: PEM certificate and key files (both, or neither for plain HTTP). */
   HALO_HTTPS_CERT_FILE: z.string().min(1).optional(),
   HALO_HTTPS_KEY_FILE: z.string().min(1).optional(),
@@ -70,7 +72,7 @@ if (integrators.length < allIntegrators.length) log.info({ env: config.HALO_ENV,
 if (keys.length === 0 && integrators.length === 0) log.warn('no subscription keys (HALO_SUBSCRIPTION_KEYS, HALO_INTEGRATORS_FILE): every /integrator request will answer 401');
 const supportKeys = parseSupportKeys(config.HALO_SUPPORT_KEYS);
 // An immediate query's socket is silent until the answer; a shorter idle bound would cut queries it serves.
-const longestImmediateSeconds = LIMITS.maxImmediateTimeInQueueSeconds + config.HALO_QUERY_TIMEOUT_MS / 1000;
+const longestImmediateSeconds = (LIMITS.maxImmediateTimeInQueueMs + config.HALO_QUERY_TIMEOUT_MS) / 1000;
 if (config.HALO_HTTP_IDLE_TIMEOUT_SECONDS <= longestImmediateSeconds) throw new Error(`HALO_HTTP_IDLE_TIMEOUT_SECONDS must exceed ${longestImmediateSeconds} (the longest maxTimeInQueue plus HALO_QUERY_TIMEOUT_MS)`);
 
 if ((config.HALO_HTTPS_CERT_FILE === undefined) !== (config.HALO_HTTPS_KEY_FILE === undefined)) throw new Error('give both HALO_HTTPS_CERT_FILE and HALO_HTTPS_KEY_FILE, or neither');
@@ -97,6 +99,7 @@ await runService({
       queryTimeoutMs: config.HALO_QUERY_TIMEOUT_MS,
       async: { replicas: config.HALO_JS_REPLICAS, resultTtlMs: config.HALO_RESULT_TTL_MS },
       enrolment: config.HALO_ENROLMENT === 'true',
+      requirePairing: config.HALO_REQUIRE_PAIRING === 'true',
       ...(config.HALO_HTTPS_CERT_FILE && config.HALO_HTTPS_KEY_FILE ? { https: { certFile: config.HALO_HTTPS_CERT_FILE, keyFile: config.HALO_HTTPS_KEY_FILE } } : {}),
       http: {
         headersTimeoutSeconds: config.HALO_HTTP_HEADERS_TIMEOUT_SECONDS,

@@ -21,6 +21,7 @@ import { connectionState } from './nats/connection-state.ts';
 import { dependencyHealth } from './nats/dependency-health.ts';
 import { recordFacadeMetrics } from './nats/facade-metrics.ts';
 import type { Registry } from '@halo/metrics';
+import { NatsPairings } from './nats/pairings.ts';
 
 export interface StartFacadeOptions {
   /** An open connection; the caller owns it (startFacade never drains or closes it). */
@@ -38,6 +39,8 @@ export interface StartFacadeOptions {
   log: Logger;
   /** Default 30 000 ms. */
   queryTimeoutMs?: number;
+  /** Queries and result reads need the integrator to have paired with the site (Halo's rule); default true. */
+  requirePairing?: boolean;
   /** Registry answer cache TTL; default 2000 ms. */
   cacheTtlMs?: number;
   /** Default: a fresh random token per call. */
@@ -123,6 +126,7 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
       immediate,
       support: { auth: supportKeyAuthenticator(options.supportKeys ?? []), registry: supportRegistry },
       ...(options.enrolment ? { enrolment: supportRegistry } : {}),
+      ...(options.requirePairing === false ? {} : { pairings: new NatsPairings(nc) }),
     }, {
       ...(https ? { https } : {}),
       ...(options.http ? { http: options.http } : {}),

@@ -1,9 +1,10 @@
+import { STATUS_CODES } from 'node:http';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AppError } from '@halo/contracts';
 import { AUTH, QUERY_URL, SITE_ID, queryBody, siteView, testApp } from './fakes.ts';
 
-type Json = { error: { status: number; code: string; message: string } };
+type Json = { error: { status: number; statusText: string; code: string; message: string } };
 
 function assertError(res: { statusCode: number; json(): unknown; headers: Record<string, unknown> }, status: number, code: string): string {
   assert.equal(res.statusCode, status);
@@ -11,6 +12,7 @@ function assertError(res: { statusCode: number; json(): unknown; headers: Record
   const body = res.json() as Json;
   assert.deepEqual(Object.keys(body), ['error']);
   assert.equal(body.error.status, status);
+  assert.equal(body.error.statusText, STATUS_CODES[status]);
   assert.equal(body.error.code, code);
   assert.equal(typeof body.error.message, 'string');
   return body.error.message;
@@ -40,7 +42,7 @@ test('400 bad_request for malformed, empty and wrongly typed bodies', async (t) 
   assert.match(assertError(await post('{}'), 400, 'bad_request'), /command: expected object/);
   assert.match(assertError(await post(JSON.stringify(queryBody({}, { text: '' }))), 400, 'bad_request'), /command\.text: too small/);
   assert.match(assertError(await post(JSON.stringify(queryBody({}, { text: 42 }))), 400, 'bad_request'), /command\.text: expected string/);
-  assert.match(assertError(await post(JSON.stringify(queryBody({ maxTimeInQueue: 61 }))), 400, 'bad_request'), /maxTimeInQueue: too big \(at most 60\)/);
+  assert.match(assertError(await post(JSON.stringify(queryBody({ maxTimeInQueue: 60_001 }))), 400, 'bad_request'), /maxTimeInQueue: too big \(at most 60000\)/);
   assert.match(assertError(await post(JSON.stringify(queryBody({}, { executionMode: 'fetch' }))), 400, 'bad_request'), /command\.executionMode: expected one of "reader", "scalar", "nonQuery"/);
   assertError(await post('SELECT 1', 'text/plain'), 400, 'bad_request');
   assertError(await post('<x/>', 'application/xml'), 400, 'bad_request');
@@ -131,7 +133,8 @@ test('503 and 504 from the directory and the query client keep their codes and m
   assertError(await app.inject({ method: 'POST', url: QUERY_URL, headers: AUTH, payload: queryBody() }), 503, 'registry_unavailable');
   directory.fail = null;
 
-  for (const [code, status] of [['site_offline', 503], ['agent_busy', 503], ['deadline_exceeded', 504], ['query_failed', 400], ['result_too_large', 413]] as const) {
+  // query_failed answers the query object (app-queries.test.ts) with the same `error` inside.
+  for (const [code, status] of [['site_offline', 503], ['agent_busy', 503], ['deadline_exceeded', 504], ['result_too_large', 413]] as const) {
     queries.respond = async () => {
       throw new AppError(code, `the ${code} message`);
     };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HealthResponse, HealthUnavailableResponse, SitesResponse } from '@halo/contracts';
+import { HealthResponse, HealthUnavailableResponse, SiteForIntegrator, SitesResponse } from '@halo/contracts';
 import type { HealthReport } from '../src/index.ts';
 import { AUTH, SITE_ID, siteView, testApp } from './fakes.ts';
 
@@ -18,8 +18,15 @@ test('GET /integrator/sites maps registry views to Halo-shaped sites', async (t)
     availability: 'online',
     status: 'active',
     haloLinkVersion: '0.1.0',
+    enrichedAt: '2026-01-01T00:00:00.000Z',
     catalogue: [{ name: 'main', isDefault: true }],
     practiceMetadata: { pmsType: 'sample', practiceName: 'Sample Dental Surgery', practiceManagementSiteId: 'PRAC-1', practiceManagementVersion: '1.2.3' },
+    // Halo's deprecated top-level fields.
+    name: 'Sample Dental Surgery',
+    practiceManagementSiteId: 'PRAC-1',
+    practiceManagementName: 'Sample Dental',
+    practiceManagementVersion: '1.2.3',
+    createdAt: '2026-01-01T00:00:00.000Z',
     authoritative: true,
   });
   assert.equal(body.sites[1]?.authoritative, false);
@@ -27,6 +34,29 @@ test('GET /integrator/sites maps registry views to Halo-shaped sites', async (t)
   assert.equal('practiceManagementVersion' in (body.sites[1]?.practiceMetadata ?? {}), false);
   // Registry internals stay inside.
   assert.doesNotMatch(res.body, /linkGuid|databaseIdentity|sqlite/);
+});
+
+test('pmsType and practiceManagementName take Halo\'s values for Halo\'s PMS types; GET /integrator/sites/{siteId} answers the site unwrapped', async (t) => {
+  const { app, directory } = testApp();
+  t.after(() => app.close());
+  directory.sites = [siteView({ pmsType: 'bp', lastSeen: '2026-01-02T00:00:00.000Z' })];
+  const res = await app.inject({ url: `/integrator/sites/${SITE_ID}`, headers: AUTH });
+  assert.equal(res.statusCode, 200);
+  const site = SiteForIntegrator.parse(res.json());
+  assert.equal(site.id, SITE_ID);
+  assert.equal(site.pmsType, 'BestPractice');
+  assert.equal(site.practiceMetadata.pmsType, 'BestPractice');
+  assert.equal(site.practiceManagementName, 'Best Practice');
+  assert.equal(site.heartbeatTimestampUTC, '2026-01-02T00:00:00.000Z');
+  assert.equal(site.clientTimestampUTC, '2026-01-02T00:00:00.000Z');
+  for (const name of ['BestPractice', 'Best%20Practice', 'bp']) {
+    const found = await app.inject({ url: `/integrator/sites?practiceManagementSiteId=PRAC-1&practiceManagementName=${name}`, headers: AUTH });
+    assert.equal(SitesResponse.parse(found.json()).sites[0]?.pmsType, 'BestPractice');
+  }
+  const unknown = await app.inject({ url: '/integrator/sites/44444444-4444-4444-8444-444444444444', headers: AUTH });
+  assert.equal(unknown.statusCode, 404);
+  assert.equal(unknown.json<{ error: { code: string } }>().error.code, 'site_not_found');
+  assert.equal((await app.inject({ url: '/integrator/sites/not-a-guid', headers: AUTH })).statusCode, 404);
 });
 
 test('practiceManagementName accepts a PMS type code or its display name', async (t) => {
@@ -67,7 +97,7 @@ test('GET /health needs no key: 200 while queries can be served (degraded with o
     report = down;
     const res = await app.inject({ url: '/health' });
     assert.equal(res.statusCode, 503);
-    assert.deepEqual(HealthUnavailableResponse.parse(res.json()), { error: { status: 503, code: 'service_unavailable', message }, ...down, version: '9.9.9' });
+    assert.deepEqual(HealthUnavailableResponse.parse(res.json()), { error: { status: 503, statusText: 'Service Unavailable', code: 'service_unavailable', message }, ...down, version: '9.9.9' });
   }
 });
 
@@ -87,7 +117,7 @@ test('OpenAPI 3 at /docs/json describes the routes from the zod schemas; /docs s
     components: { securitySchemes: Record<string, { type: string; in: string; name: string }> };
   };
   assert.match(doc.openapi, /^3\./);
-  assert.deepEqual(Object.keys(doc.paths).sort(), ['/health', '/health/live', '/health/ready', '/integrator/pair-site', '/integrator/sites', '/integrator/sites/{siteId}/queries/immediate']);
+  assert.deepEqual(Object.keys(doc.paths).sort(), ['/health', '/health/live', '/health/ready', '/integrator/pair-site', '/integrator/pairSite', '/integrator/sites', '/integrator/sites/{siteId}', '/integrator/sites/{siteId}/queries/immediate']);
   assert.deepEqual(doc.components.securitySchemes.subscriptionKey, { type: 'apiKey', in: 'header', name: 'Ocp-Apim-Subscription-Key' });
 
   const sites = doc.paths['/integrator/sites']?.get;
@@ -112,4 +142,19 @@ test('OpenAPI 3 at /docs/json describes the routes from the zod schemas; /docs s
   const ui = await app.inject({ url: '/docs' });
   assert.equal(ui.statusCode, 200);
   assert.match(ui.body, /swagger/i);
+});
+
+test('with pairings, queries of a site the integrator has not paired with are 403 site_not_paired; site reads are not', async (t) => {
+  const paired = new Set<string>();
+  const { app, queries } = testApp({ pairings: { isPaired: async (integratorId, siteId) => paired.has(`${integratorId}/${siteId}`) } });
+  t.after(() => app.close());
+  const query = () => app.inject({ method: 'POST', url: `/integrator/sites/${SITE_ID}/queries/immediate`, headers: AUTH, payload: { command: { text: 'SELECT 1' } } });
+  const refused = await query();
+  assert.equal(refused.statusCode, 403);
+  assert.deepEqual(refused.json(), { error: { status: 403, statusText: 'Forbidden', code: 'site_not_paired', message: 'pair with this site first: POST /integrator/pair-site' } });
+  assert.equal(queries.calls.length, 0);
+  assert.equal((await app.inject({ url: `/integrator/sites/${SITE_ID}`, headers: AUTH })).statusCode, 200);
+  assert.equal((await app.inject({ url: '/integrator/sites?practiceManagementSiteId=PRAC-1', headers: AUTH })).statusCode, 200);
+  paired.add(`acme/${SITE_ID}`);
+  assert.equal((await query()).statusCode, 200);
 });

@@ -23,6 +23,7 @@ class MemoryAsyncStore implements AsyncQueryStore {
     return queued;
   }
   async get(id: string) { return this.records.get(id) ?? null; }
+  async remember(record: AsyncQueryRecord) { this.records.set(record.id, record); }
   async cancel(id: string) { return this.records.get(id) ?? null; }
   async page() { return null; }
 }
@@ -56,7 +57,7 @@ const badBody = fc.oneof(
   marked.map((v) => queryBody({}, { parameters: [{ name: `@ ${v}`, type: 'Int', value: '1' }] })),
   marked.map((direction) => queryBody({}, { parameters: [{ name: '@p', type: 'Int', value: '1', direction }] })),
   notNumber.map((size) => queryBody({}, { parameters: [{ name: '@p', type: 'Int', value: '1', size }] })),
-  fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: ASYNC_LIMITS.maxTimeInQueueSeconds + 1 }), fc.double({ noInteger: true }), marked).map((maxTimeInQueue) => queryBody({ maxTimeInQueue })),
+  fc.oneof(fc.integer({ max: -1 }), fc.integer({ min: ASYNC_LIMITS.maxTimeInQueueMs + 1 }), fc.double({ noInteger: true }), marked).map((maxTimeInQueue) => queryBody({ maxTimeInQueue })),
   fc.oneof(notString, fc.constant('')).map((catalogue) => queryBody({ catalogue })),
   marked.map((v) => queryBody({ unknownField: v })),
   marked.map((v) => queryBody({}, { unknownField: v })),
@@ -79,7 +80,7 @@ const malformed: fc.Arbitrary<InjectOptions> = fc.oneof(
     fc.tuple(marked, notNonString).map(([a, b]) => [a, b]),
     fc.nat({ max: 100 }).map((n) => [`${MARK}${'i'.repeat(64 + n)}`]),
     fc.array(marked, { minLength: ASYNC_LIMITS.maxStatusBatch + 1, maxLength: ASYNC_LIMITS.maxStatusBatch + 5 }),
-  ).map((ids) => ({ method: 'POST', url: STATUS_URL, headers: { ...AUTH, 'content-type': 'application/json' }, payload: JSON.stringify({ ids }) })),
+  ).map((ids) => ({ method: 'POST', url: STATUS_URL, headers: { ...AUTH, 'content-type': 'application/json' }, payload: JSON.stringify({ queryIds: ids }) })),
   // Content types other than JSON, odd charsets, no content type.
   fc.tuple(fc.constantFrom(...BODY_URLS), fc.oneof(fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/jsonp', 'application/json-seq'), fc.tuple(fc.stringMatching(/^[a-z]{1,10}$/), markedAscii).map(([a, b]) => `${a}/${b.replace(/[^A-Za-z0-9]/g, '')}`)))
     .map(([url, type]) => ({ method: 'POST', url, headers: { ...AUTH, 'content-type': type }, payload: JSON.stringify(queryBody()) })),

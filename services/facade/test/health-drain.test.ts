@@ -30,7 +30,7 @@ test('/health/live and /health/ready answer; ready is 503 in the envelope when N
   nats = 'disconnected';
   const down = await app.inject({ url: '/health/ready' });
   assert.equal(down.statusCode, 503);
-  assert.deepEqual(down.json<HttpError>().error, { status: 503, code: 'service_unavailable', message: 'this replica cannot serve queries: NATS is disconnected' });
+  assert.deepEqual(down.json<HttpError>().error, { status: 503, statusText: 'Service Unavailable', code: 'service_unavailable', message: 'this replica cannot serve queries: NATS is disconnected' });
   assert.equal((await app.inject({ url: '/health/live' })).statusCode, 200, 'live does not depend on NATS');
 });
 
@@ -56,7 +56,7 @@ test('on close the facade turns not-ready, then stops accepting while a request 
     },
   });
   await service.flush();
-  const facade = await startFacade({ nc: client, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'acme', key: KEY }], log, async: false, drainDelayMs: 1000 });
+  const facade = await startFacade({ requirePairing: false, nc: client, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'acme', key: KEY }], log, async: false, drainDelayMs: 1000 });
   // A failed assertion must not leave the lookup (and so the facade) hanging.
   t.after(() => { release(); return facade.close(); });
 
@@ -67,7 +67,7 @@ test('on close the facade turns not-ready, then stops accepting while a request 
   const closed = facade.close();
   const notReady = await fetch(`${facade.url}/health/ready`);
   assert.equal(notReady.status, 503);
-  assert.deepEqual(((await notReady.json()) as HttpError).error, { status: 503, code: 'service_unavailable', message: 'this replica cannot serve queries: it is draining for shutdown' });
+  assert.deepEqual(((await notReady.json()) as HttpError).error, { status: 503, statusText: 'Service Unavailable', code: 'service_unavailable', message: 'this replica cannot serve queries: it is draining for shutdown' });
   assert.equal(notReady.headers.get('connection'), 'close', 'a draining replica closes keep-alive connections after each answer');
 
   // Once the delay is over the facade refuses new connections; the request in flight is still being served.
@@ -95,6 +95,6 @@ test('under pressure, requests are shed with 503 overloaded and Retry-After; hea
   }
   assert.ok(shed, 'no request was shed');
   assert.equal(shed.headers['retry-after'], '7');
-  assert.deepEqual(shed.json<HttpError>().error, { status: 503, code: 'overloaded', message: 'this replica is overloaded; retry shortly' });
+  assert.deepEqual(shed.json<HttpError>().error, { status: 503, statusText: 'Service Unavailable', code: 'overloaded', message: 'this replica is overloaded; retry shortly' });
   for (const url of ['/health', '/health/live', '/health/ready']) assert.equal((await app.inject({ url })).statusCode, 200, url);
 });

@@ -21,7 +21,7 @@ test('a JSON body that is not valid UTF-8 is 400 bad_request and runs nothing; v
   for (const body of invalid) {
     const res = await post(body);
     assert.equal(res.status, 400);
-    assert.deepEqual(await res.json(), { error: { status: 400, code: 'bad_request', message: 'request body is not valid UTF-8' } });
+    assert.deepEqual(await res.json(), { error: { status: 400, statusText: 'Bad Request', code: 'bad_request', message: 'request body is not valid UTF-8' } });
   }
   assert.equal(queries.calls.length, 0);
 

@@ -88,7 +88,7 @@ test('onboarding: sites and queries of a PMS type the integrator is not onboarde
   assert.equal((await query(SITE_ID)).statusCode, 200);
   const refused = await query(bp);
   assert.equal(refused.statusCode, 403);
-  assert.deepEqual(refused.json(), { error: { status: 403, code: 'not_onboarded', message: 'the integrator is not onboarded for practice management system "bp"' } });
+  assert.deepEqual(refused.json(), { error: { status: 403, statusText: 'Forbidden', code: 'not_onboarded', message: 'the integrator is not onboarded for practice management system "bp"' } });
   assert.equal(queries.calls.length, 1, 'the refused query never left the facade');
   assert.equal(QUERY_URL.includes(SITE_ID), true);
 });

@@ -15,9 +15,9 @@ test('logs (at trace level) never contain query text, parameter values, row data
   const body = queryBody({}, { text: `SELECT '${SQL_MARKER}'`, parameters: [{ name: '@p', type: 'NVarChar', value: PARAM_MARKER }] });
   queries.respond = async () => ({ columns: [{ name: 'c', type: 'nvarchar' }], rows: [[ROW_MARKER]], rowCount: 1, bytes: 20, timings: { queuedMs: 1, executionMs: 2 } });
 
-  // Success, base64, every kind of failure, with the markers in every place a caller can put them.
+  // Success, records, every kind of failure, with the markers in every place a caller can put them.
   assert.equal((await app.inject({ method: 'POST', url: QUERY_URL, headers: good, payload: body })).statusCode, 200);
-  assert.equal((await app.inject({ method: 'POST', url: `${QUERY_URL}?format=base64`, headers: good, payload: body })).statusCode, 200);
+  assert.equal((await app.inject({ method: 'POST', url: `${QUERY_URL}?format=records`, headers: good, payload: body })).statusCode, 200);
   assert.equal((await app.inject({ method: 'POST', url: QUERY_URL, headers: { 'ocp-apim-subscription-key': KEY_MARKER }, payload: body })).statusCode, 401);
   assert.equal((await app.inject({ method: 'POST', url: QUERY_URL, headers: { ...good, 'content-type': 'application/json' }, payload: `{"command":{"text":"${SQL_MARKER}"` })).statusCode, 400);
   assert.equal((await app.inject({ method: 'POST', url: QUERY_URL, headers: good, payload: { ...body, [SQL_MARKER]: PARAM_MARKER } })).statusCode, 400);

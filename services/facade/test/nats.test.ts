@@ -104,7 +104,7 @@ test('startFacade serves the real thing over NATS on a real port', async (t) => 
   const { client, service } = await natsPair(t);
   fakeRegistry(service, [siteView()]);
   await service.flush();
-  const facade = await startFacade({ nc: client, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'acme', key: KEY }], log });
+  const facade = await startFacade({ requirePairing: false, nc: client, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'acme', key: KEY }], log });
   t.after(() => facade.close());
   assert.match(facade.url, /^http:\/\/127\.0\.0\.1:\d+$/);
 
@@ -142,7 +142,7 @@ test('a start that fails (missing certificate) and a close both leave nothing op
   // A running facade subscribes (replies, cancels, the KV watch); once closed, a second start and close must hold
   // no more than the first left (nats.js keeps its own request inbox and a status listener after first use).
   const cycle = async () => {
-    const facade = await startFacade({ nc: client, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'i1', key: KEY }], log });
+    const facade = await startFacade({ requirePairing: false, nc: client, port: 0, host: '127.0.0.1', keys: [{ integratorId: 'i1', key: KEY }], log });
     assert.ok(held(client).subscriptions > before.subscriptions + 1);
     await facade.close();
     await sleep(50);

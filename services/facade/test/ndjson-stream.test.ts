@@ -84,7 +84,7 @@ const lastLine = (text: string) => text.trimEnd().split('\n').at(-1);
 test('a stream cut mid-way ends with an error line and no terminating chunk: curl exits 18 and fetch rejects', async (t) => {
   const failure = new AppError('site_offline', 'the site stopped answering');
   const { url } = await listening(t, new BatchQueries({ batches: 3, failure }));
-  const envelope = { error: { status: 503, code: 'site_offline', message: 'the site stopped answering' } };
+  const envelope = { error: { status: 503, statusText: 'Service Unavailable', code: 'site_offline', message: 'the site stopped answering' } };
 
   const byCurl = await curl(url);
   assert.equal(byCurl.exitCode, 18, byCurl.stderr);

@@ -58,7 +58,7 @@ test('over its rate an integrator gets 429 rate_limited with Retry-After; others
   const limited = await sites(AUTH);
   assert.equal(limited.statusCode, 429);
   assert.equal(limited.headers['retry-after'], '1');
-  assert.deepEqual(limited.json(), { error: { status: 429, code: 'rate_limited', message: 'too many requests; retry after 1 s' } });
+  assert.deepEqual(limited.json(), { error: { status: 429, statusText: 'Too Many Requests', code: 'rate_limited', message: 'too many requests; retry after 1 s' } });
   assert.equal((await app.inject({ method: 'POST', url: '/integrator/sites/x/queries/immediate', headers: AUTH, payload: '{not json' })).statusCode, 429, 'refused before the body is parsed');
   assert.equal((await sites({ 'ocp-apim-subscription-key': OTHER })).statusCode, 200);
   assert.equal((await sites({})).statusCode, 401);

@@ -1,7 +1,7 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   AppError, EnrolRequest, Heartbeat, LookupRequest, SupportEnrolmentTokenRequest, SupportRevokeRequest, REGISTRY_QUEUE, RegisterRequest, SiteRequest, SupportAuditRequest, SupportListRequest,
-  SupportMoveRequest, UnregisterRequest, PairRequest, subjects, type LinkRegistryVerb, type PairResult,
+  SupportMoveRequest, UnregisterRequest, PAIRING_CODE_PMS_TYPES, PairRequest, subjects, type LinkRegistryVerb, type PairResult,
   type AuditEntry, type Environment, type LinkRecord, type LookupResult, type RegisterResult, type SiteRecord, type SiteResult, type SiteView,
   type SupportAuditResult, type SupportListResult, type SupportMoveResult, type UnregisterResult,
 } from '@halo/contracts';
@@ -132,6 +132,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
    * sites of more than one practice pairs with none (`conflict`): it must never pair with a practice that copied it.
    */
   async function pair(request: PairRequest): Promise<PairResult> {
+    if (request.codeHash === undefined) return pairWithoutCode(request);
     const claimants = await Promise.all((await store.pairingCodeSites(request.codeHash)).map((g) => views.site(g)));
     const live = claimants.filter((s): s is SiteView => s !== null && s.env === env && s.status !== 'removed' && s.status !== 'uninstalled');
     const practices = new Set(live.map((s) => practiceKey(s.pmsType, s.pmsId)));
@@ -147,6 +148,20 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
       site = practice.find((s) => s.authoritative) ?? site;
     }
     if (site.status === 'removed' || site.status === 'uninstalled') return { site: null };
+    // The code is of another practice than the one named: nothing is paired (and nothing said about the code).
+    if ((request.pmsId !== undefined && site.pmsId !== request.pmsId) || (request.pmsType !== undefined && site.pmsType !== request.pmsType)) return { site: null };
+    return recordPairing(request, site);
+  }
+
+  /** Pairing by PMS ID and type, for PMS types whose profile issues no codes: the practice's authoritative site. */
+  async function pairWithoutCode(request: PairRequest): Promise<PairResult> {
+    if (request.pmsType === undefined || request.pmsId === undefined) throw new AppError('bad_request', 'pairing needs a pairing code, or a PMS ID and type');
+    if (PAIRING_CODE_PMS_TYPES.includes(request.pmsType)) throw new AppError('bad_request', 'pairingCode is required for this practice management system');
+    const site = (await views.sitesOf(request.pmsId, request.pmsType, env)).find((s) => s.authoritative && s.status !== 'removed' && s.status !== 'uninstalled');
+    return site ? recordPairing(request, site) : { site: null };
+  }
+
+  async function recordPairing(request: PairRequest, site: SiteView): Promise<PairResult> {
     if (request.onboardedPmsTypes && !request.onboardedPmsTypes.includes(site.pmsType)) {
       throw new AppError('not_onboarded', `the integrator is not onboarded for practice management system "${site.pmsType}"`);
     }

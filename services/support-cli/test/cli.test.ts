@@ -24,13 +24,13 @@ async function fakeFacade(t: import('node:test').TestContext) {
     req.on('end', () => {
       seen.push({ method: req.method ?? '', url: req.url ?? '', auth: req.headers.authorization, body: text ? JSON.parse(text) : undefined });
       const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      if (req.headers.authorization !== `Bearer ${KEY}`) return send(401, { error: { status: 401, code: 'unauthorized', message: 'missing or invalid support key' } });
+      if (req.headers.authorization !== `Bearer ${KEY}`) return send(401, { error: { status: 401, statusText: 'Unauthorized', code: 'unauthorized', message: 'missing or invalid support key' } });
       const url = new URL(req.url ?? '/', 'http://x');
       if (url.pathname === '/support/sites') return send(200, { sites: [site(SITE, true), site(OTHER, false)] });
       if (url.pathname === '/support/practices') return send(200, { practices: [{ pmsType: 'sample', pmsId: 'P-1', authoritative: SITE, epoch: 1, since: '2026-01-01T00:00:00Z', sites: [site(SITE, true)] }], links: [] });
       if (url.pathname === '/support/authority') {
         const body = JSON.parse(text) as { expectedEpoch?: number };
-        if (body.expectedEpoch === 9) return send(409, { error: { status: 409, code: 'conflict', message: 'authority is at epoch 1, not 9' } });
+        if (body.expectedEpoch === 9) return send(409, { error: { status: 409, statusText: 'Conflict', code: 'conflict', message: 'authority is at epoch 1, not 9' } });
         return send(200, {
           practice: { pmsType: 'sample', pmsId: 'P-1', authoritative: OTHER, epoch: 2, since: '2026-01-02T00:00:00Z', by: 'alice', reason: 'r', sites: [] },
           audit: { action: 'authority.moved', at: '2026-01-02T00:00:00Z', who: 'alice', reason: 'r', pmsType: 'sample', pmsId: 'P-1', from: SITE, to: OTHER, epoch: 2 },
@@ -39,11 +39,11 @@ async function fakeFacade(t: import('node:test').TestContext) {
       if (url.pathname === '/support/audit') return send(200, { entries: [{ action: 'authority.moved', at: '2026-01-02T00:00:00Z', who: 'alice', reason: 'migrated', pmsType: 'sample', pmsId: 'P-1', from: SITE, to: OTHER, epoch: 2, seq: 1 }] });
       if (url.pathname === '/support/enrolment-tokens') {
         const body = JSON.parse(text) as { linkGuid?: string };
-        if (body.linkGuid === OTHER) return send(404, { error: { status: 404, code: 'not_found', message: 'no credentials were minted for that link' } });
+        if (body.linkGuid === OTHER) return send(404, { error: { status: 404, statusText: 'Not Found', code: 'not_found', message: 'no credentials were minted for that link' } });
         return send(200, { token: 'T'.repeat(43), env: 'production', expiresAt: '2026-01-02T00:00:00.000Z', ...(body.linkGuid ? { linkGuid: body.linkGuid } : {}) });
       }
       if (url.pathname === `/support/links/${LINK}/revoke`) return send(200, { linkGuid: LINK, env: 'production', revokedKeys: ['UKEY'], revokedUntil: '2026-01-02T00:05:00.000Z' });
-      return send(404, { error: { status: 404, code: 'not_found', message: 'no such route' } });
+      return send(404, { error: { status: 404, statusText: 'Not Found', code: 'not_found', message: 'no such route' } });
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

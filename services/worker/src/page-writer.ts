@@ -20,6 +20,7 @@ export class PageWriter {
   #bufferBytes = 0;
   #pages = 0;
   #rows = 0;
+  readonly #written: { rowsCount: number; bytes: number }[] = [];
   #firstWrite: number | undefined;
 
   constructor(options: { store: ObjectStore; queryId: string; columns: readonly ColumnInfo[]; pageBytes: number }) {
@@ -32,6 +33,11 @@ export class PageWriter {
   /** Pages written so far. */
   get pageCount(): number {
     return this.#pages;
+  }
+
+  /** Rows and bytes of each page written, page 1 first. */
+  get pages(): { rowsCount: number; bytes: number }[] {
+    return [...this.#written];
   }
 
   /** Epoch ms the first page was stored (results expire relative to it); undefined before. */
@@ -80,6 +86,7 @@ export class PageWriter {
     }
     this.#pages = page;
     this.#rows += rowsCount;
+    this.#written.push({ rowsCount, bytes: data.byteLength });
   }
 }
 

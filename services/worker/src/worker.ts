@@ -286,6 +286,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     const done = await records.transition(job.queryId, (r) => ({
       ...withState(r, 'successful', finishedAt),
       pageCount: writer.pageCount,
+      pages: writer.pages,
       rowCount: summary.rowCount,
       size: summary.bytes,
       ...(summary.affected !== undefined ? { affected: summary.affected } : {}),

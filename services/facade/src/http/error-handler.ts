@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, isAppError, type ErrorCode } from '@halo/contracts';
+import { AppError, isAppError, type ErrorCode, type HttpError } from '@halo/contracts';
 
 /** Fastify's own client errors, by code; their messages may quote the request, so ours replace them. */
 const FASTIFY_CLIENT_ERRORS: Readonly<Record<string, readonly [ErrorCode, string]>> = {
@@ -30,7 +30,7 @@ export function toAppError(error: unknown): AppError {
   return new AppError('internal', 'internal error');
 }
 
-/** Fastify error handler: `{error:{status, code, message}}`; logs codes only, never bodies or messages of client errors. */
+/** Fastify error handler: `{error:{status, statusText, code, message}}`; logs codes only, never bodies or messages of client errors. */
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const appError = toAppError(error);
   if (appError.code === 'internal' && !isAppError(error)) {
@@ -86,9 +86,9 @@ export function expectationFailed(_request: IncomingMessage, res: ServerResponse
   res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
 }
 
-/** The one error envelope, `{error:{status, code, message}}`. */
-export function errorBody(error: AppError): { error: { status: number; code: string; message: string } } {
-  return { error: { status: error.status, code: error.code, message: error.message } };
+/** The one error envelope: Halo's `{error:{status, statusText, message}}` with our stable `code` beside them. */
+export function errorBody(error: AppError): HttpError {
+  return { error: { status: error.status, statusText: STATUS_CODES[error.status] ?? 'Error', code: error.code, message: error.message } };
 }
 
 function sendError(reply: FastifyReply, error: AppError): FastifyReply {

@@ -11,7 +11,9 @@ export const SUBSCRIPTION_KEY_SECURITY = [{ subscriptionKey: [] }];
 const ERROR_DESCRIPTIONS: Readonly<Record<number, string>> = {
   400: 'bad_request: the request does not match the schema (the message names the fields)',
   401: 'unauthorized: missing or unknown subscription key',
-  403: 'site_not_authoritative: another site is authoritative for this practice; not_onboarded: the integrator is not onboarded for the site\'s PMS type',
+  403: 'site_not_paired: the integrator has not paired with this site; site_not_authoritative: another site is authoritative for this practice; not_onboarded: the integrator is not onboarded for the site\'s PMS type',
+  409: 'query_not_ready / query_finished / cancelled',
+  410: 'gone: the query and its results have expired',
   404: 'site_not_found / not_found',
   413: 'payload_too_large: body over 1 MiB',
   429: 'rate_limited: over the integrator\'s request rate; wait the Retry-After seconds',
@@ -19,7 +21,7 @@ const ERROR_DESCRIPTIONS: Readonly<Record<number, string>> = {
   504: 'deadline_exceeded: no answer before the deadline',
 };
 
-/** Documented error answers for the given statuses, all in the `{error:{status, code, message}}` shape. */
+/** Documented error answers for the given statuses, all in the `{error:{status, statusText, code, message}}` shape. */
 export function errorResponses(...statuses: number[]): Record<number, unknown> {
   return Object.fromEntries(statuses.map((s) => [s, HttpError.describe(ERROR_DESCRIPTIONS[s] ?? 'error')]));
 }

@@ -1,55 +1,145 @@
-import type { Cell, ColumnInfo, ExecutionMode, QueryResponse, QueryResult } from '@halo/contracts';
+import { AppError, type AsyncQueryRecord, type ErrorDetails, type ExecutionMode, type ImmediateQueryFailed, type ImmediateQuerySuccessful, type QueryResult, type RecordsResult } from '@halo/contracts';
+import { toHaloResult, toRecords } from './halo-result.ts';
+import { errorBody } from './error-handler.ts';
 
-/** How reader rows are returned: `json` as `records`, `base64` as `data` (base64 of the same JSON array). */
-export type ResultFormat = 'json' | 'base64';
+/** How rows are returned: Halo's base64 `data` (default), or our opt-in `records` (columns and row objects). */
+export type ResultFormat = 'halo' | 'records';
 
-export interface QueryOutcome {
+/** What every immediate query answer says about the request, success or not. */
+export interface ImmediateRequestFacts {
   queryId: string;
+  integratorId: string;
   siteId: string;
+  /** Milliseconds. */
+  maxTimeInQueue: number;
+  commandSize: number;
+  requestSize: number;
+  /** Epoch ms the request arrived. */
+  receivedAt: number;
+}
+
+export interface QueryOutcome extends ImmediateRequestFacts {
   executionMode: ExecutionMode;
   format: ResultFormat;
   result: QueryResult;
-  /** Epoch milliseconds when the result arrived. */
+  /** Epoch ms when the result arrived. */
   finishedAt: number;
 }
 
-/** Builds the Halo-shaped immediate query response; timestamps are reconstructed from the agent's timings. */
-export function toQueryResponse(outcome: QueryOutcome): QueryResponse {
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Halo's `commandSize` (bytes of the command's JSON) and `requestSize` (bytes of the body as sent). */
+export function querySizes(body: { command: unknown }, contentLength: string | undefined): { commandSize: number; requestSize: number } {
+  const sent = Number(contentLength);
+  return { commandSize: Buffer.byteLength(JSON.stringify(body.command)), requestSize: Number.isSafeInteger(sent) ? sent : Buffer.byteLength(JSON.stringify(body)) };
+}
+
+/** Builds Halo's immediate query answer; the execution's start is reconstructed from the agent's timings. */
+export function toQueryResponse(outcome: QueryOutcome): ImmediateQuerySuccessful {
   const { result } = outcome;
   const executing = outcome.finishedAt - result.timings.executionMs;
-  const queued = executing - result.timings.queuedMs;
-  return {
-    id: outcome.queryId,
-    siteId: outcome.siteId,
-    mode: 'immediate',
+  const halo = outcome.format === 'records' && outcome.executionMode !== 'nonQuery' ? recordsResult(result) : toHaloResult({
     executionMode: outcome.executionMode,
+    columns: result.columns,
+    rows: result.rows,
+    ...(result.affected !== undefined ? { affected: result.affected } : {}),
+  });
+  return {
+    ...queryBase(outcome),
     status: 'successful',
+    updatedAt: iso(outcome.finishedAt),
+    completedAt: iso(outcome.finishedAt),
     statusTiming: {
-      queued: new Date(queued).toISOString(),
-      executing: new Date(executing).toISOString(),
-      successful: new Date(outcome.finishedAt).toISOString(),
+      initialising: { startTime: iso(outcome.receivedAt), endTime: iso(executing) },
+      executing: { startTime: iso(executing), endTime: iso(outcome.finishedAt) },
     },
-    metrics: { sqlExecutionDuration: result.timings.executionMs, queuedDuration: result.timings.queuedMs },
-    result: { rowCount: result.rowCount, size: result.bytes, columns: result.columns, ...payload(outcome) },
+    metrics: { sqlExecutionDuration: Math.round(result.timings.executionMs) },
+    result: halo,
+    resultSize: halo.size,
   };
 }
 
-function payload(outcome: QueryOutcome): Pick<QueryResponse['result'], 'records' | 'data' | 'scalar' | 'affected'> {
-  const { result } = outcome;
-  switch (outcome.executionMode) {
-    case 'scalar':
-      return { scalar: result.rows[0]?.[0] ?? null };
-    case 'nonQuery':
-      return { affected: result.affected ?? result.rowCount };
-    case 'reader': {
-      const records = toRecords(result.columns, result.rows);
-      if (outcome.format === 'base64') return { data: Buffer.from(JSON.stringify(records), 'utf8').toString('base64') };
-      return { records };
-    }
-  }
+/**
+ * Halo's answer when the database refused the statement: the query object with `status: executionFailed` and
+ * `errorDetails`, plus the `error` every error body carries (with our stable `code`).
+ */
+export function toFailedQueryResponse(facts: ImmediateRequestFacts, error: AppError, failedAt: number): ImmediateQueryFailed {
+  const errorDetails: ErrorDetails = { errorType: 'haloLink', errorMessage: error.message };
+  return {
+    ...queryBase(facts),
+    status: 'executionFailed',
+    updatedAt: iso(failedAt),
+    completedAt: iso(failedAt),
+    statusTiming: { initialising: { startTime: iso(facts.receivedAt), endTime: iso(failedAt) } },
+    errorDetails,
+    error: errorBody(error).error,
+  };
 }
 
-/** Row arrays to objects keyed by column name; a column named `__proto__` stays an ordinary key. */
-export function toRecords(columns: readonly ColumnInfo[], rows: readonly (readonly Cell[])[]): Record<string, Cell>[] {
-  return rows.map((row) => Object.fromEntries(columns.map((column, i) => [column.name, row[i] ?? null])));
+/**
+ * The record kept of a finished immediate query (no rows), so `GET .../queries/{id}` answers for it as Halo's
+ * does; `toImmediateStatus` renders it.
+ */
+export function immediateRecord(facts: ImmediateRequestFacts, linkGuid: string, executionMode: ExecutionMode,
+  end: { result: QueryResult; resultSize: number; at: number } | { error: AppError; at: number }): AsyncQueryRecord {
+  const base = {
+    id: facts.queryId, integratorId: facts.integratorId, siteId: facts.siteId, linkGuid, executionMode, mode: 'immediate' as const,
+    createdAt: facts.receivedAt, queueDeadline: facts.receivedAt + facts.maxTimeInQueue, attempts: 1,
+    commandSize: facts.commandSize, requestSize: facts.requestSize,
+  };
+  if ('error' in end) {
+    return { ...base, state: 'executionFailed', statusTiming: { initialising: iso(facts.receivedAt), executionFailed: iso(end.at) }, error: { code: end.error.code, message: end.error.message } };
+  }
+  const executing = end.at - end.result.timings.executionMs;
+  return {
+    ...base,
+    state: 'successful',
+    statusTiming: { initialising: iso(facts.receivedAt), executing: iso(executing), successful: iso(end.at) },
+    rowCount: end.result.rowCount,
+    size: end.resultSize,
+    metrics: { queuedDuration: end.result.timings.queuedMs, sqlExecutionDuration: end.result.timings.executionMs },
+  };
+}
+
+/** An immediate query's status from its kept record: the answer it had, without the result. */
+export function toImmediateStatus(record: AsyncQueryRecord): Omit<ImmediateQuerySuccessful, 'result'> | ImmediateQueryFailed {
+  const facts: ImmediateRequestFacts = {
+    queryId: record.id, integratorId: record.integratorId, siteId: record.siteId, maxTimeInQueue: record.queueDeadline - record.createdAt,
+    commandSize: record.commandSize ?? 0, requestSize: record.requestSize ?? 0, receivedAt: record.createdAt,
+  };
+  const at = (state: keyof AsyncQueryRecord['statusTiming']): number => Date.parse(record.statusTiming[state] ?? iso(record.createdAt));
+  if (record.state !== 'successful') {
+    return toFailedQueryResponse(facts, new AppError(record.error?.code ?? 'internal', record.error?.message ?? 'the query failed'), at('executionFailed'));
+  }
+  const completed = at('successful');
+  const executing = at('executing');
+  return {
+    ...queryBase(facts),
+    status: 'successful',
+    updatedAt: iso(completed),
+    completedAt: iso(completed),
+    statusTiming: {
+      initialising: { startTime: iso(record.createdAt), endTime: iso(executing) },
+      executing: { startTime: iso(executing), endTime: iso(completed) },
+    },
+    metrics: { sqlExecutionDuration: Math.round(record.metrics?.sqlExecutionDuration ?? 0) },
+    resultSize: record.size ?? 0,
+  };
+}
+
+function queryBase(facts: ImmediateRequestFacts): Omit<ImmediateQuerySuccessful, 'status' | 'statusTiming' | 'metrics' | 'result' | 'resultSize' | 'completedAt' | 'updatedAt'> {
+  return {
+    id: facts.queryId,
+    integratorId: facts.integratorId,
+    siteId: facts.siteId,
+    mode: 'immediate',
+    maxTimeInQueue: facts.maxTimeInQueue,
+    commandSize: facts.commandSize,
+    requestSize: facts.requestSize,
+    createdAt: iso(facts.receivedAt),
+  };
+}
+
+function recordsResult(result: QueryResult): RecordsResult {
+  return { rows: result.rowCount, size: result.bytes, columns: result.columns, records: toRecords(result.columns, result.rows) };
 }

@@ -40,6 +40,9 @@ function expectation(issue: z.core.$ZodIssue): string {
     // format messages name the pattern, never the input.
     case 'invalid_format':
       return issue.message;
+    // Custom issues are our refinements, whose messages are constant text (or name a schema's vocabulary).
+    case 'custom':
+      return issue.message;
     case 'not_multiple_of':
       return `not a multiple of ${String(issue.divisor)}`;
     default:

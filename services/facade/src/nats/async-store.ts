@@ -80,6 +80,10 @@ export class NatsAsyncQueryStore implements AsyncQueryStore {
     return guarded(this.#connection, async () => (await this.#records.get(queryId))?.record ?? null);
   }
 
+  remember(record: AsyncQueryRecord): Promise<void> {
+    return guarded(this.#connection, () => this.#records.create({ ...record, expiresAt: Date.now() + this.#resultTtlMs }));
+  }
+
   cancel(queryId: string): Promise<AsyncQueryRecord | null> {
     return guarded(this.#connection, () => this.#cancel(queryId));
   }

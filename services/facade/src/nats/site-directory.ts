@@ -204,9 +204,9 @@ export class NatsSiteDirectory implements SiteDirectory {
     }
   }
 
-  async pair(integratorId: string, codeHash: string, onboardedPmsTypes?: readonly string[]): Promise<SiteView | null> {
+  async pair(integratorId: string, practice: { pmsType: string; pmsId: string; codeHash?: string }, onboardedPmsTypes?: readonly string[]): Promise<SiteView | null> {
     this.#connection.assertConnected('site lookups are');
-    return this.#client.pair({ integratorId, codeHash, ...(onboardedPmsTypes ? { onboardedPmsTypes: [...onboardedPmsTypes] } : {}) });
+    return this.#client.pair({ integratorId, ...practice, ...(onboardedPmsTypes ? { onboardedPmsTypes: [...onboardedPmsTypes] } : {}) });
   }
 
   async #fetch(haloGuid: string): Promise<SiteView | null> {

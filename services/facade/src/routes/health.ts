@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ZodTypeProvider } from '../http/zod-schema.ts';
 import { AppError, HealthResponse, HealthUnavailableResponse, HttpError } from '@halo/contracts';
 import type { FacadeDeps, HealthReport } from '../deps.ts';
+import { errorBody } from '../http/error-handler.ts';
 
 /**
  * `GET /health`, unauthenticated, for load balancers: 200 while this replica can serve queries (NATS connected and
@@ -23,7 +24,7 @@ export async function healthRoutes(instance: FastifyInstance, options: { deps: F
     const down = unavailableBecause(report);
     if (down) {
       const error = new AppError('service_unavailable', `this replica cannot serve queries: ${down}`);
-      const body: HealthUnavailableResponse = { error: { status: error.status, code: error.code, message: error.message }, ...report, version: deps.version };
+      const body: HealthUnavailableResponse = { ...errorBody(error), ...report, version: deps.version };
       return reply.code(503).send(body);
     }
     const body: HealthResponse = { status: report.registry === 'ok' && report.jetstream === 'ok' ? 'ok' : 'degraded', ...report, version: deps.version };

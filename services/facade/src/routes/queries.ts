@@ -2,21 +2,21 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from '../http/zod-schema.ts';
 import { z } from 'zod';
-import { ImmediateQueryBody, LIMITS, QueryResponse } from '@halo/contracts';
-import { queryableSite } from '../queryable-site.ts';
+import { HttpError, ImmediateQueryBody, ImmediateQueryFailed, ImmediateQuerySuccessful, LIMITS, isAppError, type AsyncQueryRecord } from '@halo/contracts';
+import { assertPaired, queryableSite } from '../queryable-site.ts';
 import type { FacadeDeps } from '../deps.ts';
 import { disconnectSignal } from '../http/disconnect-signal.ts';
 import { assertOnboarded, principalOf } from '../auth/integrator-access.ts';
 import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../http/openapi.ts';
-import { toQueryResponse } from '../http/query-response.ts';
+import { immediateRecord, querySizes, toFailedQueryResponse, toQueryResponse, type ImmediateRequestFacts } from '../http/query-response.ts';
 import { collectJsonResult } from '../nats/json-result.ts';
 import { NDJSON, writeNdjson } from '../http/ndjson-response.ts';
 
 const SiteParams = z.object({ siteId: z.string() });
 type SiteParams = z.infer<typeof SiteParams>;
 
-/** Query string of the immediate query route: `format=base64` returns reader rows as `result.data`. */
-export const ImmediateQueryString = z.object({ format: z.enum(['json', 'base64']).optional() }).strict();
+/** Query string of the immediate query route: our opt-in `format=records` returns `columns` and `records` instead of `data`. */
+export const ImmediateQueryString = z.object({ format: z.enum(['records']).optional() }).strict();
 export type ImmediateQueryString = z.infer<typeof ImmediateQueryString>;
 
 /** `POST /integrator/sites/:siteId/queries/immediate`: runs one query at the site's agent and waits for it. */
@@ -31,7 +31,11 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
       params: SiteParams,
       querystring: ImmediateQueryString,
       body: ImmediateQueryBody,
-      response: { 200: QueryResponse, ...errorResponses(400, 401, 403, 404, 413, 429, 503, 504) },
+      response: {
+        200: ImmediateQuerySuccessful,
+        400: z.union([ImmediateQueryFailed, HttpError]).describe('query_failed: the database refused the statement (the query object, status executionFailed); bad_request: the request does not match the schema'),
+        ...errorResponses(401, 403, 404, 413, 429, 503, 504),
+      },
     },
   }, async (request, reply) => {
     const { siteId } = request.params;
@@ -39,15 +43,29 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
     const body = request.body;
     const site = await queryableSite(deps.directory, siteId);
     assertOnboarded(principalOf(request), site.pmsType);
+    await assertPaired(deps.pairings, request.integratorId, siteId);
 
     const queryId = randomUUID();
-    const maxTimeInQueueMs = (body.maxTimeInQueue ?? LIMITS.defaultImmediateTimeInQueueSeconds) * 1000;
+    const receivedAt = Date.now();
+    const maxTimeInQueueMs = body.maxTimeInQueue ?? LIMITS.defaultImmediateTimeInQueueMs;
     const deadline = Date.now() + maxTimeInQueueMs + deps.queryTimeoutMs;
     // Ids go in each line rather than a child logger: a child per query costs more than the lines themselves.
     const log = request.log;
     const ids = { siteId, queryId };
     log.debug({ ...ids, maxTimeInQueueMs }, 'query started');
 
+    const facts: ImmediateRequestFacts = {
+      queryId,
+      integratorId: request.integratorId,
+      siteId,
+      maxTimeInQueue: maxTimeInQueueMs,
+      ...querySizes(body, request.headers['content-length']),
+      receivedAt,
+    };
+    // Kept for `GET .../queries/{id}` without holding up the answer: a failed write only loses that status.
+    const remember = (record: AsyncQueryRecord): void => {
+      deps.asyncQueries?.remember(record).catch((err: unknown) => log.warn({ ...ids, err: (err as Error).name }, 'immediate query status not kept'));
+    };
     const disconnect = disconnectSignal(reply);
     let untrack: (() => void) | undefined;
     try {
@@ -67,9 +85,21 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
       }
       const result = await collectJsonResult(stream, columns);
       log.info({ ...ids, rowCount: result.rowCount, bytes: result.bytes, queuedMs: result.timings.queuedMs, executionMs: result.timings.executionMs }, 'query finished');
-      return toQueryResponse({ queryId, siteId, executionMode: body.command.executionMode, format: format ?? 'json', result, finishedAt: Date.now() });
+      const finishedAt = Date.now();
+      const answer = toQueryResponse({ ...facts, executionMode: body.command.executionMode, format: format === 'records' ? 'records' : 'halo', result, finishedAt });
+      remember(immediateRecord(facts, site.linkGuid, body.command.executionMode, { result, resultSize: answer.resultSize, at: finishedAt }));
+      return answer;
     } catch (err) {
-      if (!disconnect.signal.aborted) throw err;
+      if (!disconnect.signal.aborted) {
+        // As Halo: a statement the database refused answers the query object with status executionFailed.
+        if (isAppError(err) && err.code === 'query_failed') {
+          log.info({ ...ids, code: err.code, status: err.status }, 'query failed');
+          const failedAt = Date.now();
+          remember(immediateRecord(facts, site.linkGuid, body.command.executionMode, { error: err, at: failedAt }));
+          return reply.code(400).send(toFailedQueryResponse(facts, err, failedAt));
+        }
+        throw err;
+      }
       // Nobody is left to answer: skip the error reply (and its 500 log) for a socket that is gone.
       log.info(ids, 'query abandoned: client disconnected');
       if (!reply.sent) reply.hijack();

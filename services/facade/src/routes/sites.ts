@@ -1,14 +1,22 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from '../http/zod-schema.ts';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { AppError, HttpSite, SitesQuery, SitesResponse, resolvePmsType } from '@halo/contracts';
+import { AppError, Guid, PAIRING_CODE_PMS_TYPES, PairSiteQuery, SiteForIntegrator, SitesQuery, SitesResponse, resolvePmsType } from '@halo/contracts';
 import type { FacadeDeps } from '../deps.ts';
 import { assertOnboarded, isOnboarded, principalOf } from '../auth/integrator-access.ts';
 import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../http/openapi.ts';
 import { toHttpSite } from '../http/site-response.ts';
 
-/** `GET /integrator/sites`: the sites registered for a PMS ID, optionally of one PMS type. */
+const SiteParams = z.object({ siteId: z.string() });
+type SiteParams = z.infer<typeof SiteParams>;
+
+const PAIR_DESCRIPTION = 'Pair with a site to enable API access (queries and result reads of an unpaired site are 403 site_not_paired). '
+  + 'Where the PMS issues pairing codes the practice reads one from its PMS and gives it to the integrator with its PMS ID: the site '
+  + 'must be the one of that PMS ID and PMS whose PMS issued the code (only the code\'s hash travels beyond the facade). Practices of '
+  + 'other PMS types pair by PMS ID and PMS alone. Pairing is with the practice\'s authoritative site.';
+
+/** `GET /integrator/sites[/{siteId}]` and pairing (`POST /integrator/pair-site`, deprecated `/integrator/pairSite`). */
 export async function sitesRoutes(instance: FastifyInstance, options: { deps: FacadeDeps }): Promise<void> {
   const app = instance.withTypeProvider<ZodTypeProvider>();
   const { deps } = options;
@@ -25,8 +33,7 @@ export async function sitesRoutes(instance: FastifyInstance, options: { deps: Fa
     const principal = principalOf(request);
     let pmsType: string | undefined;
     if (query.practiceManagementName !== undefined) {
-      pmsType = resolvePmsType(query.practiceManagementName);
-      if (pmsType === undefined) throw new AppError('bad_request', 'practiceManagementName is not a known practice management system');
+      pmsType = knownPmsType(query.practiceManagementName);
       assertOnboarded(principal, pmsType);
     }
     // Without a PMS type, sites of types the integrator is not onboarded for are left out rather than refused.
@@ -36,33 +43,58 @@ export async function sitesRoutes(instance: FastifyInstance, options: { deps: Fa
     return { sites: sites.map(toHttpSite) };
   });
 
-  app.post('/pair-site', {
+  app.get('/sites/:siteId', {
     schema: {
-      summary: 'Pair with the site whose PMS issued this pairing code',
-      description: 'The practice reads a pairing code from its PMS and gives it to the integrator. The code identifies the site; only its hash travels beyond the facade.',
+      summary: 'Get site status',
+      description: 'The site with its availability and status: the call to make before querying it.',
       tags: ['sites'],
       security: SUBSCRIPTION_KEY_SECURITY,
-      body: PairSiteBody,
-      response: { 200: PairSiteResponse, ...errorResponses(400, 401, 403, 404, 429, 503, 504) },
+      params: SiteParams,
+      response: { 200: SiteForIntegrator, ...errorResponses(401, 403, 404, 429, 503, 504) },
     },
-  }, async (request): Promise<PairSiteResponse> => {
-    const { pairingCode } = request.body;
-    const principal = principalOf(request);
-    if (!deps.directory.pair) throw new AppError('not_found', 'pairing is not available');
-    const codeHash = createHash('sha256').update(pairingCode.trim().toUpperCase()).digest('hex');
-    // The registry refuses (and records nothing) for a PMS type the integrator is not onboarded for.
-    const site = await deps.directory.pair(principal.integratorId, codeHash, principal.pmsTypes ? [...principal.pmsTypes] : undefined);
-    // An unknown code and a site of a PMS type the integrator is not onboarded for look different on purpose:
-    // the first says nothing about which codes exist.
-    if (!site || site.status === 'removed' || site.status === 'uninstalled') throw new AppError('not_found', 'no site issued this pairing code');
-    assertOnboarded(principal, site.pmsType);
-    request.log.info({ siteId: site.haloGuid }, 'site paired');
-    return { site: toHttpSite(site) };
+  }, async (request): Promise<SiteForIntegrator> => {
+    const { siteId } = request.params;
+    const site = Guid.safeParse(siteId).success ? await deps.directory.get(siteId) : null;
+    if (!site || site.status === 'removed' || site.status === 'uninstalled') throw new AppError('site_not_found', 'site not found');
+    assertOnboarded(principalOf(request), site.pmsType);
+    return toHttpSite(site);
   });
+
+  const pair = async (request: FastifyRequest<{ Querystring: PairSiteQuery }>): Promise<SiteForIntegrator> => {
+    const { practiceManagementSiteId, practiceManagementName, pairingCode } = request.query;
+    const principal = principalOf(request);
+    const pmsType = knownPmsType(practiceManagementName);
+    assertOnboarded(principal, pmsType);
+    if (!deps.directory.pair) throw new AppError('not_found', 'pairing is not available');
+    // The code only where the PMS profile issues codes (PAIRING_CODE_PMS_TYPES); the registry checks it too.
+    if (pairingCode === undefined && PAIRING_CODE_PMS_TYPES.includes(pmsType)) throw new AppError('bad_request', 'pairingCode is required for this practice management system');
+    const codeHash = pairingCode === undefined ? undefined : createHash('sha256').update(pairingCode.trim().toUpperCase()).digest('hex');
+    // The registry records nothing for a code of another practice, or a PMS type the integrator is not onboarded for.
+    const practice = { pmsType, pmsId: practiceManagementSiteId, ...(codeHash !== undefined ? { codeHash } : {}) };
+    const site = await deps.directory.pair(principal.integratorId, practice, principal.pmsTypes ? [...principal.pmsTypes] : undefined);
+    // An unknown code, or one of another practice, says nothing about which codes exist.
+    if (!site || site.status === 'removed' || site.status === 'uninstalled') {
+      throw new AppError('not_found', codeHash === undefined ? 'no site of this PMS ID' : 'no site of this PMS ID issued this pairing code');
+    }
+    request.log.info({ siteId: site.haloGuid }, 'site paired');
+    return toHttpSite(site);
+  };
+  const pairSchema = (summary: string, deprecated: boolean) => ({
+    summary,
+    description: PAIR_DESCRIPTION,
+    tags: ['sites'],
+    deprecated,
+    security: SUBSCRIPTION_KEY_SECURITY,
+    querystring: PairSiteQuery,
+    response: { 200: SiteForIntegrator, ...errorResponses(400, 401, 403, 404, 429, 503, 504) },
+  });
+  app.post('/pair-site', { schema: pairSchema('Pair with a site', false) }, pair);
+  app.post('/pairSite', { schema: pairSchema('Pair with a site (deprecated: use /integrator/pair-site)', true) }, pair);
 }
 
-/** Body of `POST /integrator/pair-site`. */
-export const PairSiteBody = z.object({ pairingCode: z.string().min(4).max(64) }).strict();
-export type PairSiteBody = z.infer<typeof PairSiteBody>;
-export const PairSiteResponse = z.object({ site: HttpSite });
-export type PairSiteResponse = z.infer<typeof PairSiteResponse>;
+/** Our PMS type code of a practiceManagementName (Halo's names, our display names and codes); 400 when unknown. */
+function knownPmsType(name: string): string {
+  const pmsType = resolvePmsType(name);
+  if (pmsType === undefined) throw new AppError('bad_request', 'practiceManagementName is not a known practice management system');
+  return pmsType;
+}
