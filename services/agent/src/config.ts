@@ -100,9 +100,10 @@ export function connectorConfig(entry: DatabaseEntry): DatabaseConfig {
 export const AgentConfig = z.object({
   env: Environment.default('production'),
   stateDir: z.string().min(1),
-  /** The hub's leafnode URLs, e.g. nats-leaf://hub.example:7422. */
-  hubLeafUrls: z.array(z.string().regex(/^(nats-leaf|tls|nats):\/\/\S+$/, 'must be a nats-leaf:// or tls:// URL')).min(1),
-  version: z.string().max(64).default('0.1.0'),
+  /** The hub's leafnode URLs, e.g. nats-leaf://hub.example:7422; with enrolment, default the ones its answer gave. */
+  hubLeafUrls: z.array(z.string().regex(/^(nats-leaf|tls|nats):\/\/\S+$/, 'must be a nats-leaf:// or tls:// URL')).min(1).optional(),
+  /** Reported to the registry instead of the build's version (tests); default the version of this build. */
+  version: z.string().max(64).optional(),
   heartbeatSeconds: z.number().min(0.1).max(300).default(10),
   /** Longest an immediate / async query may wait for a slot, whatever the request asks. */
   maxImmediateTimeInQueueSeconds: z.number().positive().max(60).default(60),
@@ -117,10 +118,10 @@ export const AgentConfig = z.object({
    * with the one-time `token` support issued; `caFile` verifies the facade's HTTPS certificate.
    */
   enrolment: z.object({ url: z.string().url(), token: z.string().min(1), caFile: z.string().min(1).optional() }).strict().optional(),
-  /** CA of the hub's leafnode TLS certificate; default enrolment.caFile. */
+  /** CA of the hub's leafnode TLS certificate; default the enrolment answer's, else enrolment.caFile. */
   hubCaFile: z.string().min(1).optional(),
-}).strict().refine((c) => !c.enrolment || c.hubCaFile !== undefined || c.enrolment.caFile !== undefined, {
-  message: 'with enrolment, give hubCaFile (or enrolment.caFile) so the leaf verifies the hub', path: ['hubCaFile'],
+}).strict().refine((c) => c.enrolment !== undefined || c.hubLeafUrls !== undefined, {
+  message: 'give hubLeafUrls, or enrolment (whose answer names the hub)', path: ['hubLeafUrls'],
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
 export type AgentConfigInput = z.input<typeof AgentConfig>;

@@ -179,6 +179,9 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       // Revocation: account JWT updates signed with the operator signing key, pushed by a SYS user.
       HALO_SYS_CREDS: setup.sysCreds.claims,
       HALO_OPERATOR_SIGNING_KEY_FILE: setup.operator.signingSeedFile,
+      // What an installed link learns at enrolment: where the hub's leafnode port is and the CA of its certificate.
+      HALO_HUB_LEAF_URLS: hub.leafUrl,
+      HALO_HUB_CA_FILE: caFile,
     });
     // Async queries: the worker creates the work queue and result store (the facade would too, if first).
     await run('worker', 'services/worker/src/main.ts', 'worker ready', {

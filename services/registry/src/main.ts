@@ -26,6 +26,9 @@ const config = loadConfig(z.object({
   HALO_SYS_CREDS: z.string().min(1).optional(),
   HALO_OPERATOR_SIGNING_KEY_FILE: z.string().min(1).optional(),
   HALO_REVOCATION_SKEW_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** Given to every enrolling link: the hub's leafnode URLs (comma-separated) and the CA file of their certificate. */
+  HALO_HUB_LEAF_URLS: List.optional(),
+  HALO_HUB_CA_FILE: z.string().min(1).optional(),
 }));
 const log = createLogger({ name: 'registry', level: config.HALO_LOG_LEVEL });
 const seed = (file: string) => keyFromSeed(readFileSync(file, 'utf8'));
@@ -51,6 +54,9 @@ await runService({
         accountPublicKey: config.HALO_ACCOUNT_PUBLIC_KEY,
         linkSigningKey: seed(config.HALO_LINK_SIGNING_KEY_FILE),
         clockSkewSeconds: config.HALO_REVOCATION_SKEW_SECONDS,
+        ...(config.HALO_HUB_LEAF_URLS ? {
+          hub: { leafUrls: config.HALO_HUB_LEAF_URLS, ...(config.HALO_HUB_CA_FILE ? { caPem: readFileSync(config.HALO_HUB_CA_FILE, 'utf8') } : {}) },
+        } : {}),
         ...(sysNc && config.HALO_OPERATOR_SIGNING_KEY_FILE ? { revocation: { sysNc, operatorSigningKey: seed(config.HALO_OPERATOR_SIGNING_KEY_FILE) } } : {}),
       };
     }
