@@ -118,6 +118,8 @@ export const AgentConfig = z.object({
    * with the one-time `token` support issued; `caFile` verifies the facade's HTTPS certificate.
    */
   enrolment: z.object({ url: z.string().url(), token: z.string().min(1), caFile: z.string().min(1).optional() }).strict().optional(),
+  /** Auto-update (`halo-link update`, run by the update timer): the signed release manifest's URL. */
+  update: z.object({ manifestUrl: z.string().url(), caFile: z.string().min(1).optional() }).strict().optional(),
   /** CA of the hub's leafnode TLS certificate; default the enrolment answer's, else enrolment.caFile. */
   hubCaFile: z.string().min(1).optional(),
 }).strict().refine((c) => c.enrolment !== undefined || c.hubLeafUrls !== undefined, {

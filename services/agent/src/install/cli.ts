@@ -1,0 +1,109 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Environment } from '@halo/contracts';
+import { CREDS_FILE } from '../enrolment.ts';
+import { runAgent } from '../run-agent.ts';
+import { runDoctor } from './doctor.ts';
+import { install, InstallError, parseDatabaseFlag, readDatabasesFile, removeInstall } from './install.ts';
+import { installLayout } from './layout.ts';
+import { installStatus } from './status.ts';
+
+const USAGE = `usage:
+  halo-link install --enrol-url URL --token TOKEN (--databases FILE | --database key=value,... ...)
+                    [--ca-file FILE] [--env production|staging] [--update-url URL] [--root DIR]
+  halo-link uninstall [--purge] [--root DIR]
+  halo-link status [--json] [--root DIR]
+  halo-link doctor [--json] [--root DIR]
+  halo-link run [--config FILE]
+  halo-link --version`;
+
+const os = () => (process.platform === 'win32' ? 'win32' : 'linux');
+const layoutFor = (root: string | undefined) => installLayout(os(), root ?? '', { programFiles: process.env.ProgramFiles, programData: process.env.ProgramData });
+
+/** Runs one command of the executable; resolves to its exit code (0 ok, 1 failed, 2 bad usage). */
+export async function runCli(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'install': return installCommand(rest);
+      case 'uninstall': return await uninstallCommand(rest);
+      case 'status': {
+        const { values } = parseArgs({ args: rest, options: { root: { type: 'string' }, json: { type: 'boolean' } } });
+        const status = installStatus(layoutFor(values.root));
+        console.log(values.json ? JSON.stringify(status, null, 2) : Object.entries(status).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join('\n'));
+        return 0;
+      }
+      case 'doctor': {
+        const { values } = parseArgs({ args: rest, options: { root: { type: 'string' }, json: { type: 'boolean' } } });
+        const checks = await runDoctor(layoutFor(values.root));
+        if (values.json) console.log(JSON.stringify(checks, null, 2));
+        else for (const c of checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}`);
+        return checks.every((c) => c.ok) ? 0 : 1;
+      }
+      case 'run':
+      case undefined: {
+        const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
+        const configFile = values.config ?? process.env.HALO_AGENT_CONFIG ?? layoutFor(undefined).configFile;
+        const level = process.env.HALO_LOG_LEVEL;
+        await runAgent({ configFile, logLevel: level === 'debug' || level === 'trace' || level === 'warn' || level === 'error' ? level : 'info' });
+        return 0;
+      }
+      default:
+        console.error(`halo-link: unknown command ${command}\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof InstallError) {
+      console.error(`halo-link ${command}: ${err.message}`);
+      return err.exitCode;
+    }
+    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
+      console.error(`halo-link ${command}: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+function installCommand(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'enrol-url': { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, env: { type: 'string', default: 'production' },
+      databases: { type: 'string' }, database: { type: 'string', multiple: true }, 'update-url': { type: 'string' }, root: { type: 'string' },
+    },
+  });
+  const missing = (['enrol-url', 'token'] as const).filter((k) => values[k] === undefined);
+  if (missing.length > 0) throw new InstallError(`missing ${missing.map((k) => `--${k}`).join(', ')}\n${USAGE}`, { exitCode: 2 });
+  const env = Environment.safeParse(values.env);
+  if (!env.success) throw new InstallError(`--env ${values.env}: must be ${Environment.options.join(' or ')}`, { exitCode: 2 });
+  const databases = [...(values.databases ? readDatabasesFile(values.databases) : []), ...(values.database ?? []).map(parseDatabaseFlag)];
+  if (databases.length === 0) throw new InstallError('give the databases: --databases FILE or --database key=value,...', { exitCode: 2 });
+  const result = install({
+    enrolUrl: values['enrol-url']!, token: values.token!, caFile: values['ca-file'], env: env.data, databases,
+    updateUrl: values['update-url'], root: values.root,
+  });
+  console.log(`installed Halo Link ${result.version} in ${result.layout.programDir}`);
+  console.log(`config: ${result.layout.configFile} (0600)  state: ${result.layout.stateDir}  logs: ${result.layout.logs}`);
+  if (result.started) console.log('service halo-link enabled and started');
+  else console.log(`the service runs:\n${result.commandLine}`);
+  return 0;
+}
+
+async function uninstallCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { purge: { type: 'boolean', default: false }, root: { type: 'string' } } });
+  const layout = layoutFor(values.root);
+  // The registry marks this link's sites uninstalled first; an unreachable hub does not block removing the files.
+  if (!existsSync(join(layout.stateDir, CREDS_FILE))) {
+    console.log('this link never enrolled: nothing to unregister');
+  } else try {
+    await runAgent({ configFile: layout.configFile, logLevel: 'warn', uninstall: true });
+    console.log('unregistered: the registry shows this link\'s sites as uninstalled');
+  } catch (err) {
+    console.error(`could not unregister (${err instanceof Error ? err.message : String(err)}); removing the installation anyway`);
+  }
+  const removed = removeInstall(layout, { purge: values.purge, root: values.root !== undefined });
+  console.log(removed.length > 0 ? `removed:\n  ${removed.join('\n  ')}` : 'nothing was installed');
+  return 0;
+}
