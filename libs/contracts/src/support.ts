@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Availability, SiteView } from './registry.ts';
+import { Availability, SiteView, UpdateStatus } from './registry.ts';
 import { Environment, Guid, PmsId, PmsType } from './identifiers.ts';
 
 /** Support user ids name a person or tool in the audit trail; they are never secret. */
@@ -22,6 +22,7 @@ export const SupportLink = z.object({
   clockDrift: z.boolean(),
   load: z.object({ inFlight: z.number().int().nonnegative(), queued: z.number().int().nonnegative() }).optional(),
   uninstalledAt: z.string().optional(),
+  updateStatus: UpdateStatus.optional(),
 });
 export type SupportLink = z.infer<typeof SupportLink>;
 

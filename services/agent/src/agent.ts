@@ -13,6 +13,7 @@ import type { FingerprintSource } from './fingerprint.ts';
 import { StateDirectory } from './state.ts';
 import { EnrolmentError, ensureLinkCredentials, type LinkCredentials } from './enrolment.ts';
 import { agentVersion } from './version.ts';
+import { readUpdateStatus, writeHealth } from './update/health.ts';
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -194,10 +195,18 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     const load = () => sites.reduce((acc, s) => ({ inFlight: acc.inFlight + s.load.inFlight, queued: acc.queued + s.load.queued }), { inFlight: 0, queued: 0 });
     const beat = (stopping = false) => {
       if (nc.isClosed()) return;
-      const hb: Heartbeat = { linkGuid, version, sites: sites.map((s) => s.haloGuid), load: load(), clock: Date.now(), ...(stopping ? { stopping } : {}) };
+      const updateStatus = readUpdateStatus(config.stateDir);
+      const hb: Heartbeat = {
+        linkGuid, version, sites: sites.map((s) => s.haloGuid), load: load(), clock: Date.now(),
+        ...(stopping ? { stopping } : {}), ...(updateStatus ? { updateStatus } : {}),
+      };
       nc.publish(subjects.heartbeat(linkGuid), encodeJson(hb));
     };
     const timer = setInterval(beat, config.heartbeatSeconds * 1000);
+    // Registered through leaf and hub, first heartbeat out: the proof of health an updater commits a version on.
+    beat();
+    await nc.flush();
+    writeHealth(config.stateDir, version);
     closers.push(async () => clearInterval(timer));
     // The last heartbeat says so: the registry shows the link offline at once instead of after the online window.
     closers.push(async () => {

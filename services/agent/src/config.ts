@@ -119,7 +119,12 @@ export const AgentConfig = z.object({
    */
   enrolment: z.object({ url: z.string().url(), token: z.string().min(1), caFile: z.string().min(1).optional() }).strict().optional(),
   /** Auto-update (`halo-link update`, run by the update timer): the signed release manifest's URL. */
-  update: z.object({ manifestUrl: z.string().url(), caFile: z.string().min(1).optional() }).strict().optional(),
+  update: z.object({
+    manifestUrl: z.string().url(),
+    caFile: z.string().min(1).optional(),
+    /** How long a new version has to register and send its first heartbeat before it is rolled back. */
+    healthTimeoutSeconds: z.number().min(5).max(3_600).default(120),
+  }).strict().optional(),
   /** CA of the hub's leafnode TLS certificate; default the enrolment answer's, else enrolment.caFile. */
   hubCaFile: z.string().min(1).optional(),
 }).strict().refine((c) => c.enrolment !== undefined || c.hubLeafUrls !== undefined, {

@@ -1,12 +1,16 @@
+import { execFileSync } from 'node:child_process';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Environment } from '@halo/contracts';
+import { loadAgentConfig } from '../config.ts';
 import { CREDS_FILE } from '../enrolment.ts';
+import { runUpdate } from '../update/updater.ts';
 import { runAgent } from '../run-agent.ts';
 import { runDoctor } from './doctor.ts';
 import { install, InstallError, parseDatabaseFlag, readDatabasesFile, removeInstall } from './install.ts';
-import { installLayout } from './layout.ts';
+import { installLayout, SERVICE_NAME } from './layout.ts';
 import { installStatus } from './status.ts';
 
 const USAGE = `usage:
@@ -15,6 +19,7 @@ const USAGE = `usage:
   halo-link uninstall [--purge] [--root DIR]
   halo-link status [--json] [--root DIR]
   halo-link doctor [--json] [--root DIR]
+  halo-link update               (the update timer's job: one signed-update check)
   halo-link run [--config FILE]
   halo-link --version`;
 
@@ -41,6 +46,7 @@ export async function runCli(argv: string[]): Promise<number> {
         else for (const c of checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.check}: ${c.detail}`);
         return checks.every((c) => c.ok) ? 0 : 1;
       }
+      case 'update': return await updateCommand(rest);
       case 'run':
       case undefined: {
         const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
@@ -106,4 +112,41 @@ async function uninstallCommand(args: string[]): Promise<number> {
   const removed = removeInstall(layout, { purge: values.purge, root: values.root !== undefined });
   console.log(removed.length > 0 ? `removed:\n  ${removed.join('\n  ')}` : 'nothing was installed');
   return 0;
+}
+
+async function updateCommand(args: string[]): Promise<number> {
+  parseArgs({ args, options: {} });
+  const layout = layoutFor(undefined);
+  const config = loadAgentConfig(layout.configFile);
+  if (!config.update) {
+    console.log('no update URL in the config (install --update-url): automatic updates are off');
+    return 0;
+  }
+  const rootKey = builtInRootKey();
+  if (!rootKey) throw new InstallError('this build carries no update root key (build:agent --update-root-key): it cannot verify releases');
+  if (!existsSync('/run/systemd/system')) throw new InstallError('systemd is not running: the updater restarts the halo-link service through it');
+  const systemctl = (...a: string[]) => execFileSync('systemctl', a, { stdio: 'ignore' });
+  const status = await runUpdate({
+    layout, manifestUrl: config.update.manifestUrl, caFile: config.update.caFile, rootKey,
+    platform: `${process.platform}-${process.arch}`, healthTimeoutMs: config.update.healthTimeoutSeconds * 1000,
+    restart: async () => {
+      systemctl('restart', `${SERVICE_NAME}.service`);
+    },
+    isRunning: () => {
+      try {
+        systemctl('is-active', '--quiet', `${SERVICE_NAME}.service`);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  });
+  console.log(JSON.stringify(status));
+  return status.state === 'refused' || status.state === 'failed' ? 1 : 0;
+}
+
+/** The release root public key (PEM) the build embedded, if any. */
+function builtInRootKey(): KeyObject | null {
+  const pem = (globalThis as { HALO_LINK_UPDATE_ROOT_KEY?: unknown }).HALO_LINK_UPDATE_ROOT_KEY;
+  return typeof pem === 'string' ? createPublicKey(pem) : null;
 }
