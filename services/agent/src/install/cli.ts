@@ -17,6 +17,7 @@ const USAGE = `usage:
   halo-link install --enrol-url URL --token TOKEN (--databases FILE | --database key=value,... ...)
                     [--ca-file FILE] [--env production|staging] [--update-url URL] [--root DIR]
   halo-link uninstall [--purge] [--root DIR]
+  (Windows: the MSI runs install --msi / uninstall --msi; it places the program and the service itself)
   halo-link status [--json] [--root DIR]
   halo-link doctor [--json] [--root DIR]
   halo-link update               (the update timer's job: one signed-update check)
@@ -78,6 +79,7 @@ function installCommand(args: string[]): number {
     options: {
       'enrol-url': { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, env: { type: 'string', default: 'production' },
       databases: { type: 'string' }, database: { type: 'string', multiple: true }, 'update-url': { type: 'string' }, root: { type: 'string' },
+      msi: { type: 'boolean', default: false },
     },
   });
   const missing = (['enrol-url', 'token'] as const).filter((k) => values[k] === undefined);
@@ -88,17 +90,18 @@ function installCommand(args: string[]): number {
   if (databases.length === 0) throw new InstallError('give the databases: --databases FILE or --database key=value,...', { exitCode: 2 });
   const result = install({
     enrolUrl: values['enrol-url']!, token: values.token!, caFile: values['ca-file'], env: env.data, databases,
-    updateUrl: values['update-url'], root: values.root,
+    updateUrl: values['update-url'], root: values.root, msi: values.msi,
   });
   console.log(`installed Halo Link ${result.version} in ${result.layout.programDir}`);
   console.log(`config: ${result.layout.configFile} (0600)  state: ${result.layout.stateDir}  logs: ${result.layout.logs}`);
-  if (result.started) console.log('service halo-link enabled and started');
+  if (values.msi) console.log('config written; the MSI starts the service');
+  else if (result.started) console.log('service halo-link enabled and started');
   else console.log(`the service runs:\n${result.commandLine}`);
   return 0;
 }
 
 async function uninstallCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { purge: { type: 'boolean', default: false }, root: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { purge: { type: 'boolean', default: false }, root: { type: 'string' }, msi: { type: 'boolean', default: false } } });
   const layout = layoutFor(values.root);
   // The registry marks this link's sites uninstalled first; an unreachable hub does not block removing the files.
   if (!existsSync(join(layout.stateDir, CREDS_FILE))) {
@@ -109,7 +112,7 @@ async function uninstallCommand(args: string[]): Promise<number> {
   } catch (err) {
     console.error(`could not unregister (${err instanceof Error ? err.message : String(err)}); removing the installation anyway`);
   }
-  const removed = removeInstall(layout, { purge: values.purge, root: values.root !== undefined });
+  const removed = removeInstall(layout, { purge: values.purge, root: values.root !== undefined, msi: values.msi });
   console.log(removed.length > 0 ? `removed:\n  ${removed.join('\n  ')}` : 'nothing was installed');
   return 0;
 }

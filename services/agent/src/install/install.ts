@@ -32,6 +32,8 @@ export interface InstallRequest {
   root?: string | undefined;
   /** The folder holding the executable, nats-server and the SQLite module; default the running executable's. */
   from?: string;
+  /** Run by the Windows MSI, which places the program and installs the service itself: config and state only. */
+  msi?: boolean;
 }
 
 export interface InstallResult {
@@ -92,8 +94,11 @@ export function install(request: InstallRequest): InstallResult {
   const root = request.root === undefined ? '' : resolve(request.root);
   const layout = installLayout(os, root, { programFiles: process.env.ProgramFiles, programData: process.env.ProgramData });
   const real = installLayout(os, '', { programFiles: process.env.ProgramFiles, programData: process.env.ProgramData });
+  if (os === 'win32' && !request.msi) {
+    throw new InstallError('on Windows, install with the MSI: msiexec /i halo-link-x64.msi /qn ENROLURL=... ENROLTOKEN=... DATABASESFILE=...', { exitCode: 2 });
+  }
   const from = request.from ?? (isSea() ? dirname(process.execPath) : undefined);
-  if (!from) throw new InstallError('install runs from the built executable (npm run build:agent makes dist/halo-link-<os>-x64/)', { exitCode: 2 });
+  if (!from && !request.msi) throw new InstallError('install runs from the built executable (npm run build:agent makes dist/halo-link-<os>-x64/)', { exitCode: 2 });
   if (!/^https?:\/\//.test(request.enrolUrl) || !URL.canParse(request.enrolUrl)) throw new InstallError(`--enrol-url ${request.enrolUrl} is not an http(s) URL`, { exitCode: 2 });
   if (!EnrolmentToken.safeParse(request.token).success) throw new InstallError('--token is not an enrolment token (ask support for one: POST /support/enrolment-tokens)', { exitCode: 2 });
   const caPem = request.caFile === undefined ? undefined : readPem(request.caFile);
@@ -111,15 +116,17 @@ export function install(request: InstallRequest): InstallResult {
   }
 
   const version = agentVersion();
-  placeProgram(from, layout, version, PROGRAM_FILES[os]);
+  if (from && !request.msi) placeProgram(from, layout, version, PROGRAM_FILES[os]);
   mkdirSync(layout.configDir, { recursive: true, mode: 0o755 });
   if (caPem) writeFileAtomic(enrolCa, caPem, 0o644);
   writeFileAtomic(layout.configFile, `${JSON.stringify(config, null, 2)}\n`, 0o600);
+  // Windows ignores the mode: the token's file is closed to all but SYSTEM and Administrators by its ACL.
+  if (os === 'win32' && !root) execFileSync('icacls', [layout.configFile, '/inheritance:r', '/grant:r', '*S-1-5-18:F', '*S-1-5-32-544:F'], { stdio: 'ignore' });
   mkdirSync(layout.stateDir, { recursive: true, mode: 0o700 });
   chmodSync(layout.stateDir, 0o700);
 
   let started = false;
-  if (os === 'linux') {
+  if (os === 'linux' && !request.msi) {
     mkdirSync(layout.unitDir, { recursive: true });
     for (const [name, text] of Object.entries(systemdUnits(real))) writeFileSync(join(layout.unitDir, name), text, { mode: 0o644 });
     mkdirSync(dirname(layout.sysusersFile), { recursive: true });
@@ -133,7 +140,8 @@ export function install(request: InstallRequest): InstallResult {
       started = true;
     }
   }
-  return { layout, version, commandLine: `${layout.executable} run --config ${layout.configFile}`, started };
+  const executable = request.msi ? join(dirname(process.execPath), os === 'win32' ? 'halo-link.exe' : 'halo-link') : layout.executable;
+  return { layout, version, commandLine: `${executable} run --config ${layout.configFile}`, started: request.msi === true };
 }
 
 function readPem(path: string): string {
@@ -186,8 +194,11 @@ export function currentVersion(layout: InstallLayout): string | null {
   }
 }
 
-/** Removes the units and the program; with `purge` also config and state. Stops the service where systemd runs. */
-export function removeInstall(layout: InstallLayout, options: { purge: boolean; root: boolean }): string[] {
+/**
+ * Removes the units and the program (unless the MSI removes it); with `purge` also config and state. Stops the
+ * service where systemd runs.
+ */
+export function removeInstall(layout: InstallLayout, options: { purge: boolean; root: boolean; msi?: boolean }): string[] {
   const removed: string[] = [];
   if (layout.os === 'linux') {
     if (!options.root && systemdRuns()) {
@@ -207,7 +218,7 @@ export function removeInstall(layout: InstallLayout, options: { purge: boolean; 
     rmSync(path, { recursive: true, force: true });
     removed.push(path);
   };
-  remove(layout.programDir);
+  if (!options.msi) remove(layout.programDir);
   if (options.purge) {
     remove(layout.configDir);
     remove(layout.stateDir);
