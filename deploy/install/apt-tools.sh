@@ -3,6 +3,9 @@
 # root (CI runs as root) and apt. Usage: apt-tools.sh <command>:<package> ...
 #   tsql:freetds-bin  FreeTDS, the independent TDS client the SQL Server wire tests cross-check the responder with
 #   curl:curl         the ordinary HTTP client the streaming tests read a cut NDJSON body with (it must exit 18)
+#   wixl:msitools, msiinfo:msitools  build the Windows MSI and read its tables back (test/installer/msi.test.ts)
+#   osslsigncode:osslsigncode        Authenticode-signs and verifies the Windows exe and MSI
+#   systemd-analyze:systemd          checks the agent's units with `systemd-analyze verify --root`
 set -euo pipefail
 missing=()
 for pair in "$@"; do

@@ -141,7 +141,7 @@ export function install(request: InstallRequest): InstallResult {
     }
   }
   const executable = request.msi ? join(dirname(process.execPath), os === 'win32' ? 'halo-link.exe' : 'halo-link') : layout.executable;
-  return { layout, version, commandLine: `${executable} run --config ${layout.configFile}`, started: request.msi === true };
+  return { layout, version, commandLine: `${executable} run --config ${layout.configFile}`, started };
 }
 
 function readPem(path: string): string {
