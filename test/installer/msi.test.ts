@@ -92,7 +92,8 @@ test('the MSI holds the service, the silent-install properties and a major upgra
     const tampered = join(work, 'tampered.msi');
     copyFileSync(msi, tampered);
     const bytes = readFileSync(tampered);
-    bytes[bytes.length >> 1] ^= 0xff;
+    const middle = bytes.length >> 1;
+    bytes.writeUInt8(bytes.readUInt8(middle) ^ 0xff, middle);
     writeFileSync(tampered, bytes);
     assert.notEqual(spawnSync('osslsigncode', ['verify', '-CAfile', cert, '-in', tampered]).status, 0);
     assert.ok(existsSync(msi));
