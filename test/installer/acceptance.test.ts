@@ -5,7 +5,8 @@
 // GET /integrator/sites and answers a query. Then status, doctor, and uninstall --purge.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { createSampleDatabase } from '@halo/sample-practice';
 import { agentBuild } from './agent-build.ts';
 
 const PMS_ID = 'SAMPLE-INSTALL-1';
+const execFileAsync = promisify(execFile);
 
 test('a practice installs the built agent with URL, token, CA and databases; its site answers through the demo', async (t) => {
   const dist = agentBuild();
@@ -54,9 +56,10 @@ test('a practice installs the built agent with URL, token, CA and databases; its
   mkdirSync(noNode);
   const env = { PATH: noNode, HOME: work, LANG: 'C.UTF-8' };
   const root = join(work, 'root');
-  const halo = (...args: string[]) => execFileSync(join(program, 'halo-link'), args, { env, cwd: work, encoding: 'utf8' });
+  // Asynchronous: the demo's services log into pipes this process must keep draining while a command runs.
+  const halo = async (...args: string[]) => (await execFileAsync(join(program, 'halo-link'), args, { env, cwd: work, encoding: 'utf8' })).stdout;
 
-  const printed = halo('install', '--root', root, '--enrol-url', demo.facadeUrl, '--token', token.body.token, '--ca-file', demo.caFile, '--databases', databasesFile);
+  const printed = await halo('install', '--root', root, '--enrol-url', demo.facadeUrl, '--token', token.body.token, '--ca-file', demo.caFile, '--databases', databasesFile);
   const commandLine = printed.trim().split('\n').at(-1)!;
   assert.match(commandLine, /\/opt\/halo-link\/current\/halo-link run --config .*\/etc\/halo-link\/config\.json$/);
   const configFile = join(root, 'etc', 'halo-link', 'config.json');
@@ -67,6 +70,9 @@ test('a practice installs the built agent with URL, token, CA and databases; its
   assert.equal(config.databases[0].path, join(practice, 'practice.db'));
 
   await t.test('the printed command line serves the site: it is listed and answers a query', async () => {
+    // An outcome the updater left (a release rolled back): the agent reports it in its heartbeats.
+    const updateStatus = { state: 'rolled-back', version: '0.1.0', failedVersion: '0.2.0', code: 'unhealthy', badVersions: ['0.2.0'], at: '2026-01-02T03:04:05.000Z' };
+    writeFileSync(join(root, 'var/lib/halo-link/update-status.json'), JSON.stringify(updateStatus));
     const [exe, ...args] = commandLine.split(' ');
     const agent: ChildProcess = spawn(exe!, args, { env, cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -90,18 +96,31 @@ test('a practice installs the built agent with URL, token, CA and databases; its
     assert.ok(query.body.result.records.length > 0);
 
     // The build's version reaches support through registration and heartbeats.
-    const version = halo('--version').trim().replace(/^halo-link /, '');
+    const version = (await halo('--version')).trim().replace(/^halo-link /, '');
     assert.match(version, /^0\.1\.0\+[0-9a-f]{10}/);
     const practices = await call(`/support/practices?pmsId=${PMS_ID}`, { headers: support });
     const link = practices.body.links.find((l: any) => l.sites.includes(sites[0].id));
     assert.equal(link.version, version);
+    // Proof of health for the updater: registered, first heartbeat out, by this version.
+    assert.equal(JSON.parse(readFileSync(join(root, 'var/lib/halo-link/health.json'), 'utf8')).version, version);
+    // updateStatus reaches support through heartbeats: the API and the support CLI.
+    for (let i = 0; i < 100 && !link.updateStatus; i++) {
+      await sleep(100);
+      Object.assign(link, (await call(`/support/practices?pmsId=${PMS_ID}`, { headers: support })).body.links.find((l: any) => l.linkGuid === link.linkGuid));
+    }
+    assert.deepEqual(link.updateStatus, updateStatus);
+    // Not execFileSync: the demo's services log into pipes this process must keep draining.
+    const cli = await execFileAsync(process.execPath, [join(projectRoot(), 'services/support-cli/src/main.ts'), 'list', '--pms-id', PMS_ID], {
+      encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: demo.caFile, HALO_SUPPORT_URL: demo.facadeUrl, HALO_SUPPORT_KEY: demo.supportKey! },
+    });
+    assert.match(cli.stdout, /update ROLLED-BACK 0\.2\.0 \(unhealthy\) at 2026-01-02T03:04:05\.000Z/);
 
-    const status = JSON.parse(halo('status', '--json', '--root', root));
+    const status = JSON.parse(await halo('status', '--json', '--root', root));
     assert.equal(status.version, version);
     assert.equal(status.enrolled, true);
     assert.deepEqual(status.databases, ['practice (sqlite, sample)']);
     assert.ok(!JSON.stringify(status).includes(token.body.token), 'status never shows the token');
-    const doctor = JSON.parse(halo('doctor', '--json', '--root', root)) as Array<{ check: string; ok: boolean; detail: string }>;
+    const doctor = JSON.parse(await halo('doctor', '--json', '--root', root)) as Array<{ check: string; ok: boolean; detail: string }>;
     assert.deepEqual(doctor.filter((c) => !c.ok), [], JSON.stringify(doctor));
     assert.deepEqual(doctor.map((c) => c.check), ['config', 'database practice', 'database practice read-only', 'database practice integration', 'hub', 'clock', 'credentials']);
 
@@ -110,7 +129,7 @@ test('a practice installs the built agent with URL, token, CA and databases; its
   });
 
   await t.test('uninstall --purge unregisters the link and removes program, units, config and state', async () => {
-    const out = halo('uninstall', '--purge', '--root', root);
+    const out = await halo('uninstall', '--purge', '--root', root);
     assert.match(out, /unregistered/);
     for (const path of ['opt/halo-link', 'etc/halo-link', 'var/lib/halo-link', 'etc/systemd/system/halo-link.service']) {
       assert.ok(!existsSync(join(root, path)), `${path} removed`);

@@ -68,6 +68,14 @@ test('install --root writes the program side by side, a 0600 config, the state f
     assert.match(broken.stderr, /halo-link\.service: Command \/opt\/halo-link\/current\/halo-link is not executable/);
   });
 
+  await t.test('a token that starts with a dash (base64url) is taken as the value of --token', () => {
+    const root = join(work, 'dash');
+    const token = `-${'b'.repeat(42)}`;
+    const run = halo('install', '--root', root, '--enrol-url', 'https://hub.example/', '--token', token, '--databases', 'dbs.json');
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(JSON.parse(readFileSync(join(root, 'etc/halo-link/config.json'), 'utf8')).enrolment.token, token);
+  });
+
   await t.test('--database key=value,... entries', () => {
     const root = join(work, 'flags');
     const run = halo('install', '--root', root, ...base, '--database', 'name=a,engine=sqlite,path=/srv/a.db,profile=sample,maxConcurrency=2', '--database', 'name=b,engine=sqlite,path=b.db,profile=sample');

@@ -73,9 +73,28 @@ export async function runCli(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * `--name value` as `--name=value` for options that take a value: an enrolment token is base64url and may start
+ * with `-`, which parseArgs would otherwise take for an option.
+ */
+function withValuesJoined(args: string[], valued: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    if (valued.includes(arg) && next !== undefined) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 function installCommand(args: string[]): number {
   const { values } = parseArgs({
-    args,
+    args: withValuesJoined(args, ['--token', '--enrol-url', '--ca-file', '--env', '--databases', '--database', '--update-url', '--root']),
     options: {
       'enrol-url': { type: 'string' }, token: { type: 'string' }, 'ca-file': { type: 'string' }, env: { type: 'string', default: 'production' },
       databases: { type: 'string' }, database: { type: 'string', multiple: true }, 'update-url': { type: 'string' }, root: { type: 'string' },
