@@ -70,7 +70,6 @@ export const PracticeRecord = z.object({
 });
 export type PracticeRecord = z.infer<typeof PracticeRecord>;
 
-/** KV `links` value. */
 /**
  * The auto-updater's last outcome, as the agent reports it: up to date, updated (from `previous`), a release
  * refused (`code`: bad_signature, unknown_key, expired, downgrade, bad_hash, bad_size, ...), or a new version
@@ -87,6 +86,7 @@ export const UpdateStatus = z.object({
 });
 export type UpdateStatus = z.infer<typeof UpdateStatus>;
 
+/** KV `links` value. */
 export const LinkRecord = z.object({
   version: z.string(),
   env: Environment,
@@ -127,7 +127,6 @@ export const SiteResult = z.object({ site: SiteView.nullable() });
 export type SiteResult = z.infer<typeof SiteResult>;
 
 /** Heartbeat: metadata only, never query data. */
-
 export const Heartbeat = z.object({
   linkGuid: Guid,
   version: z.string().max(64),

@@ -203,11 +203,11 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       nc.publish(subjects.heartbeat(linkGuid), encodeJson(hb));
     };
     const timer = setInterval(beat, config.heartbeatSeconds * 1000);
+    closers.push(async () => clearInterval(timer));
     // Registered through leaf and hub, first heartbeat out: the proof of health an updater commits a version on.
     beat();
     await nc.flush();
     writeHealth(config.stateDir, version);
-    closers.push(async () => clearInterval(timer));
     // The last heartbeat says so: the registry shows the link offline at once instead of after the online window.
     closers.push(async () => {
       beat(true);
