@@ -3,7 +3,7 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['**/node_modules/**', '.tools/**', '.halo/**', 'tmp/**', '**/*.d.ts'] },
+  { ignores: ['**/node_modules/**', '.tools/**', '.halo/**', 'tmp/**', 'dist/**', '**/*.d.ts'] },
   tseslint.configs.recommended,
   {
     rules: {

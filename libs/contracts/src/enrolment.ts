@@ -18,8 +18,16 @@ export type UserPublicKey = z.infer<typeof UserPublicKey>;
 export const EnrolRequest = z.object({ token: EnrolmentToken, publicKey: UserPublicKey, linkGuid: Guid.optional() }).strict();
 export type EnrolRequest = z.infer<typeof EnrolRequest>;
 
-/** The link's GUID, its user JWT (signed by the environment account's link signing key) and its environment. */
-export const EnrolResult = z.object({ linkGuid: Guid, jwt: z.string().min(1), env: Environment, accountPublicKey: z.string() });
+/**
+ * The link's GUID, its user JWT (signed by the environment account's link signing key) and its environment; with
+ * them, where the hub's leafnode listeners are and the PEM of the CA of their certificate, so an installer needs
+ * only the enrolment URL, a token and the databases.
+ */
+export const EnrolResult = z.object({
+  linkGuid: Guid, jwt: z.string().min(1), env: Environment, accountPublicKey: z.string(),
+  hubLeafUrls: z.array(z.string().regex(/^(nats-leaf|tls|nats|wss?):\/\/\S+$/)).min(1).optional(),
+  hubCaPem: z.string().includes('-----BEGIN CERTIFICATE-----').max(65_536).optional(),
+});
 export type EnrolResult = z.infer<typeof EnrolResult>;
 
 /**

@@ -87,6 +87,22 @@ export const LinkMetrics = z.object({
 });
 export type LinkMetrics = z.infer<typeof LinkMetrics>;
 
+/**
+ * The auto-updater's last outcome, as the agent reports it: up to date, updated (from `previous`), a release
+ * refused (`code`: bad_signature, unknown_key, expired, downgrade, bad_hash, bad_size, ...), or a new version
+ * rolled back (`failedVersion`, `code`: exited or unhealthy) and marked bad.
+ */
+export const UpdateStatus = z.object({
+  state: z.enum(['up-to-date', 'updated', 'refused', 'rolled-back', 'failed']),
+  version: z.string().max(64),
+  previous: z.string().max(64).optional(),
+  failedVersion: z.string().max(64).optional(),
+  code: z.string().max(64).optional(),
+  badVersions: z.array(z.string().max(64)).max(50).optional(),
+  at: z.string(),
+});
+export type UpdateStatus = z.infer<typeof UpdateStatus>;
+
 /** KV `links` value. */
 export const LinkRecord = z.object({
   version: z.string(),
@@ -103,6 +119,8 @@ export const LinkRecord = z.object({
   stoppedAt: z.string().optional(),
   /** When the agent reported being uninstalled. */
   uninstalledAt: z.string().optional(),
+  /** The auto-updater's last outcome, from the last heartbeat that carried one. */
+  updateStatus: UpdateStatus.optional(),
 });
 export type LinkRecord = z.infer<typeof LinkRecord>;
 
@@ -138,6 +156,7 @@ export const Heartbeat = z.object({
   metrics: LinkMetrics.optional(),
   /** Set on the last heartbeat of an agent that is shutting down: the registry marks it offline at once. */
   stopping: z.boolean().optional(),
+  updateStatus: UpdateStatus.optional(),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;
 

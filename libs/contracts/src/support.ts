@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Availability, LinkMetrics, SiteView } from './registry.ts';
+import { Availability, LinkMetrics, SiteView, UpdateStatus } from './registry.ts';
 import { Environment, Guid, PmsId, PmsType } from './identifiers.ts';
 
 /** Support user ids name a person or tool in the audit trail; they are never secret. */
@@ -24,6 +24,7 @@ export const SupportLink = z.object({
   /** The link's query counts at its last heartbeat. */
   metrics: LinkMetrics.optional(),
   uninstalledAt: z.string().optional(),
+  updateStatus: UpdateStatus.optional(),
 });
 export type SupportLink = z.infer<typeof SupportLink>;
 

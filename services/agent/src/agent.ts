@@ -11,7 +11,9 @@ import type { AgentConfig } from './config.ts';
 import { Site } from './site.ts';
 import type { FingerprintSource } from './fingerprint.ts';
 import { StateDirectory } from './state.ts';
-import { EnrolmentError, ensureLinkCredentials } from './enrolment.ts';
+import { EnrolmentError, ensureLinkCredentials, type LinkCredentials } from './enrolment.ts';
+import { agentVersion } from './version.ts';
+import { readUpdateStatus, writeHealth } from './update/health.ts';
 
 export interface AgentDeps {
   config: AgentConfig;
@@ -46,8 +48,9 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
   const state = await StateDirectory.open(config.stateDir, { fingerprintSource: deps.fingerprintSource, log: deps.log });
   // Enrolled: the registry says which link this is (it mints the Link GUID); the leaf's remote carries the link's
   // credentials and verifies the hub's certificate.
-  const credsFile = config.enrolment ? await enrolWithRetry(config, state, deps.log) : undefined;
+  const enrolled = config.enrolment ? await enrolWithRetry(config, state, deps.log) : undefined;
   const linkGuid = state.linkGuid;
+  const version = config.version ?? agentVersion();
   const log = deps.log.child({ linkGuid });
   const closers: Array<() => Promise<unknown>> = [];
   const close = async () => {
@@ -55,8 +58,13 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
   };
 
   try {
-    const hubLeafUrls = config.hubLeafUrls.map((u) => JSON.stringify(u)).join(', ');
-    const caFile = config.hubCaFile ?? config.enrolment?.caFile;
+    // The config's hub, if it names one, else the one the enrolment answer gave.
+    const leafUrls = config.hubLeafUrls ?? enrolled?.hub?.leafUrls;
+    if (!leafUrls) throw new EnrolmentError('the enrolment answer named no hub and the config gives no hubLeafUrls');
+    const hubLeafUrls = leafUrls.map((u) => JSON.stringify(u)).join(', ');
+    const credsFile = enrolled?.credsFile;
+    const caFile = config.hubCaFile ?? enrolled?.hub?.caFile ?? config.enrolment?.caFile;
+    if (credsFile && !caFile) throw new EnrolmentError('no CA to verify the hub with: give hubCaFile or enrolment.caFile');
     const proxy = config.hubProxy ? `proxy ${JSON.stringify({ url: config.hubProxy.url, ...(config.hubProxy.username ? { username: config.hubProxy.username, password: config.hubProxy.password ?? '' } : {}) })}` : '';
     const leaf = new NatsServerProcess({
       name: 'leaf',
@@ -177,7 +185,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     const configuredSites = config.databases.map((entry) => state.haloGuid(entry.name));
     const pairing = sites.filter((s) => s.pairingCodeHashes.length > 0).map((s) => ({ haloGuid: s.haloGuid, codeHashes: s.pairingCodeHashes }));
     const registration: RegisterRequest = {
-      linkGuid, env: config.env, version: config.version, sites: sites.map((s) => s.registration), configuredSites,
+      linkGuid, env: config.env, version, sites: sites.map((s) => s.registration), configuredSites,
       ...(pairing.length > 0 ? { pairing } : {}),
     };
     const abort = new AbortController();
@@ -196,11 +204,19 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
       if (nc.isClosed()) return;
       const now = load();
       const metrics = { ...counts, inFlight: now.inFlight + now.queued };
-      const hb: Heartbeat = { linkGuid, version: config.version, sites: sites.map((s) => s.haloGuid), load: now, clock: Date.now(), metrics, ...(stopping ? { stopping } : {}) };
+      const updateStatus = readUpdateStatus(config.stateDir);
+      const hb: Heartbeat = {
+        linkGuid, version, sites: sites.map((s) => s.haloGuid), load: now, clock: Date.now(), metrics,
+        ...(stopping ? { stopping } : {}), ...(updateStatus ? { updateStatus } : {}),
+      };
       nc.publish(subjects.heartbeat(linkGuid), encodeJson(hb));
     };
     const timer = setInterval(beat, config.heartbeatSeconds * 1000);
     closers.push(async () => clearInterval(timer));
+    // Registered through leaf and hub, first heartbeat out: the proof of health an updater commits a version on.
+    beat();
+    await nc.flush();
+    writeHealth(config.stateDir, version);
     // The last heartbeat says so: the registry shows the link offline at once instead of after the online window.
     closers.push(async () => {
       beat(true);
@@ -231,13 +247,13 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
  * Enrols (once per link and token) and adopts the Link GUID the registry gave; a refused token is final, an
  * unreachable facade is retried with backoff.
  */
-async function enrolWithRetry(config: AgentConfig, state: StateDirectory, log: Logger): Promise<string> {
+async function enrolWithRetry(config: AgentConfig, state: StateDirectory, log: Logger): Promise<LinkCredentials> {
   const enrolment = config.enrolment!;
   for (let attempt = 0; ; attempt++) {
     try {
       const enrolled = await ensureLinkCredentials({ stateDir: config.stateDir, linkGuid: state.linkGuid, env: config.env, enrolment, log });
       state.enrolledAs(enrolled.linkGuid);
-      return enrolled.credsFile;
+      return enrolled;
     } catch (err) {
       const status = err instanceof EnrolmentError ? err.status : undefined;
       if (status !== undefined && status >= 400 && status < 500) throw err;

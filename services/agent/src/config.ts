@@ -108,16 +108,18 @@ export const AgentConfig = z.object({
   /**
    * Every hub node's leafnode URL, e.g. nats-leaf://hub-1.example:7422 (the leaf fails over between them), or
    * their WebSocket URLs (wss://hub-1.example:443) where the practice's firewall lets out HTTPS only; not both kinds.
+   * With enrolment, default the ones its answer gave.
    */
   hubLeafUrls: z.array(z.string().regex(/^(nats-leaf|tls|nats|wss|ws):\/\/\S+$/, 'must be a nats-leaf://, tls:// or wss:// URL')).min(1)
-    .refine((urls) => new Set(urls.map(isWebSocketUrl)).size === 1, 'give leafnode URLs or WebSocket (wss://) URLs, not both'),
+    .refine((urls) => new Set(urls.map(isWebSocketUrl)).size === 1, 'give leafnode URLs or WebSocket (wss://) URLs, not both').optional(),
   /** An HTTP proxy the leaf reaches the hub through (CONNECT); with wss:// hub URLs only. */
   hubProxy: z.object({
     url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// URL'),
     username: z.string().min(1).optional(),
     password: z.string().min(1).optional(),
   }).strict().optional(),
-  version: z.string().max(64).default('0.1.0'),
+  /** Reported to the registry instead of the build's version (tests); default the version of this build. */
+  version: z.string().max(64).optional(),
   heartbeatSeconds: z.number().min(0.1).max(300).default(10),
   /** Longest an immediate / async query may wait for a slot, whatever the request asks. */
   maxImmediateTimeInQueueSeconds: z.number().positive().max(60).default(60),
@@ -132,11 +134,18 @@ export const AgentConfig = z.object({
    * with the one-time `token` support issued; `caFile` verifies the facade's HTTPS certificate.
    */
   enrolment: z.object({ url: z.string().url(), token: z.string().min(1), caFile: z.string().min(1).optional() }).strict().optional(),
-  /** CA of the hub's leafnode TLS certificate; default enrolment.caFile. */
+  /** Auto-update (`halo-link update`, run by the update timer): the signed release manifest's URL. */
+  update: z.object({
+    manifestUrl: z.string().url(),
+    caFile: z.string().min(1).optional(),
+    /** How long a new version has to register and send its first heartbeat before it is rolled back. */
+    healthTimeoutSeconds: z.number().min(5).max(3_600).default(120),
+  }).strict().optional(),
+  /** CA of the hub's leafnode TLS certificate; default the enrolment answer's, else enrolment.caFile. */
   hubCaFile: z.string().min(1).optional(),
-}).strict().refine((c) => !c.enrolment || c.hubCaFile !== undefined || c.enrolment.caFile !== undefined, {
-  message: 'with enrolment, give hubCaFile (or enrolment.caFile) so the leaf verifies the hub', path: ['hubCaFile'],
-}).refine((c) => !c.hubProxy || c.hubLeafUrls.every(isWebSocketUrl), {
+}).strict().refine((c) => c.enrolment !== undefined || c.hubLeafUrls !== undefined, {
+  message: 'give hubLeafUrls, or enrolment (whose answer names the hub)', path: ['hubLeafUrls'],
+}).refine((c) => !c.hubProxy || (c.hubLeafUrls ?? []).every(isWebSocketUrl), {
   // nats-server 2.12 tunnels WebSocket remotes only through a proxy.
   message: 'hubProxy needs wss:// hubLeafUrls', path: ['hubProxy'],
 });

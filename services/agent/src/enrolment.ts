@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
@@ -12,6 +12,17 @@ import { writeFileAtomic } from './state.ts';
 /** Where the link's credentials live in the state directory (mode 0600: the nkey seed is in it). */
 export const CREDS_FILE = 'link.creds';
 const META_FILE = 'link-creds.json';
+/** What the enrolment answer said about the hub: its leafnode URLs, and its CA (hub-ca.pem) when it gave one. */
+const HUB_FILE = 'hub.json';
+const HUB_CA_FILE = 'hub-ca.pem';
+const HubInfo = z.object({ leafUrls: z.array(z.string()).min(1) });
+
+/** The link's credentials, and the hub the enrolment answer named (absent when the registry gave none). */
+export interface LinkCredentials {
+  credsFile: string;
+  linkGuid: string;
+  hub?: { leafUrls: string[]; caFile?: string };
+}
 
 const CredsMeta = z.object({ linkGuid: z.string(), publicKey: z.string(), env: z.string(), tokenHash: z.string(), enrolledAt: z.string() });
 
@@ -46,14 +57,14 @@ const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').diges
  * caller adopts it. A new token in the config (after a revocation, or state moved to another machine) enrols
  * again with a new key.
  */
-export async function ensureLinkCredentials(options: EnrolmentOptions): Promise<{ credsFile: string; linkGuid: string }> {
+export async function ensureLinkCredentials(options: EnrolmentOptions): Promise<LinkCredentials> {
   const credsFile = join(options.stateDir, CREDS_FILE);
   const metaFile = join(options.stateDir, META_FILE);
   const tokenHash = sha256(options.enrolment.token);
   try {
     const meta = CredsMeta.parse(JSON.parse(readFileSync(metaFile, 'utf8')));
     readFileSync(credsFile);
-    if (meta.linkGuid === options.linkGuid && meta.tokenHash === tokenHash) return { credsFile, linkGuid: meta.linkGuid };
+    if (meta.linkGuid === options.linkGuid && meta.tokenHash === tokenHash) return { credsFile, linkGuid: meta.linkGuid, ...storedHub(options.stateDir) };
     options.log.warn({ linkGuid: options.linkGuid, previousLinkGuid: meta.linkGuid }, 'stored link credentials do not match this link or token; enrolling again');
   } catch {
     // No credentials yet: first start.
@@ -65,9 +76,28 @@ export async function ensureLinkCredentials(options: EnrolmentOptions): Promise<
   if (claims.sub !== user.getPublicKey() || claims.name !== result.linkGuid) throw new EnrolmentError('the enrolment answer is for another key or link');
   if (result.env !== options.env) throw new EnrolmentError(`the enrolment token is for ${result.env}, but this agent is configured for ${options.env}`);
   writeFileAtomic(credsFile, formatCreds(result.jwt, seedOf(user)), 0o600);
+  writeHub(options.stateDir, result);
   writeFileAtomic(metaFile, `${JSON.stringify({ linkGuid: result.linkGuid, publicKey: user.getPublicKey(), env: result.env, tokenHash, enrolledAt: new Date().toISOString() })}\n`, 0o600);
   options.log.info({ linkGuid: result.linkGuid, env: result.env }, 'link enrolled');
-  return { credsFile, linkGuid: result.linkGuid };
+  return { credsFile, linkGuid: result.linkGuid, ...storedHub(options.stateDir) };
+}
+
+function writeHub(stateDir: string, result: EnrolResult): void {
+  rmSync(join(stateDir, HUB_FILE), { force: true });
+  rmSync(join(stateDir, HUB_CA_FILE), { force: true });
+  if (!result.hubLeafUrls) return;
+  if (result.hubCaPem) writeFileAtomic(join(stateDir, HUB_CA_FILE), result.hubCaPem, 0o644);
+  writeFileAtomic(join(stateDir, HUB_FILE), `${JSON.stringify({ leafUrls: result.hubLeafUrls })}\n`, 0o644);
+}
+
+function storedHub(stateDir: string): Pick<LinkCredentials, 'hub'> {
+  try {
+    const { leafUrls } = HubInfo.parse(JSON.parse(readFileSync(join(stateDir, HUB_FILE), 'utf8')));
+    const caFile = join(stateDir, HUB_CA_FILE);
+    return { hub: { leafUrls, ...(existsSync(caFile) ? { caFile } : {}) } };
+  } catch {
+    return {};
+  }
 }
 
 /** POSTs the enrolment over HTTP(S), trusting `caFile` for the facade's certificate when given. */

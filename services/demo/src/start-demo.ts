@@ -195,6 +195,9 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       HALO_OPERATOR_SIGNING_KEY_FILE: setup.operator.signingSeedFile,
       HALO_METRICS_PORT: '0',
       HALO_HUB_MONITOR_URLS: hub.monitorUrl,
+      // What an installed link learns at enrolment: where the hub's leafnode port is and the CA of its certificate.
+      HALO_HUB_LEAF_URLS: hub.leafUrl,
+      HALO_HUB_CA_FILE: caFile,
     }, [], () => ({ env: pinMetrics('registry') }));
     metricsPort('registry');
     // Async queries: the worker creates the work queue and result store (the facade would too, if first).

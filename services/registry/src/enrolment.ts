@@ -27,6 +27,8 @@ export interface EnrolmentConfig {
    * account's link template up to date.
    */
   revocation?: { sysNc: NatsConnection; operatorSigningKey: KeyPair };
+  /** Handed to every enrolling link: the hub's leafnode URLs and the PEM of their certificate's CA. */
+  hub?: { leafUrls: string[]; caPem?: string };
   /** Revocations cover JWTs issued up to this many seconds after now (registry replicas' clocks differ); default 300. */
   clockSkewSeconds?: number;
 }
@@ -186,7 +188,11 @@ export class Enrolment {
       reason: reenrolment ? `re-enrolment token issued by ${token.by}; ${keys.length} earlier key(s) revoked` : `token issued by ${token.by}`,
     }, 'link', linkGuid, `${linkGuid}:enrolled:${publicKey}`);
     this.#log.info({ linkGuid, env: this.#env, reenrolment, revokedKeys: reenrolment ? keys.length : 0 }, 'link enrolled');
-    return { linkGuid, jwt, env: this.#env, accountPublicKey: this.#config.accountPublicKey };
+    const hub = this.#config.hub;
+    return {
+      linkGuid, jwt, env: this.#env, accountPublicKey: this.#config.accountPublicKey,
+      ...(hub ? { hubLeafUrls: hub.leafUrls, ...(hub.caPem ? { hubCaPem: hub.caPem } : {}) } : {}),
+    };
   }
 
   /**

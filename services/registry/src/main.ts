@@ -38,6 +38,9 @@ const config = loadConfig(z.object({
   HALO_DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(0),
   /** Monitoring base URLs of the hub nodes (nats-server `http:`), read at each scrape for leaf connections per node. */
   HALO_HUB_MONITOR_URLS: List.default([]),
+  /** Given to every enrolling link: the hub's leafnode URLs (comma-separated) and the CA file of their certificate. */
+  HALO_HUB_LEAF_URLS: List.optional(),
+  HALO_HUB_CA_FILE: z.string().min(1).optional(),
 }));
 const log = createLogger({ name: 'registry', level: config.HALO_LOG_LEVEL });
 const tls = config.HALO_NATS_CA_FILE ? { caFile: config.HALO_NATS_CA_FILE } : {};
@@ -68,6 +71,9 @@ await runService({
         accountPublicKey: config.HALO_ACCOUNT_PUBLIC_KEY,
         linkSigningKey: seed(config.HALO_LINK_SIGNING_KEY_FILE),
         clockSkewSeconds: config.HALO_REVOCATION_SKEW_SECONDS,
+        ...(config.HALO_HUB_LEAF_URLS ? {
+          hub: { leafUrls: config.HALO_HUB_LEAF_URLS, ...(config.HALO_HUB_CA_FILE ? { caPem: readFileSync(config.HALO_HUB_CA_FILE, 'utf8') } : {}) },
+        } : {}),
         ...(sysNc && config.HALO_OPERATOR_SIGNING_KEY_FILE ? { revocation: { sysNc, operatorSigningKey: seed(config.HALO_OPERATOR_SIGNING_KEY_FILE) } } : {}),
       };
     }

@@ -196,7 +196,10 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     if (!link) return;
     const at = now();
     const { stoppedAt: _stopped, ...record } = link.value;
-    const next: LinkRecord = { ...record, version: hb.version, lastSeen: new Date(at).toISOString(), clockSkewMs: hb.clock - at, load: hb.load, ...(hb.metrics ? { metrics: hb.metrics } : {}) };
+    const next: LinkRecord = {
+      ...record, version: hb.version, lastSeen: new Date(at).toISOString(), clockSkewMs: hb.clock - at, load: hb.load,
+      ...(hb.metrics ? { metrics: hb.metrics } : {}), ...(hb.updateStatus ? { updateStatus: hb.updateStatus } : {}),
+    };
     if (hb.stopping) next.stoppedAt = next.lastSeen;
     await store.putLink(hb.linkGuid, next);
     if (Math.abs(hb.clock - at) > thresholds.maxClockDriftMs && !(Math.abs(link.value.clockSkewMs ?? 0) > thresholds.maxClockDriftMs)) {

@@ -207,7 +207,14 @@ function linkLine(l: SupportLink): string {
   return [
     `  ${l.linkGuid}`, l.availability, `v${l.version}`, `last seen ${l.lastSeen}`, `${l.sites.length} sites`,
     l.clockDrift ? `CLOCK-DRIFT ${Math.round((l.clockSkewMs ?? 0) / 1000)} s` : '', l.uninstalledAt ? `uninstalled ${l.uninstalledAt}` : '',
+    l.updateStatus ? updateLine(l.updateStatus) : '',
   ].filter((x) => x !== '').join('  ');
+}
+
+/** The link's last auto-update outcome, e.g. `update rolled-back 0.2.0 (unhealthy)`. */
+function updateLine(u: NonNullable<SupportLink['updateStatus']>): string {
+  const subject = u.state === 'rolled-back' ? u.failedVersion : u.state === 'updated' ? `${u.previous ?? '?'} -> ${u.version}` : u.version;
+  return `update ${u.state.toUpperCase()} ${subject ?? ''}${u.code ? ` (${u.code})` : ''} at ${u.at}`;
 }
 
 function auditLine(e: AuditEntry): string {

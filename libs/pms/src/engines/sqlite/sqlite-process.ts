@@ -11,6 +11,8 @@ import { WorkerStatement } from './sqlite-statement.ts';
 
 const WORKER_FILE = fileURLToPath(new URL('./sqlite-worker.ts', import.meta.url));
 const CLOSE_GRACE_MS = 2_000;
+/** The argument a SQLite worker process is started with. */
+export const SQLITE_WORKER_FLAG = '--halo-sqlite-worker';
 const SETPRIV = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path)) : undefined;
 
 /**
@@ -63,7 +65,8 @@ export class SqliteProcess {
    * a statement that takes the process past it fails with resource_limit_exceeded (the process is killed).
    */
   static async start(path: string, allowWrites: boolean, maxMemoryBytes?: number): Promise<SqliteProcess> {
-    const child = fork(WORKER_FILE, [], killedWithParent({
+    // The flag names the child's role to a shipped agent, whose one executable is also its SQLite worker.
+    const child = fork(WORKER_FILE, [SQLITE_WORKER_FLAG], killedWithParent({
       serialization: 'advanced', // keeps bigint and Buffer parameters intact
       // The caller's flags (--test, --inspect, ...) do not belong in the worker. A small young generation keeps
       // its RSS flat: under a long stream's allocation rate V8 would grow it to 2 x 64 MiB of garbage.
