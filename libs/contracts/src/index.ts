@@ -8,3 +8,5 @@ export * from './chunks.ts';
 export * from './async.ts';
 export * from './support.ts';
 export * from './enrolment.ts';
+export * from './registered.ts';
+export * from './webhooks.ts';

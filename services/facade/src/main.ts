@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ASYNC_LIMITS, Environment, LIMITS } from '@halo/contracts';
+import { ASYNC_LIMITS, Environment, LIMITS, REGISTERED_LIMITS } from '@halo/contracts';
 import { List, loadConfig, LogLevel, Port, runService } from '@halo/config';
 import { createLogger } from '@halo/log';
 import { connectNats } from '@halo/messaging';
@@ -53,6 +53,10 @@ const Config = z.object({
   /** Load shedding (503 `overloaded`): mean event-loop delay and heap bounds (0: not checked). */
   HALO_HTTP_SHED_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(DEFAULT_LOAD_SHEDDING.maxEventLoopDelayMs),
   HALO_HTTP_SHED_HEAP_USED_BYTES: z.coerce.number().int().min(0).default(DEFAULT_LOAD_SHEDDING.maxHeapUsedBytes),
+  /** Shortest frequency a registered query may have (Halo: 60 s); lower only for tests and demos. */
+  HALO_REGISTERED_MIN_FREQUENCY_SECONDS: z.coerce.number().int().min(1).default(REGISTERED_LIMITS.defaultMinFrequencySeconds),
+  /** Webhook URLs may reach loopback, link-local and private addresses, and use plain http: dev and tests only. */
+  HALO_WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
 });
 
 const config = loadConfig(Config);
@@ -88,6 +92,8 @@ await runService({
       log,
       queryTimeoutMs: config.HALO_QUERY_TIMEOUT_MS,
       async: { replicas: config.HALO_JS_REPLICAS, resultTtlMs: config.HALO_RESULT_TTL_MS },
+      registered: { minFrequencySeconds: config.HALO_REGISTERED_MIN_FREQUENCY_SECONDS },
+      webhooks: { allowPrivate: config.HALO_WEBHOOK_ALLOW_PRIVATE === 'true' },
       enrolment: config.HALO_ENROLMENT === 'true',
       ...(config.HALO_HTTPS_CERT_FILE && config.HALO_HTTPS_KEY_FILE ? { https: { certFile: config.HALO_HTTPS_CERT_FILE, keyFile: config.HALO_HTTPS_KEY_FILE } } : {}),
       http: {
