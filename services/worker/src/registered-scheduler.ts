@@ -214,7 +214,7 @@ export async function startRegisteredScheduler(deps: RegisteredSchedulerDeps): P
       const encoder = new HaloResultEncoder(await stream.columns(), maxResultBytes);
       for await (const rows of stream) encoder.add(rows);
       const summary = await stream.summary();
-      return { ok: true, ...encoder.finish(), executionMs: summary.timings.executionMs };
+      return { ok: true, ...encoder.finish(), executionMs: Math.round(summary.timings.executionMs) };
     } catch (err) {
       const error = errorDetails(err);
       tickLog.info({ code: error.code }, 'registered query run failed');
