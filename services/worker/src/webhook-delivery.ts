@@ -6,7 +6,7 @@ import { WEBHOOK_HEADERS, WEBHOOK_LIMITS, WebhookEvent, type WebhookConfig } fro
 import { decodeJson } from '@halo/messaging';
 import type { Logger } from '@halo/log';
 import { guardedLookup, openWebhookResources, signWebhook, webhookBody, type WebhookUrlPolicy } from '@halo/async-queries';
-import { abandonable, errName, sleep } from './pull.ts';
+import { errName, sleep } from './pull.ts';
 
 export interface WebhookDeliveryDeps {
   nc: NatsConnection;
@@ -23,7 +23,7 @@ export interface WebhookDeliveryDeps {
   attemptTimeoutMs?: number;
   /** How often the list of integrators with a webhook is read again. Default 5 s. */
   discoverMs?: number;
-  /** How long one pull waits (at least 1 s). Default 5 s. */
+  /** How long one pull waits (at least 1 s); a graceful stop waits for the pulls, then their attempts. Default 5 s. */
   pullExpiresMs?: number;
 }
 
@@ -77,7 +77,8 @@ export async function startWebhookDelivery(deps: WebhookDeliveryDeps): Promise<{
     while (!closing) {
       let msg: JsMsg | null;
       try {
-        msg = await abandonable(consumer.next({ expires: pullExpiresMs }), stop.signal);
+        // Not abandoned at close: a pulled event is attempted, since handing it back would count as an attempt.
+        msg = await consumer.next({ expires: pullExpiresMs });
       } catch (err) {
         // The consumer was deleted with the webhook: this lane ends (discovery starts another if one is set again).
         if (!closing) log.info({ integratorId, err: errName(err) }, 'webhook lane stopped');
