@@ -124,6 +124,26 @@ test('registered queries', async (t) => {
     await b.stop('graceful');
   });
 
+  await t.test('a worker killed in the middle of a run: the tick runs again on the other and is recorded once', async () => {
+    const a = await startScheduler(sys.hub, 'scheduler-x');
+    const b = await startScheduler(sys.hub, 'scheduler-y');
+    parts.push(a, b);
+    // About a second of SQLite work per run, so the kill lands inside one.
+    const slow = 'WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 8000000) SELECT count(*) AS c FROM n';
+    const id = await register(sys, siteId, { ...body(3, 9), registerCommand: { command: { text: slow } } });
+    const running = (p: WorkerPart, tick: number) => p.lines.some((l) => l.msg === 'registered query tick running' && l.registeredId === id && l.tick === tick);
+    const victim = await eventually(async () => [a, b].find((p) => running(p, 1)), 30_000, 5);
+    await victim.stop('crash');
+    const survivor = victim === a ? b : a;
+    assert.equal(recordedTicks([victim], id).some((tk) => tk.tick === 1), false, 'the kill came before tick 1 was recorded');
+    const done = await waitFor(sys, siteId, id, (s) => s.status === 'completed');
+    const ticks = recordedTicks([a, b], id);
+    assertEachTickOnce(ticks, 3);
+    assert.equal(ticks.find((tk) => tk.tick === 1)?.by, survivor.name, 'the survivor ran the tick the killed worker held');
+    assert.equal(done.metrics.executionSucceededCount, ticks.length);
+    await survivor.stop('graceful');
+  });
+
   await t.test('the schedule survives restarts of the facade, the worker and the agent', async () => {
     let s = await startScheduler(sys.hub, 'scheduler-c');
     parts.push(s);

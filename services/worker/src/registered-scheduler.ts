@@ -145,16 +145,16 @@ export async function startRegisteredScheduler(deps: RegisteredSchedulerDeps): P
     const now = Date.now();
     if (tick.dueAt > now) return { delayMs: tick.dueAt - now };
 
+    tickLog.info('registered query tick running');
     const outcome = await runTick(record, tickLog);
     if (closing) return { delayMs: 0 };
     if (outcome.ok && outcome.hash !== record.lastHash) await store.results.put(record.id, outcome.result);
     const at = Date.now();
-    let next: { tick: number; dueAt: number; skipped: number } | null = null;
-    let changed = false;
+    // The schedule and lastHash are written only by the worker holding this tick; a concurrent cancel changes neither.
+    const next = nextTick(record, tick.tick, at);
+    const changed = outcome.ok && outcome.hash !== record.lastHash;
     const written = await store.records.update(tick.siteId, tick.id, (r) => {
       if (r.status !== 'enabled' || r.lastTick >= tick.tick) return null;
-      next = nextTick(r, tick.tick, at);
-      changed = outcome.ok && outcome.hash !== r.lastHash;
       const iso = new Date(at).toISOString();
       const updated: RegisteredQueryRecord = outcome.ok
         ? {
@@ -183,13 +183,12 @@ export async function startRegisteredScheduler(deps: RegisteredSchedulerDeps): P
       return updated;
     });
     if (!written) return 'ack';
-    const scheduled = next as { tick: number; dueAt: number; skipped: number } | null;
     if (outcome.ok) registeredCounters.ticksRun++;
     else registeredCounters.ticksFailed++;
-    registeredCounters.ticksSkipped += scheduled?.skipped ?? 0;
-    tickLog.info({ ok: outcome.ok, changed, ...(outcome.ok ? { rows: outcome.result.rows, executionMs: outcome.executionMs } : { code: outcome.error.code }), next: scheduled?.tick ?? null, skipped: scheduled?.skipped ?? 0 }, 'registered query tick recorded');
+    registeredCounters.ticksSkipped += next?.skipped ?? 0;
+    tickLog.info({ ok: outcome.ok, changed, ...(outcome.ok ? { rows: outcome.result.rows, executionMs: outcome.executionMs } : { code: outcome.error.code }), next: next?.tick ?? null, skipped: next?.skipped ?? 0 }, 'registered query tick recorded');
     if (changed) await registeredChangeEvent(webhooks, written, tick.tick);
-    if (scheduled) await publishTick(store.js, { id: tick.id, siteId: tick.siteId, tick: scheduled.tick, dueAt: scheduled.dueAt });
+    if (next) await publishTick(store.js, { id: tick.id, siteId: tick.siteId, tick: next.tick, dueAt: next.dueAt });
     else tickLog.info('registered query completed');
     return 'ack';
   }
