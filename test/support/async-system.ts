@@ -13,7 +13,7 @@ import { getProfile, openConnector } from '@halo/pms';
 import { createSampleDatabase } from '@halo/sample-practice';
 import { launchHub, launchLeaf, type RunningHub, type RunningServer } from '@halo/testkit';
 import { startRegistry } from '@halo/registry';
-import { startFacade, type RunningFacade } from '@halo/facade';
+import { startFacade, type RunningFacade, type StartFacadeOptions } from '@halo/facade';
 import { startWorker, type RunningWorker, type WorkerDeps } from '@halo/worker';
 import { AgentConfig, startAgent as startRealAgent } from '@halo/agent';
 import { SUBSCRIPTION_KEY } from './system.ts';
@@ -42,6 +42,8 @@ export interface AsyncSystemOptions {
   startWorker?: boolean;
   /** The facade's site cache TTL. Default 500 ms. */
   cacheTtlMs?: number;
+  /** More facade options (support keys, registered queries, webhooks). */
+  facade?: Partial<Pick<StartFacadeOptions, 'supportKeys' | 'registered' | 'webhooks'>>;
 }
 
 /** A running test agent (real or chunk fixture). */
@@ -138,6 +140,7 @@ export async function startAsyncTestSystem(options: AsyncSystemOptions = {}): Pr
       // Halo's pairing rule is tested in pairing.test.ts; async tests query their sites directly.
       requirePairing: false,
       async: { resultTtlMs },
+      ...options.facade,
     });
     facade = await newFacade();
 

@@ -1,6 +1,8 @@
 /** Stable error codes, shared by every service; each maps to one HTTP status. */
 export const ErrorStatus = {
   bad_request: 400,
+  /** A webhook URL that is not HTTPS, or resolves to a loopback, link-local or private address. */
+  webhook_url_refused: 400,
   query_failed: 400,
   unauthorized: 401,
   site_not_authoritative: 403,

@@ -9,3 +9,5 @@ export * from './async.ts';
 export * from './support.ts';
 export * from './enrolment.ts';
 export * from './halo-api.ts';
+export * from './registered.ts';
+export * from './webhooks.ts';

@@ -63,14 +63,14 @@ export const SERVICE_PERMISSIONS = {
   facade: {
     pub: {
       allow: [
-        '_INBOX.>', 'halo.v1.q.>', 'halo.v1.ack.>', 'halo.v1.registry.>', 'halo.v1.cancel.>', 'halo.v1.icancel.>', 'halo.v1.work.>',
+        '_INBOX.>', 'halo.v1.q.>', 'halo.v1.ack.>', 'halo.v1.registry.>', 'halo.v1.cancel.>', 'halo.v1.icancel.>', 'halo.v1.work.>', 'halo.v1.rq.>',
         '$KV.>', '$O.>', ...JS,
       ],
     },
     sub: { allow: ['_INBOX.>', 'halo.v1.r.*.>', 'halo.v1.cancel.*', 'halo.v1.icancel.*', '$KV.>', '$O.>'] },
   },
   worker: {
-    pub: { allow: ['_INBOX.>', 'halo.v1.q.>', 'halo.v1.ack.>', 'halo.v1.registry.lookup', 'halo.v1.registry.site', 'halo.v1.work.>', '$KV.>', '$O.>', ...JS] },
+    pub: { allow: ['_INBOX.>', 'halo.v1.q.>', 'halo.v1.ack.>', 'halo.v1.registry.lookup', 'halo.v1.registry.site', 'halo.v1.work.>', 'halo.v1.rq.>', 'halo.v1.wh.>', '$KV.>', '$O.>', ...JS] },
     sub: { allow: ['_INBOX.>', 'halo.v1.r.*.>', 'halo.v1.cancel.*', '$KV.>', '$O.>'] },
   },
 } as const satisfies Record<string, Permissions>;

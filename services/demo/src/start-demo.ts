@@ -200,10 +200,12 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       HALO_HUB_CA_FILE: caFile,
     }, [], () => ({ env: pinMetrics('registry') }));
     metricsPort('registry');
-    // Async queries: the worker creates the work queue and result store (the facade would too, if first).
+    // Async queries: the worker creates the work queue and result store (the facade would too, if first). It also
+    // runs registered queries on schedule and delivers webhooks; on one machine, webhook URLs may be local ones.
     await run('worker', 'services/worker/src/main.ts', 'worker ready', {
       HALO_NATS_URL: hub.clientUrl,
       HALO_NATS_CREDS: account.creds.worker,
+      HALO_WEBHOOK_ALLOW_PRIVATE: 'true',
       ...(options.workerAckWaitMs !== undefined ? { HALO_ACK_WAIT_MS: String(options.workerAckWaitMs) } : {}),
       HALO_METRICS_PORT: '0',
     }, [], () => ({ env: pinMetrics('worker') }));
@@ -216,6 +218,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
       HALO_SUBSCRIPTION_KEYS: `${DEMO_INTEGRATOR_ID}:${subscriptionKey}`,
       HALO_SUPPORT_KEYS: `${DEMO_SUPPORT_USER_ID}:${supportKey}`,
       HALO_ENROLMENT: 'true',
+      HALO_WEBHOOK_ALLOW_PRIVATE: 'true',
       HALO_HTTPS_CERT_FILE: setup.tls.certFile,
       HALO_HTTPS_KEY_FILE: setup.tls.keyFile,
       HALO_METRICS_PORT: '0',

@@ -1,5 +1,6 @@
 import type { Logger } from '@halo/log';
 import type { AsyncQueryStore } from './async-deps.ts';
+import type { RegisteredQueryStore, WebhookAdmin } from './registered-deps.ts';
 import type { RateLimit, RateLimiter } from './auth/rate-limit.ts';
 import type {
   DependencyHealth, QueryCommand, SiteView, SupportAuditRequest, SupportAuditResult, SupportListRequest, SupportListResult, SupportMoveRequest, SupportMoveResult,
@@ -62,6 +63,8 @@ export interface FacadeDeps {
   health(): HealthReport | Promise<HealthReport>;
   /** Async queries (KV, work queue, result store); without it the async routes are not served. */
   asyncQueries?: AsyncQueryStore;
+  /** Registered queries (KV, tick stream, result store); without it those routes are not served. */
+  registered?: RegisteredQueryStore;
   /** Running immediate queries, so a DELETE on any replica can cancel one. */
   immediate?: ImmediateCanceller;
   /** The support API under `/support/*`; without it those routes are not served. */
@@ -107,6 +110,8 @@ export interface SupportRegistry {
 export interface SupportDeps {
   auth: SupportAuthenticator;
   registry: SupportRegistry;
+  /** Webhook URLs per integrator; without it `/support/integrators/{id}/webhook` is not served. */
+  webhooks?: WebhookAdmin;
 }
 
 /** Tracks running immediate queries and cancels them by id (ImmediateQueries over NATS). */

@@ -8,6 +8,7 @@ export { NatsSiteDirectory, type RegistryDirectoryOptions } from './nats/site-di
 export { dependencyHealth, type DependencyHealthOptions } from './nats/dependency-health.ts';
 export { NatsQueryClient, type NatsQueryClientOptions } from './nats/query-client.ts';
 export type { AsyncPage, AsyncQueryStore } from './async-deps.ts';
+export type { RegisteredQueryStore, WebhookAdmin } from './registered-deps.ts';
 export { NatsAsyncQueryStore, type NatsAsyncQueryStoreOptions } from './nats/async-store.ts';
 export { startFacade, type RunningFacade, type StartFacadeOptions } from './start.ts';
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/http-limits.ts';

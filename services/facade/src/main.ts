@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ASYNC_LIMITS, Environment, LIMITS } from '@halo/contracts';
+import { ASYNC_LIMITS, Environment, LIMITS, REGISTERED_LIMITS } from '@halo/contracts';
 import { List, loadConfig, LogLevel, Port, runService } from '@halo/config';
 import { createLogger } from '@halo/log';
 import { connectNats } from '@halo/messaging';
@@ -61,6 +61,10 @@ const Config = z.object({
   /** Internal `/metrics` listener (unset: none; 0: a free port, logged as `{ port }`). */
   HALO_METRICS_PORT: Port.optional(),
   HALO_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Shortest frequency a registered query may have (Halo: 60 s); lower only for tests and demos. */
+  HALO_REGISTERED_MIN_FREQUENCY_SECONDS: z.coerce.number().int().min(1).default(REGISTERED_LIMITS.defaultMinFrequencySeconds),
+  /** Webhook URLs may reach loopback, link-local and private addresses, and use plain http: dev and tests only. */
+  HALO_WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
 });
 
 const config = loadConfig(Config);
@@ -98,6 +102,8 @@ await runService({
       log,
       queryTimeoutMs: config.HALO_QUERY_TIMEOUT_MS,
       async: { replicas: config.HALO_JS_REPLICAS, resultTtlMs: config.HALO_RESULT_TTL_MS },
+      registered: { minFrequencySeconds: config.HALO_REGISTERED_MIN_FREQUENCY_SECONDS },
+      webhooks: { allowPrivate: config.HALO_WEBHOOK_ALLOW_PRIVATE === 'true' },
       enrolment: config.HALO_ENROLMENT === 'true',
       requirePairing: config.HALO_REQUIRE_PAIRING === 'true',
       ...(config.HALO_HTTPS_CERT_FILE && config.HALO_HTTPS_KEY_FILE ? { https: { certFile: config.HALO_HTTPS_CERT_FILE, keyFile: config.HALO_HTTPS_KEY_FILE } } : {}),

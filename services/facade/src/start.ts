@@ -15,6 +15,8 @@ import { FacadeReplicas } from './nats/facade-replicas.ts';
 import { ImmediateQueries } from './nats/immediate-queries.ts';
 import { NatsSiteDirectory } from './nats/site-directory.ts';
 import { NatsAsyncQueryStore } from './nats/async-store.ts';
+import { NatsRegisteredStore } from './nats/registered-store.ts';
+import { NatsWebhookAdmin } from './nats/webhook-admin.ts';
 import { supportKeyAuthenticator, type SupportKey } from './auth/support-auth.ts';
 import { NatsSupportRegistry } from './nats/support-client.ts';
 import { connectionState } from './nats/connection-state.ts';
@@ -51,6 +53,10 @@ export interface StartFacadeOptions {
   version?: string;
   /** Async queries: stream and bucket replicas and result TTL (defaults 1 and 24 h); false to serve none. */
   async?: { replicas?: number; resultTtlMs?: number } | false;
+  /** Registered queries: the operator's minimum frequency (HALO_REGISTERED_MIN_FREQUENCY_SECONDS, default 60); served with async queries. */
+  registered?: { minFrequencySeconds?: number };
+  /** Webhook URLs (support API): whether they may reach private addresses or use http (HALO_WEBHOOK_ALLOW_PRIVATE); served with async queries. */
+  webhooks?: { allowPrivate?: boolean };
   /** Support keys for `/support/*` (HALO_SUPPORT_KEYS); none: every support request answers 401. */
   supportKeys?: readonly SupportKey[];
   /** Serve `POST /enrol` (operator/JWT mode: the registry mints link credentials); default false. */
@@ -95,6 +101,10 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
     const nats = connectionState(nc);
     closes.push(() => nats.close());
     const asyncQueries = options.async === false ? undefined : await NatsAsyncQueryStore.open({ nc, connection: nats, ...options.async });
+    // Registered queries and webhooks live in JetStream beside async queries, and are served when they are.
+    const replicasOption = options.async && options.async.replicas !== undefined ? { replicas: options.async.replicas } : {};
+    const registered = options.async === false ? undefined : await NatsRegisteredStore.open({ nc, connection: nats, ...replicasOption, ...options.registered });
+    const webhooks = options.async === false ? undefined : await NatsWebhookAdmin.open({ nc, connection: nats, ...replicasOption, urlPolicy: { allowPrivate: options.webhooks?.allowPrivate ?? false } });
     const requesterId = options.requesterId ?? randomBytes(12).toString('hex');
     const queries = new NatsQueryClient({ nc, log, connection: nats, requesterId, ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}) });
     closes.push(() => queries.close());
@@ -123,8 +133,9 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
       queryTimeoutMs: options.queryTimeoutMs ?? 30_000,
       health: dependencyHealth({ nc, nats: nats.status }),
       ...(asyncQueries ? { asyncQueries } : {}),
+      ...(registered ? { registered } : {}),
       immediate,
-      support: { auth: supportKeyAuthenticator(options.supportKeys ?? []), registry: supportRegistry },
+      support: { auth: supportKeyAuthenticator(options.supportKeys ?? []), registry: supportRegistry, ...(webhooks ? { webhooks } : {}) },
       ...(options.enrolment ? { enrolment: supportRegistry } : {}),
       ...(options.requirePairing === false ? {} : { pairings: new NatsPairings(nc) }),
     }, {

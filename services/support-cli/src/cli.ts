@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import {
   Guid, HttpError, SupportAuditResult, SupportEnrolmentTokenResult, SupportListResult, SupportMoveResult, SupportRevokeResult, SupportSitesResponse,
+  SupportWebhookSet, SupportWebhookView,
   type AuditEntry, type SiteView, type SupportLink,
 } from '@halo/contracts';
 import type { z } from 'zod';
@@ -28,6 +29,10 @@ export const USAGE = `usage: halo-support <command> [options]
                                               credentials are revoked when the token is used)
   revoke LINK_GUID --reason "..."             revoke a link's credentials: its leaf is closed at once and stays
                                               out until it re-enrols (enrolment-token --link)
+  webhook set INTEGRATOR_ID URL               set the integrator's webhook URL (HTTPS; {siteId}, {queryId}, {source}
+                                              are filled in); prints the signing secret, shown only this once
+  webhook show INTEGRATOR_ID                  the integrator's webhook URL (never the secret)
+  webhook delete INTEGRATOR_ID                remove it; events not yet delivered are dropped
 
   --json prints the API's answer as JSON.
 environment: HALO_SUPPORT_URL (facade base URL), HALO_SUPPORT_KEY (support key; not an integrator key)`;
@@ -160,6 +165,24 @@ async function run(argv: readonly string[], io: CliIo): Promise<void> {
       print(result, () => `link ${result.linkGuid} revoked (${result.revokedKeys.length} key(s), JWTs issued up to ${result.revokedUntil} refused)`);
       return;
     }
+    case 'webhook': {
+      const [verb, integratorId, url] = rest;
+      if (!integratorId || !['set', 'show', 'delete'].includes(verb ?? '') || (verb === 'set') !== (url !== undefined)) {
+        throw new CliError(`webhook needs set INTEGRATOR_ID URL, show INTEGRATOR_ID or delete INTEGRATOR_ID\n${USAGE}`, 2);
+      }
+      const path = `/support/integrators/${encodeURIComponent(integratorId)}/webhook`;
+      if (verb === 'set') {
+        const result = await api('PUT', path, SupportWebhookSet, { url });
+        print(result, () => [result.secret, `webhook of ${result.integratorId} set to ${result.url}; the secret above signs every delivery and is not shown again`].join('\n'));
+      } else if (verb === 'show') {
+        const result = await api('GET', path, SupportWebhookView);
+        print(result, () => `${result.integratorId}  ${result.url}  set ${result.updatedAt} by ${result.updatedBy}`);
+      } else {
+        await api('DELETE', path, SupportWebhookView.nullable());
+        print({ integratorId, deleted: true }, () => `webhook of ${integratorId} removed`);
+      }
+      return;
+    }
     default:
       throw new CliError(`unknown command ${JSON.stringify(command)}\n${USAGE}`, 2);
   }
@@ -185,7 +208,7 @@ function client(io: CliIo): Api {
     } catch (err) {
       throw new CliError(`cannot reach ${base}: ${err instanceof Error ? err.message : String(err)}`, 1);
     }
-    const payload: unknown = await res.json().catch(() => null);
+    const payload: unknown = res.status === 204 ? null : await res.json().catch(() => null);
     if (!res.ok) {
       const error = HttpError.safeParse(payload);
       throw new CliError(error.success ? `${error.data.error.status} ${error.data.error.code}: ${error.data.error.message}` : `HTTP ${res.status}`, 1);

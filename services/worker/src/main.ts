@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { ASYNC_LIMITS } from '@halo/contracts';
+import { ASYNC_LIMITS, WEBHOOK_LIMITS } from '@halo/contracts';
 import { List, LogLevel, loadConfig, Port, runService } from '@halo/config';
 import { natsReadiness, startServiceMetrics } from '@halo/metrics';
 import { createLogger } from '@halo/log';
 import { connectNats } from '@halo/messaging';
 import { startWorker } from './worker.ts';
+import { startRegisteredScheduler } from './registered-scheduler.ts';
+import { startWebhookDelivery } from './webhook-delivery.ts';
 
 /** The worker's environment; this file is the only reader of it. */
 const Config = z.object({
@@ -29,6 +31,12 @@ const Config = z.object({
   HALO_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** At SIGTERM, how long /health/ready answers 503 before the service stops taking work. */
   HALO_DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(0),
+  /** Webhook URLs may reach loopback, link-local and private addresses, and use plain http: dev and tests only. */
+  HALO_WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
+  /** First webhook retry delay (doubling per attempt), attempts before an event is dropped, and each attempt's timeout. */
+  HALO_WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(1).default(WEBHOOK_LIMITS.backoffMs),
+  HALO_WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(WEBHOOK_LIMITS.maxAttempts),
+  HALO_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(WEBHOOK_LIMITS.attemptTimeoutMs),
 });
 
 const config = loadConfig(Config);
@@ -68,5 +76,23 @@ await runService({
       log.info({ drainDelayMs: config.HALO_DRAIN_DELAY_MS }, 'draining');
       if (config.HALO_DRAIN_DELAY_MS > 0) await sleep(config.HALO_DRAIN_DELAY_MS);
     });
+    const scheduler = await startRegisteredScheduler({
+      nc,
+      log: log.child({ part: 'registered' }),
+      replicas: config.HALO_JS_REPLICAS,
+      ackWaitMs: config.HALO_ACK_WAIT_MS,
+      ...(config.HALO_STALL_MS !== undefined ? { stallMs: config.HALO_STALL_MS } : {}),
+    });
+    scope.defer('registered queries', () => scheduler.close());
+    const webhooks = await startWebhookDelivery({
+      nc,
+      log: log.child({ part: 'webhooks' }),
+      replicas: config.HALO_JS_REPLICAS,
+      urlPolicy: { allowPrivate: config.HALO_WEBHOOK_ALLOW_PRIVATE === 'true' },
+      backoffMs: config.HALO_WEBHOOK_BACKOFF_MS,
+      maxAttempts: config.HALO_WEBHOOK_MAX_ATTEMPTS,
+      attemptTimeoutMs: config.HALO_WEBHOOK_TIMEOUT_MS,
+    });
+    scope.defer('webhooks', () => webhooks.close());
   },
 });

@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
@@ -8,11 +7,13 @@ import {
 } from '@halo/contracts';
 import { ReplyRouter, decodeJson, type ResultStream } from '@halo/messaging';
 import type { Logger } from '@halo/log';
-import { AsyncRecords, openAsyncResources, openWorkConsumer, withState } from '@halo/async-queries';
+import { AsyncRecords, openAsyncResources, openWorkConsumer, openWebhookResources, withState } from '@halo/async-queries';
 import { RegistryClient, assertQueryable } from '@halo/registry-data';
 import { PageWriter, UploadError, deletePagesFrom } from './page-writer.ts';
 import { WorkerCounts, recordWorkerMetrics } from './worker-metrics.ts';
 import type { Registry } from '@halo/metrics';
+import { abandonable, errName, sleep } from './pull.ts';
+import { asyncSuccessEvent } from './webhook-events.ts';
 
 export interface WorkerDeps {
   /** An open connection; the caller owns it (close() never drains or closes it). */
@@ -86,6 +87,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const store = await openAsyncResources(nc, { replicas: deps.replicas ?? 1, resultTtlMs, log });
   const consumer = await openWorkConsumer(nc, ackWaitMs);
   const records = new AsyncRecords(store.records);
+  const webhooks = await openWebhookResources(nc, { replicas: deps.replicas ?? 1 });
   const registry = new RegistryClient(nc, { timeoutMs: 5_000 });
   const router = new ReplyRouter({ nc, requesterId: deps.requesterId ?? `wrk${randomBytes(12).toString('hex')}`, log });
   /** queryId -> the controller cancelling its run. */
@@ -178,7 +180,8 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     const { record } = current;
     if (isTerminalAsyncState(record.state)) {
       jobLog.info({ state: record.state }, 'async job already finished');
-      return ACK;
+      // Redelivered after it ended successful: its webhook event may not have been published (same event id).
+      return record.state === 'successful' ? notify(record, jobLog) : ACK;
     }
     if (record.executionMode === 'nonQuery' && record.writeSentAt !== undefined) {
       // The worker that sent it died (or stopped) before it finished: the write may have been applied.
@@ -298,7 +301,18 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     counts.end('successful');
     counts.resultBytes += summary.bytes;
     runLog.info({ rowCount: summary.rowCount, bytes: summary.bytes, pages: writer.pageCount, executionMs: summary.timings.executionMs }, 'async query finished');
-    return ACK;
+    return notify(done, runLog);
+  }
+
+  /** Publishes the webhook event of a successful query; if the hub refuses it, the job comes back and tries again. */
+  async function notify(record: AsyncQueryRecord, jobLog: Logger): Promise<Outcome> {
+    try {
+      await asyncSuccessEvent(webhooks, record);
+      return ACK;
+    } catch (err) {
+      jobLog.warn({ err: errName(err) }, 'publishing the webhook event failed; retrying');
+      return { kind: 'retry', delayMs: retryMaxMs };
+    }
   }
 
   /** Backs off (doubling per delivery from 500 ms, at most retryMaxMs, never past the queue deadline) and stays queued. */
@@ -410,33 +424,4 @@ function expiryAt(job: AsyncJob, record: AsyncQueryRecord, executionTimeoutMs: n
 function errorOf(err: unknown): { code: ErrorCode; message: string } {
   if (isAppError(err)) return { code: err.code, message: err.message.slice(0, 1000) };
   return { code: 'internal', message: 'internal error' };
-}
-
-/** Error names only: messages of foreign errors may carry data. */
-function errName(err: unknown): string {
-  return isAppError(err) ? `AppError:${err.code}` : err instanceof Error ? err.name : typeof err;
-}
-
-/**
- * Waits for a pull, or gives up when `signal` aborts (resolving null). A message the pull delivers after that is
- * handed straight back to the queue.
- */
-function abandonable(pull: Promise<JsMsg | null>, signal: AbortSignal): Promise<JsMsg | null> {
-  if (signal.aborted) {
-    pull.then((m) => m?.nak(), () => undefined);
-    return Promise.resolve(null);
-  }
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      pull.then((m) => m?.nak(), () => undefined);
-      resolve(null);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    pull.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
-/** Waits `ms`, or less when `signal` aborts; leaves no listener on the long-lived signal either way. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return delay(ms, undefined, { signal }).catch(() => undefined);
 }

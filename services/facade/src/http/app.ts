@@ -13,6 +13,7 @@ import { swaggerOptions } from './openapi.ts';
 import { healthRoutes } from '../routes/health.ts';
 import { integratorRoutes } from '../routes/integrator.ts';
 import { asyncQueryRoutes } from '../routes/async-queries.ts';
+import { registeredQueryRoutes } from '../routes/registered-queries.ts';
 import { supportRoutes } from '../routes/support.ts';
 import { enrolmentRoutes } from '../routes/enrolment.ts';
 import { jsonSerializerCompiler, zodValidatorCompiler } from './zod-schema.ts';
@@ -94,6 +95,7 @@ export function buildApp(deps: FacadeDeps, options: BuildAppOptions = {}): Fasti
   const gate = integratorGate(deps.auth, deps.rateLimiter);
   app.register(integratorRoutes, { deps, gate, prefix: '/integrator' });
   if (deps.asyncQueries) app.register(asyncQueryRoutes, { deps, gate, store: deps.asyncQueries, prefix: '/integrator' });
+  if (deps.registered) app.register(registeredQueryRoutes, { deps, gate, store: deps.registered, prefix: '/integrator' });
   if (deps.support) app.register(supportRoutes, { support: deps.support, prefix: '/support' });
   if (deps.enrolment) app.register(enrolmentRoutes, { enrolment: deps.enrolment });
   return app;

@@ -28,7 +28,7 @@ const HUB_FAILURES = [
 ];
 
 /** A failure of the hub (connection, timeout, JetStream refusing), as opposed to a bug: 503, not 500. */
-function isHubFailure(err: unknown): boolean {
+export function isHubFailure(err: unknown): boolean {
   return !isAppError(err) && HUB_FAILURES.some((type) => err instanceof type);
 }
 

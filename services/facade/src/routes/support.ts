@@ -9,6 +9,7 @@ import { notFoundHandler } from '../http/error-handler.ts';
 import { errorResponses } from '../http/openapi.ts';
 import { bearerKey } from '../auth/support-auth.ts';
 import { supportLinkRoutes } from './support-links.ts';
+import { supportWebhookRoutes } from './support-webhooks.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -39,6 +40,7 @@ export async function supportRoutes(instance: FastifyInstance, options: { suppor
   app.setNotFoundHandler(notFoundHandler);
   // Enrolment tokens and revocation: children of this plugin, so behind the same support key check.
   await app.register(supportLinkRoutes, { support });
+  if (support.webhooks) await app.register(supportWebhookRoutes, { webhooks: support.webhooks });
 
   app.get('/practices', {
     schema: {
