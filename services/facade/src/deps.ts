@@ -5,6 +5,7 @@ import type {
   DependencyHealth, QueryCommand, SiteView, SupportAuditRequest, SupportAuditResult, SupportListRequest, SupportListResult, SupportMoveRequest, SupportMoveResult,
 } from '@halo/contracts';
 import type { ResultStream } from '@halo/messaging';
+import type { BrowserUiDeps } from './console/browser-ui-deps.ts';
 import type {
   EnrolRequest, EnrolResult, SupportEnrolmentTokenRequest, SupportEnrolmentTokenResult, SupportRevokeRequest, SupportRevokeResult,
 } from '@halo/contracts';
@@ -67,6 +68,8 @@ export interface FacadeDeps {
   enrolment?: EnrolmentRelay;
   /** Per-integrator request rate (429 `rate_limited` beyond it); without it nothing is limited. */
   rateLimiter?: RateLimiter;
+  /** The support console (`/console`), integrator portal (`/portal`) and usage recording; without it none of them. */
+  ui?: BrowserUiDeps;
 }
 
 /** What `/health` says of each dependency: the NATS connection's state, and whether the registry and JetStream answer. */

@@ -19,6 +19,7 @@ import { supportKeyAuthenticator, type SupportKey } from './auth/support-auth.ts
 import { NatsSupportRegistry } from './nats/support-client.ts';
 import { connectionState } from './nats/connection-state.ts';
 import { dependencyHealth } from './nats/dependency-health.ts';
+import { openBrowserUis } from './console/open-browser-uis.ts';
 
 export interface StartFacadeOptions {
   /** An open connection; the caller owns it (startFacade never drains or closes it). */
@@ -58,6 +59,8 @@ export interface StartFacadeOptions {
   loadShedding?: Partial<LoadShedding>;
   /** On close, how long `/health/ready` answers 503 before the facade stops accepting (HALO_HTTP_DRAIN_DELAY_MS); default 0. */
   drainDelayMs?: number;
+  /** Serve the support console (`/console`), integrator portal (`/portal`) and record usage; default true. */
+  browserUis?: boolean;
 }
 
 /** A listening facade. */
@@ -105,6 +108,7 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
     // Registry bucket changes drop cached sites at once (an authority move is seen within milliseconds, not a TTL).
     await directory.watch();
     const supportRegistry = new NatsSupportRegistry({ nc });
+    const ui = options.browserUis === false ? undefined : await openBrowserUis(nc, options.keys, options.integrators ?? [], options.async ? options.async.replicas : undefined);
     const app = buildApp({
       directory,
       queries,
@@ -118,6 +122,7 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
       immediate,
       support: { auth: supportKeyAuthenticator(options.supportKeys ?? []), registry: supportRegistry },
       ...(options.enrolment ? { enrolment: supportRegistry } : {}),
+      ...(ui ? { ui } : {}),
     }, {
       ...(https ? { https } : {}),
       ...(options.http ? { http: options.http } : {}),

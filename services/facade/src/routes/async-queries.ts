@@ -50,6 +50,7 @@ export async function asyncQueryRoutes(instance: FastifyInstance, options: { dep
     const site = await queryableSite(deps.directory, siteId);
     assertOnboarded(principalOf(request), site.pmsType);
     const queryId = randomUUID();
+    request.usageQueryId = queryId;
     const now = Date.now();
     const queueDeadline = now + (body.maxTimeInQueue ?? ASYNC_LIMITS.defaultTimeInQueueSeconds) * 1000;
     const record: AsyncQueryRecord = {

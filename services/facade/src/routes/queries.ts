@@ -41,6 +41,7 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
     assertOnboarded(principalOf(request), site.pmsType);
 
     const queryId = randomUUID();
+    request.usageQueryId = queryId;
     const maxTimeInQueueMs = (body.maxTimeInQueue ?? LIMITS.defaultImmediateTimeInQueueSeconds) * 1000;
     const deadline = Date.now() + maxTimeInQueueMs + deps.queryTimeoutMs;
     // Ids go in each line rather than a child logger: a child per query costs more than the lines themselves.
