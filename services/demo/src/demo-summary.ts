@@ -35,6 +35,11 @@ export function demoQueryBody(patNum = DEMO_PATIENT): object {
   };
 }
 
+/** The support console and integrator portal of the running facade (sign in with the support and subscription keys). */
+export function demoBrowserUrls(summary: Pick<DemoSummary, 'facadeUrl'>): { console: string; portal: string } {
+  return { console: `${summary.facadeUrl}/console`, portal: `${summary.facadeUrl}/portal` };
+}
+
 /** One titled, ready-to-paste shell command. */
 export interface DemoCommand {
   title: string;

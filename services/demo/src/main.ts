@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { Port, loadConfig, projectRoot, runService } from '@halo/config';
 import { createLogger } from '@halo/log';
 import { NatsServerNotFoundError } from '@halo/nats-server';
-import { DEFAULT_RESTART_POLICY, demoCommands, describeExit, shellQuote, startDemo, type RestartPolicy, type RunningDemo } from './index.ts';
+import { DEFAULT_RESTART_POLICY, demoBrowserUrls, demoCommands, describeExit, shellQuote, startDemo, type RestartPolicy, type RunningDemo } from './index.ts';
 
 const Config = z.object({
   HALO_DATA_DIR: z.string().min(1).default(join(projectRoot(), '.halo')),
@@ -72,6 +72,8 @@ await runService({
     const lines = [
       '',
       `Halo is running. Facade: ${demo.facadeUrl}  (OpenAPI: ${demo.facadeUrl}/docs)`,
+      `Support console: ${demoBrowserUrls(demo).console}  (sign in with the support key below)`,
+      `Integrator portal: ${demoBrowserUrls(demo).portal}  (sign in with the subscription key below)`,
       `HTTPS certificate from the demo's private CA: ${demo.caFile} (curl --cacert, NODE_EXTRA_CA_CERTS; browsers will warn)`,
       `NATS secrets (operator, accounts, creds): ${demo.secretsDir}`,
       ...(demo.enrolled.length > 0 ? [`Enrolled with one-time tokens: ${demo.enrolled.map((g) => `link ${g}`).join(', ')}`] : []),
