@@ -42,7 +42,7 @@ test('support console and integrator portal in Chromium against npm start', { sk
   const dispatcher = new Agent({ connect: { ca: readFileSync(demo.caFile) } });
   t.after(() => dispatcher.close());
   const profile = mkdtempSync(join(tmpdir(), 'halo-chromium-'));
-  t.after(() => rmSync(profile, { recursive: true, force: true }));
+  t.after(() => rmSync(profile, { recursive: true, force: true, maxRetries: 10 }));
   const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: FLAGS, headless: true, ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
   t.after(() => browser.close());
   const page = browser.pages()[0] ?? await browser.newPage();
@@ -123,7 +123,7 @@ test('support console and integrator portal in Chromium against npm start', { sk
       res.end(`<form id="f" method="post" action="${demo.facadeUrl}${practicePath}/move"><input name="to" value="${backup.haloGuid}"><input name="reason" value="csrf"><input name="epoch" value="0"><input name="step" value="commit"></form><script>f.submit()</script>`);
     });
     await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
-    t.after(() => evil.close());
+    t.after(() => { evil.closeAllConnections(); evil.close(); });
     const other = await browser.newPage();
     const answer = other.waitForResponse((r) => r.url().endsWith(`${practicePath}/move`));
     await other.goto(`http://127.0.0.1:${(evil.address() as { port: number }).port}/`);
@@ -150,6 +150,8 @@ test('support console and integrator portal in Chromium against npm start', { sk
     assert.ok(audit.includes('authority.moved') && audit.includes('original server failed; backup restored') && audit.includes(demo.supportKey ? 'by ' : ''), audit);
     assert.equal(await page.locator(`article.authoritative[data-site="${backup.haloGuid}"]`).count(), 1);
     await shot('moved');
+    // The README's picture (viewport only, to keep it small): docs/console.png is copied from it.
+    await page.screenshot({ path: join(ARTIFACTS, 'readme-console.png'), clip: { x: 0, y: 0, width: 1280, height: 760 } });
     // The facade drops cached authority on the registry's KV change; poll until it has (no timing asserted).
     let status = 0;
     for (let i = 0; i < 100 && (status = await query(original.haloGuid)) !== 403; i++) await new Promise((r) => setTimeout(r, 100));
@@ -211,6 +213,7 @@ test('support console and integrator portal in Chromium against npm start', { sk
     assert.equal(await page.locator('figure.chart svg rect.ok').count() > 0, true);
     assert.ok((await page.locator('#sites-title ~ table').innerText()).includes(backup.haloGuid));
     await shot('portal');
+    await page.screenshot({ path: join(ARTIFACTS, 'readme-portal.png'), clip: { x: 0, y: 0, width: 1280, height: 860 } });
     await assertAccessible(page, 'portal');
   });
 });

@@ -213,7 +213,7 @@ function badge(text: string): Html {
 }
 
 function drift(link: SupportLink | undefined): string {
-  if (!link || link.clockSkewMs === undefined) return 'unknown';
+  if (!link || link.clockSkewMs === undefined) return 'unknown (no heartbeat yet)';
   const seconds = (link.clockSkewMs / 1000).toFixed(1);
   return link.clockDrift ? `${seconds} s (too far off)` : `${seconds} s`;
 }
