@@ -107,6 +107,12 @@ test('support console and integrator portal in Chromium against npm start', { sk
     assert.equal(await page.locator(`article.authoritative[data-site="${original.haloGuid}"]`).count(), 1);
     const card = await page.locator(`article[data-site="${backup.haloGuid}"]`).innerText();
     for (const label of ['Halo Link version', 'Last seen', 'Clock drift', 'Link', 'Database and machine', 'online']) assert.ok(card.includes(label), label);
+    // The 24-hour strip of each site: the quarter-hour of the demo's start is marked, from the links' heartbeats.
+    for (const site of [original, backup]) {
+      const strip = page.locator(`article[data-site="${site.haloGuid}"] svg.strip`);
+      await strip.locator('rect.on').first().waitFor();
+      assert.equal(await strip.locator('rect').count(), 96);
+    }
     await shot('practice');
     await assertAccessible(page, 'practice');
   });
@@ -191,6 +197,8 @@ test('support console and integrator portal in Chromium against npm start', { sk
     const token = await page.locator('#token').innerText();
     assert.ok(token.length > 20);
     assert.ok((await page.locator('#install').innerText()).includes(token));
+    await page.goto(`${demo.facadeUrl}/console/links`);
+    assert.ok(!(await page.content()).includes(token), 'the token is not shown again');
     await shot('enrolment-token');
     await page.goto(`${demo.facadeUrl}/console/integrators`);
     const row = await page.locator('tbody tr').first().innerText();

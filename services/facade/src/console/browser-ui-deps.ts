@@ -18,4 +18,6 @@ export interface BrowserUiDeps {
   /** Live view (KV watch) and paired sites; without it pages show what they had when loaded. */
   nc?: NatsConnection;
   sessionTtlMs?: number;
+  /** Heartbeat history for the 24-hour strips: which of the last 96 quarter-hours a link was heard from in. */
+  history?: { strip(linkGuid: string): Promise<boolean[]> };
 }

@@ -17,7 +17,7 @@ export async function browserUis(app: FastifyInstance, options: { ui: BrowserUiD
   await app.register(fastifyStatic, { root: fileURLToPath(new URL('./assets/', import.meta.url)), prefix: '/console/assets/', decorateReply: false, maxAge: 3_600_000 });
   if (options.support) {
     const scope = { signer: ui.signer, kind: 'support', cookie: 'halo_console', base: '/console', ttlMs } as const;
-    await app.register(consoleRoutes, { scope, support: options.support, integrators: ui.integrators, ...nc });
+    await app.register(consoleRoutes, { scope, support: options.support, integrators: ui.integrators, ...nc, ...(ui.history ? { history: ui.history } : {}) });
   }
   const scope = { signer: ui.signer, kind: 'portal', cookie: 'halo_portal', base: '/portal', ttlMs } as const;
   await app.register(portalRoutes, { scope, auth: options.auth, usage: ui.usage, directory: options.directory, ...nc });

@@ -4,8 +4,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { SupportDeps } from '../deps.ts';
 import { csrfField, field, formBodies, html, page, requireSession, sendPage, sessionCookie, type Html, type SessionScope } from './web.ts';
 import { streamRegistryChanges } from './live-feed.ts';
-import { installCommand } from './install-command.ts';
-import type { ConsoleIntegrator } from './browser-ui-deps.ts';
+import { installInstructions } from './install-command.ts';
+import type { BrowserUiDeps, ConsoleIntegrator } from './browser-ui-deps.ts';
 
 export interface ConsoleOptions {
   scope: SessionScope;
@@ -13,6 +13,7 @@ export interface ConsoleOptions {
   integrators: () => readonly ConsoleIntegrator[];
   /** For the live view (KV watch); without it the pages do not update by themselves. */
   nc?: NatsConnection;
+  history?: BrowserUiDeps['history'];
 }
 
 const OPEN = new Set(['/console/sign-in']);
@@ -68,6 +69,7 @@ ${found.length === 0 ? html`<p role="status">No practice matches.</p>` : html`<t
     return view(request, reply, 'Practices', body);
   });
 
+  const stripOf = async (linkGuid: string): Promise<boolean[] | undefined> => options.history?.strip(linkGuid).catch(() => undefined);
   const practicePage = async (request: FastifyRequest, reply: FastifyReply, pmsType: string, pmsId: string, notice?: Html, status = 200) => {
     const [{ practices, links }, { entries }] = await Promise.all([
       support.registry.list({ pmsType, pmsId }),
@@ -81,7 +83,7 @@ ${found.length === 0 ? html`<p role="status">No practice matches.</p>` : html`<t
 <section id="sites" aria-labelledby="sites-title">
 <h2 id="sites-title">Sites side by side</h2>
 <p>Authority epoch ${practice.epoch}, since ${practice.since}${practice.by ? html` (by ${practice.by}${practice.reason ? html`: “${practice.reason}”` : ''})` : ''}.</p>
-<div class="cards">${practice.sites.map((site) => siteCard(site, links.find((l) => l.linkGuid === site.linkGuid), practice, csrfField(scope, session)))}</div>
+<div class="cards">${await Promise.all(practice.sites.map(async (site) => siteCard(site, links.find((l) => l.linkGuid === site.linkGuid), practice, csrfField(scope, session), await stripOf(site.linkGuid))))}</div>
 </section>
 <aside id="audit" aria-labelledby="audit-title">
 <h2 id="audit-title">Audit trail</h2>
@@ -162,11 +164,12 @@ ${auditList(entries)}
     const linkGuid = field(request.body, 'linkGuid');
     const note = field(request.body, 'note');
     const result = await support.registry.enrolmentToken({ by: request.uiSession!.sub, ...(linkGuid ? { linkGuid } : {}), ...(note ? { note } : {}) });
-    const url = `https://${request.headers.host ?? 'facade'}`;
+    const install = installInstructions(`https://${request.headers.host ?? 'facade'}`, result.token);
     const body = html`<p class="notice ok" role="status">Copy it now: the token is shown only once and is used up by the first enrolment.</p>
 <dl class="facts"><dt>Token</dt><dd><code id="token">${result.token}</code></dd><dt>Environment</dt><dd>${result.env}</dd><dt>Expires</dt><dd>${result.expiresAt}</dd>
 <dt>Enrols</dt><dd>${result.linkGuid ? `link ${result.linkGuid} again (its earlier credentials are revoked when it is used)` : 'a new link'}</dd></dl>
-<h2>Install command line</h2><pre id="install"><code>${installCommand(url, result.token)}</code></pre>
+<h2>Install</h2><p>Add this to the Halo Link's config (<code>link.json</code>; <code>ca.pem</code> is the facade's CA):</p>
+<pre id="install"><code>${install.config}</code></pre><p>then start it, on the practice server:</p><pre><code>${install.command}</code></pre>
 <p><a href="/console/links">Back to links</a></p>`;
     return view(request, reply, 'One-time enrolment token', body);
   });
@@ -218,7 +221,17 @@ function drift(link: SupportLink | undefined): string {
   return link.clockDrift ? `${seconds} s (too far off)` : `${seconds} s`;
 }
 
-function siteCard(site: SiteView, link: SupportLink | undefined, practice: SupportPractice, csrf: Html): Html {
+/** The last 24 h of a link's heartbeats as a strip of quarter-hours (inline SVG, with a text alternative). */
+function availabilityStrip(id: string, strip: readonly boolean[]): Html {
+  const heard = strip.filter(Boolean).length;
+  const width = 4;
+  return html`<figure class="strip-figure"><svg role="img" aria-labelledby="strip-${id}" viewBox="0 0 ${strip.length * width} 14" width="100%" height="14" preserveAspectRatio="none" class="strip">
+<title id="strip-${id}">Heartbeats in ${heard} of the last ${strip.length} quarter-hours</title>
+${strip.map((on, i) => html`<rect x="${i * width}" y="0" width="${width - 0.5}" height="14" class="${on ? 'on' : 'off'}"/>`)}</svg>
+<figcaption class="muted">last 24 h: heard from in ${heard} of ${strip.length} quarter-hours (now at the right)</figcaption></figure>`;
+}
+
+function siteCard(site: SiteView, link: SupportLink | undefined, practice: SupportPractice, csrf: Html, strip: readonly boolean[] | undefined): Html {
   const movable = !site.authoritative && site.status === 'active';
   const id = site.haloGuid;
   return html`<article class="card${site.authoritative ? ' authoritative' : ''}" aria-labelledby="site-${id}" data-site="${id}">
@@ -235,6 +248,7 @@ function siteCard(site: SiteView, link: SupportLink | undefined, practice: Suppo
 <dt>PMS version</dt><dd>${site.practiceManagementVersion ?? 'unknown'}</dd>
 <dt>Registered</dt><dd>${site.createdAt}</dd>
 </dl>
+${strip ? availabilityStrip(id, strip) : ''}
 ${movable ? html`<form method="post" action="${practiceHref(practice)}/move" class="stack">${csrf}
 <input type="hidden" name="to" value="${id}"><input type="hidden" name="epoch" value="${practice.epoch}">
 <label for="reason-${id}">Reason for making this site authoritative</label>

@@ -1,11 +1,11 @@
-import { shellQuote } from './shell-quote.ts';
-
 /**
- * The command line support pastes to a new practice server with its one-time token: it writes the agent's
- * enrolment settings into its config and starts it. The Halo Link installer (another change) replaces this line
- * with its own command when it lands.
+ * What support pastes on a new practice server with its one-time token: the `enrolment` block of the agent's
+ * config and the command that starts it. The Halo Link installer (another change) replaces this with its own
+ * command line when it lands.
  */
-export function installCommand(facadeUrl: string, token: string): string {
-  const enrolment = JSON.stringify({ url: facadeUrl, token, caFile: 'ca.pem' });
-  return `node -e 'const f=process.argv[1],fs=require("fs"),c=JSON.parse(fs.readFileSync(f));c.enrolment=JSON.parse(process.argv[2]);fs.writeFileSync(f,JSON.stringify(c,null,2))' link.json ${shellQuote(enrolment)} && HALO_AGENT_CONFIG=link.json node services/agent/src/main.ts`;
+export function installInstructions(facadeUrl: string, token: string): { config: string; command: string } {
+  return {
+    config: JSON.stringify({ enrolment: { url: facadeUrl, token, caFile: 'ca.pem' } }, null, 2),
+    command: 'HALO_AGENT_CONFIG=link.json node services/agent/src/main.ts',
+  };
 }
