@@ -224,4 +224,30 @@ test('support console and integrator portal in Chromium against npm start', { sk
     await page.screenshot({ path: join(ARTIFACTS, 'readme-portal.png'), clip: { x: 0, y: 0, width: 1280, height: 860 } });
     await assertAccessible(page, 'portal');
   });
+  await t.test('integrators: rotating a key slot shows the new key once; it works at once, the other slot keeps working', async () => {
+    const status = async (key: string) => {
+      const res = await fetch(`${demo.facadeUrl}/integrator/sites?practiceManagementSiteId=SAMPLE-1001`, { headers: { 'ocp-apim-subscription-key': key }, dispatcher });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    await page.goto(`${demo.facadeUrl}/console/integrators`);
+    await page.getByRole('button', { name: 'Rotate slot 2 of demo' }).click();
+    const key = await page.locator('#new-key').innerText();
+    assert.match(key, /^[A-Za-z0-9_-]{43}$/);
+    assert.ok((await page.locator('tbody tr').first().innerText()).includes('slot 2: in use'));
+    await shot('rotated');
+    assert.equal(await status(key), 200, 'the new key works');
+    assert.equal(await status(demo.subscriptionKey), 200, 'the key in slot 1 still works');
+    await page.goto(`${demo.facadeUrl}/console/integrators`);
+    assert.ok(!(await page.content()).includes(key), 'the new key is not shown again');
+    // Rotating slot 1 retires the demo's original key at once.
+    await page.getByRole('button', { name: 'Rotate slot 1 of demo' }).click();
+    await page.locator('#new-key').waitFor();
+    assert.equal(await status(demo.subscriptionKey), 401, 'the rotated-out key is refused');
+    assert.equal(await status(key), 200);
+    // A page for something that does not exist is a page too, with the error code.
+    const res = await page.goto(`${demo.facadeUrl}/console/practices/sample/NO-SUCH-PRACTICE`);
+    assert.equal(res?.status(), 404);
+    await page.getByRole('alert').filter({ hasText: 'not_found' }).waitFor();
+  });
 });

@@ -114,7 +114,7 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
     const app = buildApp({
       directory,
       queries,
-      auth,
+      auth: uis?.auth ?? auth,
       rateLimiter: new TokenBucketLimiter({ shares: () => replicas.count(), ...(options.rateLimit ? { defaultLimit: options.rateLimit } : {}) }),
       log,
       version,

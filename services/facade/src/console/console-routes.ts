@@ -2,27 +2,27 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError, type AuditEntry, type SiteView, type SupportLink, type SupportPractice } from '@halo/contracts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SupportDeps } from '../deps.ts';
-import { csrfField, field, formBodies, html, page, requireSession, sendPage, sessionCookie, type Html, type SessionScope } from './web.ts';
+import { csrfField, field, formBodies, html, htmlErrors, page, requireSession, sendPage, sessionCookie, type Html, type SessionScope } from './web.ts';
 import { streamRegistryChanges } from './live-feed.ts';
 import { installInstructions } from './install-command.ts';
-import type { BrowserUiDeps, ConsoleIntegrator } from './browser-ui-deps.ts';
+import type { BrowserUiDeps, ConsoleIntegrator, IntegratorSlots } from './browser-ui-deps.ts';
 
 export interface ConsoleOptions {
   scope: SessionScope;
   support: SupportDeps;
-  integrators: () => readonly ConsoleIntegrator[];
+  integrators: IntegratorSlots;
   /** For the live view (KV watch); without it the pages do not update by themselves. */
   nc?: NatsConnection;
   history?: BrowserUiDeps['history'];
 }
 
 const OPEN = new Set(['/console/sign-in']);
-const MAX_KEY_SLOTS = 2;
 
 /** `/console`: the support console (server-rendered pages over the registry's support verbs). */
 export async function consoleRoutes(app: FastifyInstance, options: ConsoleOptions): Promise<void> {
   const { scope, support } = options;
   formBodies(app);
+  htmlErrors(app, '/console');
   requireSession(app, scope, OPEN);
   const nav = html`<nav aria-label="Sections"><a href="/console/practices">Practices</a><a href="/console/links">Links</a><a href="/console/integrators">Integrators</a></nav>`;
   const view = (request: FastifyRequest, reply: FastifyReply, title: string, body: Html, status = 200, live?: string) => {
@@ -174,13 +174,26 @@ ${auditList(entries)}
     return view(request, reply, 'One-time enrolment token', body);
   });
 
-  app.get('/console/integrators', async (request, reply) => {
-    const list = options.integrators();
-    const body = html`<table><thead><tr><th scope="col">Integrator</th><th scope="col">Onboarded PMS types</th><th scope="col">Key slots</th><th scope="col">Webhook URL</th></tr></thead>
-<tbody>${list.map((i) => html`<tr><td>${i.id}</td><td>${i.pmsTypes ? i.pmsTypes.join(', ') || 'none' : 'every type'}</td>
-<td>${Array.from({ length: MAX_KEY_SLOTS }, (_, n) => html`<div>slot ${n + 1}: ${n < i.keysInUse ? 'in use' : 'empty'}</div>`)}</td>
-<td><span class="muted" data-slot="webhook-url">not configured</span></td></tr>`)}</tbody></table>`;
-    return view(request, reply, 'Integrators', body);
+  const integratorsPage = async (request: FastifyRequest, reply: FastifyReply, notice?: Html, status = 200) => {
+    const csrf = csrfField(scope, request.uiSession!);
+    const body = html`${notice ?? ''}<table><thead><tr><th scope="col">Integrator</th><th scope="col">Onboarded PMS types</th><th scope="col">Key slots</th><th scope="col">Webhook URL</th></tr></thead>
+<tbody>${options.integrators.list().map((i) => integratorRow(i, csrf))}</tbody></table>
+<p class="muted">Rotating a slot mints a new key for it and the key in that slot stops working at once; the other slot keeps
+working, so an integrator switches to the new key without downtime. The new key is shown once.</p>`;
+    return view(request, reply, 'Integrators', body, status);
+  };
+
+  app.get('/console/integrators', async (request, reply) => integratorsPage(request, reply));
+
+  app.post('/console/integrators/:integratorId/slots/:slot/rotate', async (request, reply) => {
+    const { integratorId, slot } = request.params as { integratorId: string; slot: string };
+    const by = request.uiSession!.sub;
+    const key = await options.integrators.rotate(integratorId, Number(slot) - 1, by);
+    // The audit of a rotation: this line and the bucket's history (integrator, slot, who, when); never the key.
+    request.log.info({ integratorId, slot: Number(slot), by }, 'subscription key rotated');
+    const notice = html`<div class="notice ok" role="status"><p>Slot ${slot} of ${integratorId} has a new key. Copy it now: it is shown only this once.</p>
+<p><code id="new-key">${key}</code></p></div>`;
+    return integratorsPage(request, reply, notice);
   });
 
   if (options.nc) {
@@ -201,6 +214,13 @@ export function signInPage(base: '/console' | '/portal', label: string, error: s
 <button type="submit">Sign in</button>
 </form>`,
   });
+}
+
+function integratorRow(i: ConsoleIntegrator, csrf: Html): Html {
+  return html`<tr><td>${i.id}</td><td>${i.pmsTypes ? i.pmsTypes.join(', ') || 'none' : 'every type'}</td>
+<td>${i.slots.map((used, n) => html`<form method="post" action="/console/integrators/${encodeURIComponent(i.id)}/slots/${n + 1}/rotate" class="row">${csrf}
+<span>slot ${n + 1}: ${used ? 'in use' : 'empty'}</span><button type="submit" aria-label="Rotate slot ${n + 1} of ${i.id}">Rotate</button></form>`)}</td>
+<td><span class="muted" data-slot="webhook-url">not configured</span></td></tr>`;
 }
 
 function practiceHref(p: { pmsType: string; pmsId: string }): string {

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '@halo/contracts';
+import { errorHandler, toAppError } from '../http/error-handler.ts';
 import type { Session, SessionSigner } from './session.ts';
 
 /** HTML that is already escaped (made by `html`), so interpolating it again does not escape it twice. */
@@ -148,4 +149,20 @@ export function sendPage(reply: FastifyReply, body: string, status = 200): Fasti
     .header('x-frame-options', 'DENY')
     .header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'")
     .send(body);
+}
+
+/**
+ * Errors of a page a browser navigated to (Accept: text/html) as a page with the same status, code and message;
+ * anything else (fetch, scripts) gets the facade's JSON error shape. 5xx details stay in the log either way.
+ */
+export function htmlErrors(app: FastifyInstance, base: '/console' | '/portal'): void {
+  app.setErrorHandler((error, request, reply) => {
+    if (!request.headers.accept?.includes('text/html')) return errorHandler(error, request, reply);
+    const appError = toAppError(error);
+    if (appError.status >= 500) request.log.warn({ code: appError.code, status: appError.status, err: error }, 'console page failed');
+    else request.log.info({ code: appError.code, status: appError.status }, 'console request rejected');
+    const body = html`<p class="notice error" role="alert"><strong>${appError.status} ${appError.code}</strong>: ${appError.message}</p>
+<p><a href="${base}">Back</a></p>`;
+    return sendPage(reply, page({ title: 'Something went wrong', base, body }), appError.status);
+  });
 }

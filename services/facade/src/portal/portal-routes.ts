@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Authenticator, SiteDirectory } from '../deps.ts';
-import { csrfField, field, formBodies, html, page, requireSession, sendPage, sessionCookie, type Html, type SessionScope } from '../console/web.ts';
+import { csrfField, field, formBodies, html, htmlErrors, page, requireSession, sendPage, sessionCookie, type Html, type SessionScope } from '../console/web.ts';
 import { signInPage } from '../console/console-routes.ts';
 import type { UsageEntry, UsageStore } from '../usage/usage-store.ts';
 import { usageByDay, type UsageDay } from '../usage/usage-summary.ts';
@@ -25,6 +25,7 @@ const RECENT = 50;
 export async function portalRoutes(app: FastifyInstance, options: PortalOptions): Promise<void> {
   const { scope } = options;
   formBodies(app);
+  htmlErrors(app, '/portal');
   requireSession(app, scope, OPEN);
   const view = (request: FastifyRequest, reply: FastifyReply, title: string, body: Html) => {
     const session = request.uiSession!;
