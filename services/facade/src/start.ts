@@ -108,7 +108,7 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
     // Registry bucket changes drop cached sites at once (an authority move is seen within milliseconds, not a TTL).
     await directory.watch();
     const supportRegistry = new NatsSupportRegistry({ nc });
-    const uis = options.browserUis === false ? undefined : await openBrowserUis(nc, options.keys, options.integrators ?? [], options.async ? options.async.replicas : undefined);
+    const uis = options.browserUis === false ? undefined : await openBrowserUis(nc, options.keys, options.integrators ?? [], options.async ? options.async.replicas : undefined, log);
     if (uis) closes.push(() => uis.close());
     const ui = uis?.ui;
     const app = buildApp({

@@ -54,19 +54,23 @@ export class AvailabilityHistory {
   }
 
   async #watch(): Promise<void> {
+    let failing = false;
     while (!this.#stopped && !this.#nc.isClosed()) {
       try {
         const links = await new Kvm(this.#nc).open('links');
         const iter = await links.watch();
         this.#stop = () => iter.stop();
         if (this.#stopped) iter.stop();
+        failing = false;
         for await (const entry of iter) {
           if (entry.operation !== 'PUT') continue;
           const parsed = LinkRecord.safeParse(entry.json());
           if (parsed.success) await this.#mark(entry.key, Date.parse(parsed.data.lastSeen));
         }
       } catch (err) {
-        this.#log?.warn({ err: err instanceof Error ? err.name : typeof err }, 'availability history watch failed; retrying');
+        // Once per outage (the registry's bucket may not exist yet), not once a second.
+        if (!failing) this.#log?.warn({ err: err instanceof Error ? err.name : typeof err }, 'availability history watch failed; retrying');
+        failing = true;
       }
       if (!this.#stopped) await new Promise((r) => setTimeout(r, 1000).unref());
     }

@@ -17,8 +17,13 @@ export async function streamRegistryChanges(nc: NatsConnection, request: Fastify
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-  res.write(': live\n\n');
-  const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+  // A browser that went away mid-write must not become an unhandled 'error' event.
+  res.on('error', () => undefined);
+  const send = (text: string) => {
+    if (!res.destroyed && !res.writableEnded) res.write(text);
+  };
+  send(': live\n\n');
+  const keepalive = setInterval(() => send(': keepalive\n\n'), KEEPALIVE_MS);
   const stop = () => {
     clearInterval(keepalive);
     for (const { iter } of watches) iter.stop();
@@ -30,7 +35,7 @@ export async function streamRegistryChanges(nc: NatsConnection, request: Fastify
       try {
         for await (const entry of iter) {
           // Keys only: the page asks for what it shows through its own (signed-in) request.
-          res.write(`event: change\ndata: ${JSON.stringify({ bucket, key: entry.key })}\n\n`);
+          send(`event: change\ndata: ${JSON.stringify({ bucket, key: entry.key })}\n\n`);
         }
       } catch (err) {
         log.warn({ bucket, err: err instanceof Error ? err.name : typeof err }, 'console live watch ended');
