@@ -244,6 +244,9 @@ test('support console and integrator portal in Chromium against npm start', { sk
     await shot('rotated');
     assert.equal(await status(key), 200, 'the new key works');
     assert.equal(await status(demo.subscriptionKey), 200, 'the key in slot 1 still works');
+    const { entries } = await support('/audit') as unknown as { entries: Array<{ action: string; who: string; integratorId?: string; slot?: number }> };
+    assert.ok(entries.some((e) => e.action === 'integrator.key_rotated' && e.integratorId === 'demo' && e.slot === 2 && e.who === 'demo-support'), JSON.stringify(entries.slice(-3)));
+    assert.ok(!JSON.stringify(entries).includes(key), 'the audit never holds the key');
     await page.goto(`${demo.facadeUrl}/console/integrators`);
     assert.ok(!(await page.content()).includes(key), 'the new key is not shown again');
     // Rotating slot 1 retires the demo's original key at once.
@@ -255,5 +258,22 @@ test('support console and integrator portal in Chromium against npm start', { sk
     const res = await page.goto(`${demo.facadeUrl}/console/practices/sample/NO-SUCH-PRACTICE`);
     assert.equal(res?.status(), 404);
     await page.getByRole('alert').filter({ hasText: 'not_found' }).waitFor();
+  });
+  await t.test('live: a Halo Link that stops turns its site offline on an open page without a reload; revoke needs a reason', async () => {
+    await page.goto(`${demo.facadeUrl}${practicePath}`);
+    const backupCard = page.locator(`article[data-site="${backup.haloGuid}"]`);
+    await backupCard.locator('.badge.online').waitFor();
+    await page.evaluate(() => { (globalThis as unknown as { marker: number }).marker = 2; });
+    // Agent 2 serves the backup; on SIGTERM its last heartbeat says it is stopping and the registry marks it offline.
+    process.kill(demo.processes['agent-2']!, 'SIGTERM');
+    await backupCard.locator('.badge.offline').waitFor();
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker), 2, 'the page was not reloaded');
+    await shot('offline');
+    const link = demo.databases.find((d) => d.haloGuid === backup.haloGuid)!.linkGuid;
+    await page.goto(`${demo.facadeUrl}/console/links`);
+    const row = page.locator('tr', { has: page.locator(`code:text-is("${link}")`) });
+    await row.getByLabel('Reason').fill('backup server retired');
+    await row.getByRole('button', { name: 'Revoke credentials' }).click();
+    await page.getByRole('status').filter({ hasText: `Link ${link} revoked` }).waitFor();
   });
 });

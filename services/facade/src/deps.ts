@@ -94,6 +94,8 @@ export interface SupportRegistry {
   enrolmentToken?(request: SupportEnrolmentTokenRequest): Promise<SupportEnrolmentTokenResult>;
   /** Revokes a link's NATS credentials (operator/JWT mode only). */
   revoke?(request: SupportRevokeRequest): Promise<SupportRevokeResult>;
+  /** Audits a key slot the console rotated (the registry writes the audit stream). */
+  keyRotated?(request: { integratorId: string; slot: number; by: string }): Promise<unknown>;
 }
 
 /** What `/support/*` needs: its own credentials (never integrator keys) and the registry. */

@@ -10,6 +10,7 @@ import type { Logger } from '@halo/log';
 import { AuditLog } from './audit.ts';
 import { DEFAULT_THRESHOLDS, practiceKey, RegistryStore, RegistryViews, type Thresholds } from '@halo/registry-data';
 import { Enrolment, type EnrolmentConfig } from './enrolment.ts';
+import { serveKeyRotationAudit } from './key-rotation-audit.ts';
 
 export interface RegistryDeps {
   nc: NatsConnection;
@@ -244,6 +245,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     serveJson(nc, { ...q, subject: subjects.registry('support.list'), schema: SupportListRequest, handler: supportList }),
     serveJson(nc, { ...q, subject: subjects.registry('support.move'), schema: SupportMoveRequest, handler: supportMove }),
     serveJson(nc, { ...q, subject: subjects.registry('support.audit'), schema: SupportAuditRequest, handler: supportAudit }),
+    serveKeyRotationAudit(nc, { queue: REGISTRY_QUEUE, log, audit, now }),
     nc.subscribe(subjects.heartbeatAll(), {
       queue: REGISTRY_QUEUE,
       callback: (err, msg) => {

@@ -189,10 +189,15 @@ working, so an integrator switches to the new key without downtime. The new key 
     const { integratorId, slot } = request.params as { integratorId: string; slot: string };
     const by = request.uiSession!.sub;
     const key = await options.integrators.rotate(integratorId, Number(slot) - 1, by);
-    // The audit of a rotation: this line and the bucket's history (integrator, slot, who, when); never the key.
     request.log.info({ integratorId, slot: Number(slot), by }, 'subscription key rotated');
+    // Audited like every other change, after it was made (as the registry does for moves); if the audit entry
+    // cannot be written the key is still shown (it already works) and the page says so.
+    const audited = await support.registry.keyRotated?.({ integratorId, slot: Number(slot), by }).then(() => true, (err: unknown) => {
+      request.log.error({ integratorId, err: err instanceof Error ? err.name : typeof err }, 'key rotation not audited');
+      return false;
+    });
     const notice = html`<div class="notice ok" role="status"><p>Slot ${slot} of ${integratorId} has a new key. Copy it now: it is shown only this once.</p>
-<p><code id="new-key">${key}</code></p></div>`;
+<p><code id="new-key">${key}</code></p>${audited === false ? html`<p><strong>The audit entry could not be written</strong>; tell whoever keeps the audit trail.</p>` : ''}</div>`;
     return integratorsPage(request, reply, notice);
   });
 
@@ -237,7 +242,8 @@ function badge(text: string): Html {
 
 function drift(link: SupportLink | undefined): string {
   if (!link || link.clockSkewMs === undefined) return 'unknown (no heartbeat yet)';
-  const seconds = (link.clockSkewMs / 1000).toFixed(1);
+  // `|| 0` turns -0 into 0: a link a few ms behind reads 0.0 s, not -0.0 s.
+  const seconds = (Math.round(link.clockSkewMs / 100) / 10 || 0).toFixed(1);
   return link.clockDrift ? `${seconds} s (too far off)` : `${seconds} s`;
 }
 
