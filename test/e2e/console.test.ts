@@ -251,6 +251,11 @@ test('support console and integrator portal in Chromium against npm start', { sk
     assert.ok(!(await page.content()).includes(key), 'the new key is not shown again');
     // Rotating slot 1 retires the demo's original key at once.
     await page.getByRole('button', { name: 'Rotate slot 1 of demo' }).click();
+    // Slot 1 holds a key: a confirm step says it stops working at once.
+    assert.ok((await page.locator('ul.consequences').innerText()).includes('401 unauthorized'));
+    assert.equal(await status(demo.subscriptionKey), 200, 'nothing rotated before the confirm');
+    await assertAccessible(page, 'rotate confirm');
+    await page.getByRole('button', { name: 'Rotate slot 1 now' }).click();
     await page.locator('#new-key').waitFor();
     assert.equal(await status(demo.subscriptionKey), 401, 'the rotated-out key is refused');
     assert.equal(await status(key), 200);

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError, type AuditEntry, type SiteView, type SupportLink, type SupportPractice } from '@halo/contracts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SupportDeps } from '../deps.ts';
-import { csrfField, field, formBodies, html, htmlErrors, page, requireSession, sendPage, sessionCookie, type Html, type SessionScope } from './web.ts';
+import { csrfField, field, formBodies, html, htmlErrors, page, requireSession, sendPage, signInRoutes, type Html, type SessionScope } from './web.ts';
 import { streamRegistryChanges } from './live-feed.ts';
 import { installInstructions } from './install-command.ts';
 import type { BrowserUiDeps, ConsoleIntegrator, IntegratorSlots } from './browser-ui-deps.ts';
@@ -33,21 +33,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleOption
 
   app.get('/console', async (_request, reply) => reply.redirect('/console/practices', 303));
 
-  app.get('/console/sign-in', async (_request, reply) => sendPage(reply, signInPage('/console', 'Support key', undefined)));
-
-  app.post('/console/sign-in', async (request, reply) => {
-    const principal = support.auth.authenticate(field(request.body, 'key') || undefined);
-    if (!principal) {
-      request.log.info('console sign-in refused');
-      return sendPage(reply, signInPage('/console', 'Support key', 'That support key is not valid.'), 401);
-    }
-    const { cookie } = scope.signer.issue('support', principal.supportUserId, scope.ttlMs);
-    request.log.info({ supportUserId: principal.supportUserId }, 'console sign-in');
-    return reply.header('set-cookie', sessionCookie(scope.cookie, cookie, scope.base, scope.ttlMs)).redirect('/console/practices', 303);
-  });
-
-  app.post('/console/sign-out', async (_request, reply) =>
-    reply.header('set-cookie', sessionCookie(scope.cookie, '', scope.base, 0)).redirect('/console/sign-in', 303));
+  signInRoutes(app, scope, { label: 'Support key', home: '/console/practices', authenticate: (key) => support.auth.authenticate(key)?.supportUserId ?? null });
 
   app.get('/console/practices', async (request, reply) => {
     const q = typeof (request.query as { q?: unknown }).q === 'string' ? (request.query as { q: string }).q.trim() : '';
@@ -188,6 +174,16 @@ working, so an integrator switches to the new key without downtime. The new key 
   app.post('/console/integrators/:integratorId/slots/:slot/rotate', async (request, reply) => {
     const { integratorId, slot } = request.params as { integratorId: string; slot: string };
     const by = request.uiSession!.sub;
+    const inUse = options.integrators.list().find((i) => i.id === integratorId)?.slots[Number(slot) - 1] === true;
+    if (inUse && field(request.body, 'step') !== 'commit') {
+      // A slot holding a key: its key stops working at once, so say so and ask again (an empty slot breaks nothing).
+      const body = html`<p>Rotate key slot ${slot} of <strong>${integratorId}</strong>?</p>
+<ul class="consequences"><li>The key now in slot ${slot} stops working at once: requests with it get <strong>401 unauthorized</strong>.</li>
+<li>The other slot is not changed; an integrator on it keeps working.</li><li>The new key is shown once, on the next page.</li></ul>
+<form method="post" action="/console/integrators/${encodeURIComponent(integratorId)}/slots/${slot}/rotate" class="row">${csrfField(scope, request.uiSession!)}
+<input type="hidden" name="step" value="commit"><button type="submit" class="danger">Rotate slot ${slot} now</button> <a href="/console/integrators">Cancel</a></form>`;
+      return view(request, reply, 'Confirm the key rotation', body);
+    }
     const key = await options.integrators.rotate(integratorId, Number(slot) - 1, by);
     request.log.info({ integratorId, slot: Number(slot), by }, 'subscription key rotated');
     // Audited like every other change, after it was made (as the registry does for moves); if the audit entry
@@ -205,20 +201,6 @@ working, so an integrator switches to the new key without downtime. The new key 
     const nc = options.nc;
     app.get('/console/live', async (request, reply) => streamRegistryChanges(nc, request, reply, request.log));
   }
-}
-
-/** Sign-in form of the console or the portal. */
-export function signInPage(base: '/console' | '/portal', label: string, error: string | undefined): string {
-  return page({
-    title: 'Sign in',
-    base,
-    body: html`${error ? html`<p class="notice error" role="alert">${error}</p>` : ''}
-<form method="post" action="${base}/sign-in" class="stack narrow">
-<label for="key">${label}</label>
-<input id="key" name="key" type="password" autocomplete="off" required>
-<button type="submit">Sign in</button>
-</form>`,
-  });
 }
 
 function integratorRow(i: ConsoleIntegrator, csrf: Html): Html {

@@ -166,3 +166,38 @@ export function htmlErrors(app: FastifyInstance, base: '/console' | '/portal'): 
     return sendPage(reply, page({ title: 'Something went wrong', base, body }), appError.status);
   });
 }
+
+/** Sign-in form of the console or the portal. */
+function signInPage(base: SessionScope['base'], label: string, error: string | undefined): string {
+  return page({
+    title: 'Sign in',
+    base,
+    body: html`${error ? html`<p class="notice error" role="alert">${error}</p>` : ''}
+<form method="post" action="${base}/sign-in" class="stack narrow">
+<label for="key">${label}</label>
+<input id="key" name="key" type="password" autocomplete="off" required>
+<button type="submit">Sign in</button>
+</form>`,
+  });
+}
+
+/**
+ * `<base>/sign-in` (the form, and the key exchanged for a session cookie) and `<base>/sign-out` (clears it; a
+ * change like any other, so behind the CSRF check). `authenticate` maps a key to the session's subject.
+ */
+export function signInRoutes(app: FastifyInstance, scope: SessionScope, options: { label: string; home: string; authenticate(key: string | undefined): string | null }): void {
+  const { base } = scope;
+  app.get(`${base}/sign-in`, async (_request, reply) => sendPage(reply, signInPage(base, options.label, undefined)));
+  app.post(`${base}/sign-in`, async (request, reply) => {
+    const sub = options.authenticate(field(request.body, 'key') || undefined);
+    if (sub === null) {
+      request.log.info({ ui: base }, 'sign-in refused');
+      return sendPage(reply, signInPage(base, options.label, `That ${options.label.toLowerCase()} is not valid.`), 401);
+    }
+    const { cookie } = scope.signer.issue(scope.kind, sub, scope.ttlMs);
+    request.log.info({ ui: base, sub }, 'signed in');
+    return reply.header('set-cookie', sessionCookie(scope.cookie, cookie, base, scope.ttlMs)).redirect(options.home, 303);
+  });
+  app.post(`${base}/sign-out`, async (_request, reply) =>
+    reply.header('set-cookie', sessionCookie(scope.cookie, '', base, 0)).redirect(`${base}/sign-in`, 303));
+}

@@ -2,8 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Authenticator, SiteDirectory } from '../deps.ts';
-import { csrfField, field, formBodies, html, htmlErrors, page, requireSession, sendPage, sessionCookie, type Html, type SessionScope } from '../console/web.ts';
-import { signInPage } from '../console/console-routes.ts';
+import { csrfField, formBodies, html, htmlErrors, page, requireSession, sendPage, signInRoutes, type Html, type SessionScope } from '../console/web.ts';
 import type { UsageEntry, UsageStore } from '../usage/usage-store.ts';
 import { usageByDay, type UsageDay } from '../usage/usage-summary.ts';
 import { usageChart } from './usage-chart.ts';
@@ -34,21 +33,7 @@ export async function portalRoutes(app: FastifyInstance, options: PortalOptions)
     return sendPage(reply, page({ title, base: '/portal', nav, body }));
   };
 
-  app.get('/portal/sign-in', async (_request, reply) => sendPage(reply, signInPage('/portal', 'Subscription key', undefined)));
-
-  app.post('/portal/sign-in', async (request, reply) => {
-    const principal = options.auth.authenticate(field(request.body, 'key') || undefined);
-    if (!principal) {
-      request.log.info('portal sign-in refused');
-      return sendPage(reply, signInPage('/portal', 'Subscription key', 'That subscription key is not valid.'), 401);
-    }
-    const { cookie } = scope.signer.issue('portal', principal.integratorId, scope.ttlMs);
-    request.log.info({ integratorId: principal.integratorId }, 'portal sign-in');
-    return reply.header('set-cookie', sessionCookie(scope.cookie, cookie, scope.base, scope.ttlMs)).redirect('/portal', 303);
-  });
-
-  app.post('/portal/sign-out', async (_request, reply) =>
-    reply.header('set-cookie', sessionCookie(scope.cookie, '', scope.base, 0)).redirect('/portal/sign-in', 303));
+  signInRoutes(app, scope, { label: 'Subscription key', home: '/portal', authenticate: (key) => options.auth.authenticate(key)?.integratorId ?? null });
 
   app.get('/portal', async (request, reply) => {
     const integratorId = request.uiSession!.sub;
