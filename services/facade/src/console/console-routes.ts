@@ -16,14 +16,13 @@ export interface ConsoleOptions {
   history?: BrowserUiDeps['history'];
 }
 
-const OPEN = new Set(['/console/sign-in']);
 
 /** `/console`: the support console (server-rendered pages over the registry's support verbs). */
 export async function consoleRoutes(app: FastifyInstance, options: ConsoleOptions): Promise<void> {
   const { scope, support } = options;
   formBodies(app);
   htmlErrors(app, '/console');
-  requireSession(app, scope, OPEN);
+  requireSession(app, scope);
   const nav = html`<nav aria-label="Sections"><a href="/console/practices">Practices</a><a href="/console/links">Links</a><a href="/console/integrators">Integrators</a></nav>`;
   const view = (request: FastifyRequest, reply: FastifyReply, title: string, body: Html, status = 200, live?: string) => {
     const session = request.uiSession!;

@@ -109,19 +109,19 @@ declare module 'fastify' {
 }
 
 /**
- * onRequest of the signed-in pages: no valid session redirects a page view to the sign-in form (401 for anything
- * else); every POST must carry the session's CSRF token in `_csrf` (403 `csrf_failed` otherwise), checked in
- * preHandler once the form is parsed.
+ * onRequest of every page but the sign-in form: no valid session redirects a page view to the sign-in form (401 for
+ * anything else); every POST must carry the session's CSRF token in `_csrf` (403 `csrf_failed` otherwise), checked
+ * in preHandler once the form is parsed.
  */
-export function requireSession(app: FastifyInstance, scope: SessionScope, open: ReadonlySet<string>): void {
+export function requireSession(app: FastifyInstance, scope: SessionScope): void {
   app.decorateRequest('uiSession', null);
+  const signIn = `${scope.base}/sign-in`;
   app.addHook('onRequest', async (request, reply) => {
-    const path = request.url.split('?')[0]!;
-    if (open.has(path) || path.startsWith('/console/assets/')) return;
+    if (request.url.split('?')[0] === signIn) return;
     const session = scope.signer.verify(cookieOf(request, scope.cookie), scope.kind);
     if (!session) {
       if (request.method === 'GET' && !request.headers.accept?.includes('text/event-stream')) {
-        return reply.redirect(`${scope.base}/sign-in`, 303);
+        return reply.redirect(signIn, 303);
       }
       throw new AppError('unauthorized', 'sign in first');
     }

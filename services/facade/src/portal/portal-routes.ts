@@ -16,7 +16,6 @@ export interface PortalOptions {
   nc?: NatsConnection;
 }
 
-const OPEN = new Set(['/portal/sign-in']);
 const DAYS = 14;
 const RECENT = 50;
 
@@ -25,7 +24,7 @@ export async function portalRoutes(app: FastifyInstance, options: PortalOptions)
   const { scope } = options;
   formBodies(app);
   htmlErrors(app, '/portal');
-  requireSession(app, scope, OPEN);
+  requireSession(app, scope);
   const view = (request: FastifyRequest, reply: FastifyReply, title: string, body: Html) => {
     const session = request.uiSession!;
     const nav = html`<nav aria-label="Sections"><a href="/portal">Usage</a></nav><span class="who">${session.sub}</span>
@@ -40,7 +39,8 @@ export async function portalRoutes(app: FastifyInstance, options: PortalOptions)
     const entries = await options.usage.read(integratorId, Date.now() - DAYS * 86_400_000);
     const days = usageByDay(entries, DAYS);
     const paired = options.nc ? await pairedSites(options.nc, integratorId) : [];
-    const siteIds = [...new Set([...paired, ...entries.flatMap((e) => (e.siteId ? [e.siteId] : []))])];
+    // Sites it paired with or was answered by (2xx): a GUID it merely tried tells it nothing new here.
+    const siteIds = [...new Set([...paired, ...entries.flatMap((e) => (e.siteId && e.status < 300 ? [e.siteId] : []))])];
     const sites = (await Promise.all(siteIds.map((id) => options.directory.get(id).catch(() => null)))).flatMap((s) => (s ? [s] : []));
     const recent = entries.filter((e) => e.queryId !== undefined || e.siteId !== undefined).slice(-RECENT).reverse();
     const body = html`<section aria-labelledby="chart-title"><h2 id="chart-title">Requests per day (last ${DAYS} days)</h2>
