@@ -15,6 +15,8 @@ export const ErrorStatus = {
   enrolment_refused: 403,
   /** A link's request names another link than the one the hub let it send as (register, unregister). */
   link_mismatch: 403,
+  /** A console or portal form without its session's CSRF token (or with another session's). */
+  csrf_failed: 403,
   not_found: 404,
   cancelled: 409,
   site_not_found: 404,

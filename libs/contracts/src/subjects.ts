@@ -11,7 +11,7 @@ function token(kind: string, value: string): string {
 
 export const REGISTRY_VERBS = [
   'lookup', 'site', 'support.list', 'support.move', 'support.audit',
-  'enrol', 'support.enrolmentToken', 'support.revoke', 'pair',
+  'enrol', 'support.enrolmentToken', 'support.revoke', 'pair', 'support.keyRotated',
 ] as const;
 export type RegistryVerb = (typeof REGISTRY_VERBS)[number];
 
@@ -53,8 +53,11 @@ export const subjects = {
    */
   audit: (kind: 'authority' | 'site', pmsType: string, practiceToken: string) =>
     `halo.v1.audit.${kind}.${token('pms type', pmsType)}.${token('practice', practiceToken)}`,
-  /** Audit entries about a link's credentials (`link`: enrolled, revoked) or an enrolment token (`token`: issued). */
-  auditCredentials: (kind: 'link' | 'token', id: string) => `halo.v1.audit.${kind}.${token(kind, id)}`,
+  /**
+   * Audit entries about a link's credentials (`link`: enrolled, revoked), an enrolment token (`token`: issued) or an
+   * integrator's subscription keys (`integrator`, id hex-encoded: a key slot rotated).
+   */
+  auditCredentials: (kind: 'link' | 'token' | 'integrator', id: string) => `halo.v1.audit.${kind}.${token(kind, id)}`,
   /** Everything the `audit` stream holds. */
   auditAll: () => 'halo.v1.audit.>',
   /** Cancel of one query (immediate or async), heard by every facade replica and worker. */

@@ -51,7 +51,7 @@ export type SupportListResult = z.infer<typeof SupportListResult>;
 export const AuditEntry = z.object({
   action: z.enum([
     'authority.moved', 'site.removed', 'site.uninstalled', 'link.enrolled', 'link.revoked', 'enrolment.token_issued',
-    'link.reenrolled', 'enrolment.refused',
+    'link.reenrolled', 'enrolment.refused', 'integrator.key_rotated',
   ]),
   at: z.string(),
   /** A support user id, or `link:<linkGuid>` for changes an agent reported. */
@@ -64,6 +64,9 @@ export const AuditEntry = z.object({
   epoch: z.number().int().nonnegative().optional(),
   haloGuid: Guid.optional(),
   linkGuid: Guid.optional(),
+  /** `integrator.key_rotated`: whose key, which slot (1-based); never the key or its hash. */
+  integratorId: z.string().max(64).optional(),
+  slot: z.number().int().min(1).max(2).optional(),
   /** Stream sequence (set when read back). */
   seq: z.number().int().positive().optional(),
 });
@@ -111,3 +114,13 @@ export const SupportAuditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 }).strict();
 export type SupportAuditQuery = z.infer<typeof SupportAuditQuery>;
+
+/** `halo.v1.registry.support.keyRotated`: the facade rotated an integrator's key slot; the registry audits it. */
+export const SupportKeyRotatedRequest = z.object({
+  integratorId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/),
+  slot: z.number().int().min(1).max(2),
+  by: SupportUserId,
+});
+export type SupportKeyRotatedRequest = z.infer<typeof SupportKeyRotatedRequest>;
+export const SupportKeyRotatedResult = z.object({ audit: AuditEntry });
+export type SupportKeyRotatedResult = z.infer<typeof SupportKeyRotatedResult>;

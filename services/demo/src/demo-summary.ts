@@ -41,6 +41,11 @@ export function demoQueryBody(patNum = DEMO_PATIENT): object {
   };
 }
 
+/** The support console and integrator portal of the running facade (sign in with the support and subscription keys). */
+export function demoBrowserUrls(summary: Pick<DemoSummary, 'facadeUrl'>): { console: string; portal: string } {
+  return { console: `${summary.facadeUrl}/console`, portal: `${summary.facadeUrl}/portal` };
+}
+
 /** One titled, ready-to-paste shell command. */
 export interface DemoCommand {
   title: string;
@@ -88,6 +93,8 @@ export function summaryLines(demo: DemoSummary & { secretsDir: string; enrolled:
   return [
     '',
     `Halo is running. Facade: ${demo.facadeUrl}  (OpenAPI: ${demo.facadeUrl}/docs)`,
+    `Support console: ${demoBrowserUrls(demo).console}  (sign in with the support key below)`,
+    `Integrator portal: ${demoBrowserUrls(demo).portal}  (sign in with the subscription key below)`,
     `HTTPS certificate from the demo's private CA: ${demo.caFile} (curl --cacert, NODE_EXTRA_CA_CERTS; browsers will warn)`,
     `NATS secrets (operator, accounts, creds): ${demo.secretsDir}`,
     ...(demo.enrolled.length > 0 ? [`Enrolled with one-time tokens: ${demo.enrolled.map((g) => `link ${g}`).join(', ')}`] : []),

@@ -2,7 +2,7 @@
 export { startDemo } from './start-demo.ts';
 export type { DemoDatabaseSite, DemoOptions, RunningDemo } from './start-demo.ts';
 export type { DemoDatabase } from './sample-practices.ts';
-export { demoCommands, demoQueryBody, shellQuote, summaryLines, DEMO_PATIENT } from './demo-summary.ts';
+export { demoBrowserUrls, demoCommands, demoQueryBody, shellQuote, summaryLines, DEMO_PATIENT } from './demo-summary.ts';
 export type { DemoCommand, DemoSite, DemoSummary } from './demo-summary.ts';
 export { DEMO_PRACTICES } from './sample-practices.ts';
 export { DEMO_INTEGRATOR_ID } from './subscription-key.ts';

@@ -6,6 +6,7 @@ import type {
   DependencyHealth, QueryCommand, SiteView, SupportAuditRequest, SupportAuditResult, SupportListRequest, SupportListResult, SupportMoveRequest, SupportMoveResult,
 } from '@halo/contracts';
 import type { ResultStream } from '@halo/messaging';
+import type { BrowserUiDeps } from './console/browser-ui-deps.ts';
 import type {
   EnrolRequest, EnrolResult, SupportEnrolmentTokenRequest, SupportEnrolmentTokenResult, SupportRevokeRequest, SupportRevokeResult,
 } from '@halo/contracts';
@@ -75,6 +76,8 @@ export interface FacadeDeps {
   rateLimiter?: RateLimiter;
   /** Who paired with which site: with it, queries and result reads of an unpaired site are 403 `site_not_paired`. */
   pairings?: Pairings;
+  /** The support console (`/console`), integrator portal (`/portal`) and usage recording; without it none of them. */
+  ui?: BrowserUiDeps;
 }
 
 /** Pairings the registry recorded (KV `pairings`). */
@@ -104,6 +107,8 @@ export interface SupportRegistry {
   enrolmentToken?(request: SupportEnrolmentTokenRequest): Promise<SupportEnrolmentTokenResult>;
   /** Revokes a link's NATS credentials (operator/JWT mode only). */
   revoke?(request: SupportRevokeRequest): Promise<SupportRevokeResult>;
+  /** Audits a key slot the console rotated (the registry writes the audit stream). */
+  keyRotated?(request: { integratorId: string; slot: number; by: string }): Promise<unknown>;
 }
 
 /** What `/support/*` needs: its own credentials (never integrator keys) and the registry. */

@@ -24,6 +24,7 @@ import { dependencyHealth } from './nats/dependency-health.ts';
 import { recordFacadeMetrics } from './nats/facade-metrics.ts';
 import type { Registry } from '@halo/metrics';
 import { NatsPairings } from './nats/pairings.ts';
+import { openBrowserUis } from './console/open-browser-uis.ts';
 
 export interface StartFacadeOptions {
   /** An open connection; the caller owns it (startFacade never drains or closes it). */
@@ -71,6 +72,8 @@ export interface StartFacadeOptions {
   drainDelayMs?: number;
   /** Where the facade's series go (served on HALO_METRICS_PORT by main.ts); without it none are recorded. */
   metrics?: Registry;
+  /** Serve the support console (`/console`), integrator portal (`/portal`) and record usage; default true. */
+  browserUis?: boolean;
 }
 
 /** A listening facade. */
@@ -123,10 +126,13 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
     await directory.watch();
     const supportRegistry = new NatsSupportRegistry({ nc });
     if (options.metrics) recordFacadeMetrics(options.metrics, { directory, replicas });
+    const uis = options.browserUis === false ? undefined : await openBrowserUis(nc, options.keys, options.integrators ?? [], options.async ? options.async.replicas : undefined, log);
+    if (uis) closes.push(() => uis.close());
+    const ui = uis?.ui;
     const app = buildApp({
       directory,
       queries,
-      auth,
+      auth: uis?.auth ?? auth,
       rateLimiter: new TokenBucketLimiter({ shares: () => replicas.count(), ...(options.rateLimit ? { defaultLimit: options.rateLimit } : {}) }),
       log,
       version,
@@ -138,6 +144,7 @@ export async function startFacade(options: StartFacadeOptions): Promise<RunningF
       support: { auth: supportKeyAuthenticator(options.supportKeys ?? []), registry: supportRegistry, ...(webhooks ? { webhooks } : {}) },
       ...(options.enrolment ? { enrolment: supportRegistry } : {}),
       ...(options.requirePairing === false ? {} : { pairings: new NatsPairings(nc) }),
+      ...(ui ? { ui } : {}),
     }, {
       ...(https ? { https } : {}),
       ...(options.http ? { http: options.http } : {}),

@@ -62,8 +62,8 @@ export class AuditLog {
     throw new AppError('registry_unavailable', 'the audit entry could not be written', { cause: last });
   }
 
-  /** Appends an entry about a link's credentials or an enrolment token (no practice to file it under). */
-  async appendCredentials(entry: AuditEntry, kind: 'link' | 'token', id: string, msgId?: string): Promise<void> {
+  /** Appends an entry about a link's credentials, an enrolment token or integrator keys (no practice to file it under). */
+  async appendCredentials(entry: AuditEntry, kind: 'link' | 'token' | 'integrator', id: string, msgId?: string): Promise<void> {
     const data = JSON.stringify(AuditEntry.parse(entry));
     try {
       await this.#js.publish(subjects.auditCredentials(kind, id), data, { ...(msgId ? { msgID: msgId } : {}), timeout: 5000 });

@@ -19,6 +19,8 @@ import { enrolmentRoutes } from '../routes/enrolment.ts';
 import { jsonSerializerCompiler, zodValidatorCompiler } from './zod-schema.ts';
 import { recordHttpMetrics } from './http-metrics.ts';
 import type { Registry } from '@halo/metrics';
+import { browserUis } from '../console/browser-uis.ts';
+import { recordUsage } from '../usage/usage-hook.ts';
 
 /** Largest request body accepted; beyond it, 413 payload_too_large. */
 export const BODY_LIMIT = 1024 * 1024;
@@ -90,6 +92,7 @@ export function buildApp(deps: FacadeDeps, options: BuildAppOptions = {}): Fasti
   // Registered on the root (not inside a plugin) so swagger's onRoute hook sees every route.
   app.register(swagger, swaggerOptions(deps.version));
   app.register(swaggerUi, { routePrefix: '/docs' });
+  if (deps.ui) recordUsage(app, deps.ui.usage, deps.log);
   app.register(healthRoutes, { deps, draining });
   // One gate for both /integrator plugins, so a request is counted once against its integrator's rate.
   const gate = integratorGate(deps.auth, deps.rateLimiter);
@@ -98,5 +101,6 @@ export function buildApp(deps: FacadeDeps, options: BuildAppOptions = {}): Fasti
   if (deps.registered) app.register(registeredQueryRoutes, { deps, gate, store: deps.registered, prefix: '/integrator' });
   if (deps.support) app.register(supportRoutes, { support: deps.support, prefix: '/support' });
   if (deps.enrolment) app.register(enrolmentRoutes, { enrolment: deps.enrolment });
+  if (deps.ui) app.register(browserUis, { ui: deps.ui, auth: deps.auth, directory: deps.directory, ...(deps.support ? { support: deps.support } : {}) });
   return app;
 }

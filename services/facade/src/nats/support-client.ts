@@ -4,6 +4,7 @@ import {
   type EnrolRequest, type SupportEnrolmentTokenRequest, type SupportRevokeRequest, SupportListResult, SupportMoveResult, subjects,
   type LookupRequest, type SiteView, type SupportAuditRequest, type SupportListRequest, type SupportMoveRequest,
 } from '@halo/contracts';
+import { SupportKeyRotatedResult, type SupportKeyRotatedRequest } from '@halo/contracts';
 import type { z } from 'zod';
 import type { NatsConnection } from '@halo/messaging';
 import type { SupportRegistry } from '../deps.ts';
@@ -41,6 +42,11 @@ export class NatsSupportRegistry implements SupportRegistry {
 
   revoke(request: SupportRevokeRequest): Promise<SupportRevokeResult> {
     return this.#request(subjects.registry('support.revoke'), request, SupportRevokeResult);
+  }
+
+  /** Has the registry audit a key slot rotated from the console. */
+  keyRotated(request: SupportKeyRotatedRequest): Promise<SupportKeyRotatedResult> {
+    return this.#request(subjects.registry('support.keyRotated'), request, SupportKeyRotatedResult);
   }
 
   /** `POST /enrol`, relayed as is (the registry checks the token). */

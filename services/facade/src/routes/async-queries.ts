@@ -52,6 +52,7 @@ export async function asyncQueryRoutes(instance: FastifyInstance, options: { dep
     assertOnboarded(principalOf(request), site.pmsType);
     await assertPaired(deps.pairings, integratorId, siteId);
     const queryId = randomUUID();
+    request.usageQueryId = queryId;
     const now = Date.now();
     const queueDeadline = now + (body.maxTimeInQueue ?? ASYNC_LIMITS.defaultTimeInQueueMs);
     const record: AsyncQueryRecord = {

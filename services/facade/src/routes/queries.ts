@@ -46,6 +46,7 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
     await assertPaired(deps.pairings, request.integratorId, siteId);
 
     const queryId = randomUUID();
+    request.usageQueryId = queryId;
     const receivedAt = Date.now();
     const maxTimeInQueueMs = body.maxTimeInQueue ?? LIMITS.defaultImmediateTimeInQueueMs;
     const deadline = Date.now() + maxTimeInQueueMs + deps.queryTimeoutMs;
