@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createLogger } from '@halo/log';
-import { connectNats, type NatsConnection } from '@halo/messaging';
+import { connectNats, retryJetStream, type NatsConnection } from '@halo/messaging';
+import { eventually } from '../support/system.ts';
 import { launchCluster, queuedAsyncRecord, type RunningCluster } from '@halo/testkit';
 import { RegistryStore } from '@halo/registry-data';
 import { NatsAsyncQueryStore } from '@halo/facade';
@@ -19,8 +20,11 @@ const BUDGET_MS = 60_000;
 /** Requests that must succeed after the leader was killed. */
 const AFTER_KILL = 15;
 
+/** The test's own JetStream API calls ride out the election too. */
+const settled = <T>(operation: () => Promise<T>) => retryJetStream(operation, { deadline: Date.now() + BUDGET_MS, timeouts: true });
+
 async function leaderIndex(nc: NatsConnection, stream: string): Promise<number> {
-  const info = await (await jetstreamManager(nc)).streams.info(stream);
+  const info = await settled(async () => (await jetstreamManager(nc)).streams.info(stream));
   const leader = info.cluster?.leader ?? '';
   const m = /-n(\d+)$/.exec(leader);
   assert.ok(m, `stream ${stream} has a leader (${leader})`);
@@ -61,11 +65,15 @@ test('registry buckets and the facade async store keep answering while the strea
       const record = site(i);
       await store.updateSite(haloGuid, record);
       written.set(haloGuid, record);
-      assert.equal((await store.getSite(haloGuid))?.value.pmsId, record.pmsId);
+      // The read succeeds too; it may come from a follower that has not applied the write yet (checked below).
+      await store.getSite(haloGuid);
     });
     assert.equal(written.size, total);
     assert.notEqual(await leaderIndex(nc, 'KV_sites'), killed, 'a new leader was elected');
-    for (const [haloGuid, record] of written) assert.equal((await store.getSite(haloGuid))?.value.pmsId, record.pmsId);
+    // Every write acknowledged through the failover is kept.
+    for (const [haloGuid, record] of written) {
+      await eventually(async () => (await store.getSite(haloGuid))?.value.pmsId === record.pmsId);
+    }
     await cluster.restart(killed);
     await cluster.waitForJetStream();
   });
@@ -81,12 +89,13 @@ test('registry buckets and the facade async store keep answering while the strea
       };
       const queued = await store.submit(record, job);
       assert.equal(queued.state, 'queued');
-      assert.equal((await store.get(record.id))?.state, 'queued');
+      await store.get(record.id);
       ids.push(record.id);
     });
     assert.equal(ids.length, total);
+    for (const id of ids) await eventually(async () => (await store.get(id))?.state === 'queued');
     // Every submitted query is in the work queue exactly once (publishes retried after a timeout are deduplicated).
-    const info = await (await jetstreamManager(nc)).streams.info(ASYNC_NAMES.workStream);
+    const info = await settled(async () => (await jetstreamManager(nc)).streams.info(ASYNC_NAMES.workStream));
     assert.equal(info.state.messages, total);
   });
 });

@@ -23,7 +23,9 @@ const NOT_NOW_CODES: ReadonlySet<number> = new Set([
 export function isLeaderElectionError(err: unknown, options: { timeouts?: boolean } = {}): boolean {
   if (err instanceof errors.NoRespondersError) return true;
   if (err instanceof errors.RequestError && err.isNoResponders()) return true;
-  if (options.timeouts && err instanceof errors.TimeoutError) return true;
+  // A timeout, or the connection dropping mid-request (the client then fails over to another node): the request
+  // may have been applied, so only where a second attempt is safe.
+  if (options.timeouts && (err instanceof errors.TimeoutError || (err instanceof errors.RequestError && err.message === 'connection disconnected'))) return true;
   const cause = err instanceof Error ? err.cause : undefined;
   if (cause !== undefined && cause !== err && isLeaderElectionError(cause, options)) return true;
   if (typeof err !== 'object' || err === null) return false;

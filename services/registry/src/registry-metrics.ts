@@ -1,4 +1,4 @@
-import { isAppError, type Availability } from '@halo/contracts';
+import { isAppError, type Availability, type LinkMetrics } from '@halo/contracts';
 import { observedCounter, observedGauge, perScrape, registerJetStreamMetrics, type Registry, type Sample } from '@halo/metrics';
 import type { NatsConnection } from '@halo/messaging';
 import { BUCKETS, type RegistryStore, type RegistryViews } from '@halo/registry-data';
@@ -94,12 +94,12 @@ interface LinkSample {
   linkGuid: string;
   availability: Availability;
   sites: number;
-  metrics: { queriesServed: number; queriesFailed: number; bytesSent: number; inFlight: number } | undefined;
+  metrics: LinkMetrics | undefined;
 }
 
 async function readLinks(store: RegistryStore, views: RegistryViews): Promise<LinkSample[]> {
   const all = await Promise.all((await store.linkGuids()).map((g) => views.link(g)));
-  return all.filter((l) => l !== null && l.uninstalledAt === undefined).map((l) => ({
-    linkGuid: l!.linkGuid, availability: l!.availability, sites: l!.sites.length, metrics: l!.metrics,
-  }));
+  return all.flatMap((l) => (l === null || l.uninstalledAt !== undefined ? [] : [{
+    linkGuid: l.linkGuid, availability: l.availability, sites: l.sites.length, metrics: l.metrics,
+  }]));
 }
