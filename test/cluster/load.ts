@@ -1,7 +1,9 @@
 // Steady integrator load for the cluster fault suite and bench: immediate queries from a few loops, and batches of
 // async queries followed to their end, all through haproxy as an integrator would call it.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isTerminalAsyncState, type AsyncQueryState } from '@halo/contracts';
+import { ASYNC_QUERY_STATES, isTerminalAsyncState, type AsyncQueryState } from '@halo/contracts';
+
+const ASYNC_STATES: ReadonlySet<string> = new Set(ASYNC_QUERY_STATES);
 import type { FacadeCall } from '@halo/demo';
 
 /** One request as the client saw it. */
@@ -88,17 +90,17 @@ export async function submitAsync(call: FacadeCall, key: string, siteId: string,
   return ids;
 }
 
-/** Polls each async query to its terminal state (or `timeoutMs`); returns id -> last state seen. */
-export async function settleAsync(call: FacadeCall, key: string, siteId: string, ids: readonly string[], timeoutMs = 120_000): Promise<Map<string, AsyncQueryState | 'unknown'>> {
-  const states = new Map<string, AsyncQueryState | 'unknown'>(ids.map((id) => [id, 'unknown']));
+/** Polls each async query to its terminal state (or `timeoutMs`); returns id -> last state seen (with its error code). */
+export async function settleAsync(call: FacadeCall, key: string, siteId: string, ids: readonly string[], timeoutMs = 120_000): Promise<Map<string, string>> {
+  const states = new Map<string, string>(ids.map((id) => [id, 'unknown']));
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    const open = [...states].filter(([, s]) => s === 'unknown' || !isTerminalAsyncState(s));
+    const open = [...states].filter(([, s]) => s === 'unknown' || (ASYNC_STATES.has(s) && !isTerminalAsyncState(s as AsyncQueryState)));
     if (open.length === 0) break;
     for (const [id] of open) {
       const res = await call(`/integrator/sites/${siteId}/queries/${id}`, { headers: { 'Ocp-Apim-Subscription-Key': key } }).catch(() => undefined);
-      const status = (res?.body as { status?: AsyncQueryState } | undefined)?.status;
-      if (res?.status === 200 && status) states.set(id, status);
+      const body = res?.body as { status?: AsyncQueryState; error?: { code?: string } } | undefined;
+      if (res?.status === 200 && body?.status) states.set(id, body.error?.code ? `${body.status}: ${body.error.code}` : body.status);
     }
     await sleep(500);
   }

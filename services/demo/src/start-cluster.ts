@@ -107,6 +107,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
   const report = options.onUnexpectedExit ?? ((exit: UnexpectedExit) => process.stderr.write(`cluster: ${describeExit(exit, restart)}\n`));
   const entries: Array<{ role: ClusterProcess['role']; name: string; ports: Record<string, number>; pid: () => number | undefined; stop: () => Promise<void>; killNow: () => void }> = [];
   const clusterFile = join(dataDir, 'cluster.json');
+  let up = false;
   const processes = (): ClusterProcess[] => entries.map((e) => ({ role: e.role, name: e.name, pid: e.pid() ?? 0, ports: e.ports }));
   const writeClusterFile = () => {
     const temporary = `${clusterFile}.${process.pid}.tmp`;
@@ -155,8 +156,9 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
       const dir = join(secretsDir, 'nodes', name);
       const server = new NatsServerProcess({
         name: 'hub', dir, config: readFileSync(join(dir, 'hub.conf'), 'utf8'), supervise: true, readyTimeoutMs: timeoutMs,
+        // A restarted node has a new pid (cluster.json is first written once everything is up).
         onReady: () => {
-          if (entries.length > HUB_NODES) writeClusterFile();
+          if (up) writeClusterFile();
         },
       });
       entries.push({
@@ -232,6 +234,7 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
     // The first registrant of a PMS ID is authoritative: agent 2 (the backup, over wss://) starts after agent 1.
     await agent(1, [databases.practiceA, databases.practiceB], leafUrls);
     await agent(2, [databases.practiceABackup], wssUrls);
+    up = true;
     writeClusterFile();
 
     const expected = new Map([[databases.practiceA.pmsId, 2], [databases.practiceB.pmsId, 1]]);

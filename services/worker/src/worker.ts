@@ -236,7 +236,8 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
         if (closing) return { kind: 'retry', delayMs: 0 };
         if (controller.signal.aborted) return cancelled(job.queryId, runLog);
         const code = isAppError(err) ? err.code : 'internal';
-        if (code === 'agent_lost') return agentLost(job, msg, code, false, runLog);
+        // `internal` before meta: the request or its first chunks were lost while a connection moved between hub nodes.
+        if (code === 'agent_lost' || code === 'internal') return agentLost(job, msg, code, false, runLog);
         if (code === 'site_offline' || code === 'agent_busy') {
           // Nobody took the write: it may be sent again.
           if (write) await records.transition(job.queryId, ({ writeSentAt: _sent, ...r }) => r);
