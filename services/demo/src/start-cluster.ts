@@ -16,6 +16,7 @@ import { ensureNatsServer } from './nats-server-check.ts';
 import { ensureSampleDatabases, type DemoDatabase } from './sample-practices.ts';
 import { SERVICE_NODE_ARGS, abortable, enrolledToken, issueEnrolmentToken, stateLinkGuid, writeAgentConfig } from './start-demo.ts';
 import { DEMO_INTEGRATOR_ID, DEMO_SUPPORT_USER_ID, loadOrCreateSubscriptionKey } from './subscription-key.ts';
+import { pairSites } from './pair-sites.ts';
 import { waitForSites } from './wait-for-sites.ts';
 
 /** A process of the cluster as `<dataDir>/cluster.json` lists it. */
@@ -172,7 +173,8 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
     progress('the hub cluster has a JetStream meta leader');
 
     // Services: the environment the units give them (cluster.env plus each role's creds), a metrics port each.
-    const common = { ...env, HALO_ENV: 'production' };
+    // On one machine webhook receivers are local, as with npm start.
+    const common = { ...env, HALO_ENV: 'production', HALO_WEBHOOK_ALLOW_PRIVATE: 'true' };
     const metricsPorts = await freePorts(count.registry + count.worker + count.facade);
     const facadePorts = await freePorts(count.facade);
     const facades: string[] = [];
@@ -182,6 +184,9 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
         ...common, HALO_NATS_CREDS: account.creds.registry, HALO_METRICS_PORT: String(metrics),
         HALO_ACCOUNT_PUBLIC_KEY: account.publicKey, HALO_LINK_SIGNING_KEY_FILE: account.linkSigningSeedFile,
         HALO_SYS_CREDS: setup.sysCreds.claims, HALO_OPERATOR_SIGNING_KEY_FILE: setup.operator.signingSeedFile,
+        // What an installed link learns at enrolment, and where the leaf-connection metrics come from.
+        HALO_HUB_LEAF_URLS: leafUrls.join(','), HALO_HUB_CA_FILE: caFile,
+        HALO_HUB_MONITOR_URLS: nodeNames.map((_, i) => `http://127.0.0.1:${at(hubPorts.monitor, i)}`).join(','),
       }, { metrics });
     }
     for (let i = 1; i <= count.worker; i++) {
@@ -239,6 +244,8 @@ export async function startCluster(options: ClusterOptions): Promise<RunningClus
 
     const expected = new Map([[databases.practiceA.pmsId, 2], [databases.practiceB.pmsId, 1]]);
     const sites = await waitForSites({ call, subscriptionKey, expected, timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
+    // As on Halo, queries need an active pairing: the demo integrator pairs the way an integrator does.
+    await pairSites(call, subscriptionKey, [...expected.keys()], options.signal);
     const summary: DemoSummary = {
       facadeUrl, caFile, subscriptionKey, supportKey,
       sites: sites.map((s): DemoSite => ({
