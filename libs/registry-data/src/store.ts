@@ -8,8 +8,12 @@ const CodeHashes = z.array(PairingCodeHash);
 
 /** KV bucket names of ARCHITECTURE §5. */
 /** Key of KV `pairings` for an integrator and a site (integrator ids may hold characters keys cannot). */
-export function pairingKey(integratorId: string, haloGuid: string): string {
-  return `${Buffer.from(integratorId, 'utf8').toString('base64url')}.${haloGuid}`;
+/**
+ * KV `pairings` key: an integrator pairs with a practice (the PMS ID and PMS it names in pair-site), so the
+ * pairing holds for whichever of the practice's sites is authoritative, also after support moves authority.
+ */
+export function pairingKey(integratorId: string, practice: { pmsType: string; pmsId: string }): string {
+  return `${Buffer.from(integratorId, 'utf8').toString('base64url')}.${practiceKey(practice.pmsType, practice.pmsId)}`;
 }
 
 export const BUCKETS = { sites: 'sites', practices: 'practices', links: 'links', practiceSites: 'practice_sites', pairingCodes: 'pairing_codes', pairings: 'pairings' } as const;
@@ -115,9 +119,9 @@ export class RegistryStore {
     return out;
   }
 
-  /** Records that an integrator paired with a site (KV `pairings`: integrator x site). */
-  async putPairing(integratorId: string, haloGuid: string, at: string): Promise<void> {
-    await this.kv.pairings.put(pairingKey(integratorId, haloGuid), JSON.stringify({ pairedAt: at }));
+  /** Records that an integrator paired with a practice (KV `pairings`: integrator x practice) through one of its sites. */
+  async putPairing(integratorId: string, site: { pmsType: string; pmsId: string; haloGuid: string }, at: string): Promise<void> {
+    await this.kv.pairings.put(pairingKey(integratorId, site), JSON.stringify({ pairedAt: at, haloGuid: site.haloGuid }));
   }
 
   async getSite(haloGuid: string) {

@@ -82,7 +82,8 @@ export interface FacadeDeps {
 
 /** Pairings the registry recorded (KV `pairings`). */
 export interface Pairings {
-  isPaired(integratorId: string, haloGuid: string): Promise<boolean>;
+  /** Pairings are per practice: the one the site belongs to. */
+  isPaired(integratorId: string, site: { pmsType: string; pmsId: string }): Promise<boolean>;
 }
 
 /** What `/health` says of each dependency: the NATS connection's state, and whether the registry and JetStream answer. */

@@ -9,8 +9,8 @@ export async function queryableSite(directory: SiteDirectory, siteId: string): P
 }
 
 /** Halo: "all API endpoints require an active pairing". 403 `site_not_paired` unless the integrator paired with the site. */
-export async function assertPaired(pairings: Pairings | undefined, integratorId: string, siteId: string): Promise<void> {
-  if (pairings && !(await pairings.isPaired(integratorId, siteId))) {
+export async function assertPaired(pairings: Pairings | undefined, integratorId: string, site: { pmsType: string; pmsId: string }): Promise<void> {
+  if (pairings && !(await pairings.isPaired(integratorId, site))) {
     throw new AppError('site_not_paired', 'pair with this site first: POST /integrator/pair-site');
   }
 }

@@ -144,9 +144,9 @@ test('OpenAPI 3 at /docs/json describes the routes from the zod schemas; /docs s
   assert.match(ui.body, /swagger/i);
 });
 
-test('with pairings, queries of a site the integrator has not paired with are 403 site_not_paired; site reads are not', async (t) => {
+test('with pairings, queries of a site whose practice the integrator has not paired with are 403 site_not_paired; site reads are not', async (t) => {
   const paired = new Set<string>();
-  const { app, queries } = testApp({ pairings: { isPaired: async (integratorId, siteId) => paired.has(`${integratorId}/${siteId}`) } });
+  const { app, queries } = testApp({ pairings: { isPaired: async (integratorId, site) => paired.has(`${integratorId}/${site.pmsType}/${site.pmsId}`) } });
   t.after(() => app.close());
   const query = () => app.inject({ method: 'POST', url: `/integrator/sites/${SITE_ID}/queries/immediate`, headers: AUTH, payload: { command: { text: 'SELECT 1' } } });
   const refused = await query();
@@ -155,6 +155,7 @@ test('with pairings, queries of a site the integrator has not paired with are 40
   assert.equal(queries.calls.length, 0);
   assert.equal((await app.inject({ url: `/integrator/sites/${SITE_ID}`, headers: AUTH })).statusCode, 200);
   assert.equal((await app.inject({ url: '/integrator/sites?practiceManagementSiteId=PRAC-1', headers: AUTH })).statusCode, 200);
-  paired.add(`acme/${SITE_ID}`);
+  const site = (await app.inject({ url: `/integrator/sites/${SITE_ID}`, headers: AUTH })).json() as { practiceMetadata: { practiceManagementSiteId: string } };
+  paired.add(`acme/sample/${site.practiceMetadata.practiceManagementSiteId}`);
   assert.equal((await query()).statusCode, 200);
 });

@@ -166,7 +166,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     if (request.onboardedPmsTypes && !request.onboardedPmsTypes.includes(site.pmsType)) {
       throw new AppError('not_onboarded', `the integrator is not onboarded for practice management system "${site.pmsType}"`);
     }
-    await store.putPairing(request.integratorId, site.haloGuid, iso());
+    await store.putPairing(request.integratorId, site, iso());
     log.info({ integratorId: request.integratorId, haloGuid: site.haloGuid }, 'site paired');
     return { site };
   }

@@ -16,15 +16,15 @@ async function fakeFacade(t: import('node:test').TestContext) {
     req.on('end', () => {
       seen.push({ method: req.method ?? '', url: req.url ?? '', body: text ? JSON.parse(text) : undefined });
       const send = (status: number, body?: unknown) => res.writeHead(status, body === undefined ? {} : { 'content-type': 'application/json' }).end(body === undefined ? undefined : JSON.stringify(body));
-      if (req.url !== '/support/integrators/acme/webhook') return send(404, { error: { status: 404, code: 'not_found', message: 'no such route' } });
+      if (req.url !== '/support/integrators/acme/webhook') return send(404, { error: { status: 404, statusText: 'Not Found', code: 'not_found', message: 'no such route' } });
       const view = () => ({ integratorId: 'acme', url: stored!.url, updatedAt: '2026-01-01T00:00:00.000Z', updatedBy: 'alice' });
       if (req.method === 'PUT') {
         const { url } = JSON.parse(text) as { url: string };
-        if (!url.startsWith('https://')) return send(400, { error: { status: 400, code: 'webhook_url_refused', message: 'the webhook URL must use https' } });
+        if (!url.startsWith('https://')) return send(400, { error: { status: 400, statusText: 'Bad Request', code: 'webhook_url_refused', message: 'the webhook URL must use https' } });
         stored = { url };
         return send(200, { ...view(), secret: 'whsec_SECRET' });
       }
-      if (!stored) return send(404, { error: { status: 404, code: 'not_found', message: 'the integrator has no webhook' } });
+      if (!stored) return send(404, { error: { status: 404, statusText: 'Not Found', code: 'not_found', message: 'the integrator has no webhook' } });
       if (req.method === 'GET') return send(200, view());
       stored = null;
       return send(204);

@@ -20,8 +20,8 @@ export class NatsPairings implements Pairings {
     this.#nc = nc;
   }
 
-  async isPaired(integratorId: string, haloGuid: string): Promise<boolean> {
-    const key = pairingKey(integratorId, haloGuid);
+  async isPaired(integratorId: string, site: { pmsType: string; pmsId: string }): Promise<boolean> {
+    const key = pairingKey(integratorId, site);
     if (this.#known.has(key)) return true;
     let found: boolean;
     try {

@@ -50,7 +50,7 @@ export async function asyncQueryRoutes(instance: FastifyInstance, options: { dep
     const integratorId = integratorOf(request);
     const site = await queryableSite(deps.directory, siteId);
     assertOnboarded(principalOf(request), site.pmsType);
-    await assertPaired(deps.pairings, integratorId, siteId);
+    await assertPaired(deps.pairings, integratorId, site);
     const queryId = randomUUID();
     request.usageQueryId = queryId;
     const now = Date.now();
@@ -146,8 +146,12 @@ export async function asyncQueryRoutes(instance: FastifyInstance, options: { dep
   const pageRoute = (stream: boolean): RouteHandlerMethod => async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const { siteId, queryId, page } = request.params as PageParams;
     const record = liveRecord(await read(store, queryId), integratorOf(request), siteId);
-    // Only the owner gets here (others: 404); Halo requires the pairing for result reads too.
-    await assertPaired(deps.pairings, record.integratorId, siteId);
+    // Only the owner gets here (others: 404); Halo requires the pairing (with the site's practice) for result reads too.
+    if (deps.pairings) {
+      const site = await deps.directory.get(siteId);
+      if (!site) throw new AppError('site_not_found', 'site not found');
+      await assertPaired(deps.pairings, record.integratorId, site);
+    }
     if (record.mode === 'immediate') throw new AppError('not_found', 'an immediate query has no result pages: its rows were in its answer');
     if (record.state !== 'successful' || record.pageCount === undefined) {
       throw new AppError('query_not_ready', `the query has no results (status ${record.state})`);

@@ -43,7 +43,7 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
     const body = request.body;
     const site = await queryableSite(deps.directory, siteId);
     assertOnboarded(principalOf(request), site.pmsType);
-    await assertPaired(deps.pairings, request.integratorId, siteId);
+    await assertPaired(deps.pairings, request.integratorId, site);
 
     const queryId = randomUUID();
     request.usageQueryId = queryId;

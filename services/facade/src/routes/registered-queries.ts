@@ -8,7 +8,7 @@ import {
 import type { ZodTypeProvider } from '../http/zod-schema.ts';
 import type { FacadeDeps } from '../deps.ts';
 import type { RegisteredQueryStore } from '../registered-deps.ts';
-import { queryableSite } from '../queryable-site.ts';
+import { assertPaired, queryableSite } from '../queryable-site.ts';
 import { assertOnboarded, principalOf, type IntegratorGate } from '../auth/integrator-access.ts';
 import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../http/openapi.ts';
 
@@ -29,6 +29,7 @@ export async function registeredQueryRoutes(instance: FastifyInstance, options: 
   const site = async (request: object, siteId: string) => {
     const found = await queryableSite(deps.directory, siteId);
     assertOnboarded(principalOf(request), found.pmsType);
+    await assertPaired(deps.pairings, principalOf(request).integratorId, found);
     return found;
   };
   /** The integrator's registered query at the site, or 404. */
