@@ -24,7 +24,7 @@ function support(baseUrl: string, path: string, init: RequestInit = {}): Promise
 
 async function asyncQuery(sys: AsyncTestSystem, siteId: string): Promise<string> {
   const res = await sys.call(`/integrator/sites/${siteId}/queries/async`, { method: 'POST', body: JSON.stringify({ command: { text: QUICK } }) });
-  assert.equal(res.status, 202);
+  assert.equal(res.status, 201);
   const { id } = (await res.json()) as Json;
   await eventually(async () => {
     const s = (await (await sys.call(`/integrator/sites/${siteId}/queries/${id}`)).json()) as Json;
