@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { projectRoot } from '@halo/config';
 import { demoQueryBody, startDemo } from '@halo/demo';
-import { createSampleDatabase } from '@halo/sample-practice';
+import { createSampleDatabase, samplePairingCode } from '@halo/sample-practice';
 import { agentBuild } from './agent-build.ts';
 
 const PMS_ID = 'SAMPLE-INSTALL-1';
@@ -90,10 +90,16 @@ test('a practice installs the built agent with URL, token, CA and databases; its
       if (sites.length === 0) await sleep(100);
     }
     assert.equal(sites.length, 1, output);
+    // As on Halo, the integrator pairs with the practice first (the code its PMS issues), then queries.
+    const pairing = new URLSearchParams({ practiceManagementSiteId: PMS_ID, practiceManagementName: 'Sample Dental', pairingCode: samplePairingCode(PMS_ID) });
+    const paired = await call(`/integrator/pair-site?${pairing}`, { method: 'POST' });
+    assert.equal(paired.status, 200, JSON.stringify(paired.body));
+    assert.equal(paired.body.id, sites[0].id);
     const query = await call(`/integrator/sites/${sites[0].id}/queries/immediate`, { body: demoQueryBody() });
     assert.equal(query.status, 200, JSON.stringify(query.body));
     assert.equal(query.body.status, 'successful');
-    assert.ok(query.body.result.records.length > 0);
+    assert.ok(query.body.result.rows > 0);
+    assert.ok(JSON.parse(Buffer.from(query.body.result.data, 'base64').toString('utf8')).length > 0);
 
     // The build's version reaches support through registration and heartbeats.
     const version = (await halo('--version')).trim().replace(/^halo-link /, '');
