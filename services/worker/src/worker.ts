@@ -277,6 +277,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       rowCount: summary.rowCount,
       size: summary.bytes,
       ...(summary.affected !== undefined ? { affected: summary.affected } : {}),
+      ...(summary.parameters?.length ? { parameters: summary.parameters } : {}),
       ...(r.executionMode === 'scalar' ? { scalar: scalar ?? null } : {}),
       metrics: { queuedDuration: summary.timings.queuedMs, sqlExecutionDuration: summary.timings.executionMs },
       expiresAt: (writer.firstWriteAt ?? finishedAt) + resultTtlMs,
@@ -339,7 +340,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     return finish(job.queryId, 'expiredInQueue', { code: reason, message: 'the query did not start within maxTimeInQueue' }, jobLog);
   }
 
-  async function finish(queryId: string, state: AsyncQueryRecord['state'], error: { code: ErrorCode; message: string }, jobLog: Logger): Promise<Outcome> {
+  async function finish(queryId: string, state: AsyncQueryRecord['state'], error: AsyncQueryRecord['error'] & object, jobLog: Logger): Promise<Outcome> {
     const at = Date.now();
     const done = await records.transition(queryId, (r) => ({ ...withState(r, state, at), error, expiresAt: at + resultTtlMs }));
     if (done) jobLog.info({ state, code: error.code }, 'async query ended');
@@ -389,8 +390,8 @@ function expiryAt(job: AsyncJob, record: AsyncQueryRecord, executionTimeoutMs: n
   return record.statusTiming.executing !== undefined ? job.queueDeadline + executionTimeoutMs : job.queueDeadline;
 }
 
-function errorOf(err: unknown): { code: ErrorCode; message: string } {
-  if (isAppError(err)) return { code: err.code, message: err.message.slice(0, 1000) };
+function errorOf(err: unknown): { code: ErrorCode; message: string; sqlServerError?: number } {
+  if (isAppError(err)) return { code: err.code, message: err.message.slice(0, 1000), ...(err.sqlServerError === undefined ? {} : { sqlServerError: err.sqlServerError }) };
   return { code: 'internal', message: 'internal error' };
 }
 

@@ -4,6 +4,7 @@ import { checkQueryInput } from '../../connector/check-input.ts';
 import { collectResult } from '../../connector/collect-result.ts';
 import type { Connector, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
 import { guardQuery } from '../../connector/query-guard.ts';
+import { checkProcedureInput, isProcedureCall } from '../../connector/procedure-call.ts';
 import { ServerCursor } from './server-cursor.ts';
 import type { ServerStatement } from './server-cursor.ts';
 import type { BoundStatement } from './server-parameters.ts';
@@ -77,6 +78,8 @@ export class ServerConnector implements Connector {
   async stream(input: QueryInput): Promise<ResultCursor> {
     if (this.#closed) throw new AppError('internal', 'the connector is closed');
     checkQueryInput(input);
+    checkProcedureInput(input, false);
+    if (isProcedureCall(input)) throw new AppError('procedures_not_supported', `stored procedure calls are not mapped on ${this.engine} yet: send the CALL as command type text`);
     const write = input.executionMode === 'nonQuery';
     if (write && !this.#server.allowWrites) throw new AppError('writes_disabled', 'writes are not enabled for this database');
     // Backstop behind the READ ONLY session and the least-privilege login.
