@@ -79,15 +79,12 @@ export class Site {
   }
 
   /**
-   * What each engine can call: SQLite has no procedures; PostgreSQL and MariaDB calls are not mapped yet; SQL
-   * Server has no read-only transaction that would stop a procedure writing, so there a call is a write.
+   * What each engine can call: SQLite has no procedures. SQL Server has no read-only transaction that would stop
+   * a procedure writing, so there a call is a write; PostgreSQL and MariaDB run it in their READ ONLY one.
    */
   private checkProcedure(): void {
     const { engine, allowWrites } = this.entry;
     if (engine === 'sqlite') throw new AppError('procedures_not_supported', 'SQLite has no stored procedures: send the statement as command type text');
-    if (engine === 'postgres' || engine === 'mysql') {
-      throw new AppError('procedures_not_supported', 'stored procedure calls are served on SQL Server only for now: send the CALL as command type text');
-    }
     if (engine === 'mssql' && !allowWrites) throw new AppError('writes_disabled', 'a stored procedure may write, and this site does not allow writes');
   }
 
