@@ -292,9 +292,16 @@ class Session {
         const outputs = failed ? [] : (reply.outputs ?? []).map((o, i) => returnValue(i + 1, o.name.startsWith('@') ? o.name : `@${o.name}`, o.column, o.value));
         await out.write(Buffer.concat([returnStatus(reply.returnStatus ?? (failed ? 1 : 0)), ...outputs, done('doneProc', status & DONE.ERROR)]));
       }
-      else if (status !== -1) await out.write(done('done', status));
+      else if (reply.returnStatus !== undefined || reply.outputs) {
+        // A batch that EXECs a procedure: SQL Server ends the procedure with RETURNSTATUS (and the values of
+        // its OUTPUT parameters) and DONEPROC, then the batch with DONE.
+        const outputs = (reply.outputs ?? []).map((o, i) => returnValue(i + 1, o.name.startsWith('@') ? o.name : `@${o.name}`, o.column, o.value));
+        await out.write(Buffer.concat([returnStatus(reply.returnStatus ?? 0), ...outputs, done('doneProc', DONE.FINAL), done('done', DONE.FINAL)]));
+      } else if (status !== -1) await out.write(done('done', status));
       await out.end();
     };
+    // A batch's procedure status follows its statements, so their last DONE says more is to come.
+    const trailing = !rpc && (reply.returnStatus !== undefined || reply.outputs) ? DONE.MORE : 0;
     if (reply.delayMs) await this.#wait(reply.delayMs, running);
     if (running.attention) {
       await out.write(done(rpc ? 'doneProc' : 'done', DONE.FINAL));
@@ -308,7 +315,7 @@ class Session {
     }
     if ('rowsAffected' in reply) {
       const counted = reply.rowsAffected >= 0;
-      await out.write(done(statementDone, counted ? DONE.COUNT : DONE.FINAL, Math.max(0, reply.rowsAffected)));
+      await out.write(done(statementDone, (counted ? DONE.COUNT : DONE.FINAL) | trailing, Math.max(0, reply.rowsAffected)));
       return finish(rpc ? DONE.FINAL : -1);
     }
     const sets = 'resultSets' in reply ? reply.resultSets : [reply];
@@ -318,7 +325,7 @@ class Session {
         await out.write(done(statementDone, DONE.FINAL));
         return finish(rpc ? DONE.FINAL : -1);
       }
-      const more = index < sets.length - 1 ? DONE.MORE : 0;
+      const more = index < sets.length - 1 ? DONE.MORE : trailing;
       await out.write(done(statementDone, DONE.COUNT | more, count));
     }
     return finish(rpc ? DONE.FINAL : -1);
