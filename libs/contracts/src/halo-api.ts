@@ -54,7 +54,7 @@ export type AsyncStatusTimingHalo = z.infer<typeof AsyncStatusTimingHalo>;
 export const QueryMetrics = z.object({ sqlExecutionDuration: z.number().int() });
 export type QueryMetrics = z.infer<typeof QueryMetrics>;
 
-/** Halo's `errorDetails`. Ours are `haloLink` with no `errorCode`: a database's own error number does not travel from the agent yet. */
+/** Halo's `errorDetails`: `mssql` with SQL Server's error number as `errorCode` when SQL Server refused the statement, else `haloLink`. */
 export const ErrorDetails = z.object({
   errorType: z.enum(['http', 'mssql', 'fbsql', 'haloLink']),
   errorCode: z.number().int().optional(),
