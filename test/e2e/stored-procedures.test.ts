@@ -1,16 +1,16 @@
 // Stored procedures through the facade, immediate and async: SQL Server (TDS responder: procedure RPC, OUTPUT
 // parameters, RETURN status) and PostgreSQL (CALL with INOUT/OUT) answer result.parameters; a SQL Server error
 // is errorDetails {errorType: mssql, errorCode: its number}; SQLite and a read-only SQL Server site refuse with
-// stable codes. Answers are checked against the zod schemas our /docs/json is generated from.
+// stable codes. Answers are checked against our OpenAPI (/docs/json) with ajv.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { AsyncQuery, ImmediateQueryFailed, ImmediateQuerySuccessful } from '@halo/contracts';
 import { createSampleServerDatabase, dropSampleServerDatabase } from '@halo/sample-practice';
 import { startTdsResponder, TDS_DEFAULT_LOGIN } from '@halo/testkit';
 import type { TdsReply, TdsRequest } from '@halo/testkit';
 import { eventually, startAsyncTestSystem } from '../support/async-system.ts';
+import { assertDocumented } from '../support/openapi-check.ts';
 
 type Json = Record<string, any>;
 
@@ -91,6 +91,9 @@ test('stored procedures answer result.parameters immediate and async; SQL Server
     { name: 'sq', path: sys.sampleDatabase('sq', `E-SQ-${suffix}`) },
   ]);
   const site = (name: string) => agent.sites.find((s) => s.name === name)!.haloGuid;
+  const QUERY = '/integrator/sites/{siteId}/queries/{queryId}';
+  const IMMEDIATE = '/integrator/sites/{siteId}/queries/immediate';
+  const documented = (route: string, status: number, body: unknown) => assertDocumented(sys.facade().url, route === IMMEDIATE ? 'POST' : 'GET', route, status, body);
   const immediate = async (name: string, command: Json) => {
     const res = await sys.call(`/integrator/sites/${site(name)}/queries/immediate`, { method: 'POST', body: JSON.stringify({ command }) });
     return { status: res.status, body: (await res.json()) as Json };
@@ -108,11 +111,11 @@ test('stored procedures answer result.parameters immediate and async; SQL Server
 
   const msNow = await immediate('ms', BALANCE);
   assert.equal(msNow.status, 200, JSON.stringify(msNow.body));
-  ImmediateQuerySuccessful.parse(msNow.body);
+  await documented(IMMEDIATE, 200, msNow.body);
   assert.deepEqual(JSON.parse(Buffer.from(msNow.body.result.data, 'base64').toString()), [{ PatNum: 7 }]);
   assert.deepEqual(msNow.body.result.parameters, MS_OUTPUTS);
   const msLater = await async('ms', BALANCE);
-  AsyncQuery.parse(msLater);
+  await documented(QUERY, 200, msLater);
   assert.equal(msLater.status, 'successful');
   assert.deepEqual(msLater.result.parameters, MS_OUTPUTS);
 
@@ -121,19 +124,21 @@ test('stored procedures answer result.parameters immediate and async; SQL Server
   const pgRead = await immediate('pg', { ...PG_CALL, executionMode: 'reader' });
   assert.equal(pgRead.status, 200, JSON.stringify(pgRead.body));
   assert.deepEqual(pgRead.body.result.parameters, [{ name: 'note', direction: 'inputOutput', type: 'NVarChar', value: 'hi 5' }]);
+  await documented(IMMEDIATE, 200, pgRead.body);
   const pgLater = await async('pg', { ...PG_CALL, executionMode: 'reader' });
   assert.deepEqual(pgLater.result.parameters, pgRead.body.result.parameters);
 
   // SQL Server's own error number travels; the quoted parts of its message (data, names) do not.
   const failed = await immediate('ms', { text: 'dbo.Fails', type: 'storedProcedure' });
   assert.equal(failed.status, 400);
-  ImmediateQueryFailed.parse(failed.body);
+  await documented(IMMEDIATE, 400, failed.body);
   assert.equal(failed.body.errorDetails.errorType, 'mssql');
   assert.equal(failed.body.errorDetails.errorCode, 2627);
   assert.doesNotMatch(JSON.stringify(failed.body), /PK_x/);
   const failedLater = await async('ms', { text: 'dbo.Fails', type: 'storedProcedure' });
   assert.equal(failedLater.status, 'executionFailed');
   assert.deepEqual([failedLater.errorDetails.errorType, failedLater.errorDetails.errorCode], ['mssql', 2627]);
+  await documented(QUERY, 200, failedLater);
   const kept = (await (await sys.call(`/integrator/sites/${site('ms')}/queries/${failed.body.id}`)).json()) as Json;
   assert.deepEqual([kept.errorDetails.errorType, kept.errorDetails.errorCode], ['mssql', 2627]);
 
