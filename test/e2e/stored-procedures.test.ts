@@ -114,6 +114,8 @@ test('stored procedures answer result.parameters immediate and async; SQL Server
   await documented(IMMEDIATE, 200, msNow.body);
   assert.deepEqual(JSON.parse(Buffer.from(msNow.body.result.data, 'base64').toString()), [{ PatNum: 7 }]);
   assert.deepEqual(msNow.body.result.parameters, MS_OUTPUTS);
+  const records = await (await sys.call(`/integrator/sites/${site('ms')}/queries/immediate?format=records`, { method: 'POST', body: JSON.stringify({ command: BALANCE }) })).json() as Json;
+  assert.deepEqual([records.result.records, records.result.parameters], [[{ PatNum: 7 }], MS_OUTPUTS]);
   const msLater = await async('ms', BALANCE);
   await documented(QUERY, 200, msLater);
   assert.equal(msLater.status, 'successful');

@@ -150,5 +150,8 @@ function queryBase(facts: ImmediateRequestFacts): Omit<ImmediateQuerySuccessful,
 }
 
 function recordsResult(result: QueryResult): RecordsResult {
-  return { rows: result.rowCount, size: result.bytes, columns: result.columns, records: toRecords(result.columns, result.rows) };
+  return {
+    rows: result.rowCount, size: result.bytes, columns: result.columns, records: toRecords(result.columns, result.rows),
+    ...(result.parameters?.length ? { parameters: result.parameters } : {}),
+  };
 }
