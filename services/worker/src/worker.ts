@@ -173,7 +173,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       jobLog.info({ state: record.state }, 'async job already finished');
       return ACK;
     }
-    if (record.executionMode === 'nonQuery' && record.writeSentAt !== undefined) {
+    if (mayWrite(job) && record.writeSentAt !== undefined) {
       // The worker that sent it died (or stopped) before it finished: the write may have been applied.
       return finish(job.queryId, 'executionFailed', { code: 'write_not_retried', message: 'an earlier run of this nonQuery may have been applied; it is not run again' }, jobLog);
     }
@@ -215,7 +215,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
         deadline: now + queueLeft + executionTimeoutMs,
       };
       const runLog = jobLog.child({ runId: request.queryId });
-      const write = fresh.record.executionMode === 'nonQuery';
+      const write = mayWrite(job);
       // Marked before it is sent: should this worker die mid-run, the redelivered job must not write again.
       if (write && !(await records.transition(job.queryId, (r) => ({ ...r, writeSentAt: new Date().toISOString() })))) return ACK;
       const stream = router.start({ linkGuid: site.linkGuid }, request, { signal: controller.signal, ...streamOptions });
@@ -317,7 +317,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       // A run lost before `meta` was not counted as started yet.
       const attempt = counted ? r.attempts : r.attempts + 1;
       const lost = { ...r, attempts: attempt, failedAttempts: [...(r.failedAttempts ?? []), { attempt, code, at: new Date(at).toISOString() }] };
-      if (r.executionMode === 'nonQuery') {
+      if (mayWrite(job)) {
         return ended(lost, { code: 'write_not_retried', message: 'the agent was lost while running this nonQuery; it may have been applied, so it is not run again' });
       }
       if (attempt >= maxAttempts) return ended(lost, { code, message: `the agent was lost on each of ${attempt} attempts` });
@@ -388,6 +388,11 @@ function expiryAt(job: AsyncJob, record: AsyncQueryRecord, executionTimeoutMs: n
   // A read waiting to run again after it lost its agent waits no longer than its maxTimeInQueue.
   if (record.state === 'queued' && record.failedAttempts?.length) return job.queueDeadline;
   return record.statusTiming.executing !== undefined ? job.queueDeadline + executionTimeoutMs : job.queueDeadline;
+}
+
+/** A nonQuery, or a stored procedure call (which may write whatever its mode): run at most once. */
+function mayWrite(job: AsyncJob): boolean {
+  return job.command.executionMode === 'nonQuery' || job.command.type === 'storedProcedure';
 }
 
 function errorOf(err: unknown): { code: ErrorCode; message: string; sqlServerError?: number } {
