@@ -25,7 +25,8 @@ test('postgres: CALL with INOUT and OUT parameters, a function\'s returnValue, a
     CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql AS 'SELECT x * 2';
     CREATE FUNCTION upto(n int) RETURNS TABLE(i int) LANGUAGE sql AS 'SELECT generate_series(1, n)';
     CREATE TABLE log (v text);
-    CREATE PROCEDURE write_log(v text) LANGUAGE sql AS 'INSERT INTO log VALUES (v)';`);
+    CREATE PROCEDURE write_log(v text) LANGUAGE sql AS 'INSERT INTO log VALUES (v)';
+    CREATE PROCEDURE write_back(INOUT n int) LANGUAGE plpgsql AS $$ BEGIN INSERT INTO log VALUES ('back'); n := n + 1; END $$;`);
   const connector: Connector = await connectorFor(t, config);
 
   const proc = await collectAll(connector, call('balance', [
@@ -47,7 +48,7 @@ test('postgres: CALL with INOUT and OUT parameters, a function\'s returnValue, a
   assert.equal(rows.parameters, undefined);
 
   // Read-only: the call runs in the READ ONLY transaction, so a procedure that writes fails there.
-  await assert.rejects(collectAll(connector, call('write_log', [p({ name: 'v', type: 'VarChar', value: 'x' })])), refused('writes_disabled', /read-only transaction/));
+  await assert.rejects(collectAll(connector, call('write_back', [p({ name: 'n', type: 'Int', direction: 'inputOutput', value: '1' })])), refused('writes_disabled', /read-only transaction/));
   await assert.rejects(collectAll(connector, call('write_log', [p({ name: 'v', type: 'VarChar', value: 'x' })], { executionMode: 'nonQuery' })), refused('writes_disabled', /writes/));
   const writable = await connectorFor(t, config, true);
   await collectAll(writable, call('write_log', [p({ name: 'v', type: 'VarChar', value: 'written' })], { executionMode: 'nonQuery' }));
