@@ -51,8 +51,8 @@ test('scalar, nonQuery and typed parameters; writes only on a site whose config 
   assert.equal(badShape.status, 400);
   assert.equal(badShape.body.error.code, 'bad_request');
 
-  // Halo's parameter vocabulary: `String` is NVarChar; types no engine binds are refused by name; stored
-  // procedures and output directions are a clear 400, not a failed statement.
+  // Halo's parameter vocabulary: `String` is NVarChar; types no engine binds are refused by name; SQLite has no
+  // stored procedures, and output directions outside one are a clear 400, not a failed statement.
   const asString = await post(ro, { text: 'SELECT @s AS s', parameters: [{ name: '@s', type: 'String', value: 'Zoë' }] });
   assert.equal(asString.status, 200, JSON.stringify(asString.body));
   assert.deepEqual(resultRows(asString.body), [{ s: 'Zoë' }]);
@@ -61,10 +61,12 @@ test('scalar, nonQuery and typed parameters; writes only on a site whose config 
   assert.match(variant.body.error.message, /parameter type "Variant" is not supported/);
   const procedure = await post(ro, { text: 'GetPatientID', type: 'storedProcedure' });
   assert.equal(procedure.status, 400);
-  assert.match(procedure.body.error.message, /stored procedures .* not supported/);
+  assert.equal(procedure.body.error.code, 'procedures_not_supported');
+  assert.match(procedure.body.error.message, /SQLite has no stored procedures/);
   const output = await post(ro, { text: 'SELECT 1', parameters: [{ name: '@out', type: 'Int', value: null, direction: 'output' }] });
   assert.equal(output.status, 400);
-  assert.match(output.body.error.message, /parameter direction output needs a stored procedure/);
+  assert.equal(output.body.error.code, 'bad_request');
+  assert.match(output.body.error.message, /parameter direction output needs command type storedProcedure/);
 
   // A statement that would take ~1 GB in the SQLite worker stops at the site's maxMemoryMiB (default 256).
   const hungry = await post(ro, { text: 'SELECT length(randomblob(500000000) || randomblob(1)) AS n' });

@@ -70,7 +70,8 @@ export interface AsyncTestSystem {
   stopWorker(how: 'graceful' | 'crash'): Promise<void>;
   sampleDatabase(name: string, pmsId: string, patients?: number): string;
   /** Starts an agent serving `databases`; the same `name` again gets the same Link and Halo GUIDs. */
-  startAgent(name: string, databases: Array<{ name: string; path: string }>): Promise<TestAgent>;
+  /** Entries with an `engine` are passed to the agent's config as they are (any engine); others are sample SQLite files. */
+  startAgent(name: string, databases: Array<{ name: string; path: string } | { name: string; engine: string; [key: string]: unknown }>): Promise<TestAgent>;
   /**
    * Starts the real agent as its own process (`services/agent/src/main.ts`), so a test can freeze (SIGSTOP) or
    * kill (SIGKILL) it; the same `name` again gets the same Link and Halo GUIDs.
@@ -176,7 +177,7 @@ export async function startAsyncTestSystem(options: AsyncSystemOptions = {}): Pr
             stateDir: join(dir, 'agents', name),
             hubLeafUrls: [hub.leafUrl],
             heartbeatSeconds: 1,
-            databases: databases.map((d) => ({ name: d.name, engine: 'sqlite', path: d.path, profile: 'sample' })),
+            databases: databases.map((d) => ('engine' in d ? d : { name: d.name, engine: 'sqlite', path: d.path, profile: 'sample' })),
           });
           const real = await startRealAgent({ config, log: log.child({ agent: name }) });
           agent = { linkGuid: real.linkGuid, sites: real.sites, activeQueries: () => nextHeartbeatLoad(hub, real.linkGuid, log), close: () => real.close() };
@@ -187,7 +188,7 @@ export async function startAsyncTestSystem(options: AsyncSystemOptions = {}): Pr
             identities.set(name, identity);
           }
           for (const db of databases) if (!identity.sites.has(db.name)) identity.sites.set(db.name, randomUUID());
-          agent = await startChunkAgent({ hub, log: log.child({ agent: name }), linkGuid: identity.linkGuid, databases: databases.map((d) => ({ ...d, haloGuid: identity.sites.get(d.name)! })) });
+          agent = await startChunkAgent({ hub, log: log.child({ agent: name }), linkGuid: identity.linkGuid, databases: databases.flatMap((d) => ('path' in d && typeof d.path === 'string' ? [{ name: d.name, path: d.path, haloGuid: identity.sites.get(d.name)! }] : [])) });
         }
         agents.add(agent);
         const closeAgent = agent.close;

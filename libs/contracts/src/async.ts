@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ErrorCodes } from './errors.ts';
 import { Guid } from './identifiers.ts';
-import { ColumnInfo, ExecutionMode, QueryCommand } from './query.ts';
+import { ColumnInfo, ExecutionMode, QueryCommand, ResultParameter } from './query.ts';
 
 /**
  * Async queries (ARCHITECTURE §2, §6): the facade records a query in KV `async_queries` and publishes a job on
@@ -89,7 +89,7 @@ export type AsyncJob = z.infer<typeof AsyncJob>;
 export const AsyncStatusTiming = z.partialRecord(AsyncQueryState, z.string());
 export type AsyncStatusTiming = z.infer<typeof AsyncStatusTiming>;
 
-export const AsyncQueryError = z.object({ code: z.enum(ErrorCodes), message: z.string().max(1000) });
+export const AsyncQueryError = z.object({ code: z.enum(ErrorCodes), message: z.string().max(1000), sqlServerError: z.number().int().optional() });
 export type AsyncQueryError = z.infer<typeof AsyncQueryError>;
 
 /** A run that lost its agent (`agent_lost`): which run it was, why, and when (ISO). */
@@ -131,6 +131,8 @@ export const AsyncQueryRecord = z.object({
   size: z.number().int().nonnegative().optional(),
   columns: z.array(ColumnInfo).optional(),
   affected: z.number().int().nonnegative().optional(),
+  /** A stored procedure's output, inputOutput and returnValue parameters with their values. */
+  parameters: z.array(ResultParameter).optional(),
   /** First cell of the first row, for `scalar`. */
   scalar: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional(),
   metrics: z.object({ queuedDuration: z.number(), sqlExecutionDuration: z.number() }).optional(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ColumnInfo, QueryTimings } from './query.ts';
+import { ColumnInfo, QueryTimings, ResultParameter } from './query.ts';
 import { ErrorCodes } from './errors.ts';
 
 /**
@@ -58,11 +58,18 @@ export const EndChunk = z.object({
   bytes: z.number().int().nonnegative(),
   affected: z.number().int().nonnegative().optional(),
   timings: QueryTimings,
+  /** A stored procedure's output, inputOutput and returnValue parameters with their values. */
+  parameters: z.array(ResultParameter).max(2_100).optional(),
 });
 export type EndChunk = z.infer<typeof EndChunk>;
 
 /** Body of `error`: a coded failure; no query text, parameters or row data. */
-export const ErrorChunk = z.object({ code: z.enum(ErrorCodes), message: z.string().max(1000) });
+export const ErrorChunk = z.object({
+  code: z.enum(ErrorCodes),
+  message: z.string().max(1000),
+  /** SQL Server's error number when SQL Server refused the statement. */
+  sqlServerError: z.number().int().optional(),
+});
 export type ErrorChunk = z.infer<typeof ErrorChunk>;
 
 /** Requester -> agent on `halo.v1.ack.<link>.<query>`: credit up to a sequence number, or cancel. */

@@ -3,6 +3,8 @@ export const ErrorStatus = {
   bad_request: 400,
   /** A webhook URL that is not HTTPS, or resolves to a loopback, link-local or private address. */
   webhook_url_refused: 400,
+  /** The site's database engine has no stored procedures (SQLite), or none of this kind (a returnValue on MariaDB). */
+  procedures_not_supported: 400,
   query_failed: 400,
   unauthorized: 401,
   site_not_authoritative: 403,
@@ -70,13 +72,16 @@ export class AppError extends Error {
   readonly status: number;
   /** Seconds the caller should wait before trying again (HTTP `Retry-After`), e.g. for `rate_limited`. */
   readonly retryAfterSeconds?: number;
+  /** SQL Server's own error number, when SQL Server refused the statement (Halo's errorDetails.errorCode). */
+  readonly sqlServerError?: number;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number; sqlServerError?: number }) {
     super(message, options && 'cause' in options ? { cause: options.cause } : undefined);
     this.name = 'AppError';
     this.code = code;
     this.status = ErrorStatus[code];
     if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
+    if (options?.sqlServerError !== undefined) this.sqlServerError = options.sqlServerError;
   }
 }
 

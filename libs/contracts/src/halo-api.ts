@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Availability, Catalogue, SiteStatus } from './registry.ts';
-import { ColumnInfo, ParameterDirection } from './query.ts';
+import { ColumnInfo, ResultParameter } from './query.ts';
 
 /**
  * The integrator API's request and response shapes as Halo Connect publishes them (integrator OpenAPI 26.619),
@@ -8,15 +8,6 @@ import { ColumnInfo, ParameterDirection } from './query.ts';
  * opt-ins described beside the shapes they extend.
  */
 
-/** A parameter as it comes back in `result.parameters`: output values as strings, as Halo sends them. */
-export const ResultParameter = z.object({
-  name: z.string(),
-  direction: ParameterDirection,
-  type: z.string(),
-  value: z.string().nullable(),
-  size: z.number().int().optional(),
-});
-export type ResultParameter = z.infer<typeof ResultParameter>;
 
 /** Reader (and scalar) result: `data` is base64 of the UTF-8 JSON array of row objects. */
 export const ReaderResult = z.object({
@@ -63,7 +54,7 @@ export type AsyncStatusTimingHalo = z.infer<typeof AsyncStatusTimingHalo>;
 export const QueryMetrics = z.object({ sqlExecutionDuration: z.number().int() });
 export type QueryMetrics = z.infer<typeof QueryMetrics>;
 
-/** Halo's `errorDetails`. Ours are `haloLink` with no `errorCode`: a database's own error number does not travel from the agent yet. */
+/** Halo's `errorDetails`: `mssql` with SQL Server's error number as `errorCode` when SQL Server refused the statement, else `haloLink`. */
 export const ErrorDetails = z.object({
   errorType: z.enum(['http', 'mssql', 'fbsql', 'haloLink']),
   errorCode: z.number().int().optional(),

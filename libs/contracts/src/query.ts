@@ -32,6 +32,16 @@ export const SqlDbType = z.enum(HALO_PARAMETER_TYPES).transform((name, ctx): Sql
 export const ParameterDirection = z.enum(['input', 'output', 'inputOutput', 'returnValue']);
 export type ParameterDirection = z.infer<typeof ParameterDirection>;
 
+/** A parameter as it comes back in `result.parameters`: output values as strings, as Halo sends them. */
+export const ResultParameter = z.object({
+  name: z.string(),
+  direction: ParameterDirection,
+  type: z.string(),
+  value: z.string().nullable(),
+  size: z.number().int().optional(),
+});
+export type ResultParameter = z.infer<typeof ResultParameter>;
+
 export const LIMITS = {
   /** Longest SQL text accepted, in characters. */
   maxSqlLength: 100_000,
@@ -108,6 +118,8 @@ export const QueryResult = z.object({
   /** Rows affected, for nonQuery. */
   affected: z.number().int().nonnegative().optional(),
   timings: QueryTimings,
+  /** A stored procedure's output, inputOutput and returnValue parameters with their values. */
+  parameters: z.array(ResultParameter).optional(),
 });
 export type QueryResult = z.infer<typeof QueryResult>;
 

@@ -166,7 +166,7 @@ export class ChunkSender {
   }
 
   /** Flushes buffered rows, then sends `end` with the totals. */
-  end(summary: { timings: { queuedMs: number; executionMs: number }; affected?: number }): Promise<void> {
+  end(summary: { timings: { queuedMs: number; executionMs: number }; affected?: number; parameters?: EndChunk['parameters'] }): Promise<void> {
     return this.#serial(async () => {
       // Awaited only when something has to wait (credit, gzip): a small result's meta, rows and end are then
       // published in one go, so the connection writes them together.
@@ -174,6 +174,7 @@ export class ChunkSender {
       if (sent) await sent;
       const body: EndChunk = { rowCount: this.#rowCount, bytes: this.#bytes, timings: summary.timings };
       if (summary.affected !== undefined) body.affected = summary.affected;
+      if (summary.parameters?.length) body.parameters = summary.parameters;
       sent = this.#send('end', encodeJson(body), false);
       if (sent) await sent;
       this.#finish();
@@ -187,7 +188,7 @@ export class ChunkSender {
     this.#finish();
     if (requesterGone) return;
     const chunk: ErrorChunk = isAppError(err)
-      ? { code: err.code, message: err.message.slice(0, 1000) }
+      ? { code: err.code, message: err.message.slice(0, 1000), ...(err.sqlServerError === undefined ? {} : { sqlServerError: err.sqlServerError }) }
       : { code: 'internal', message: 'internal error' };
     try {
       // A held meta goes first, so the chunks are the same as had it been sent at once.

@@ -293,7 +293,7 @@ class Stream implements ResultStream {
       } catch {
         return this.#protocolError('malformed error chunk', { seq });
       }
-      this.abort(new AppError(chunk.code, chunk.message), false);
+      this.abort(new AppError(chunk.code, chunk.message, chunk.sqlServerError === undefined ? undefined : { sqlServerError: chunk.sqlServerError }), false);
       return;
     }
     if ((seq === 0) !== (kind === 'meta')) return this.#protocolError('meta must be chunk 0, and only it', { seq, kind });

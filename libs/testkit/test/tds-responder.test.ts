@@ -75,3 +75,20 @@ test('FreeTDS tsql sees ERROR tokens and refused logins', { skip }, async (t) =>
   assert.match(refused.err + refused.out, /Login failed for user 'halo_reader'/);
   assert.equal(responder.stats.failedLogins, 1);
 });
+
+test('FreeTDS tsql reads a procedure\'s rows and RETURN status as the responder sends them', { skip }, async (t) => {
+  const responder = await startTdsResponder({
+    fixtures: new Map([['EXEC dbo.PatientBalance 7', {
+      columns: [{ name: 'PatNum', type: 'int' }], rows: [[7]], returnStatus: 42,
+      outputs: [{ name: 'balance', column: { name: '', type: 'decimal', precision: 10, scale: 2 }, value: '12.50' }],
+    }]]),
+  });
+  t.after(() => responder.close());
+  const { out, err } = await tsql(responder, 'EXEC dbo.PatientBalance 7');
+  assert.deepEqual(parseTable(out, 'PatNum'), [['7']]);
+  assert.match(out, /return status = 42/);
+  // tsql does not print OUTPUT values, but it parses the RETURNVALUE token: a malformed one would end the session
+  // with an error on stderr instead of the next prompt.
+  assert.equal(err.trim(), '');
+  assert.match(out, /\(return status = 42\)\n1> $/);
+});

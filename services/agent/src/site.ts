@@ -69,13 +69,23 @@ export class Site {
   check(request: QueryRequest): void {
     const { command } = request;
     if (command.executionMode === 'nonQuery' && !this.entry.allowWrites) throw new AppError('writes_disabled', 'this site does not allow writes');
-    if (command.type === 'storedProcedure') throw new AppError('bad_request', 'stored procedures (command type storedProcedure) are not supported yet');
+    if (command.type === 'storedProcedure') this.checkProcedure();
     const directed = command.parameters.find((p) => p.direction !== 'input');
     // output, inputOutput and returnValue only have a meaning for a stored procedure call.
-    if (directed) throw new AppError('bad_request', `parameter direction ${directed.direction} needs a stored procedure, which is not supported yet`);
+    if (directed && command.type !== 'storedProcedure') throw new AppError('bad_request', `parameter direction ${directed.direction} needs command type storedProcedure`);
     if (request.catalogue !== undefined && !this.registration.catalogues.some((c) => c.name === request.catalogue)) {
       throw new AppError('bad_request', 'unknown catalogue for this site');
     }
+  }
+
+  /**
+   * What each engine can call: SQLite has no procedures. SQL Server has no read-only transaction that would stop
+   * a procedure writing, so there a call is a write; PostgreSQL and MariaDB run it in their READ ONLY one.
+   */
+  private checkProcedure(): void {
+    const { engine, allowWrites } = this.entry;
+    if (engine === 'sqlite') throw new AppError('procedures_not_supported', 'SQLite has no stored procedures: send the statement as command type text');
+    if (engine === 'mssql' && !allowWrites) throw new AppError('writes_disabled', 'a stored procedure may write, and this site does not allow writes');
   }
 
   /**
@@ -101,13 +111,14 @@ export class Site {
         text: request.command.text,
         parameters: request.command.parameters,
         executionMode: request.command.executionMode,
+        commandType: request.command.type,
         deadline: executionDeadline,
         signal: sender.signal,
       });
       await sender.meta(cursor.columns);
       for await (const batch of cursor) await sender.rows(batch);
       const summary = cursor.summary();
-      await sender.end({ timings: { queuedMs: started - receivedAt, executionMs: summary.executionMs }, ...(summary.affected !== undefined ? { affected: summary.affected } : {}) });
+      await sender.end({ timings: { queuedMs: started - receivedAt, executionMs: summary.executionMs }, ...(summary.affected !== undefined ? { affected: summary.affected } : {}), ...(summary.parameters ? { parameters: summary.parameters } : {}) });
       return summary;
     } catch (err) {
       await cursor?.cancel().catch(() => undefined);

@@ -183,7 +183,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       // Redelivered after it ended successful: its webhook event may not have been published (same event id).
       return record.state === 'successful' ? notify(record, jobLog) : ACK;
     }
-    if (record.executionMode === 'nonQuery' && record.writeSentAt !== undefined) {
+    if (mayWrite(job) && record.writeSentAt !== undefined) {
       // The worker that sent it died (or stopped) before it finished: the write may have been applied.
       return finish(job.queryId, 'executionFailed', { code: 'write_not_retried', message: 'an earlier run of this nonQuery may have been applied; it is not run again' }, jobLog);
     }
@@ -225,7 +225,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
         deadline: now + queueLeft + executionTimeoutMs,
       };
       const runLog = jobLog.child({ runId: request.queryId });
-      const write = fresh.record.executionMode === 'nonQuery';
+      const write = mayWrite(job);
       // Marked before it is sent: should this worker die mid-run, the redelivered job must not write again.
       if (write && !(await records.transition(job.queryId, (r) => ({ ...r, writeSentAt: new Date().toISOString() })))) return ACK;
       const stream = router.start({ linkGuid: site.linkGuid }, request, { signal: controller.signal, ...streamOptions });
@@ -294,6 +294,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       rowCount: summary.rowCount,
       size: summary.bytes,
       ...(summary.affected !== undefined ? { affected: summary.affected } : {}),
+      ...(summary.parameters?.length ? { parameters: summary.parameters } : {}),
       ...(r.executionMode === 'scalar' ? { scalar: scalar ?? null } : {}),
       metrics: { queuedDuration: summary.timings.queuedMs, sqlExecutionDuration: summary.timings.executionMs },
       expiresAt: (writer.firstWriteAt ?? finishedAt) + resultTtlMs,
@@ -346,7 +347,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
       // A run lost before `meta` was not counted as started yet.
       const attempt = counted ? r.attempts : r.attempts + 1;
       const lost = { ...r, attempts: attempt, failedAttempts: [...(r.failedAttempts ?? []), { attempt, code, at: new Date(at).toISOString() }] };
-      if (r.executionMode === 'nonQuery') {
+      if (mayWrite(job)) {
         return ended(lost, { code: 'write_not_retried', message: 'the agent was lost while running this nonQuery; it may have been applied, so it is not run again' });
       }
       if (attempt >= maxAttempts) return ended(lost, { code, message: `the agent was lost on each of ${attempt} attempts` });
@@ -369,7 +370,7 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
     return finish(job.queryId, 'expiredInQueue', { code: reason, message: 'the query did not start within maxTimeInQueue' }, jobLog);
   }
 
-  async function finish(queryId: string, state: AsyncQueryRecord['state'], error: { code: ErrorCode; message: string }, jobLog: Logger): Promise<Outcome> {
+  async function finish(queryId: string, state: AsyncQueryRecord['state'], error: AsyncQueryRecord['error'] & object, jobLog: Logger): Promise<Outcome> {
     const at = Date.now();
     const done = await records.transition(queryId, (r) => ({ ...withState(r, state, at), error, expiresAt: at + resultTtlMs }));
     if (done) {
@@ -422,7 +423,12 @@ function expiryAt(job: AsyncJob, record: AsyncQueryRecord, executionTimeoutMs: n
   return record.statusTiming.executing !== undefined ? job.queueDeadline + executionTimeoutMs : job.queueDeadline;
 }
 
-function errorOf(err: unknown): { code: ErrorCode; message: string } {
-  if (isAppError(err)) return { code: err.code, message: err.message.slice(0, 1000) };
+/** A nonQuery, or a stored procedure call (which may write whatever its mode): run at most once. */
+function mayWrite(job: AsyncJob): boolean {
+  return job.command.executionMode === 'nonQuery' || job.command.type === 'storedProcedure';
+}
+
+function errorOf(err: unknown): { code: ErrorCode; message: string; sqlServerError?: number } {
+  if (isAppError(err)) return { code: err.code, message: err.message.slice(0, 1000), ...(err.sqlServerError === undefined ? {} : { sqlServerError: err.sqlServerError }) };
   return { code: 'internal', message: 'internal error' };
 }

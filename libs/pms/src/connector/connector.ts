@@ -1,4 +1,4 @@
-import type { Cell, ColumnInfo, QueryParameter } from '@halo/contracts';
+import type { Cell, ColumnInfo, QueryParameter, ResultParameter } from '@halo/contracts';
 
 /** One statement to run, with the limits it must respect. */
 export interface QueryInput {
@@ -6,6 +6,8 @@ export interface QueryInput {
   /** Values are strings or null, converted by their SqlDbType. */
   parameters: readonly QueryParameter[];
   executionMode: 'reader' | 'scalar' | 'nonQuery';
+  /** `storedProcedure`: `text` is a procedure's name and the parameters its arguments, in order; default `text`. */
+  commandType?: 'text' | 'storedProcedure';
   /** Epoch ms; the statement must be stopped when it passes. */
   deadline: number;
   /** Abort = cancel the running (or queued) statement. */
@@ -43,6 +45,8 @@ export interface ResultSummary {
   /** Rows changed, for nonQuery. */
   affected?: number;
   executionMs: number;
+  /** A stored procedure's output, inputOutput and returnValue parameters with their values (as strings). */
+  parameters?: ResultParameter[];
 }
 
 /**

@@ -9,8 +9,8 @@ const SP_EXECUTESQL = 10;
 export interface RpcCall {
   /** Procedure name, or 'sp_executesql' etc. for well-known procedure ids. */
   procedure: string;
-  /** Parameters in order, names as sent (with '@'; '' for unnamed). */
-  parameters: Array<{ name: string } & DecodedParameter>;
+  /** Parameters in order, names as sent (with '@'; '' for unnamed); `output`: sent by reference (OUTPUT). */
+  parameters: Array<{ name: string; output: boolean } & DecodedParameter>;
 }
 
 export function parseSqlBatch(payload: Buffer): string {
@@ -31,8 +31,8 @@ export function parseRpc(payload: Buffer): RpcCall {
   const parameters: RpcCall['parameters'] = [];
   while (r.remaining > 0) {
     const name = r.bVarChar();
-    r.u8(); // status flags (by-ref = output)
-    parameters.push({ name, ...readParameter(r) });
+    const status = r.u8(); // 0x01: by reference (an OUTPUT parameter)
+    parameters.push({ name, output: (status & 0x01) !== 0, ...readParameter(r) });
   }
   return { procedure, parameters };
 }

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseLogin7, preloginResponse } from './login.ts';
 import type { Login7 } from './login.ts';
 import { parseRpc, parseSqlBatch } from './requests.ts';
-import { colMetadata, done, DONE, envChangeCollation, envChangeText, loginAck, message, returnStatus, row } from './tokens.ts';
+import { colMetadata, done, DONE, envChangeCollation, envChangeText, loginAck, message, returnStatus, returnValue, row } from './tokens.ts';
 import type { DoneKind } from './tokens.ts';
 import type { DecodedParameter, TdsColumn, TdsValue } from './types.ts';
 import { MessageReader, MessageWriter, PACKET } from './wire.ts';
@@ -33,13 +33,23 @@ export interface TdsError {
   state?: number;
 }
 
-/** What a statement answers; `delayMs` holds back the first byte of the answer. */
+/** An output parameter's value as a procedure call answers it; `name` with or without '@'. */
+export interface TdsOutput {
+  name: string;
+  column: TdsColumn;
+  value: TdsValue;
+}
+
+/**
+ * What a statement answers; `delayMs` holds back the first byte of the answer. A procedure call's (RPC) answer
+ * may add its RETURN status (default 0, 1 after an error) and output parameter values (RETURNVALUE tokens).
+ */
 export type TdsReply = (
   | TdsResultSet
   | { error: TdsError }
   | { rowsAffected: number }
   | { resultSets: readonly TdsResultSet[] }
-) & { delayMs?: number };
+) & { delayMs?: number; returnStatus?: number; outputs?: readonly TdsOutput[] };
 
 /** A request the responder received after login. */
 export interface TdsRequest {
@@ -48,8 +58,12 @@ export interface TdsRequest {
   sql: string;
   /** sp_executesql's @params declaration ('' for a batch). */
   declaration: string;
-  /** RPC parameters after @stmt and @params, by name without '@'. */
+  /** RPC parameters after @stmt and @params (a procedure call's: all), by name without '@'. */
   parameters: Record<string, DecodedParameter>;
+  /** A procedure call (an RPC of a procedure by name, not sp_executesql): the name; `sql` holds it too. */
+  procedure?: string;
+  /** A procedure call's OUTPUT parameters, names without '@'. */
+  outputNames?: string[];
   user: string;
   database: string;
   appName: string;
@@ -244,10 +258,16 @@ class Session {
     const base = { kind, user: login.user, database: login.database, appName: login.appName };
     if (kind === 'batch') return { ...base, sql: parseSqlBatch(payload), declaration: '', parameters: {} };
     const call = parseRpc(payload);
-    if (call.procedure !== 'sp_executesql') throw new Error(`the TDS responder only runs sp_executesql, not ${call.procedure}`);
+    if (call.procedure.startsWith('proc#')) throw new Error(`the TDS responder only runs sp_executesql and procedures by name, not ${call.procedure}`);
+    if (call.procedure !== 'sp_executesql') {
+      const parameters: Record<string, DecodedParameter> = {};
+      for (const { name, output: _output, ...value } of call.parameters) parameters[name.replace(/^@/, '')] = value;
+      const outputNames = call.parameters.filter((p) => p.output).map((p) => p.name.replace(/^@/, ''));
+      return { ...base, sql: call.procedure, declaration: '', parameters, procedure: call.procedure, outputNames };
+    }
     const [statement, declaration, ...rest] = call.parameters;
     const parameters: Record<string, DecodedParameter> = {};
-    for (const { name, ...value } of rest) parameters[name.replace(/^@/, '')] = value;
+    for (const { name, output: _output, ...value } of rest) parameters[name.replace(/^@/, '')] = value;
     return { ...base, sql: String(statement?.value ?? ''), declaration: String(declaration?.value ?? ''), parameters };
   }
 
@@ -266,10 +286,22 @@ class Session {
     const statementDone: DoneKind = rpc ? 'doneInProc' : 'done';
     const out = new MessageWriter(this.#socket, this.#packetSize);
     const finish = async (status: number) => {
-      if (rpc) await out.write(Buffer.concat([returnStatus(status & DONE.ERROR ? 1 : 0), done('doneProc', status & DONE.ERROR)]));
-      else if (status !== -1) await out.write(done('done', status));
+      if (rpc) {
+        const failed = (status & DONE.ERROR) !== 0;
+        // As SQL Server: RETURNSTATUS, then each output parameter's RETURNVALUE (not after an error), then DONEPROC.
+        const outputs = failed ? [] : (reply.outputs ?? []).map((o, i) => returnValue(i + 1, o.name.startsWith('@') ? o.name : `@${o.name}`, o.column, o.value));
+        await out.write(Buffer.concat([returnStatus(reply.returnStatus ?? (failed ? 1 : 0)), ...outputs, done('doneProc', status & DONE.ERROR)]));
+      }
+      else if (reply.returnStatus !== undefined || reply.outputs) {
+        // A batch that EXECs a procedure: SQL Server ends the procedure with RETURNSTATUS (and the values of
+        // its OUTPUT parameters) and DONEPROC, then the batch with DONE.
+        const outputs = (reply.outputs ?? []).map((o, i) => returnValue(i + 1, o.name.startsWith('@') ? o.name : `@${o.name}`, o.column, o.value));
+        await out.write(Buffer.concat([returnStatus(reply.returnStatus ?? 0), ...outputs, done('doneProc', DONE.FINAL), done('done', DONE.FINAL)]));
+      } else if (status !== -1) await out.write(done('done', status));
       await out.end();
     };
+    // A batch's procedure status follows its statements, so their last DONE says more is to come.
+    const trailing = !rpc && (reply.returnStatus !== undefined || reply.outputs) ? DONE.MORE : 0;
     if (reply.delayMs) await this.#wait(reply.delayMs, running);
     if (running.attention) {
       await out.write(done(rpc ? 'doneProc' : 'done', DONE.FINAL));
@@ -283,7 +315,7 @@ class Session {
     }
     if ('rowsAffected' in reply) {
       const counted = reply.rowsAffected >= 0;
-      await out.write(done(statementDone, counted ? DONE.COUNT : DONE.FINAL, Math.max(0, reply.rowsAffected)));
+      await out.write(done(statementDone, (counted ? DONE.COUNT : DONE.FINAL) | trailing, Math.max(0, reply.rowsAffected)));
       return finish(rpc ? DONE.FINAL : -1);
     }
     const sets = 'resultSets' in reply ? reply.resultSets : [reply];
@@ -293,7 +325,7 @@ class Session {
         await out.write(done(statementDone, DONE.FINAL));
         return finish(rpc ? DONE.FINAL : -1);
       }
-      const more = index < sets.length - 1 ? DONE.MORE : 0;
+      const more = index < sets.length - 1 ? DONE.MORE : trailing;
       await out.write(done(statementDone, DONE.COUNT | more, count));
     }
     return finish(rpc ? DONE.FINAL : -1);

@@ -5,7 +5,7 @@ import type { TdsColumn, TdsValue } from './types.ts';
 
 const TOKEN = {
   COLMETADATA: 0x81, ERROR: 0xaa, INFO: 0xab, LOGINACK: 0xad, ROW: 0xd1, ENVCHANGE: 0xe3,
-  DONE: 0xfd, DONEPROC: 0xfe, DONEINPROC: 0xff, RETURNSTATUS: 0x79,
+  DONE: 0xfd, DONEPROC: 0xfe, DONEINPROC: 0xff, RETURNSTATUS: 0x79, RETURNVALUE: 0xac,
 } as const;
 
 /** DONE status bits. */
@@ -63,5 +63,14 @@ export function colMetadata(columns: readonly TdsColumn[]): Buffer {
 export function row(columns: readonly TdsColumn[], values: readonly TdsValue[]): Buffer {
   const out = new ByteWriter().u8(TOKEN.ROW);
   columns.forEach((column, i) => writeValue(out, column, values[i] ?? null));
+  return out.toBuffer();
+}
+
+/** RETURNVALUE (MS-TDS 2.2.7.19): an output parameter's value, sent after RETURNSTATUS and before DONEPROC. */
+export function returnValue(ordinal: number, name: string, column: TdsColumn, value: TdsValue): Buffer {
+  // Status 0x01: the value of an output parameter (0x02 would be a user-defined function's result).
+  const out = new ByteWriter().u8(TOKEN.RETURNVALUE).u16(ordinal).bVarChar(name).u8(0x01).u32(0).u16(0x0009);
+  writeTypeInfo(out, column);
+  writeValue(out, column, value);
   return out.toBuffer();
 }

@@ -1,5 +1,5 @@
-import { toImmediateStatus } from './query-response.ts';
-import { AppError, isTerminalAsyncState, type AsyncQuery, type QueryStatus, type AsyncQueryRecord, type AsyncQueryState, type ErrorCode, type HaloAsyncState, type ResultPage, type StateTime } from '@halo/contracts';
+import { toErrorDetails, toImmediateStatus } from './query-response.ts';
+import { AppError, isTerminalAsyncState, type AsyncQuery, type QueryStatus, type AsyncQueryRecord, type AsyncQueryState, type ErrorCode, type HaloAsyncState, type ResultPage, type ResultParameter, type StateTime } from '@halo/contracts';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -67,13 +67,13 @@ export function toAsyncStatus(record: AsyncQueryRecord): AsyncQuery {
     ...(record.state === 'successful'
       ? {
           result: record.executionMode === 'nonQuery'
-            ? { rowsAffected: record.affected ?? record.rowCount ?? 0, size, pages: pages(record) }
-            : { rows: record.rowCount ?? 0, size, pages: pages(record) },
+            ? { rowsAffected: record.affected ?? record.rowCount ?? 0, size, pages: pages(record), ...outputs(record) }
+            : { rows: record.rowCount ?? 0, size, pages: pages(record), ...outputs(record) },
           resultSize: size,
         }
       : {}),
     ...(completed && times.length > 0 ? { completedAt: times.at(-1) } : {}),
-    ...(record.error ? { errorDetails: { errorType: 'haloLink', errorMessage: record.error.message }, error: record.error } : {}),
+    ...(record.error ? { errorDetails: toErrorDetails(record.error), error: { code: record.error.code, message: record.error.message } } : {}),
     ...(record.failedAttempts?.length ? { failedAttempts: record.failedAttempts } : {}),
     ...(record.expiresAt !== undefined ? { expiresAt: iso(record.expiresAt) } : {}),
   };
@@ -103,4 +103,8 @@ export function liveRecord(record: AsyncQueryRecord | null, integratorId: string
   const visible = visibleRecord(record, integratorId, siteId);
   if (isExpired(visible, now)) throw new AppError('gone', 'the query and its results have expired');
   return visible;
+}
+
+function outputs(record: AsyncQueryRecord): { parameters?: ResultParameter[] } {
+  return record.parameters?.length ? { parameters: record.parameters } : {};
 }

@@ -43,6 +43,7 @@ export function toQueryResponse(outcome: QueryOutcome): ImmediateQuerySuccessful
     columns: result.columns,
     rows: result.rows,
     ...(result.affected !== undefined ? { affected: result.affected } : {}),
+    ...(result.parameters ? { parameters: result.parameters } : {}),
   });
   return {
     ...queryBase(outcome),
@@ -64,7 +65,7 @@ export function toQueryResponse(outcome: QueryOutcome): ImmediateQuerySuccessful
  * `errorDetails`, plus the `error` every error body carries (with our stable `code`).
  */
 export function toFailedQueryResponse(facts: ImmediateRequestFacts, error: AppError, failedAt: number): ImmediateQueryFailed {
-  const errorDetails: ErrorDetails = { errorType: 'haloLink', errorMessage: error.message };
+  const errorDetails = toErrorDetails(error);
   return {
     ...queryBase(facts),
     status: 'executionFailed',
@@ -74,6 +75,13 @@ export function toFailedQueryResponse(facts: ImmediateRequestFacts, error: AppEr
     errorDetails,
     error: errorBody(error).error,
   };
+}
+
+/** Halo's errorDetails: `mssql` with SQL Server's error number when SQL Server refused the statement, else `haloLink`. */
+export function toErrorDetails(error: { message: string; sqlServerError?: number | undefined }): ErrorDetails {
+  return error.sqlServerError === undefined
+    ? { errorType: 'haloLink', errorMessage: error.message }
+    : { errorType: 'mssql', errorCode: error.sqlServerError, errorMessage: error.message };
 }
 
 /**
@@ -88,7 +96,7 @@ export function immediateRecord(facts: ImmediateRequestFacts, linkGuid: string, 
     commandSize: facts.commandSize, requestSize: facts.requestSize,
   };
   if ('error' in end) {
-    return { ...base, state: 'executionFailed', statusTiming: { initialising: iso(facts.receivedAt), executionFailed: iso(end.at) }, error: { code: end.error.code, message: end.error.message } };
+    return { ...base, state: 'executionFailed', statusTiming: { initialising: iso(facts.receivedAt), executionFailed: iso(end.at) }, error: { code: end.error.code, message: end.error.message, ...(end.error.sqlServerError === undefined ? {} : { sqlServerError: end.error.sqlServerError }) } };
   }
   const executing = end.at - end.result.timings.executionMs;
   return {
@@ -109,7 +117,8 @@ export function toImmediateStatus(record: AsyncQueryRecord): Omit<ImmediateQuery
   };
   const at = (state: keyof AsyncQueryRecord['statusTiming']): number => Date.parse(record.statusTiming[state] ?? iso(record.createdAt));
   if (record.state !== 'successful') {
-    return toFailedQueryResponse(facts, new AppError(record.error?.code ?? 'internal', record.error?.message ?? 'the query failed'), at('executionFailed'));
+    const sqlServerError = record.error?.sqlServerError;
+    return toFailedQueryResponse(facts, new AppError(record.error?.code ?? 'internal', record.error?.message ?? 'the query failed', sqlServerError === undefined ? undefined : { sqlServerError }), at('executionFailed'));
   }
   const completed = at('successful');
   const executing = at('executing');
@@ -141,5 +150,8 @@ function queryBase(facts: ImmediateRequestFacts): Omit<ImmediateQuerySuccessful,
 }
 
 function recordsResult(result: QueryResult): RecordsResult {
-  return { rows: result.rowCount, size: result.bytes, columns: result.columns, records: toRecords(result.columns, result.rows) };
+  return {
+    rows: result.rowCount, size: result.bytes, columns: result.columns, records: toRecords(result.columns, result.rows),
+    ...(result.parameters?.length ? { parameters: result.parameters } : {}),
+  };
 }

@@ -36,6 +36,7 @@ export async function collectJsonResult(stream: ResultStream, columns: ColumnInf
     rowCount: summary.rowCount,
     bytes: summary.bytes,
     ...(summary.affected !== undefined ? { affected: summary.affected } : {}),
+    ...(summary.parameters ? { parameters: summary.parameters } : {}),
     timings: summary.timings,
   };
 }

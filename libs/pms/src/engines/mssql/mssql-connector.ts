@@ -12,6 +12,7 @@ import { checkLoginAccess, loginAccessWarning } from './mssql-login-check.ts';
 import type { LoginAccess } from './mssql-login-check.ts';
 import { mssqlParameters } from './mssql-parameters.ts';
 import { guardQuery } from '../../connector/query-guard.ts';
+import { checkProcedureInput, isProcedureCall } from '../../connector/procedure-call.ts';
 import { assertReadOnly } from '../../guard/read-only-guard.ts';
 import { resolvePassword } from '../server/server-config.ts';
 import { StatementQueue } from '../../connector/statement-queue.ts';
@@ -43,7 +44,8 @@ export async function openMssqlConnector(config: MssqlConfig): Promise<MssqlConn
 }
 
 /**
- * SQL Server over one tedious connection. Statements run one at a time in arrival order through sp_executesql;
+ * SQL Server over one tedious connection. Statements run one at a time in arrival order through sp_executesql
+ * (stored procedures as an RPC of their own, with output parameters and the RETURN status);
  * a streamed one holds the connector until its cursor is finished, left or cancelled. Deadlines, aborts and
  * cancels send ATTENTION (tedious's own request timer stops at the first packet of the answer, so it cannot
  * bound a long stream); the connection stays usable afterwards, and one that broke is replaced for the next statement.
@@ -72,8 +74,11 @@ class SqlServerConnector implements MssqlConnector {
   async stream(input: QueryInput): Promise<ResultCursor> {
     if (this.#closed) throw new AppError('internal', 'the connector is closed');
     checkQueryInput(input);
+    checkProcedureInput(input, true);
     if (this.#config.allowWrites !== true) {
       if (input.executionMode === 'nonQuery') throw new AppError('writes_disabled', 'writes are not enabled for this database');
+      // SQL Server has no read-only transaction that would stop a procedure writing, so a call is a write.
+      if (isProcedureCall(input)) throw new AppError('writes_disabled', 'a stored procedure may write, and writes are not enabled for this database');
       assertReadOnly(input.text, 'transactsql');
     }
     const parameters = mssqlParameters(input.parameters);

@@ -13,6 +13,7 @@ import { isCancelError, mssqlRequestError } from './mssql-errors.ts';
 import type { MssqlParameter } from './mssql-parameters.ts';
 import type { QueryGuard } from '../../connector/query-guard.ts';
 import { SerialReads } from '../../connector/serial-reads.ts';
+import { isProcedureCall, outputParameters, resultParameter } from '../../connector/procedure-call.ts';
 
 // Complete batches held ahead of the consumer before the request is paused (which stops tedious reading the
 // socket, so TCP backpressure holds the server): memory stays at about this many batches whatever the result size.
@@ -66,6 +67,12 @@ export class MssqlCursor implements ResultCursor {
   #started = performance.now();
   #waiter: PromiseWithResolvers<void> | undefined;
   readonly #reads = new SerialReads();
+  readonly #procedure: boolean;
+  /** Output parameter values by lower-cased name (without @), and the procedure's RETURN status. */
+  readonly #outputs = new Map<string, Cell>();
+  #returnStatus: number | undefined;
+  /** scalar of a procedure: the first cell is kept and the rest read past, since output values come at the end. */
+  #scalarTaken = false;
 
   constructor(connection: Connection, input: QueryInput, parameters: readonly MssqlParameter[], guard: QueryGuard, hooks: MssqlCursorHooks) {
     this.#connection = connection;
@@ -77,16 +84,27 @@ export class MssqlCursor implements ResultCursor {
     this.prepared = this.#prepared.promise;
     this.prepared.catch(() => {});
     this.finished = this.#finished.promise;
-    this.#request = new Request(input.text, (error, rowCount) => this.#onComplete(error, rowCount));
-    for (const p of parameters) this.#request.addParameter(p.name, p.type, p.value, p.options);
+    this.#procedure = isProcedureCall(input);
+    this.#request = new Request(this.#procedure ? input.text.trim() : input.text, (error, rowCount) => this.#onComplete(error, rowCount));
+    for (const p of parameters) {
+      if (p.direction === 'input') this.#request.addParameter(p.name, p.type, p.value, p.options);
+      else if (p.direction !== 'returnValue') this.#request.addOutputParameter(p.name, p.type, p.value, p.options);
+    }
+    this.#request.on('returnValue', (name: string, value: unknown, meta: unknown) => {
+      this.#outputs.set(name.toLowerCase(), mssqlCell(meta as MssqlColumnMetadata, value));
+    });
+    this.#request.on('doneProc', (_rows: unknown, _more: unknown, status: unknown) => {
+      if (typeof status === 'number') this.#returnStatus = status;
+    });
     this.#request.on('columnMetadata', (columns) => this.#onColumns(columns as unknown as MssqlColumnMetadata[]));
     this.#request.on('row', (columns) => this.#onRow(columns as unknown as Array<{ value: unknown }>));
   }
 
-  /** Sends the statement (sp_executesql, so parameters are typed and the plan is reused). */
+  /** Sends the statement (sp_executesql, so parameters are typed and the plan is reused), or the procedure's RPC. */
   start(): void {
     this.#started = performance.now();
-    this.#connection.execSql(this.#request);
+    if (this.#procedure) this.#connection.callProcedure(this.#request);
+    else this.#connection.execSql(this.#request);
     // Registered only now: connection.cancel() needs the request to be the connection's current one.
     this.#guard.stopped.catch((reason: unknown) => this.cancel(reason));
   }
@@ -155,12 +173,17 @@ export class MssqlCursor implements ResultCursor {
   }
 
   #onRow(columns: Array<{ value: unknown }>): void {
-    if (this.#state !== 'open' || this.#input.executionMode === 'nonQuery' || this.#resultSets > 1) return;
+    if (this.#state !== 'open' || this.#input.executionMode === 'nonQuery' || this.#resultSets > 1 || this.#scalarTaken) return;
     const metadata = this.#metadata ?? [];
     const row = metadata.map((meta, i) => mssqlCell(meta, columns[i]?.value));
     this.#add(row);
     if (this.#input.executionMode === 'scalar' && this.#state === 'open') {
-      // Like ExecuteScalar: the first row's first cell is the answer; the rest is not read.
+      // Like ExecuteScalar: the first row's first cell is the answer; the rest is not read (a procedure's is
+      // read past, its output values coming last).
+      if (this.#procedure) {
+        this.#scalarTaken = true;
+        return;
+      }
       this.#endWithSummary();
       this.#stop();
     }
@@ -224,9 +247,20 @@ export class MssqlCursor implements ResultCursor {
   #endWithSummary(affected?: number): void {
     this.#closeBatch();
     const executionMs = elapsedMs(this.#started);
-    this.#summary = { rowCount: this.#rowCount, bytes: this.#bytes, ...(affected === undefined ? {} : { affected }), executionMs };
+    this.#summary = { rowCount: this.#rowCount, bytes: this.#bytes, ...(affected === undefined ? {} : { affected }), executionMs, ...this.#outputValues() };
     this.#state = 'ended';
     this.#wake();
+  }
+
+  #outputValues(): { parameters?: ResultSummary['parameters'] } {
+    if (!this.#procedure) return {};
+    const wanted = outputParameters(this.#input.parameters);
+    if (wanted.length === 0) return {};
+    return {
+      parameters: wanted.map((p) => resultParameter(p, p.direction === 'returnValue'
+        ? this.#returnStatus ?? null
+        : this.#outputs.get(p.name.replace(/^@/, '').toLowerCase()))),
+    };
   }
 
   /** Stops the request: tedious sends ATTENTION (or, mid-send, ends the message with IGNORE) and completes it once acknowledged. */

@@ -13,7 +13,7 @@ export function mssqlRequestError(error: unknown): AppError {
   const message = first instanceof Error ? first.message : '';
   if (code === 'ETIMEOUT') return new AppError('deadline_exceeded', 'the query deadline passed');
   if (typeof number === 'number') {
-    return new AppError('query_failed', `SQL Server error ${number}: ${redact(message)}`);
+    return new AppError('query_failed', `SQL Server error ${number}: ${redact(message)}`, { sqlServerError: number });
   }
   if (code === 'EPARAM' || /could not be validated|validation failed/i.test(message)) {
     return new AppError('bad_request', 'a parameter value does not fit its SqlDbType');

@@ -19,6 +19,8 @@ export interface MssqlParameter {
   type: TediousType;
   value: unknown;
   options: ParameterOptions;
+  /** output and inputOutput go through addOutputParameter; returnValue is not sent (it is the RETURN status). */
+  direction: QueryParameter['direction'];
 }
 
 // Text, NText and Image are deprecated and Xml travels as text: each goes as its modern (max) equivalent,
@@ -103,13 +105,16 @@ export function mssqlParameters(parameters: readonly QueryParameter[]): MssqlPar
     if (seen.has(lower)) throw new AppError('bad_request', `parameter @${name} is given more than once`);
     seen.add(lower);
     const options: ParameterOptions = {};
+    const { direction } = parameter;
+    // An output-only parameter's value is not sent: SQL Server starts it as NULL.
+    if (direction === 'returnValue' || direction === 'output') parameter = { ...parameter, value: null };
     if (parameter.type === 'Decimal' || parameter.type === 'Money' || parameter.type === 'SmallMoney') {
-      return { name, ...exactDecimal(parameter, options), options };
+      return { name, ...exactDecimal(parameter, options), options, direction };
     }
     const converted = convertParameter(parameter);
     if (MAX_TYPES.has(parameter.type)) options.length = Infinity;
     else if (parameter.size !== undefined && parameter.size > 0) options.length = parameter.size;
-    return { name, type: TYPE_OF[parameter.type], value: value(parameter.type, converted, parameter.value, options), options };
+    return { name, type: TYPE_OF[parameter.type], value: value(parameter.type, converted, parameter.value, options), options, direction };
   });
 }
 

@@ -1,3 +1,4 @@
+import { mysqlProcedure } from '../server/server-procedures.ts';
 import mysql from 'mysql2';
 import type { Connection, ConnectionOptions, FieldPacket, QueryError, ResultSetHeader } from 'mysql2';
 import { AppError } from '@halo/contracts';
@@ -54,6 +55,7 @@ export async function openMysqlConnector(config: MysqlConfig): Promise<Connector
     allowWrites,
     maxRowBytes: config.maxRowBytes,
     bind: (text, parameters) => bindServerStatement(text, parameters, 'mysql'),
+    procedure: (name, parameters) => mysqlProcedure(name, parameters),
     connect: () => MysqlSession.connect({ ...options, password: resolvePassword(config) ?? '' }, allowWrites, config.maxMemoryBytes),
   });
 }
@@ -156,6 +158,7 @@ class MysqlSession implements ServerSession {
 class MysqlStatement implements ServerStatement {
   readonly ready: Promise<ColumnInfo[]>;
   affected: number | undefined;
+  outputRow: Cell[] | undefined;
   readonly #session: MysqlSession;
   readonly #plan: StatementPlan;
   #rows: Cell[][] = [];
@@ -194,6 +197,7 @@ class MysqlStatement implements ServerStatement {
   async finish(): Promise<void> {
     // A scalar stops after one row: the rest of the result is stopped on the server.
     if (this.#running && !this.#finished) await this.#stopRunning();
+    if (!this.#plan.write) await this.#readOutputs();
     await this.#trips.run(() => run(this.#session.connection, this.#plan.write ? 'COMMIT' : 'ROLLBACK'));
   }
 
@@ -207,13 +211,26 @@ class MysqlStatement implements ServerStatement {
     const seconds = (timeoutMs / 1000).toFixed(3);
     await this.#trips.run(() => run(connection, `SET SESSION max_statement_time = ${seconds}, SESSION tx_read_only = ${write ? 0 : 1}`));
     await this.#trips.run(() => run(connection, `START TRANSACTION ${write ? 'READ WRITE' : 'READ ONLY'}`));
+    for (const statement of this.#plan.procedure?.prologue ?? []) await this.#trips.run(() => run(connection, statement));
     if (write) {
       const result = await this.#trips.run(() => run(connection, text));
-      this.affected = Array.isArray(result) ? 0 : Number((result as ResultSetHeader).affectedRows ?? 0);
+      // A CALL answers [result sets..., header]; a plain statement the header alone.
+      const header = (Array.isArray(result) ? result.at(-1) : result) as ResultSetHeader | undefined;
+      this.affected = Number(header?.affectedRows ?? 0);
       this.#finished = true;
+      await this.#readOutputs();
       return [];
     }
     return this.#trips.run(() => this.#stream(text));
+  }
+
+  /** A procedure call's OUT/INOUT session variables, read back in the call's transaction. */
+  async #readOutputs(): Promise<void> {
+    const epilogue = this.#plan.procedure?.epilogue;
+    if (epilogue === undefined) return;
+    const rows = await this.#trips.run(() => run(this.#session.connection, epilogue));
+    const first = Array.isArray(rows) ? (rows[0] as Record<string, unknown> | undefined) : undefined;
+    this.outputRow = first ? Object.values(first).map(toCell) : undefined;
   }
 
   /** Starts the streamed query; resolves with its columns (none for a statement that returns no rows). */
@@ -228,7 +245,9 @@ class MysqlStatement implements ServerStatement {
       resolve?.();
     };
     const query = connection.query({ sql: text, rowsAsArray: true });
-    query.on('fields', (fields: FieldPacket[]) => {
+    query.on('fields', (fields: FieldPacket[] | undefined) => {
+      // A CALL's closing status packet comes as a further "result set" without fields; only the first one counts.
+      if (!fields) return;
       this.#dateTimeColumns = fields.flatMap((field, index) => (DATE_TIME_TYPES.has(field.columnType ?? field.type ?? -1) ? [index] : []));
       described.resolve(fields.map((field) => ({ name: field.name, type: mysqlTypeName(field) })));
     });

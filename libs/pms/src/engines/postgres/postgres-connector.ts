@@ -1,3 +1,4 @@
+import { postgresProcedure } from '../server/server-procedures.ts';
 import pg from 'pg';
 import type { ClientConfig, FieldDef } from 'pg';
 import Cursor from 'pg-cursor';
@@ -49,6 +50,7 @@ export async function openPostgresConnector(config: PostgresConfig): Promise<Con
     allowWrites,
     maxRowBytes: config.maxRowBytes,
     bind: (text, parameters) => bindServerStatement(text, parameters, 'postgres'),
+    procedure: (name, parameters, nonQuery) => postgresProcedure(name, parameters, nonQuery),
     // The password is read at each connect, so a rotated file or variable takes effect without a restart.
     connect: () => PostgresSession.connect({ ...client, password: resolvePassword(config) }, allowWrites),
   });
@@ -161,6 +163,7 @@ class DescribedCursor extends Cursor<unknown[]> {
 class PostgresStatement implements ServerStatement {
   readonly ready: Promise<ColumnInfo[]>;
   affected: number | undefined;
+  outputRow: Cell[] | undefined;
   readonly #session: PostgresSession;
   readonly #plan: StatementPlan;
   #cursor: DescribedCursor | undefined;
@@ -206,9 +209,12 @@ class PostgresStatement implements ServerStatement {
       `SELECT set_config('statement_timeout', '${timeoutMs}', true), ` +
       `set_config('idle_in_transaction_session_timeout', '${timeoutMs + IDLE_MARGIN_MS}', true)`,
     ));
-    if (write) {
+    const fromResult = this.#plan.procedure?.outputsFromResult === true;
+    if (write || fromResult) {
       const result = await this.#trips.run(() => client.query({ text, values, rowMode: 'array' }));
-      this.affected = result.rowCount ?? 0;
+      if (write) this.affected = result.rowCount ?? 0;
+      // A procedure's INOUT/OUT values (or a function's result) are the call's one row, not rows of the result.
+      if (fromResult) this.outputRow = ((result.rows[0] ?? []) as unknown[]).map(toCell);
       this.#ended = true;
       return [];
     }

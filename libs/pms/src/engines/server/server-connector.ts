@@ -4,9 +4,11 @@ import { checkQueryInput } from '../../connector/check-input.ts';
 import { collectResult } from '../../connector/collect-result.ts';
 import type { Connector, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
 import { guardQuery } from '../../connector/query-guard.ts';
+import { checkProcedureInput, isProcedureCall } from '../../connector/procedure-call.ts';
 import { ServerCursor } from './server-cursor.ts';
 import type { ServerStatement } from './server-cursor.ts';
 import type { BoundStatement } from './server-parameters.ts';
+import type { ProcedurePlan } from './server-procedures.ts';
 import { assertReadOnly } from '../../guard/read-only-guard.ts';
 import { StatementQueue } from '../../connector/statement-queue.ts';
 
@@ -19,6 +21,8 @@ export interface StatementPlan extends BoundStatement {
   write: boolean;
   /** Milliseconds left before the deadline, for the engine's own statement timeout (at least 1). */
   timeoutMs: number;
+  /** A stored procedure call: what runs around it and where its output values come from. */
+  procedure?: Pick<ProcedurePlan, 'prologue' | 'epilogue' | 'outputsFromResult'>;
 }
 
 /** One physical connection to a server engine. */
@@ -39,6 +43,8 @@ export interface ServerEngine {
   /** Default maxRowBytes of a statement. */
   readonly maxRowBytes: number | undefined;
   bind(text: string, parameters: QueryInput['parameters']): BoundStatement;
+  /** A stored procedure call of `name` with Halo's directed parameters (server-procedures.ts). */
+  procedure(name: string, parameters: QueryInput['parameters'], nonQuery: boolean): ProcedurePlan;
   connect(): Promise<ServerSession>;
 }
 
@@ -77,16 +83,19 @@ export class ServerConnector implements Connector {
   async stream(input: QueryInput): Promise<ResultCursor> {
     if (this.#closed) throw new AppError('internal', 'the connector is closed');
     checkQueryInput(input);
+    checkProcedureInput(input, false);
     const write = input.executionMode === 'nonQuery';
     if (write && !this.#server.allowWrites) throw new AppError('writes_disabled', 'writes are not enabled for this database');
-    // Backstop behind the READ ONLY session and the least-privilege login.
-    if (!write && !this.#server.allowWrites) assertReadOnly(input.text, this.engine === 'postgres' ? 'postgresql' : 'mysql');
-    const bound = this.#server.bind(input.text, input.parameters);
+    const procedure = isProcedureCall(input) ? this.#server.procedure(input.text.trim(), input.parameters, write) : undefined;
+    // Backstop behind the READ ONLY session and the least-privilege login. A procedure call is not parsed: it
+    // runs in the READ ONLY transaction like any read, where the engine itself refuses a write it attempts.
+    if (!write && !this.#server.allowWrites && !procedure) assertReadOnly(input.text, this.engine === 'postgres' ? 'postgresql' : 'mysql');
+    const bound = procedure ?? this.#server.bind(input.text, input.parameters);
     const guard = guardQuery(input.deadline, input.signal);
     return this.#queue.run(guard, () => this.#closed, async (turn) => {
       const session = await Promise.race([this.#ensureSession(), guard.stopped]);
       const started = performance.now();
-      const statement = session.start({ ...bound, write, timeoutMs: Math.max(1, Math.ceil(input.deadline - Date.now())) });
+      const statement = session.start({ text: bound.text, values: bound.values, write, timeoutMs: Math.max(1, Math.ceil(input.deadline - Date.now())), ...(procedure ? { procedure } : {}) });
       let columns: ColumnInfo[];
       try {
         columns = await Promise.race([statement.ready, guard.stopped]);
@@ -101,6 +110,7 @@ export class ServerConnector implements Connector {
         maxRowBytes: input.maxRowBytes ?? this.#server.maxRowBytes,
         batchRows: input.batchRows ?? BATCH_ROWS,
         batchBytes: input.batchBytes ?? BATCH_BYTES,
+        ...(procedure ? { outputs: procedure.outputs } : {}),
       }, guard, started, turn.release);
       turn.adopt(cursor);
       return cursor;

@@ -1,5 +1,5 @@
 import { AppError } from '@halo/contracts';
-import type { Cell, ColumnInfo } from '@halo/contracts';
+import type { Cell, ColumnInfo, ResultParameter } from '@halo/contracts';
 import { rowBytes } from '../../connector/cells.ts';
 import type { ResultCursor, ResultSummary } from '../../connector/connector.ts';
 import { cancelError, failureError } from '../../connector/cursor-errors.ts';
@@ -15,6 +15,8 @@ export interface ServerStatement {
   readonly ready: Promise<ColumnInfo[]>;
   /** Rows changed, once a nonQuery is done. */
   readonly affected: number | undefined;
+  /** A procedure call's output values, once it is finished (StatementPlan.procedure). */
+  readonly outputRow?: Cell[] | undefined;
   /** Up to about `hint` more rows, read from the server only now; undefined once the result has ended. */
   read(hint: number): Promise<Cell[][] | undefined>;
   /** Normal end: stops any unread rest of the result and ends the transaction (commit for writes). */
@@ -34,6 +36,8 @@ export interface CursorLimits {
   maxRowBytes: number | undefined;
   batchRows: number;
   batchBytes: number;
+  /** A procedure call: its output values as result parameters, from the statement's outputRow. */
+  outputs?: (row: readonly Cell[] | undefined) => ResultParameter[];
 }
 
 // Rows asked of the server per round trip; a batch may take several, leftovers wait for the next batch.
@@ -163,11 +167,13 @@ export class ServerCursor implements ResultCursor {
     }
     if (this.#state !== 'open') return this.#afterOpen();
     const affected = this.#statement.affected;
+    const parameters = this.#limits.outputs?.(this.#statement.outputRow) ?? [];
     this.#summary = {
       rowCount: this.#rowCount,
       bytes: this.#bytes,
       ...(affected === undefined ? {} : { affected }),
       executionMs: elapsedMs(this.#started),
+      ...(parameters.length > 0 ? { parameters } : {}),
     };
     this.#state = 'ended';
     this.#release();

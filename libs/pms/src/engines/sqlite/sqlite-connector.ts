@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { AppError } from '@halo/contracts';
 import type { ColumnInfo } from '@halo/contracts';
+import { checkProcedureInput, isProcedureCall } from '../../connector/procedure-call.ts';
 import { checkQueryInput } from '../../connector/check-input.ts';
 import { collectResult } from '../../connector/collect-result.ts';
 import type { Connector, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
@@ -58,6 +59,8 @@ class SqliteConnector implements Connector {
   async stream(input: QueryInput): Promise<ResultCursor> {
     if (this.#closed) throw new AppError('internal', 'the connector is closed');
     checkQueryInput(input);
+    checkProcedureInput(input, false);
+    if (isProcedureCall(input)) throw new AppError('procedures_not_supported', 'SQLite has no stored procedures: send the statement as command type text');
     // Backstop behind the read-only open and query_only: refuse anything the classifier cannot prove is a read.
     if (!this.#allowWrites && input.executionMode !== 'nonQuery') assertReadOnly(input.text, 'sqlite');
     const parameters = bindParameters(input.parameters);
