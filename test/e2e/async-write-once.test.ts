@@ -22,7 +22,9 @@ test('a write whose worker dies mid-run is not run again by the next worker', as
   const res = await sys.call(`/integrator/sites/${siteId}/queries/async`, { method: 'POST', body: JSON.stringify({ command: { text: SLOW_WRITE, executionMode: 'nonQuery' } }) });
   assert.equal(res.status, 201);
   const { id } = (await res.json()) as Json;
-  await new Promise((resolve) => setTimeout(resolve, 800)); // the worker has sent it; the agent is writing
+  // Crash the worker once the agent is writing (it holds SQLite's write lock), not after a guessed delay: a crash
+  // before the send is a different case (the write was never sent, so it runs once on the next worker).
+  await eventually(async () => agentIsWriting(path), 20_000, 20);
   await sys.stopWorker('crash');
   await sys.startWorker();
   const done = await eventually(async () => {
@@ -38,3 +40,18 @@ test('a write whose worker dies mid-run is not run again by the next worker', as
   check.close();
   assert.equal(n, 1, `the write ran ${n} times`);
 });
+
+/** True while another connection holds the database's write lock (BEGIN IMMEDIATE is refused at once). */
+function agentIsWriting(path: string): true | undefined {
+  const probe = new Database(path, { timeout: 0 });
+  try {
+    probe.exec('BEGIN IMMEDIATE');
+    probe.exec('ROLLBACK');
+    return undefined;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') return true;
+    throw err;
+  } finally {
+    probe.close();
+  }
+}
