@@ -36,6 +36,13 @@ export interface ResultStreamOptions {
    * listened) is still taken. Default: no resend.
    */
   resendOfflineUntil?: number;
+  /**
+   * Also send the query again (until resendOfflineUntil) when nothing at all came from the agent for this long, not
+   * even its first keep-alive (FIRST_KEEPALIVE_MS after arrival): the query or its answer was lost while a hub node
+   * died or handed its connections over. Only for a query that may run twice (a read); the agent drops a copy that
+   * arrives while the first runs, and the stream drops a second answer. Default: never.
+   */
+  resendUnansweredMs?: number;
 }
 
 /** Pause between two sends of a query nobody answered (see ResultStreamOptions.resendOfflineUntil). */
@@ -106,6 +113,7 @@ export class ReplyRouter {
       deadline: request.deadline,
       signal: options.signal,
       resendOfflineUntil: options.resendOfflineUntil ?? 0,
+      resendUnansweredMs: options.resendUnansweredMs,
       release: (s) => {
         if (this.#streams.get(s.queryId) === s) this.#streams.delete(s.queryId);
       },
@@ -133,6 +141,7 @@ export class ReplyRouter {
     };
     stream.resend = publish;
     publish();
+    stream.sent();
     return stream;
   }
 
@@ -179,6 +188,7 @@ interface StreamOptions {
   deadline: number;
   signal: AbortSignal | undefined;
   resendOfflineUntil: number;
+  resendUnansweredMs: number | undefined;
   release: (stream: Stream) => void;
 }
 
@@ -228,7 +238,11 @@ class Stream implements ResultStream {
   #stallTimer: NodeJS.Timeout | undefined;
   #deadlineTimer: DeadlineTimer | undefined;
   readonly #resendOfflineUntil: number;
+  readonly #resendUnansweredMs: number | undefined;
   #resendTimer: NodeJS.Timeout | undefined;
+  #unansweredTimer: NodeJS.Timeout | undefined;
+  /** Whether anything (a chunk or keep-alive) came from the agent. */
+  #heard = false;
   /** Whether the query went out more than once: an agent may then answer twice, and the second answer is dropped. */
   #resent = false;
   /** Publishes the query again (set by the router once the stream is registered). */
@@ -245,6 +259,7 @@ class Stream implements ResultStream {
     this.#signal = opts.signal;
     this.#release = opts.release;
     this.#resendOfflineUntil = opts.resendOfflineUntil;
+    this.#resendUnansweredMs = opts.resendUnansweredMs;
     const left = opts.deadline - Date.now();
     if (this.#signal?.aborted) {
       this.abort(new AppError('cancelled', 'the query was cancelled'), false);
@@ -289,10 +304,29 @@ class Stream implements ResultStream {
     };
   }
 
+  /** The query went out: arms the resend of an unanswered query (see ResultStreamOptions.resendUnansweredMs). */
+  sent(): void {
+    const after = this.#resendUnansweredMs;
+    if (after === undefined || this.finished || this.#heard) return;
+    clearTimeout(this.#unansweredTimer);
+    this.#unansweredTimer = setTimeout(() => {
+      this.#unansweredTimer = undefined;
+      if (this.finished || this.#heard || this.#resendTimer || Date.now() >= this.#resendOfflineUntil) return;
+      this.#log.info({ queryId: this.queryId, linkGuid: this.linkGuid, afterMs: after }, 'nothing heard from the agent: query sent again');
+      this.#resent = true;
+      this.resend();
+      this.sent();
+    }, after);
+  }
+
   /** One chunk from the router, already checked to come from the right link. */
   receive(msg: Msg): void {
     if (this.#failure || this.#endReceived) return;
     const h = msg.headers;
+    if (!h?.hasError) {
+      this.#heard = true;
+      clearTimeout(this.#unansweredTimer);
+    }
     if (h?.hasError) {
       if (h.code === 503) this.#offline();
       else this.#protocolError('unexpected status message', { status: h.code });
@@ -368,6 +402,7 @@ class Stream implements ResultStream {
       if (this.finished || this.#expected > 0) return;
       this.#resent = true;
       this.resend();
+      this.sent();
     }, OFFLINE_RESEND_MS);
   }
 
@@ -375,6 +410,7 @@ class Stream implements ResultStream {
   abort(err: AppError, notifyAgent: boolean): void {
     if (this.finished) return;
     clearTimeout(this.#resendTimer);
+    clearTimeout(this.#unansweredTimer);
     this.#resendTimer = undefined;
     this.#failure = err;
     const notify = notifyAgent && !this.#endReceived;

@@ -6,6 +6,8 @@ import type { ConnectionState } from './connection-state.ts';
 
 /** How long a query nobody answers is sent again: a leaf reconnects to another hub node within about 2 s. */
 const OFFLINE_RETRY_MS = 5_000;
+/** A read the agent has not acknowledged (first keep-alive FIRST_KEEPALIVE_MS after arrival) within this is sent again. */
+const UNANSWERED_READ_MS = 2_000;
 
 /** Requester ids are subject tokens the hub permissions can pin, so only letters and digits. */
 const REQUESTER_ID = /^[A-Za-z0-9]{8,64}$/;
@@ -56,6 +58,8 @@ export class NatsQueryClient implements QueryClient {
     }, {
       signal,
       resendOfflineUntil: Date.now() + Math.min(OFFLINE_RETRY_MS, request.maxTimeInQueueMs),
+      // A write never runs twice; a read lost with its hub node (or its answer) is sent again.
+      ...(request.command.executionMode === 'reader' ? { resendUnansweredMs: UNANSWERED_READ_MS } : {}),
       ...(this.#stallMs !== undefined ? { stallMs: this.#stallMs } : {}),
     });
   }
