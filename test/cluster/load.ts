@@ -123,5 +123,6 @@ export function summarise(name: string, outcomes: readonly Outcome[], faultAt: n
   const byError = new Map<string, number>();
   for (const o of failed) byError.set(o.error ?? `HTTP ${o.status}`, (byError.get(o.error ?? `HTTP ${o.status}`) ?? 0) + 1);
   const errors = [...byError].map(([e, n]) => `${n}x ${e.slice(0, 80)}`).join('; ');
-  return `${name}: ${outcomes.length} requests, ${failed.length} failed${errors ? ` (${errors})` : ''}, recovered ${recoveryMs(outcomes, faultAt)} ms after the fault`;
+  const slowest = Math.max(0, ...outcomes.filter((o) => o.endedAt >= faultAt).map((o) => o.endedAt - o.startedAt));
+  return `${name}: ${outcomes.length} requests, ${failed.length} failed${errors ? ` (${errors})` : ''}, recovered ${recoveryMs(outcomes, faultAt)} ms after the fault, slowest request answered after the fault took ${slowest} ms`;
 }
