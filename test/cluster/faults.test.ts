@@ -1,9 +1,10 @@
 // Fault tolerance on the production topology (`npm run cluster`: 3 TLS hub nodes, 2 registries, 2 workers,
 // 2 facades behind haproxy, 2 agents), one cluster shared by the cases in turn. Each case runs under a steady load
 // of immediate queries through haproxy and a batch of async queries, injects its fault, and prints what integrators
-// saw (failures, recovery time). No timing is asserted; what is asserted is that nothing hangs past its deadline,
-// that every failure is an answer (no hung request), that the load succeeds again afterwards, and that every async
-// query ends successful.
+// saw (failures, recovery time, slowest answer). Asserted: nothing hangs past its deadline, every failure is an
+// answer, the load succeeds again afterwards, every async query ends successful, no immediate query fails in a
+// rolling lame-duck restart or in a registry/worker kill, and after a hub node's SIGKILL the queries sent once the
+// issue's 10 s have passed all succeed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -74,7 +75,9 @@ test('cluster fault tolerance under load', { skip, timeout: 900_000 }, async (t)
   });
   t.after(async () => {
     await cluster.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    // HALO_KEEP_TEST_DIR=1 keeps the services' logs (<dataDir>/logs) to read after a failure.
+    if (process.env.HALO_KEEP_TEST_DIR) t.diagnostic(`kept ${dataDir}`);
+    else rmSync(dataDir, { recursive: true, force: true });
   });
   const call = facadeClient(cluster.facadeUrl, readFileSync(cluster.caFile));
   const key = cluster.subscriptionKey;
@@ -141,19 +144,20 @@ test('cluster fault tolerance under load', { skip, timeout: 900_000 }, async (t)
     await until('registry-1 and worker-1 back', async () => one(cluster, 'registry-1').pid !== registry.pid && one(cluster, 'worker-1').pid !== worker.pid);
   });
 
-  await t.test('SIGKILL the hub node the facade and an agent are connected to: queries recover, no async query lost', { todo: 'async queries can still end executionFailed: internal (JetStream KV/object store calls time out during the leader election; issue 12 item 7, branch i12-metrics, retries them)' }, async () => {
+  await t.test('SIGKILL the hub node the facade and an agent are connected to: queries recover, no async query lost', async () => {
     const agentNode = await until('agent-1 leaf on a node', () => nodeHolding(cluster, { leaf: `link-${agent1.linkGuid}` }));
     const facadeNode = await nodeHolding(cluster, { connection: 'halo-facade' });
     t.diagnostic(`agent-1's leaf is on ${agentNode.name}; a facade is on ${facadeNode?.name ?? 'none found'}`);
-    await underLoad(`SIGKILL ${agentNode.name} (agent-1's leaf${facadeNode?.name === agentNode.name ? ' and a facade' : ''})`, async () => {
+    const { outcomes, faultAt } = await underLoad(`SIGKILL ${agentNode.name} (agent-1's leaf${facadeNode?.name === agentNode.name ? ' and a facade' : ''})`, async () => {
       process.kill(agentNode.pid, 'SIGKILL');
     }, { afterMs: 15_000 });
+    // The issue's bound: immediate queries recover within 10 s of the kill (a read lost with the node is sent again).
+    const late = outcomes.filter((o) => o.startedAt > faultAt + 10_000 && !o.ok);
+    assert.deepEqual(late.map((o) => o.error), [], 'queries sent 10 s after the kill failed');
     await until(`${agentNode.name} healthy again`, async () => one(cluster, agentNode.name).pid !== agentNode.pid && healthy(one(cluster, agentNode.name)));
   });
 
-  await t.test('rolling restart of all three hub nodes by lame duck: no failed immediate query', {
-    todo: 'queries in flight on a leaf the lame duck closes end agent_lost, and queries reaching a facade while its NATS connection moves end service_unavailable; an async query can stay queued past the wait (item 7 retries)',
-  }, async () => {
+  await t.test('rolling restart of all three hub nodes by lame duck: no failed immediate query', async () => {
     const { outcomes } = await underLoad('rolling lame-duck restart of 3 hub nodes', async () => {
       for (const name of ['halo-hub-1', 'halo-hub-2', 'halo-hub-3']) {
         const node = one(cluster, name);

@@ -1,10 +1,11 @@
 // Steady integrator load for the cluster fault suite and bench: immediate queries from a few loops, and batches of
 // async queries followed to their end, all through haproxy as an integrator would call it.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ASYNC_QUERY_STATES, isTerminalAsyncState, type AsyncQueryState } from '@halo/contracts';
-
-const ASYNC_STATES: ReadonlySet<string> = new Set(ASYNC_QUERY_STATES);
+import type { HaloAsyncState } from '@halo/contracts';
 import type { FacadeCall } from '@halo/demo';
+
+/** Halo's async states a query can still leave. */
+const OPEN_STATES: ReadonlySet<string> = new Set<HaloAsyncState>(['initialising', 'queued', 'executing', 'uploading']);
 
 /** One request as the client saw it. */
 export interface Outcome {
@@ -78,7 +79,7 @@ export async function submitAsync(call: FacadeCall, key: string, siteId: string,
   for (let i = 0; i < count; i++) {
     for (let attempt = 1; ; attempt++) {
       const res = await call(`/integrator/sites/${siteId}/queries/async`, { body: { command: { text } }, headers: { 'Ocp-Apim-Subscription-Key': key }, timeoutMs: 15_000 }).catch(() => undefined);
-      const id = res?.status === 202 ? (res.body as { id?: string }).id : undefined;
+      const id = res?.status === 201 ? (res.body as { id?: string }).id : undefined;
       if (id) {
         ids.push(id);
         break;
@@ -95,11 +96,11 @@ export async function settleAsync(call: FacadeCall, key: string, siteId: string,
   const states = new Map<string, string>(ids.map((id) => [id, 'unknown']));
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    const open = [...states].filter(([, s]) => s === 'unknown' || (ASYNC_STATES.has(s) && !isTerminalAsyncState(s as AsyncQueryState)));
+    const open = [...states].filter(([, s]) => s === 'unknown' || OPEN_STATES.has(s));
     if (open.length === 0) break;
     for (const [id] of open) {
       const res = await call(`/integrator/sites/${siteId}/queries/${id}`, { headers: { 'Ocp-Apim-Subscription-Key': key } }).catch(() => undefined);
-      const body = res?.body as { status?: AsyncQueryState; error?: { code?: string } } | undefined;
+      const body = res?.body as { status?: HaloAsyncState; error?: { code?: string } } | undefined;
       if (res?.status === 200 && body?.status) states.set(id, body.error?.code ? `${body.status}: ${body.error.code}` : body.status);
     }
     await sleep(500);
@@ -122,5 +123,6 @@ export function summarise(name: string, outcomes: readonly Outcome[], faultAt: n
   const byError = new Map<string, number>();
   for (const o of failed) byError.set(o.error ?? `HTTP ${o.status}`, (byError.get(o.error ?? `HTTP ${o.status}`) ?? 0) + 1);
   const errors = [...byError].map(([e, n]) => `${n}x ${e.slice(0, 80)}`).join('; ');
-  return `${name}: ${outcomes.length} requests, ${failed.length} failed${errors ? ` (${errors})` : ''}, recovered ${recoveryMs(outcomes, faultAt)} ms after the fault`;
+  const slowest = Math.max(0, ...outcomes.filter((o) => o.endedAt >= faultAt).map((o) => o.endedAt - o.startedAt));
+  return `${name}: ${outcomes.length} requests, ${failed.length} failed${errors ? ` (${errors})` : ''}, recovered ${recoveryMs(outcomes, faultAt)} ms after the fault, slowest request answered after the fault took ${slowest} ms`;
 }

@@ -48,6 +48,11 @@ export class AckRouter {
     });
   }
 
+  /** Whether acks are routed for `queryId` now: its query is being answered here. */
+  isOpen(queryId: string): boolean {
+    return this.#channels.has(queryId);
+  }
+
   /** Starts routing acks for a query. Open it as soon as the request arrives, so a cancel while queued is seen. */
   open(queryId: string): AckChannel {
     if (this.#closed) throw new AppError('site_offline', 'agent is shutting down');

@@ -15,6 +15,11 @@ const encoder = new TextEncoder();
  * wakeup of every process on the way) instead of three; a slow one still gets its columns promptly.
  */
 export const META_HOLD_MS = 5;
+/**
+ * When the first keep-alive goes out if nothing else did (then every keepAliveMs): it tells the requester early
+ * that the query arrived, so a requester hearing nothing knows the query or its answer was lost and may send it again.
+ */
+export const FIRST_KEEPALIVE_MS = 500;
 
 /** What a sent chunk looked like (for metrics and tests; never its contents). */
 export interface SentChunkInfo {
@@ -90,6 +95,7 @@ export class ChunkSender {
   readonly #abort = new AbortController();
   readonly #deadlineTimer: DeadlineTimer;
   readonly #keepAliveTimer: NodeJS.Timeout | undefined;
+  readonly #firstKeepAlive: NodeJS.Timeout | undefined;
   readonly #onCancel: () => void;
   /** Whether a chunk went out since the last keep-alive tick. */
   #published = false;
@@ -131,7 +137,12 @@ export class ChunkSender {
     this.#deadlineTimer = atDeadline(this.#deadline, () => this.#stop(new AppError('deadline_exceeded', 'query deadline passed')));
     // From arrival on: the query may wait for a slot, and its statement may run long before its first row.
     const keepAliveMs = clampKeepAliveMs(opts.keepAliveMs);
-    if (keepAliveMs !== undefined) this.#keepAliveTimer = setInterval(() => this.#keepAlive(), keepAliveMs);
+    if (keepAliveMs !== undefined) {
+      this.#keepAliveTimer = setInterval(() => this.#keepAlive(), keepAliveMs);
+      this.#firstKeepAlive = setTimeout(() => {
+        if (!this.#published) this.#keepAlive();
+      }, Math.min(FIRST_KEEPALIVE_MS, keepAliveMs));
+    }
     this.#onCancel = () => this.#stop(this.#acks.cancelled.reason as AppError);
     if (this.#acks.cancelled.aborted) this.#onCancel();
     else this.#acks.cancelled.addEventListener('abort', this.#onCancel, { once: true });
@@ -331,6 +342,7 @@ export class ChunkSender {
     if (this.#done || this.signal.aborted) return;
     this.#deadlineTimer.clear();
     clearInterval(this.#keepAliveTimer);
+    clearTimeout(this.#firstKeepAlive);
     this.#abort.abort(reason);
     // Nothing more can be sent but an error chunk, which needs no credit: stop routing acks now, so a caller
     // that forgets fail() leaks nothing.
@@ -345,6 +357,7 @@ export class ChunkSender {
     clearTimeout(this.#metaTimer);
     this.#deadlineTimer.clear();
     clearInterval(this.#keepAliveTimer);
+    clearTimeout(this.#firstKeepAlive);
     this.#acks.cancelled.removeEventListener('abort', this.#onCancel);
     this.#acks.close();
   }

@@ -29,7 +29,24 @@ export interface ResultStreamOptions {
   keepAliveMs?: number;
   /** Aborting it cancels the query. */
   signal?: AbortSignal;
+  /**
+   * Epoch ms: until then a "no responders" answer before any chunk (the site's leaf is moving to another hub node)
+   * sends the query again every OFFLINE_RESEND_MS instead of ending the stream with `site_offline`. The stream stays
+   * routed meanwhile, so an answer to an earlier send (one that reached the agent although the hub said nobody
+   * listened) is still taken. Default: no resend.
+   */
+  resendOfflineUntil?: number;
+  /**
+   * Also send the query again (until resendOfflineUntil) when nothing at all came from the agent for this long, not
+   * even its first keep-alive (FIRST_KEEPALIVE_MS after arrival): the query or its answer was lost while a hub node
+   * died or handed its connections over. Only for a query that may run twice (a read); the agent drops a copy that
+   * arrives while the first runs, and the stream drops a second answer. Default: never.
+   */
+  resendUnansweredMs?: number;
 }
+
+/** Pause between two sends of a query nobody answered (see ResultStreamOptions.resendOfflineUntil). */
+export const OFFLINE_RESEND_MS = 250;
 
 /** The rows of one query as they arrive from the agent (ARCHITECTURE §4). */
 export interface ResultStream extends AsyncIterable<Cell[][]> {
@@ -95,6 +112,8 @@ export class ReplyRouter {
       stallMs,
       deadline: request.deadline,
       signal: options.signal,
+      resendOfflineUntil: options.resendOfflineUntil ?? 0,
+      resendUnansweredMs: options.resendUnansweredMs,
       release: (s) => {
         if (this.#streams.get(s.queryId) === s) this.#streams.delete(s.queryId);
       },
@@ -107,16 +126,22 @@ export class ReplyRouter {
     h.set(RequestHeaders.chunkBytes, String(chunkBytes));
     h.set(RequestHeaders.window, String(window));
     h.set(RequestHeaders.keepAliveMs, String(keepAliveMs));
-    try {
-      // A plain publish with a reply subject: when nobody serves the subject the server answers a 503 status
-      // on the reply subject, which the stream reads as site_offline.
-      this.#nc.publish(subjects.query(target.linkGuid, request.haloGuid), encodeJson(parsed.data), {
-        reply: subjects.reply(target.linkGuid, this.requesterId, request.queryId),
-        headers: h,
-      });
-    } catch (cause) {
-      stream.abort(new AppError('internal', 'publishing the query failed', { cause }), false);
-    }
+    const body = encodeJson(parsed.data);
+    const publish = () => {
+      try {
+        // A plain publish with a reply subject: when nobody serves the subject the server answers a 503 status
+        // on the reply subject, which the stream reads as site_offline (or sends again, see resendOfflineUntil).
+        this.#nc.publish(subjects.query(target.linkGuid, request.haloGuid), body, {
+          reply: subjects.reply(target.linkGuid, this.requesterId, request.queryId),
+          headers: h,
+        });
+      } catch (cause) {
+        stream.abort(new AppError('internal', 'publishing the query failed', { cause }), false);
+      }
+    };
+    stream.resend = publish;
+    publish();
+    stream.sent();
     return stream;
   }
 
@@ -162,6 +187,8 @@ interface StreamOptions {
   stallMs: number;
   deadline: number;
   signal: AbortSignal | undefined;
+  resendOfflineUntil: number;
+  resendUnansweredMs: number | undefined;
   release: (stream: Stream) => void;
 }
 
@@ -210,6 +237,16 @@ class Stream implements ResultStream {
   #released = false;
   #stallTimer: NodeJS.Timeout | undefined;
   #deadlineTimer: DeadlineTimer | undefined;
+  readonly #resendOfflineUntil: number;
+  readonly #resendUnansweredMs: number | undefined;
+  #resendTimer: NodeJS.Timeout | undefined;
+  #unansweredTimer: NodeJS.Timeout | undefined;
+  /** Whether anything (a chunk or keep-alive) came from the agent. */
+  #heard = false;
+  /** Whether the query went out more than once: an agent may then answer twice, and the second answer is dropped. */
+  #resent = false;
+  /** Publishes the query again (set by the router once the stream is registered). */
+  resend: () => void = () => undefined;
 
   constructor(opts: StreamOptions) {
     this.queryId = opts.queryId;
@@ -221,6 +258,8 @@ class Stream implements ResultStream {
     this.#ackSubject = subjects.ack(opts.linkGuid, opts.queryId);
     this.#signal = opts.signal;
     this.#release = opts.release;
+    this.#resendOfflineUntil = opts.resendOfflineUntil;
+    this.#resendUnansweredMs = opts.resendUnansweredMs;
     const left = opts.deadline - Date.now();
     if (this.#signal?.aborted) {
       this.abort(new AppError('cancelled', 'the query was cancelled'), false);
@@ -265,12 +304,31 @@ class Stream implements ResultStream {
     };
   }
 
+  /** The query went out: arms the resend of an unanswered query (see ResultStreamOptions.resendUnansweredMs). */
+  sent(): void {
+    const after = this.#resendUnansweredMs;
+    if (after === undefined || this.finished || this.#heard) return;
+    clearTimeout(this.#unansweredTimer);
+    this.#unansweredTimer = setTimeout(() => {
+      this.#unansweredTimer = undefined;
+      if (this.finished || this.#heard || this.#resendTimer || Date.now() >= this.#resendOfflineUntil) return;
+      this.#log.info({ queryId: this.queryId, linkGuid: this.linkGuid, afterMs: after }, 'nothing heard from the agent: query sent again');
+      this.#resent = true;
+      this.resend();
+      this.sent();
+    }, after);
+  }
+
   /** One chunk from the router, already checked to come from the right link. */
   receive(msg: Msg): void {
     if (this.#failure || this.#endReceived) return;
     const h = msg.headers;
+    if (!h?.hasError) {
+      this.#heard = true;
+      clearTimeout(this.#unansweredTimer);
+    }
     if (h?.hasError) {
-      if (h.code === 503) this.abort(new AppError('site_offline', 'the site is offline'), false);
+      if (h.code === 503) this.#offline();
       else this.#protocolError('unexpected status message', { status: h.code });
       return;
     }
@@ -284,6 +342,8 @@ class Stream implements ResultStream {
       return;
     }
     if (!isChunkKind(kind) || seqText === '' || !Number.isSafeInteger(seq)) return this.#protocolError('chunk without kind or seq', {});
+    // A second answer of a query sent again: the first one is being taken.
+    if (seq < this.#expected && this.#resent) return;
     if (seq !== this.#expected) return this.#protocolError(seq < this.#expected ? 'duplicate chunk' : 'gap in the chunk sequence', { seq, kind });
     if (kind === 'error') {
       // Errors are sent without waiting for credit, so they are exempt from the window check.
@@ -328,9 +388,30 @@ class Stream implements ResultStream {
     this.#wake();
   }
 
+  /** Nobody served the query's subject: send it again while resendOfflineUntil allows and nothing came yet, else site_offline. */
+  #offline(): void {
+    if (this.#resendTimer) return;
+    // Chunks came: an earlier send got through, and this answers a later one.
+    if (this.#expected > 0 && this.#resent) return;
+    if (this.#expected > 0 || Date.now() + OFFLINE_RESEND_MS >= this.#resendOfflineUntil) {
+      this.abort(new AppError('site_offline', 'the site is offline'), false);
+      return;
+    }
+    this.#resendTimer = setTimeout(() => {
+      this.#resendTimer = undefined;
+      if (this.finished || this.#expected > 0) return;
+      this.#resent = true;
+      this.resend();
+      this.sent();
+    }, OFFLINE_RESEND_MS);
+  }
+
   /** Ends the stream with `err`; `notifyAgent` publishes cancel so the agent stops its statement. */
   abort(err: AppError, notifyAgent: boolean): void {
     if (this.finished) return;
+    clearTimeout(this.#resendTimer);
+    clearTimeout(this.#unansweredTimer);
+    this.#resendTimer = undefined;
     this.#failure = err;
     const notify = notifyAgent && !this.#endReceived;
     this.#releaseRouting();

@@ -85,6 +85,24 @@ test('no responders: site_offline, quickly', async (t) => {
   assert.ok(Date.now() - started < 1_000, `took ${Date.now() - started} ms`);
 });
 
+test('no responders within resendOfflineUntil: the query is sent again until an agent serves it, then site_offline past it', async (t) => {
+  const stack = await launchStack(t);
+  // Nobody serves the site yet (its leaf moving to another hub node): the stream keeps sending.
+  const stream = stack.router.start({ linkGuid: stack.linkGuid }, queryRequest(stack), { resendOfflineUntil: Date.now() + 10_000 });
+  await sleep(800);
+  const agent = await startTestAgent(stack, async ({ sender }) => {
+    await sender.meta(COLUMNS);
+    await sendRows(sender, 3);
+    await sender.end({ timings });
+  });
+  assert.deepEqual(await stream.columns(), COLUMNS);
+  assert.equal(await drain(stream), 3);
+  assert.equal(agent.served.length, 1, 'the agent ran it once');
+
+  const nobody = stack.router.start({ linkGuid: randomUUID() }, queryRequest(stack, { haloGuid: randomUUID() }), { resendOfflineUntil: Date.now() + 600 });
+  await assert.rejects(nobody.columns(), { code: 'site_offline' });
+});
+
 test('an error chunk arrives as the AppError with its code, before or after rows; other errors hide their message', async (t) => {
   const stack = await launchStack(t);
   await startTestAgent(stack, async ({ request, sender }) => {

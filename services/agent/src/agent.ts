@@ -137,6 +137,11 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         return;
       }
       const queryId = reply.queryId;
+      if (acks.isOpen(queryId)) {
+        // The requester sent it again (nothing reached it yet, e.g. while its hub node changed): this run answers.
+        log.debug({ haloGuid: site.haloGuid, queryId }, 'query sent again while it runs: dropped');
+        return;
+      }
       let request: QueryRequest;
       let sender: ChunkSender;
       try {

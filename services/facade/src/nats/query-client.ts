@@ -1,5 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { isAppError, type Cell, type ColumnInfo, type EndChunk, type SiteView } from '@halo/contracts';
+import type { SiteView } from '@halo/contracts';
 import { ReplyRouter, type NatsConnection, type ResultStream } from '@halo/messaging';
 import type { Logger } from '@halo/log';
 import type { QueryClient, QueryExecution } from '../deps.ts';
@@ -7,6 +6,8 @@ import type { ConnectionState } from './connection-state.ts';
 
 /** How long a query nobody answers is sent again: a leaf reconnects to another hub node within about 2 s. */
 const OFFLINE_RETRY_MS = 5_000;
+/** A read the agent has not acknowledged (first keep-alive FIRST_KEEPALIVE_MS after arrival) within this is sent again. */
+const UNANSWERED_READ_MS = 2_000;
 
 /** Requester ids are subject tokens the hub permissions can pin, so only letters and digits. */
 const REQUESTER_ID = /^[A-Za-z0-9]{8,64}$/;
@@ -42,10 +43,11 @@ export class NatsQueryClient implements QueryClient {
    * Publishes the query to the site's agent; the stream ends at the deadline, on abort or on the agent's error. While
    * nobody answers (no responders: the site's leaf is reconnecting to another hub node, e.g. after a node's lame duck
    * or death) the query is sent again, for at most OFFLINE_RETRY_MS and within its time in queue; then `site_offline`.
+   * The stream stays routed between sends, so an answer to a send the hub wrongly called unanswered is still taken.
    */
   start(site: SiteView, request: QueryExecution, signal: AbortSignal): ResultStream {
     this.#connection?.assertConnected('queries are');
-    const send = () => this.#router.start({ linkGuid: site.linkGuid }, {
+    return this.#router.start({ linkGuid: site.linkGuid }, {
       queryId: request.queryId,
       haloGuid: site.haloGuid,
       mode: 'immediate',
@@ -53,61 +55,16 @@ export class NatsQueryClient implements QueryClient {
       command: request.command,
       deadline: request.deadline,
       maxTimeInQueueMs: request.maxTimeInQueueMs,
-    }, { signal, ...(this.#stallMs !== undefined ? { stallMs: this.#stallMs } : {}) });
-    return new OfflineRetryStream(send, Date.now() + Math.min(OFFLINE_RETRY_MS, request.maxTimeInQueueMs), signal);
+    }, {
+      signal,
+      resendOfflineUntil: Date.now() + Math.min(OFFLINE_RETRY_MS, request.maxTimeInQueueMs),
+      // A write never runs twice; a read lost with its hub node (or its answer) is sent again.
+      ...(request.command.executionMode === 'reader' ? { resendUnansweredMs: UNANSWERED_READ_MS } : {}),
+      ...(this.#stallMs !== undefined ? { stallMs: this.#stallMs } : {}),
+    });
   }
 
   close(): Promise<void> {
     return this.#router.close();
-  }
-}
-
-/**
- * A ResultStream that sends its query again while the answer is `site_offline` before `meta` (no agent got it, so
- * nothing ran): until `until`, every 250 ms. Once columns arrived it is the stream of that attempt.
- */
-class OfflineRetryStream implements ResultStream {
-  readonly queryId: string;
-  readonly #send: () => ResultStream;
-  readonly #until: number;
-  readonly #signal: AbortSignal;
-  #current: ResultStream;
-  #columns: Promise<ColumnInfo[]> | undefined;
-
-  constructor(send: () => ResultStream, until: number, signal: AbortSignal) {
-    this.#send = send;
-    this.#until = until;
-    this.#signal = signal;
-    this.#current = send();
-    this.queryId = this.#current.queryId;
-  }
-
-  columns(): Promise<ColumnInfo[]> {
-    this.#columns ??= this.#firstColumns();
-    return this.#columns;
-  }
-
-  async #firstColumns(): Promise<ColumnInfo[]> {
-    for (;;) {
-      try {
-        return await this.#current.columns();
-      } catch (err) {
-        if (!isAppError(err) || err.code !== 'site_offline' || this.#signal.aborted || Date.now() + 250 >= this.#until) throw err;
-        await sleep(250);
-        this.#current = this.#send();
-      }
-    }
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Cell[][]> {
-    return this.#current[Symbol.asyncIterator]();
-  }
-
-  summary(): Promise<EndChunk> {
-    return this.#current.summary();
-  }
-
-  cancel(): void {
-    this.#current.cancel();
   }
 }
