@@ -256,11 +256,11 @@ function integratorRow(i: ConsoleIntegrator, csrf: Html, webhook: SupportWebhook
 <span>slot ${n + 1}: ${used ? 'in use' : 'empty'}</span><button type="submit" aria-label="Rotate slot ${n + 1} of ${i.id}">Rotate</button></form>`)}</td>
 <td data-slot="webhook-url">${webhook === undefined ? html`<span class="muted">webhooks are not enabled</span>` : html`${webhook
     ? html`<div><code>${webhook.url}</code></div><div class="muted">set by ${webhook.updatedBy}, ${webhook.updatedAt}</div>
-<form method="post" action="/console/integrators/${id}/webhook/remove" class="row">${csrf}<button type="submit" class="danger" aria-label="Remove the webhook of ${i.id}">Remove…</button></form>`
+<form method="post" action="/console/integrators/${id}/webhook/remove" class="row">${csrf}<button type="submit" class="danger" aria-label="Remove the webhook of ${i.id}">Remove</button></form>`
     : html`<div class="muted">not configured</div>`}
 <form method="post" action="/console/integrators/${id}/webhook" class="stack">${csrf}
 <label for="webhook-${i.id}">${webhook ? 'New URL (makes a new secret)' : 'URL'}</label><input id="webhook-${i.id}" name="url" type="url" required maxlength="2048" placeholder="https://">
-<button type="submit" aria-label="Set the webhook of ${i.id}">Set webhook</button></form>`}</td></tr>`;
+<button type="submit" aria-label="Set webhook of ${i.id}">Set webhook</button></form>`}</td></tr>`;
 }
 
 /** What the link's auto-updater last reported: its state and the versions and refusal code that go with it. */
