@@ -103,6 +103,9 @@ test('every service serves /metrics on its internal port; link metrics come in h
     assert.equal(pending.value, 0);
     assert.ok(series(worker, 'halo_jetstream_info_up').every((s) => s.value === 1));
     assert.ok(series(worker, 'halo_async_result_bytes_total')[0]!.value > 0);
+    // Webhook and registered query counters (console.test.ts sees them count real deliveries).
+    assert.deepEqual(series(worker, 'halo_webhook_deliveries_total').map((s) => s.labels.outcome).sort(), ['delivered', 'dropped', 'retried']);
+    assert.deepEqual(series(worker, 'halo_registered_ticks_total').map((s) => s.labels.outcome).sort(), ['failed', 'retried', 'run', 'skipped']);
   });
 
   await t.test('registry: requests by verb, links by availability, link counts from heartbeats, leafs per hub node', () => {
