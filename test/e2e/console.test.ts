@@ -329,6 +329,11 @@ test('support console and integrator portal in Chromium against npm start', { sk
     await page.getByRole('status').filter({ hasText: 'is removed' }).waitFor();
     assert.ok((await slot.innerText()).includes('not configured'));
     assert.equal((await fetch(`${demo.facadeUrl}/support/integrators/demo/webhook`, { headers: { authorization: `Bearer ${demo.supportKey}` }, dispatcher })).status, 404);
+    // Both changes are in the audit trail (registry verb support.webhookChanged): who, integrator, URL; never the secret.
+    const { entries } = await support('/audit') as unknown as { entries: Array<{ action: string; who: string; integratorId?: string; url?: string }> };
+    assert.ok(entries.some((e) => e.action === 'integrator.webhook_set' && e.integratorId === 'demo' && e.url === url && e.who === 'demo-support'), JSON.stringify(entries.slice(-3)));
+    assert.ok(entries.some((e) => e.action === 'integrator.webhook_removed' && e.integratorId === 'demo' && e.who === 'demo-support'));
+    assert.ok(!JSON.stringify(entries).includes(secret), 'the audit never holds the secret');
     // A removal without the CSRF token is refused.
     const forged = await page.evaluate(async () => (await fetch('/console/integrators/demo/webhook/remove', { method: 'POST', body: new URLSearchParams({ step: 'commit' }) })).status);
     assert.equal(forged, 403);

@@ -5,6 +5,7 @@ import type { SupportDeps } from '../deps.ts';
 import { csrfField, field, formBodies, html, htmlErrors, page, requireSession, sendPage, signInRoutes, type Html, type SessionScope } from './web.ts';
 import { streamRegistryChanges } from './live-feed.ts';
 import { installInstructions } from './install-command.ts';
+import { auditWebhookChange } from '../routes/support-webhooks.ts';
 import type { BrowserUiDeps, ConsoleIntegrator, IntegratorSlots } from './browser-ui-deps.ts';
 
 export interface ConsoleOptions {
@@ -195,7 +196,7 @@ working, so an integrator switches to the new key without downtime. The new key 
       return false;
     });
     const notice = html`<div class="notice ok" role="status"><p>Slot ${slot} of ${integratorId} has a new key. Copy it now: it is shown only this once.</p>
-<p><code id="new-key">${key}</code></p>${audited === false ? html`<p><strong>The audit entry could not be written</strong>; tell whoever keeps the audit trail.</p>` : ''}</div>`;
+<p><code id="new-key">${key}</code></p>${audited === false ? notAudited : ''}</div>`;
     return integratorsPage(request, reply, notice);
   });
 
@@ -217,10 +218,11 @@ working, so an integrator switches to the new key without downtime. The new key 
       if (isAppError(err) && err.code === 'webhook_url_refused') return integratorsPage(request, reply, html`<p class="notice error" role="alert">Webhook URL not set: ${err.message}.</p>`, 400);
       throw err;
     }
-    // As the support API's PUT: logged, never the URL's secret.
+    // As the support API's PUT: logged and audited, never the secret.
     request.log.info({ integratorId, by }, 'webhook set');
+    const audited = await auditWebhookChange(support.registry, request.log, { integratorId, change: 'set', url: set.url, by });
     const notice = html`<div class="notice ok" role="status"><p>The webhook of ${integratorId} now goes to <code>${set.url}</code>. Give the integrator its signing secret now: it is shown only this once.</p>
-<p><code id="webhook-secret">${set.secret}</code></p></div>`;
+<p><code id="webhook-secret">${set.secret}</code></p>${audited ? '' : notAudited}</div>`;
     return integratorsPage(request, reply, notice);
   });
 
@@ -240,7 +242,8 @@ working, so an integrator switches to the new key without downtime. The new key 
     }
     if (!(await webhooks.delete(integratorId))) throw new AppError('not_found', 'the integrator has no webhook');
     request.log.info({ integratorId, by }, 'webhook removed');
-    return integratorsPage(request, reply, html`<p class="notice ok" role="status">The webhook of ${integratorId} is removed.</p>`);
+    const audited = await auditWebhookChange(support.registry, request.log, { integratorId, change: 'removed', by });
+    return integratorsPage(request, reply, html`<div class="notice ok" role="status"><p>The webhook of ${integratorId} is removed.</p>${audited ? '' : notAudited}</div>`);
   });
 
   if (options.nc) {
@@ -248,6 +251,8 @@ working, so an integrator switches to the new key without downtime. The new key 
     app.get('/console/live', async (request, reply) => streamRegistryChanges(nc, request, reply, request.log));
   }
 }
+
+const notAudited = html`<p><strong>The audit entry could not be written</strong>; tell whoever keeps the audit trail.</p>`;
 
 function integratorRow(i: ConsoleIntegrator, csrf: Html, webhook: SupportWebhookView | null | undefined): Html {
   const id = encodeURIComponent(i.id);
