@@ -83,6 +83,10 @@ test('webhooks', async (t) => {
     assert.equal(view.url, `${receiver.url}/hooks/{source}/{siteId}`);
     assert.equal(view.secret, undefined);
     assert.equal(JSON.stringify(view).includes(set.secret), false);
+    // Audited by the registry: who, integrator, URL; never the secret.
+    const { entries } = (await (await support(sys.facade().url, '/audit')).json()) as { entries: Json[] };
+    assert.ok(entries.some((e) => e.action === 'integrator.webhook_set' && e.integratorId === 'test' && e.who === 'alice' && e.url === view.url), JSON.stringify(entries));
+    assert.equal(JSON.stringify(entries).includes(set.secret), false);
   });
 
   await t.test('async successes are delivered signed, in order, the first after two 503s', async () => {
@@ -200,6 +204,8 @@ test('webhooks', async (t) => {
     assert.equal(del.status, 204);
     assert.equal((await support(sys.facade().url, '/integrators/test/webhook')).status, 404);
     assert.equal((await support(sys.facade().url, '/integrators/test/webhook', { method: 'DELETE' })).status, 404);
+    const { entries } = (await (await support(sys.facade().url, '/audit')).json()) as { entries: Json[] };
+    assert.equal(entries.filter((e) => e.action === 'integrator.webhook_removed' && e.integratorId === 'test' && e.who === 'alice').length, 1, 'the removal is audited, the 404 is not');
     const before = receiver.received.length;
     await asyncQuery(sys, siteId);
     await new Promise((r) => setTimeout(r, 1_500));
