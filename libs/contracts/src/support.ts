@@ -136,3 +136,5 @@ export const SupportWebhookChangedRequest = z.object({
   by: SupportUserId,
 });
 export type SupportWebhookChangedRequest = z.infer<typeof SupportWebhookChangedRequest>;
+export const SupportWebhookChangedResult = z.object({ audit: AuditEntry });
+export type SupportWebhookChangedResult = z.infer<typeof SupportWebhookChangedResult>;

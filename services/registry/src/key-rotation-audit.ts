@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { SupportKeyRotatedRequest, SupportWebhookChangedRequest, subjects, type AuditEntry, type SupportKeyRotatedResult } from '@halo/contracts';
+import { SupportKeyRotatedRequest, SupportWebhookChangedRequest, subjects, type AuditEntry, type SupportKeyRotatedResult, type SupportWebhookChangedResult } from '@halo/contracts';
 import { serveJson } from '@halo/messaging';
 import type { Logger } from '@halo/log';
 import type { AuditLog } from './audit.ts';
@@ -34,7 +34,7 @@ export function serveWebhookAudit(nc: NatsConnection, options: { queue: string; 
     queue: options.queue, log, unexpected: 'registry_unavailable',
     subject: subjects.registry('support.webhookChanged'),
     schema: SupportWebhookChangedRequest,
-    handler: async (request: SupportWebhookChangedRequest): Promise<SupportKeyRotatedResult> => {
+    handler: async (request: SupportWebhookChangedRequest): Promise<SupportWebhookChangedResult> => {
       const entry: AuditEntry = {
         action: request.change === 'set' ? 'integrator.webhook_set' : 'integrator.webhook_removed',
         at: new Date(now()).toISOString(), who: request.by, integratorId: request.integratorId,

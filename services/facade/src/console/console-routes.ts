@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, isAppError, type AuditEntry, type SiteView, type SupportLink, type SupportPractice, type SupportWebhookView } from '@halo/contracts';
+import { AppError, isAppError, type AuditEntry, type SiteView, type SupportLink, type SupportPractice, type SupportWebhookSet, type SupportWebhookView } from '@halo/contracts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SupportDeps } from '../deps.ts';
 import { csrfField, field, formBodies, html, htmlErrors, page, requireSession, sendPage, signInRoutes, type Html, type SessionScope } from './web.ts';
@@ -211,7 +211,7 @@ working, so an integrator switches to the new key without downtime. The new key 
     const by = request.uiSession!.sub;
     const url = field(request.body, 'url');
     if (url === '') return integratorsPage(request, reply, html`<p class="notice error" role="alert">A webhook URL is required.</p>`, 400);
-    let set;
+    let set: SupportWebhookSet;
     try {
       set = await webhookAdmin(integratorId).set(integratorId, url, by);
     } catch (err) {
