@@ -14,6 +14,8 @@ import { Agent } from 'undici';
 import { chromium, type Page } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
 import { demoQueryBody, startDemo } from '@halo/demo';
+import { startWebhookReceiver } from '../support/webhook-receiver.ts';
+import { eventually } from '../support/system.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -168,6 +170,7 @@ test('support console and integrator portal in Chromium against npm start', { sk
     let status = 0;
     for (let i = 0; i < 100 && (status = await query(original.haloGuid)) !== 403; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(status, 403);
+    // The pairing is with the practice, so the integrator's queries go on at the new authority without pairing again.
     assert.equal(await query(backup.haloGuid), 200);
   });
 
@@ -195,9 +198,21 @@ test('support console and integrator portal in Chromium against npm start', { sk
     assert.equal(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker), marker, 'the page was not reloaded');
   });
 
-  await t.test('links: one-time enrolment token with its install line; integrators: PMS types and key slots', async () => {
-    await page.goto(`${demo.facadeUrl}/console/links`);
+  await t.test('links: update status as the link reports it; one-time enrolment token with its install line; integrators: PMS types and key slots', async () => {
+    // Link 1's auto-updater rolled a bad version back: its status file rides on the link's next heartbeat.
+    const { linkGuid: updated } = JSON.parse(readFileSync(join(dataDir, 'agents', 'link-1', 'state.json'), 'utf8')) as { linkGuid: string };
+    writeFileSync(join(dataDir, 'agents', 'link-1', 'update-status.json'), JSON.stringify({ state: 'rolled-back', version: '1.4.2', previous: '1.4.2', failedVersion: '1.5.0', code: 'health_timeout', at: new Date().toISOString() }));
+    const cell = (linkGuid: string) => page.locator('tr', { has: page.locator(`code:text-is("${linkGuid}")`) }).locator('[data-slot="update-status"]');
+    const other = demo.databases.map((d) => d.linkGuid).find((g) => g !== updated)!;
+    const reported = await eventually(async () => {
+      await page.goto(`${demo.facadeUrl}/console/links`);
+      const text = await cell(updated).innerText();
+      return text.includes('rolled-back') ? text : undefined;
+    }, 30_000, 500);
+    for (const part of ['1.4.2', '1.5.0 failed', 'code health_timeout']) assert.ok(reported.includes(part), `${part} in ${reported}`);
+    assert.equal(await cell(other).innerText(), 'not reported');
     assert.equal(await page.locator('tbody tr').count(), 2);
+    await shot('links');
     await assertAccessible(page, 'links');
     await page.getByRole('button', { name: 'Issue a one-time enrolment token' }).click();
     const token = await page.locator('#token').innerText();
@@ -229,6 +244,94 @@ test('support console and integrator portal in Chromium against npm start', { sk
     await shot('portal');
     await readmeShot('portal', 860);
     await assertAccessible(page, 'portal');
+  });
+  await t.test('webhooks: set from the console (secret once), delivered and dropped events in the portal, counted on /metrics, removed with a confirm', async () => {
+    const receiver = await startWebhookReceiver();
+    t.after(() => receiver.close());
+    // The first event is taken, every later one refused with 410 (a 4xx: dropped at once, no retry).
+    const answers = new Map<string, number>();
+    receiver.setAnswer((id) => answers.get(id) ?? (answers.set(id, answers.size === 0 ? 200 : 410), answers.get(id)!));
+    await page.goto(`${demo.facadeUrl}/console/integrators`);
+    const slot = page.locator('tbody tr').first().locator('[data-slot="webhook-url"]');
+    assert.ok((await slot.innerText()).includes('not configured'));
+    const url = `${receiver.url}/hooks/{source}/{queryId}`;
+    await slot.getByLabel('URL').fill(url);
+    await page.getByRole('button', { name: 'Set webhook of demo' }).click();
+    const secret = await page.locator('#webhook-secret').innerText();
+    assert.match(secret, /^whsec_[A-Za-z0-9_-]{43}$/);
+    receiver.setSecret(secret);
+    assert.ok((await slot.innerText()).includes(url));
+    await shot('webhook-set');
+    await assertAccessible(page, 'webhook set');
+    // The support API's GET reads the same: the URL, never the secret.
+    const view = await support('/integrators/demo/webhook') as unknown as Record<string, string>;
+    assert.equal(view.url, url);
+    assert.ok(!JSON.stringify(view).includes(secret));
+    await page.goto(`${demo.facadeUrl}/console/integrators`);
+    assert.ok(!(await page.content()).includes(secret), 'the secret is not shown again');
+    // A URL that is not one is refused on the page, with the reason.
+    await slot.getByLabel('New URL (makes a new secret)').fill('ftp://example.com/hook');
+    await page.getByRole('button', { name: 'Set webhook of demo' }).click();
+    await page.getByRole('alert').filter({ hasText: 'must use https' }).waitFor();
+
+    const { practices } = await support('/practices?pmsId=SAMPLE-1001');
+    const site = practices[0]!.authoritative;
+    const asyncQuery = async () => {
+      const res = await fetch(`${demo.facadeUrl}/integrator/sites/${site}/queries/async`, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'ocp-apim-subscription-key': demo.subscriptionKey }, body: JSON.stringify(demoQueryBody()), dispatcher,
+      });
+      assert.equal(res.status, 201, await res.clone().text());
+      return ((await res.json()) as { id: string }).id;
+    };
+    const delivered = await asyncQuery();
+    await eventually(async () => receiver.received.find((r) => r.body.queryId === delivered), 30_000, 100);
+    const dropped = await asyncQuery();
+    await eventually(async () => receiver.received.find((r) => r.body.queryId === dropped), 30_000, 100);
+    assert.ok(receiver.received.every((r) => r.signatureValid), 'signed with the secret the console showed');
+    assert.equal(receiver.received.find((r) => r.body.queryId === delivered)!.path, `/hooks/async/${delivered}`);
+
+    // The worker's /metrics counts them (prom-client, from the delivery's counters).
+    const worker = await eventually(async () => {
+      const text = await (await fetch(demo.metrics!.worker!)).text();
+      return /halo_webhook_deliveries_total\{[^}]*outcome="dropped"[^}]*\} [1-9]/.test(text) ? text : undefined;
+    }, 30_000, 200);
+    assert.match(worker, /halo_webhook_deliveries_total\{[^}]*outcome="delivered"[^}]*\} [1-9]/);
+    assert.match(worker, /halo_registered_ticks_total\{[^}]*outcome="run"[^}]*\} \d/);
+
+    // The portal lists both deliveries (recorded by the worker in JetStream), metadata only.
+    await page.goto(`${demo.facadeUrl}/portal`);
+    const table = page.locator('[data-slot="webhook-deliveries"] table');
+    const row = (queryId: string) => table.locator('tr', { has: page.locator(`code:text-is("${queryId}")`) });
+    await eventually(async () => {
+      await page.goto(`${demo.facadeUrl}/portal`);
+      return (await row(dropped).count()) === 1 && (await row(dropped).innerText()).includes('dropped') ? true : undefined;
+    }, 30_000, 500);
+    const ok = await row(delivered).innerText();
+    for (const part of ['async', site, 'HTTP 200', 'delivered', '1']) assert.ok(ok.includes(part), `${part} in ${ok}`);
+    assert.ok((await row(dropped).innerText()).includes('HTTP 410'));
+    assert.ok(!(await page.content()).includes(secret), 'the portal never shows the secret');
+    await page.locator('#webhooks-title').scrollIntoViewIfNeeded();
+    await shot('portal-webhooks');
+    await assertAccessible(page, 'portal webhooks');
+
+    // Removing asks first, names the URL; then nothing is configured and the support API has none.
+    await page.goto(`${demo.facadeUrl}/console/integrators`);
+    await page.getByRole('button', { name: 'Remove the webhook of demo' }).click();
+    assert.ok((await page.locator('main').innerText()).includes(url));
+    await assertAccessible(page, 'webhook remove confirm');
+    assert.equal((await fetch(`${demo.facadeUrl}/support/integrators/demo/webhook`, { headers: { authorization: `Bearer ${demo.supportKey}` }, dispatcher })).status, 200, 'nothing removed before the confirm');
+    await page.getByRole('button', { name: 'Remove the webhook now' }).click();
+    await page.getByRole('status').filter({ hasText: 'is removed' }).waitFor();
+    assert.ok((await slot.innerText()).includes('not configured'));
+    assert.equal((await fetch(`${demo.facadeUrl}/support/integrators/demo/webhook`, { headers: { authorization: `Bearer ${demo.supportKey}` }, dispatcher })).status, 404);
+    // Both changes are in the audit trail (registry verb support.webhookChanged): who, integrator, URL; never the secret.
+    const { entries } = await support('/audit') as unknown as { entries: Array<{ action: string; who: string; integratorId?: string; url?: string }> };
+    assert.ok(entries.some((e) => e.action === 'integrator.webhook_set' && e.integratorId === 'demo' && e.url === url && e.who === 'demo-support'), JSON.stringify(entries.slice(-3)));
+    assert.ok(entries.some((e) => e.action === 'integrator.webhook_removed' && e.integratorId === 'demo' && e.who === 'demo-support'));
+    assert.ok(!JSON.stringify(entries).includes(secret), 'the audit never holds the secret');
+    // A removal without the CSRF token is refused.
+    const forged = await page.evaluate(async () => (await fetch('/console/integrators/demo/webhook/remove', { method: 'POST', body: new URLSearchParams({ step: 'commit' }) })).status);
+    assert.equal(forged, 403);
   });
   await t.test('integrators: rotating a key slot shows the new key once; it works at once, the other slot keeps working', async () => {
     const status = async (key: string) => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Agent } from 'undici';
 import { startDemo } from '@halo/demo';
 import { eventually } from '../support/system.ts';
+import { resultRows } from '../support/halo-result.ts';
 
 /** Distinctive strings in the query text, a parameter and the rows: none may reach a scrape. */
 const CANARY = { text: 'zqxTextCanary4471', parameter: 'zqxParamCanary8812', row: 'zqxRowCanary3307' };
@@ -56,8 +57,7 @@ test('every service serves /metrics on its internal port; link metrics come in h
   const immediate = await call(`/integrator/sites/${site.haloGuid}/queries/immediate`, { method: 'POST', body: JSON.stringify(query) });
   const answer = await immediate.text();
   assert.equal(immediate.status, 200, answer);
-  const rows = Buffer.from((JSON.parse(answer) as { result: { data: string } }).result.data, 'base64').toString('utf8');
-  assert.ok(rows.includes(CANARY.row), 'the canary row came back (so it passed through every service)');
+  assert.equal(resultRows(JSON.parse(answer))[0]![CANARY.text], CANARY.row, 'the canary row came back (so it passed through every service)');
   // A refused one too: its error code must be a label.
   assert.equal((await call(`/integrator/sites/${site.haloGuid}/queries/immediate`, { method: 'POST', body: '{"command":{}}' })).status, 400);
   const queued = await call(`/integrator/sites/${site.haloGuid}/queries/async`, { method: 'POST', body: JSON.stringify(query) });
@@ -68,7 +68,7 @@ test('every service serves /metrics on its internal port; link metrics come in h
     return status.status === 'successful';
   }, 30_000);
   const page = await call(`/integrator/sites/${site.haloGuid}/queries/${queryId}/results/1`);
-  assert.ok(Buffer.from(((await page.json()) as { data: string }).data, 'base64').toString('utf8').includes(CANARY.row));
+  assert.equal(resultRows(await page.json())[0]![CANARY.text], CANARY.row);
 
   // Agents report in heartbeats (every 10 s in the demo): the registry serves what the last one said.
   const registry = await eventually(async () => {
@@ -104,6 +104,9 @@ test('every service serves /metrics on its internal port; link metrics come in h
     assert.equal(pending.value, 0);
     assert.ok(series(worker, 'halo_jetstream_info_up').every((s) => s.value === 1));
     assert.ok(series(worker, 'halo_async_result_bytes_total')[0]!.value > 0);
+    // Webhook and registered query counters (console.test.ts sees them count real deliveries).
+    assert.deepEqual(series(worker, 'halo_webhook_deliveries_total').map((s) => s.labels.outcome).sort(), ['delivered', 'dropped', 'retried']);
+    assert.deepEqual(series(worker, 'halo_registered_ticks_total').map((s) => s.labels.outcome).sort(), ['failed', 'retried', 'run', 'skipped']);
   });
 
   await t.test('registry: requests by verb, links by availability, link counts from heartbeats, leafs per hub node', () => {

@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { startFacade } from '@halo/facade';
+import { Kvm } from '@nats-io/kv';
+import { WEBHOOK_NAMES, WebhookDelivery } from '@halo/contracts';
 import { connectNats } from '@halo/messaging';
 import { webhookCounters } from '@halo/worker';
 import { eventually, startAsyncTestSystem, SUBSCRIPTION_KEY, type AsyncTestSystem } from '../support/async-system.ts';
@@ -81,6 +83,10 @@ test('webhooks', async (t) => {
     assert.equal(view.url, `${receiver.url}/hooks/{source}/{siteId}`);
     assert.equal(view.secret, undefined);
     assert.equal(JSON.stringify(view).includes(set.secret), false);
+    // Audited by the registry: who, integrator, URL; never the secret.
+    const { entries } = (await (await support(sys.facade().url, '/audit')).json()) as { entries: Json[] };
+    assert.ok(entries.some((e) => e.action === 'integrator.webhook_set' && e.integratorId === 'test' && e.who === 'alice' && e.url === view.url), JSON.stringify(entries));
+    assert.equal(JSON.stringify(entries).includes(set.secret), false);
   });
 
   await t.test('async successes are delivered signed, in order, the first after two 503s', async () => {
@@ -170,6 +176,27 @@ test('webhooks', async (t) => {
     mode = 'ok';
     const q8 = await asyncQuery(sys, siteId);
     await okFor(q8);
+    // What the worker recorded for the portal (KV webhook-deliveries, each event's latest attempt): metadata only.
+    const nc = await connectNats({ servers: sys.hub.clientUrl, name: 'delivery-records', log: sys.log });
+    t.after(() => nc.close());
+    const records = await new Kvm(nc).open(WEBHOOK_NAMES.deliveries);
+    const recorded = async (queryId: string) => eventually(async () => {
+      for await (const key of await records.keys(`${Buffer.from('test').toString('base64url')}.>`)) {
+        const entry = await records.get(key);
+        const value = entry ? WebhookDelivery.parse(entry.json()) : undefined;
+        if (value?.queryId === queryId && value.state !== 'retrying') return { value, raw: entry!.string() };
+      }
+      return undefined;
+    }, 10_000, 100);
+    const [r6, r7, r8] = [await recorded(q6), await recorded(q7), await recorded(q8)];
+    assert.deepEqual([r6.value.state, r6.value.attempts, r6.value.lastStatus, r6.value.webhookSource, r6.value.siteId], ['dropped', 3, 500, 'async', siteId]);
+    assert.deepEqual([r7.value.state, r7.value.attempts, r7.value.lastStatus], ['dropped', 1, 400]);
+    assert.deepEqual([r8.value.state, r8.value.attempts, r8.value.lastStatus], ['delivered', 1, 200]);
+    assert.equal(r6.value.eventId, delivered(q6)[0]!.headers['x-halo-id']);
+    for (const { raw } of [r6, r7, r8]) {
+      assert.deepEqual(Object.keys(JSON.parse(raw)).sort(), ['at', 'attempts', 'eventId', 'integratorId', 'lastStatus', 'queryId', 'siteId', 'state', 'webhookSource']);
+      assert.ok(!raw.includes('whsec_'), 'never the secret');
+    }
   });
 
   await t.test('DELETE removes the webhook: 204, then 404, and nothing more is sent', async () => {
@@ -177,6 +204,8 @@ test('webhooks', async (t) => {
     assert.equal(del.status, 204);
     assert.equal((await support(sys.facade().url, '/integrators/test/webhook')).status, 404);
     assert.equal((await support(sys.facade().url, '/integrators/test/webhook', { method: 'DELETE' })).status, 404);
+    const { entries } = (await (await support(sys.facade().url, '/audit')).json()) as { entries: Json[] };
+    assert.equal(entries.filter((e) => e.action === 'integrator.webhook_removed' && e.integratorId === 'test' && e.who === 'alice').length, 1, 'the removal is audited, the 404 is not');
     const before = receiver.received.length;
     await asyncQuery(sys, siteId);
     await new Promise((r) => setTimeout(r, 1_500));

@@ -9,4 +9,5 @@ export {
   derivedEventId, integratorToken, openWebhookResources, publishWebhookEvent, signWebhook, webhookBody, WebhookConfigs,
   type WebhookResources,
 } from './webhooks.ts';
+export { WebhookDeliveries } from './webhook-deliveries.ts';
 export { checkWebhookUrl, guardedLookup, isRefusedAddress, type WebhookUrlPolicy } from './webhook-url.ts';

@@ -12,6 +12,7 @@ function token(kind: string, value: string): string {
 export const REGISTRY_VERBS = [
   'lookup', 'site', 'support.list', 'support.move', 'support.audit',
   'enrol', 'support.enrolmentToken', 'support.revoke', 'pair', 'support.keyRotated',
+  'support.webhookChanged',
 ] as const;
 export type RegistryVerb = (typeof REGISTRY_VERBS)[number];
 

@@ -52,6 +52,7 @@ export const AuditEntry = z.object({
   action: z.enum([
     'authority.moved', 'site.removed', 'site.uninstalled', 'link.enrolled', 'link.revoked', 'enrolment.token_issued',
     'link.reenrolled', 'enrolment.refused', 'integrator.key_rotated',
+    'integrator.webhook_set', 'integrator.webhook_removed',
   ]),
   at: z.string(),
   /** A support user id, or `link:<linkGuid>` for changes an agent reported. */
@@ -64,9 +65,11 @@ export const AuditEntry = z.object({
   epoch: z.number().int().nonnegative().optional(),
   haloGuid: Guid.optional(),
   linkGuid: Guid.optional(),
-  /** `integrator.key_rotated`: whose key, which slot (1-based); never the key or its hash. */
+  /** `integrator.key_rotated`, `integrator.webhook_*`: whose key, which slot (1-based); never the key or its hash. */
   integratorId: z.string().max(64).optional(),
   slot: z.number().int().min(1).max(2).optional(),
+  /** `integrator.webhook_set`: the URL (never the signing secret). */
+  url: z.string().max(2048).optional(),
   /** Stream sequence (set when read back). */
   seq: z.number().int().positive().optional(),
 });
@@ -124,3 +127,14 @@ export const SupportKeyRotatedRequest = z.object({
 export type SupportKeyRotatedRequest = z.infer<typeof SupportKeyRotatedRequest>;
 export const SupportKeyRotatedResult = z.object({ audit: AuditEntry });
 export type SupportKeyRotatedResult = z.infer<typeof SupportKeyRotatedResult>;
+
+/** `halo.v1.registry.support.webhookChanged`: a facade set or removed an integrator's webhook; the registry audits it. */
+export const SupportWebhookChangedRequest = z.object({
+  integratorId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/),
+  change: z.enum(['set', 'removed']),
+  url: z.string().max(2048).optional(),
+  by: SupportUserId,
+});
+export type SupportWebhookChangedRequest = z.infer<typeof SupportWebhookChangedRequest>;
+export const SupportWebhookChangedResult = z.object({ audit: AuditEntry });
+export type SupportWebhookChangedResult = z.infer<typeof SupportWebhookChangedResult>;

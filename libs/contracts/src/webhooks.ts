@@ -13,6 +13,8 @@ export const WEBHOOK_NAMES = {
   stream: 'WEBHOOKS',
   /** Prefix of each integrator's durable consumer (one in-flight delivery per integrator keeps them in order). */
   consumerPrefix: 'webhook-',
+  /** KV bucket: `<base64url integratorId>.<event id>` -> WebhookDelivery (metadata of the latest attempt; aged out). */
+  deliveries: 'webhook-deliveries',
 } as const;
 
 export const WEBHOOK_HEADERS = {
@@ -30,6 +32,10 @@ export const WEBHOOK_LIMITS = {
   backoffMs: 10_000,
   /** How long an undelivered event may stay in the stream: longer than every attempt and backoff. */
   maxAgeMs: 6 * 60 * 60 * 1000,
+  /** How long the record of a delivery is kept for the integrator portal. */
+  deliveryRecordMaxAgeMs: 7 * 24 * 60 * 60 * 1000,
+  /** Size bound of the delivery records bucket: the oldest go first beyond it. */
+  deliveryRecordMaxBytes: 64 * 1024 * 1024,
 } as const;
 
 export const WebhookSource = z.enum(['async', 'registered']);
@@ -74,3 +80,23 @@ export type SupportWebhookView = z.infer<typeof SupportWebhookView>;
 /** What `PUT` answers: the view and, this once, the signing secret. */
 export const SupportWebhookSet = SupportWebhookView.extend({ secret: z.string() });
 export type SupportWebhookSet = z.infer<typeof SupportWebhookSet>;
+
+/**
+ * What the worker records of an event's delivery, after each attempt (KV `webhook-deliveries`): metadata only,
+ * never the body's secret, the signature or any practice data.
+ */
+export const WebhookDelivery = z.object({
+  eventId: Guid,
+  integratorId: z.string().min(1).max(128),
+  webhookSource: WebhookSource,
+  queryId: Guid,
+  siteId: Guid,
+  attempts: z.number().int().positive(),
+  /** The last attempt's HTTP status, when one answered. */
+  lastStatus: z.number().int().optional(),
+  /** The last attempt's network error class (`ECONNREFUSED`, `timeout`, ...), when none answered. */
+  lastError: z.string().max(64).optional(),
+  state: z.enum(['delivered', 'retrying', 'dropped']),
+  at: z.string(),
+});
+export type WebhookDelivery = z.infer<typeof WebhookDelivery>;

@@ -110,6 +110,8 @@ export interface SupportRegistry {
   revoke?(request: SupportRevokeRequest): Promise<SupportRevokeResult>;
   /** Audits a key slot the console rotated (the registry writes the audit stream). */
   keyRotated?(request: { integratorId: string; slot: number; by: string }): Promise<unknown>;
+  /** Audits a webhook set or removed (support API or console). */
+  webhookChanged?(request: { integratorId: string; change: 'set' | 'removed'; url?: string; by: string }): Promise<unknown>;
 }
 
 /** What `/support/*` needs: its own credentials (never integrator keys) and the registry. */

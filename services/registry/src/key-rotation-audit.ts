@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { SupportKeyRotatedRequest, subjects, type AuditEntry, type SupportKeyRotatedResult } from '@halo/contracts';
+import { SupportKeyRotatedRequest, SupportWebhookChangedRequest, subjects, type AuditEntry, type SupportKeyRotatedResult, type SupportWebhookChangedResult } from '@halo/contracts';
 import { serveJson } from '@halo/messaging';
 import type { Logger } from '@halo/log';
 import type { AuditLog } from './audit.ts';
@@ -19,6 +19,29 @@ export function serveKeyRotationAudit(nc: NatsConnection, options: { queue: stri
       const entry: AuditEntry = { action: 'integrator.key_rotated', at: new Date(now()).toISOString(), who: request.by, integratorId: request.integratorId, slot: request.slot };
       await audit.appendCredentials(entry, 'integrator', Buffer.from(request.integratorId, 'utf8').toString('hex'));
       log.info({ integratorId: request.integratorId, slot: request.slot, by: request.by }, 'integrator key rotation audited');
+      return { audit: entry };
+    },
+  });
+}
+
+/**
+ * `support.webhookChanged`: a facade set or removed an integrator's webhook (KV `webhooks`, from the support API or
+ * the console); audited like key rotations: who, which integrator, the URL set. Never the signing secret.
+ */
+export function serveWebhookAudit(nc: NatsConnection, options: { queue: string; log: Logger; audit: AuditLog; now: () => number }): Subscription {
+  const { audit, log, now } = options;
+  return serveJson(nc, {
+    queue: options.queue, log, unexpected: 'registry_unavailable',
+    subject: subjects.registry('support.webhookChanged'),
+    schema: SupportWebhookChangedRequest,
+    handler: async (request: SupportWebhookChangedRequest): Promise<SupportWebhookChangedResult> => {
+      const entry: AuditEntry = {
+        action: request.change === 'set' ? 'integrator.webhook_set' : 'integrator.webhook_removed',
+        at: new Date(now()).toISOString(), who: request.by, integratorId: request.integratorId,
+        ...(request.change === 'set' && request.url ? { url: request.url } : {}),
+      };
+      await audit.appendCredentials(entry, 'integrator', Buffer.from(request.integratorId, 'utf8').toString('hex'));
+      log.info({ integratorId: request.integratorId, change: request.change, by: request.by }, 'webhook change audited');
       return { audit: entry };
     },
   });

@@ -12,7 +12,7 @@ import { DEFAULT_THRESHOLDS, practiceKey, RegistryStore, RegistryViews, type Thr
 import { Enrolment, type EnrolmentConfig } from './enrolment.ts';
 import { RegistryCounts, recordRegistryMetrics } from './registry-metrics.ts';
 import type { Registry as MetricsRegistry } from '@halo/metrics';
-import { serveKeyRotationAudit } from './key-rotation-audit.ts';
+import { serveKeyRotationAudit, serveWebhookAudit } from './key-rotation-audit.ts';
 
 export interface RegistryDeps {
   nc: NatsConnection;
@@ -270,6 +270,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     serveJson(nc, { ...q, subject: subjects.registry('support.move'), schema: SupportMoveRequest, handler: supportMove }),
     serveJson(nc, { ...q, subject: subjects.registry('support.audit'), schema: SupportAuditRequest, handler: supportAudit }),
     serveKeyRotationAudit(nc, { queue: REGISTRY_QUEUE, log, audit, now }),
+    serveWebhookAudit(nc, { queue: REGISTRY_QUEUE, log, audit, now }),
     nc.subscribe(subjects.heartbeatAll(), {
       queue: REGISTRY_QUEUE,
       callback: (err, msg) => {

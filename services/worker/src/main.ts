@@ -6,8 +6,9 @@ import { natsReadiness, startServiceMetrics } from '@halo/metrics';
 import { createLogger } from '@halo/log';
 import { connectNats } from '@halo/messaging';
 import { startWorker } from './worker.ts';
-import { startRegisteredScheduler } from './registered-scheduler.ts';
-import { startWebhookDelivery } from './webhook-delivery.ts';
+import { registeredCounters, startRegisteredScheduler } from './registered-scheduler.ts';
+import { startWebhookDelivery, webhookCounters } from './webhook-delivery.ts';
+import { recordDeliveryMetrics } from './worker-metrics.ts';
 
 /** The worker's environment; this file is the only reader of it. */
 const Config = z.object({
@@ -48,6 +49,7 @@ await runService({
   log,
   async start(scope) {
     const metrics = await startServiceMetrics({ service: 'worker', log, port: config.HALO_METRICS_PORT, host: config.HALO_METRICS_HOST, probes: true });
+    recordDeliveryMetrics(metrics.registry, { webhooks: webhookCounters, registered: registeredCounters });
     scope.defer('metrics', () => metrics.close());
     const nc = await connectNats({ servers: config.HALO_NATS_URL, name: 'halo-worker', log, ...(config.HALO_NATS_CREDS ? { credsFile: config.HALO_NATS_CREDS } : {}), ...(config.HALO_NATS_CA_FILE ? { caFile: config.HALO_NATS_CA_FILE } : {}) });
     scope.defer('nats', () => nc.drain());

@@ -2,10 +2,10 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { WEBHOOK_HEADERS, WEBHOOK_LIMITS, WebhookEvent, type WebhookConfig } from '@halo/contracts';
+import { WEBHOOK_HEADERS, WEBHOOK_LIMITS, WebhookEvent, type WebhookConfig, type WebhookDelivery } from '@halo/contracts';
 import { decodeJson } from '@halo/messaging';
 import type { Logger } from '@halo/log';
-import { guardedLookup, openWebhookResources, signWebhook, webhookBody, type WebhookUrlPolicy } from '@halo/async-queries';
+import { guardedLookup, openWebhookResources, signWebhook, webhookBody, WebhookDeliveries, type WebhookUrlPolicy } from '@halo/async-queries';
 import { errName, sleep } from './pull.ts';
 
 export interface WebhookDeliveryDeps {
@@ -38,7 +38,7 @@ type Attempt = { status: number } | { failure: string };
  * (one delivery in flight per integrator, across every worker: events arrive in order). An attempt that fails
  * with a network error, timeout, 5xx, 408 or 429 is nak'd with exponential backoff (the delay and the delivery
  * count live in JetStream, so a restart loses nothing); after the last attempt, or on another 4xx, the event
- * is dropped and counted.
+ * is dropped and counted. Each attempt's outcome is recorded (KV `webhook-deliveries`, metadata only) for the portal.
  */
 export async function startWebhookDelivery(deps: WebhookDeliveryDeps): Promise<{ close(): Promise<void> }> {
   const { nc, log, urlPolicy } = deps;
@@ -48,6 +48,7 @@ export async function startWebhookDelivery(deps: WebhookDeliveryDeps): Promise<{
   const discoverMs = deps.discoverMs ?? 5_000;
   const pullExpiresMs = Math.max(1_000, deps.pullExpiresMs ?? 5_000);
   const { js, configs } = await openWebhookResources(nc, { replicas: deps.replicas ?? 1 });
+  const deliveries = await WebhookDeliveries.open(nc, { replicas: deps.replicas ?? 1 });
   const lookup = guardedLookup(urlPolicy);
   const stop = new AbortController();
   const lanes = new Map<string, Promise<void>>();
@@ -113,9 +114,16 @@ export async function startWebhookDelivery(deps: WebhookDeliveryDeps): Promise<{
       return;
     }
     const result = await post(config, event, attemptTimeoutMs, lookup);
+    // The portal's view, written before the event is settled (so a quick next attempt's record is not overwritten by
+    // this one); failing to write it never holds a delivery back.
+    const record = (state: WebhookDelivery['state']) => deliveries.record({
+      eventId: event.id, integratorId, webhookSource: event.webhookSource, queryId: event.queryId, siteId: event.siteId,
+      attempts: attempt, ...('status' in result ? { lastStatus: result.status } : { lastError: result.failure.slice(0, 64) }), state, at: new Date().toISOString(),
+    }).catch((err: unknown) => eventLog.warn({ err: errName(err) }, 'recording the webhook delivery failed'));
     if ('status' in result && result.status >= 200 && result.status < 300) {
       webhookCounters.delivered++;
       eventLog.info({ status: result.status }, 'webhook delivered');
+      await record('delivered');
       msg.ack();
       return;
     }
@@ -125,11 +133,13 @@ export async function startWebhookDelivery(deps: WebhookDeliveryDeps): Promise<{
       const delayMs = backoffMs * 2 ** (attempt - 1);
       webhookCounters.retried++;
       eventLog.info({ ...outcome, delayMs }, 'webhook attempt failed; retrying');
+      await record('retrying');
       msg.nak(delayMs);
       return;
     }
     webhookCounters.dropped++;
     eventLog.warn(outcome, 'webhook dropped');
+    await record('dropped');
     msg.term();
   }
 

@@ -39,3 +39,23 @@ export function recordWorkerMetrics(registry: Registry, from: { nc: NatsConnecti
     consumers: [[ASYNC_NAMES.workStream, ASYNC_NAMES.workConsumer]],
   });
 }
+
+/**
+ * Webhook deliveries (delivered, retried = an attempt failed and another follows, dropped) and registered query
+ * ticks (run, failed, skipped = missed while late, retried) of this process, from the plain counters the delivery
+ * and the scheduler keep.
+ */
+export function recordDeliveryMetrics(registry: Registry, from: { webhooks: Record<'delivered' | 'retried' | 'dropped', number>; registered: Record<'ticksRun' | 'ticksFailed' | 'ticksSkipped' | 'ticksRetried', number> }): void {
+  const { webhooks, registered } = from;
+  observedCounter(registry, {
+    name: 'halo_webhook_deliveries_total', help: 'Webhook attempts of this worker by outcome: delivered, retried (failed, another attempt follows), dropped', labelNames: ['outcome'],
+    read: () => Object.entries(webhooks).map(([outcome, n]): Sample => [{ outcome }, n]),
+  });
+  observedCounter(registry, {
+    name: 'halo_registered_ticks_total', help: 'Registered query ticks of this worker by outcome: run, failed, skipped (missed while late), retried', labelNames: ['outcome'],
+    read: () => [
+      [{ outcome: 'run' }, registered.ticksRun], [{ outcome: 'failed' }, registered.ticksFailed],
+      [{ outcome: 'skipped' }, registered.ticksSkipped], [{ outcome: 'retried' }, registered.ticksRetried],
+    ],
+  });
+}

@@ -1,4 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { WebhookDelivery } from '@halo/contracts';
 import type { UsageStore } from '../usage/usage-store.ts';
 import type { SessionSigner } from './session.ts';
 
@@ -27,4 +28,6 @@ export interface BrowserUiDeps {
   sessionTtlMs?: number;
   /** Heartbeat history for the 24-hour strips: which of the last 96 quarter-hours a link was heard from in. */
   history?: { strip(linkGuid: string): Promise<boolean[]> };
+  /** Webhook deliveries the workers recorded (KV `webhook-deliveries`), newest first; without it the portal lists none. */
+  deliveries?: { recent(integratorId: string, limit: number): Promise<WebhookDelivery[]> };
 }

@@ -20,5 +20,5 @@ export async function browserUis(app: FastifyInstance, options: { ui: BrowserUiD
     await app.register(consoleRoutes, { scope, support: options.support, integrators: ui.integrators, ...nc, ...(ui.history ? { history: ui.history } : {}) });
   }
   const scope = { signer: ui.signer, kind: 'portal', cookie: 'halo_portal', base: '/portal', ttlMs } as const;
-  await app.register(portalRoutes, { scope, auth: options.auth, usage: ui.usage, directory: options.directory, ...nc });
+  await app.register(portalRoutes, { scope, auth: options.auth, usage: ui.usage, directory: options.directory, ...nc, ...(ui.deliveries ? { deliveries: ui.deliveries } : {}) });
 }

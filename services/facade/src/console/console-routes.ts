@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, isAppError, type AuditEntry, type SiteView, type SupportLink, type SupportPractice } from '@halo/contracts';
+import { AppError, isAppError, type AuditEntry, type SiteView, type SupportLink, type SupportPractice, type SupportWebhookSet, type SupportWebhookView } from '@halo/contracts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { SupportDeps } from '../deps.ts';
 import { csrfField, field, formBodies, html, htmlErrors, page, requireSession, sendPage, signInRoutes, type Html, type SessionScope } from './web.ts';
 import { streamRegistryChanges } from './live-feed.ts';
 import { installInstructions } from './install-command.ts';
+import { auditWebhookChange } from '../routes/support-webhooks.ts';
 import type { BrowserUiDeps, ConsoleIntegrator, IntegratorSlots } from './browser-ui-deps.ts';
 
 export interface ConsoleOptions {
@@ -125,7 +126,7 @@ ${auditList(entries)}
 <section aria-labelledby="links-title"><h2 id="links-title">Links</h2>
 <table><thead><tr><th scope="col">Link GUID</th><th scope="col">Environment</th><th scope="col">Availability</th><th scope="col">Halo Link version</th><th scope="col">Update status</th><th scope="col">Last seen</th><th scope="col">Sites</th><th scope="col">Revoke</th></tr></thead>
 <tbody>${links.map((link) => html`<tr><td><code>${link.linkGuid}</code></td><td>${link.env}</td><td>${badge(link.availability)}</td><td>${link.version}</td>
-<td><span class="muted" data-slot="update-status">not reported yet</span></td><td>${link.lastSeen}</td>
+<td data-slot="update-status">${updateStatusCell(link.updateStatus)}</td><td>${link.lastSeen}</td>
 <td>${link.sites.map((g) => html`<div>${sites.get(g)?.practiceName ?? g}</div>`)}</td>
 <td><form method="post" action="/console/links/${link.linkGuid}/revoke" class="stack">${csrf}
 <label for="reason-${link.linkGuid}">Reason</label><input id="reason-${link.linkGuid}" name="reason" required maxlength="1000">
@@ -161,8 +162,11 @@ ${auditList(entries)}
 
   const integratorsPage = async (request: FastifyRequest, reply: FastifyReply, notice?: Html, status = 200) => {
     const csrf = csrfField(scope, request.uiSession!);
+    const integrators = options.integrators.list();
+    // The support API's GET reads the same (KV `webhooks`); never the secret.
+    const webhooks = await Promise.all(integrators.map((i) => support.webhooks ? support.webhooks.get(i.id) : Promise.resolve(undefined)));
     const body = html`${notice ?? ''}<table><thead><tr><th scope="col">Integrator</th><th scope="col">Onboarded PMS types</th><th scope="col">Key slots</th><th scope="col">Webhook URL</th></tr></thead>
-<tbody>${options.integrators.list().map((i) => integratorRow(i, csrf))}</tbody></table>
+<tbody>${integrators.map((i, n) => integratorRow(i, csrf, webhooks[n]))}</tbody></table>
 <p class="muted">Rotating a slot mints a new key for it and the key in that slot stops working at once; the other slot keeps
 working, so an integrator switches to the new key without downtime. The new key is shown once.</p>`;
     return view(request, reply, 'Integrators', body, status);
@@ -192,8 +196,54 @@ working, so an integrator switches to the new key without downtime. The new key 
       return false;
     });
     const notice = html`<div class="notice ok" role="status"><p>Slot ${slot} of ${integratorId} has a new key. Copy it now: it is shown only this once.</p>
-<p><code id="new-key">${key}</code></p>${audited === false ? html`<p><strong>The audit entry could not be written</strong>; tell whoever keeps the audit trail.</p>` : ''}</div>`;
+<p><code id="new-key">${key}</code></p>${audited === false ? notAudited : ''}</div>`;
     return integratorsPage(request, reply, notice);
+  });
+
+  const webhookAdmin = (integratorId: string) => {
+    if (!options.integrators.list().some((i) => i.id === integratorId)) throw new AppError('not_found', 'no such integrator');
+    if (!support.webhooks) throw new AppError('registry_unavailable', 'webhooks are not enabled on this facade');
+    return support.webhooks;
+  };
+
+  app.post('/console/integrators/:integratorId/webhook', async (request, reply) => {
+    const { integratorId } = request.params as { integratorId: string };
+    const by = request.uiSession!.sub;
+    const url = field(request.body, 'url');
+    if (url === '') return integratorsPage(request, reply, html`<p class="notice error" role="alert">A webhook URL is required.</p>`, 400);
+    let set: SupportWebhookSet;
+    try {
+      set = await webhookAdmin(integratorId).set(integratorId, url, by);
+    } catch (err) {
+      if (isAppError(err) && err.code === 'webhook_url_refused') return integratorsPage(request, reply, html`<p class="notice error" role="alert">Webhook URL not set: ${err.message}.</p>`, 400);
+      throw err;
+    }
+    // As the support API's PUT: logged and audited, never the secret.
+    request.log.info({ integratorId, by }, 'webhook set');
+    const audited = await auditWebhookChange(support.registry, request.log, { integratorId, change: 'set', url: set.url, by });
+    const notice = html`<div class="notice ok" role="status"><p>The webhook of ${integratorId} now goes to <code>${set.url}</code>. Give the integrator its signing secret now: it is shown only this once.</p>
+<p><code id="webhook-secret">${set.secret}</code></p>${audited ? '' : notAudited}</div>`;
+    return integratorsPage(request, reply, notice);
+  });
+
+  app.post('/console/integrators/:integratorId/webhook/remove', async (request, reply) => {
+    const { integratorId } = request.params as { integratorId: string };
+    const by = request.uiSession!.sub;
+    const webhooks = webhookAdmin(integratorId);
+    if (field(request.body, 'step') !== 'commit') {
+      const current = await webhooks.get(integratorId);
+      if (!current) throw new AppError('not_found', 'the integrator has no webhook');
+      const body = html`<p>Remove the webhook of <strong>${integratorId}</strong> (<code>${current.url}</code>)?</p>
+<ul class="consequences"><li>Nothing more is sent to it; events not yet delivered are dropped.</li>
+<li>Setting a URL again makes a new signing secret.</li></ul>
+<form method="post" action="/console/integrators/${encodeURIComponent(integratorId)}/webhook/remove" class="row">${csrfField(scope, request.uiSession!)}
+<input type="hidden" name="step" value="commit"><button type="submit" class="danger">Remove the webhook now</button> <a href="/console/integrators">Cancel</a></form>`;
+      return view(request, reply, 'Confirm removing the webhook', body);
+    }
+    if (!(await webhooks.delete(integratorId))) throw new AppError('not_found', 'the integrator has no webhook');
+    request.log.info({ integratorId, by }, 'webhook removed');
+    const audited = await auditWebhookChange(support.registry, request.log, { integratorId, change: 'removed', by });
+    return integratorsPage(request, reply, html`<div class="notice ok" role="status"><p>The webhook of ${integratorId} is removed.</p>${audited ? '' : notAudited}</div>`);
   });
 
   if (options.nc) {
@@ -202,11 +252,31 @@ working, so an integrator switches to the new key without downtime. The new key 
   }
 }
 
-function integratorRow(i: ConsoleIntegrator, csrf: Html): Html {
+const notAudited = html`<p><strong>The audit entry could not be written</strong>; tell whoever keeps the audit trail.</p>`;
+
+function integratorRow(i: ConsoleIntegrator, csrf: Html, webhook: SupportWebhookView | null | undefined): Html {
+  const id = encodeURIComponent(i.id);
   return html`<tr><td>${i.id}</td><td>${i.pmsTypes ? i.pmsTypes.join(', ') || 'none' : 'every type'}</td>
 <td>${i.slots.map((used, n) => html`<form method="post" action="/console/integrators/${encodeURIComponent(i.id)}/slots/${n + 1}/rotate" class="row">${csrf}
 <span>slot ${n + 1}: ${used ? 'in use' : 'empty'}</span><button type="submit" aria-label="Rotate slot ${n + 1} of ${i.id}">Rotate</button></form>`)}</td>
-<td><span class="muted" data-slot="webhook-url">not configured</span></td></tr>`;
+<td data-slot="webhook-url">${webhook === undefined ? html`<span class="muted">webhooks are not enabled</span>` : html`${webhook
+    ? html`<div><code>${webhook.url}</code></div><div class="muted">set by ${webhook.updatedBy}, ${webhook.updatedAt}</div>
+<form method="post" action="/console/integrators/${id}/webhook/remove" class="row">${csrf}<button type="submit" class="danger" aria-label="Remove the webhook of ${i.id}">Remove</button></form>`
+    : html`<div class="muted">not configured</div>`}
+<form method="post" action="/console/integrators/${id}/webhook" class="stack">${csrf}
+<label for="webhook-${i.id}">${webhook ? 'New URL (makes a new secret)' : 'URL'}</label><input id="webhook-${i.id}" name="url" type="url" required maxlength="2048" placeholder="https://">
+<button type="submit" aria-label="Set webhook of ${i.id}">Set webhook</button></form>`}</td></tr>`;
+}
+
+/** What the link's auto-updater last reported: its state and the versions and refusal code that go with it. */
+function updateStatusCell(status: SupportLink['updateStatus']): Html {
+  if (!status) return html`<span class="muted">not reported</span>`;
+  const details = [
+    status.previous ? `from ${status.previous}` : '',
+    status.failedVersion ? `${status.failedVersion} failed` : '',
+    status.code ? `code ${status.code}` : '',
+  ].filter(Boolean);
+  return html`${badge(status.state)} ${status.version}${details.length > 0 ? html`<div class="muted">${details.join(' · ')}</div>` : ''}<div class="muted">${status.at}</div>`;
 }
 
 function practiceHref(p: { pmsType: string; pmsId: string }): string {

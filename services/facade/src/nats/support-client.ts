@@ -4,7 +4,7 @@ import {
   type EnrolRequest, type SupportEnrolmentTokenRequest, type SupportRevokeRequest, SupportListResult, SupportMoveResult, subjects,
   type LookupRequest, type SiteView, type SupportAuditRequest, type SupportListRequest, type SupportMoveRequest,
 } from '@halo/contracts';
-import { SupportKeyRotatedResult, type SupportKeyRotatedRequest } from '@halo/contracts';
+import { SupportKeyRotatedResult, SupportWebhookChangedResult, type SupportKeyRotatedRequest, type SupportWebhookChangedRequest } from '@halo/contracts';
 import type { z } from 'zod';
 import type { NatsConnection } from '@halo/messaging';
 import type { SupportRegistry } from '../deps.ts';
@@ -47,6 +47,11 @@ export class NatsSupportRegistry implements SupportRegistry {
   /** Has the registry audit a key slot rotated from the console. */
   keyRotated(request: SupportKeyRotatedRequest): Promise<SupportKeyRotatedResult> {
     return this.#request(subjects.registry('support.keyRotated'), request, SupportKeyRotatedResult);
+  }
+
+  /** Has the registry audit a webhook set or removed (support API or console). */
+  webhookChanged(request: SupportWebhookChangedRequest): Promise<SupportWebhookChangedResult> {
+    return this.#request(subjects.registry('support.webhookChanged'), request, SupportWebhookChangedResult);
   }
 
   /** `POST /enrol`, relayed as is (the registry checks the token). */

@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { WebhookDelivery } from '@halo/contracts';
 import type { Authenticator, SiteDirectory } from '../deps.ts';
+import type { BrowserUiDeps } from '../console/browser-ui-deps.ts';
 import { csrfField, formBodies, html, htmlErrors, page, requireSession, sendPage, signInRoutes, type Html, type SessionScope } from '../console/web.ts';
 import type { UsageEntry, UsageStore } from '../usage/usage-store.ts';
 import { usageByDay, type UsageDay } from '../usage/usage-summary.ts';
@@ -14,12 +16,13 @@ export interface PortalOptions {
   directory: SiteDirectory;
   /** For the paired sites (the registry's `pairings` bucket); without it only queried sites are listed. */
   nc?: NatsConnection;
+  deliveries?: BrowserUiDeps['deliveries'];
 }
 
 const DAYS = 14;
 const RECENT = 50;
 
-/** `/portal`: an integrator's own usage, recent queries (metadata only) and sites, signed in with its subscription key. */
+/** `/portal`: an integrator's own usage, recent queries (metadata only), sites and webhook deliveries, signed in with its subscription key. */
 export async function portalRoutes(app: FastifyInstance, options: PortalOptions): Promise<void> {
   const { scope } = options;
   formBodies(app);
@@ -42,6 +45,11 @@ export async function portalRoutes(app: FastifyInstance, options: PortalOptions)
     // Sites it paired with or was answered by (2xx): a GUID it merely tried tells it nothing new here.
     const siteIds = [...new Set([...paired, ...entries.flatMap((e) => (e.siteId && e.status < 300 ? [e.siteId] : []))])];
     const sites = (await Promise.all(siteIds.map((id) => options.directory.get(id).catch(() => null)))).flatMap((s) => (s ? [s] : []));
+    // The rest of the page is still worth showing when the records cannot be read.
+    const deliveries = await options.deliveries?.recent(integratorId, RECENT).catch((err: unknown) => {
+      request.log.warn({ err: err instanceof Error ? err.name : typeof err }, 'reading webhook deliveries failed');
+      return null;
+    });
     const recent = entries.filter((e) => e.queryId !== undefined || e.siteId !== undefined).slice(-RECENT).reverse();
     const body = html`<section aria-labelledby="chart-title"><h2 id="chart-title">Requests per day (last ${DAYS} days)</h2>
 ${usageChart(days)}
@@ -53,7 +61,8 @@ ${recentTable(recent)}</section>
 ${sites.length === 0 ? html`<p>No paired or queried sites yet.</p>` : html`<table><thead><tr><th scope="col">Halo GUID</th><th scope="col">Practice</th><th scope="col">PMS ID</th><th scope="col">Paired</th><th scope="col">Authoritative</th><th scope="col">Availability</th></tr></thead>
 <tbody>${sites.map((s) => html`<tr><td><code>${s.haloGuid}</code></td><td>${s.practiceName}</td><td>${s.pmsId}</td><td>${paired.includes(s.haloGuid) ? 'yes' : 'no'}</td><td>${s.authoritative ? 'yes' : 'no'}</td><td><span class="badge ${s.availability}">${s.availability}</span></td></tr>`)}</tbody></table>`}</section>
 <section aria-labelledby="webhooks-title"><h2 id="webhooks-title">Webhook deliveries</h2>
-<p class="muted" data-slot="webhook-deliveries">No webhooks are configured for this facade yet.</p></section>`;
+<div data-slot="webhook-deliveries">${deliveries === undefined ? html`<p class="muted">Webhooks are not enabled on this facade.</p>`
+  : deliveries === null ? html`<p role="alert">The webhook deliveries cannot be read just now.</p>` : deliveriesTable(deliveries)}</div></section>`;
     return view(request, reply, `Usage of ${integratorId}`, body);
   });
 }
@@ -82,4 +91,12 @@ function recentTable(recent: readonly UsageEntry[]): Html {
   if (recent.length === 0) return html`<p>No queries yet.</p>`;
   return html`<table class="recent"><thead><tr><th scope="col">When</th><th scope="col">Query id</th><th scope="col">Site</th><th scope="col">Mode</th><th scope="col">Status</th><th scope="col">Error code</th><th scope="col">Duration ms</th><th scope="col">Size (bytes)</th></tr></thead>
 <tbody>${recent.map((e) => html`<tr><td>${new Date(e.at).toISOString()}</td><td><code>${e.queryId ?? '—'}</code></td><td><code>${e.siteId ?? '—'}</code></td><td>${e.mode ?? '—'}</td><td>${e.status}</td><td>${e.errorCode ?? '—'}</td><td>${e.durationMs}</td><td>${e.bytes}</td></tr>`)}</tbody></table>`;
+}
+
+function deliveriesTable(deliveries: readonly WebhookDelivery[]): Html {
+  if (deliveries.length === 0) return html`<p>No webhook deliveries yet.</p>`;
+  return html`<p class="muted">Metadata only: each event's latest attempt. Retries back off, doubling from the first delay.</p>
+<table class="deliveries"><thead><tr><th scope="col">When</th><th scope="col">Event id</th><th scope="col">Source</th><th scope="col">Query id</th><th scope="col">Site</th><th scope="col">Attempts</th><th scope="col">Last answer</th><th scope="col">State</th></tr></thead>
+<tbody>${deliveries.map((d) => html`<tr><td>${d.at}</td><td><code>${d.eventId}</code></td><td>${d.webhookSource}</td><td><code>${d.queryId}</code></td><td><code>${d.siteId}</code></td><td>${d.attempts}</td>
+<td>${d.lastStatus !== undefined ? `HTTP ${d.lastStatus}` : d.lastError ?? '—'}</td><td><span class="badge ${d.state}">${d.state}</span></td></tr>`)}</tbody></table>`;
 }

@@ -1,9 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AppError, SupportWebhookBody, SupportWebhookSet, SupportWebhookView } from '@halo/contracts';
 import type { ZodTypeProvider } from '../http/zod-schema.ts';
 import type { WebhookAdmin } from '../registered-deps.ts';
 import { errorResponses } from '../http/openapi.ts';
+import type { SupportRegistry } from '../deps.ts';
 
 /** Integrator ids as the integrators file allows them. */
 const IntegratorParams = z.object({ integratorId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be an integrator id') }).strict();
@@ -12,9 +13,9 @@ const IntegratorParams = z.object({ integratorId: z.string().regex(/^[A-Za-z0-9]
  * Webhooks under `/support` (registered inside supportRoutes, so behind its support key check): one URL per
  * integrator in this facade's environment. PUT answers the signing secret, once; GET never shows it.
  */
-export async function supportWebhookRoutes(instance: FastifyInstance, options: { webhooks: WebhookAdmin }): Promise<void> {
+export async function supportWebhookRoutes(instance: FastifyInstance, options: { webhooks: WebhookAdmin; registry: SupportRegistry }): Promise<void> {
   const app = instance.withTypeProvider<ZodTypeProvider>();
-  const { webhooks } = options;
+  const { webhooks, registry } = options;
 
   app.put('/integrators/:integratorId/webhook', {
     schema: {
@@ -28,6 +29,7 @@ export async function supportWebhookRoutes(instance: FastifyInstance, options: {
     const { integratorId } = request.params;
     const result = await webhooks.set(integratorId, request.body.url, request.supportUserId);
     request.log.info({ integratorId }, 'webhook set');
+    await auditWebhookChange(registry, request.log, { integratorId, change: 'set', url: result.url, by: request.supportUserId });
     return result;
   });
 
@@ -55,6 +57,19 @@ export async function supportWebhookRoutes(instance: FastifyInstance, options: {
     const { integratorId } = request.params;
     if (!(await webhooks.delete(integratorId))) throw new AppError('not_found', 'the integrator has no webhook');
     request.log.info({ integratorId }, 'webhook removed');
+    await auditWebhookChange(registry, request.log, { integratorId, change: 'removed', by: request.supportUserId });
     return reply.code(204).send(null);
+  });
+}
+
+/**
+ * Has the registry audit a webhook change after it was made (as key rotations are). The change stands either way:
+ * false (and an error log) when the entry could not be written, so the caller can say so.
+ */
+export async function auditWebhookChange(registry: SupportRegistry, log: FastifyBaseLogger, change: { integratorId: string; change: 'set' | 'removed'; url?: string; by: string }): Promise<boolean> {
+  if (!registry.webhookChanged) return false;
+  return registry.webhookChanged(change).then(() => true, (err: unknown) => {
+    log.error({ integratorId: change.integratorId, err: err instanceof Error ? err.name : typeof err }, 'webhook change not audited');
+    return false;
   });
 }

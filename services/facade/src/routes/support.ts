@@ -40,7 +40,7 @@ export async function supportRoutes(instance: FastifyInstance, options: { suppor
   app.setNotFoundHandler(notFoundHandler);
   // Enrolment tokens and revocation: children of this plugin, so behind the same support key check.
   await app.register(supportLinkRoutes, { support });
-  if (support.webhooks) await app.register(supportWebhookRoutes, { webhooks: support.webhooks });
+  if (support.webhooks) await app.register(supportWebhookRoutes, { webhooks: support.webhooks, registry: support.registry });
 
   app.get('/practices', {
     schema: {
