@@ -1,13 +1,12 @@
 // `npm run cluster`: the production topology on one machine (startCluster). Reads the environment and prints;
 // runService handles the signals (a second Ctrl-C exits at once, and the exit hook kills every child).
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { Port, loadConfig, projectRoot, runService } from '@halo/config';
-import { createLogger } from '@halo/log';
 import { NatsServerNotFoundError } from '@halo/nats-server';
 import { describeExit, DEFAULT_RESTART_POLICY, summaryLines } from './index.ts';
 import { startCluster, type RunningCluster } from './start-cluster.ts';
+import { terminalLog } from './terminal-log.ts';
 
 const config = loadConfig(z.object({
   HALO_DATA_DIR: z.string().min(1).default(join(projectRoot(), '.halo-cluster')),
@@ -16,17 +15,7 @@ const config = loadConfig(z.object({
   /** Worker HALO_ACK_WAIT_MS: how soon a dead worker's async queries go to the other worker. */
   HALO_ACK_WAIT_MS: z.coerce.number().int().min(1_000).optional(),
 }));
-const say = (message: string) => process.stdout.write(`cluster: ${message}\n`);
-const log = createLogger({
-  name: 'cluster',
-  destination: new Writable({
-    write(chunk, _encoding, done) {
-      const { msg, reason, what } = JSON.parse(String(chunk)) as { msg: string; reason?: string; what?: string };
-      say(`${msg}${reason ? ` (${reason})` : ''}${what ? `: ${what}` : ''}`);
-      done();
-    },
-  }),
-});
+const { say, log } = terminalLog('cluster');
 
 await runService({
   name: 'cluster',

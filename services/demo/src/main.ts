@@ -2,11 +2,10 @@
 // signals (a second Ctrl-C exits at once, and startDemo's exit hook kills every child); startDemo does the work.
 import { join } from 'node:path';
 import { z } from 'zod';
-import { Writable } from 'node:stream';
 import { Port, loadConfig, projectRoot, runService } from '@halo/config';
-import { createLogger } from '@halo/log';
 import { NatsServerNotFoundError } from '@halo/nats-server';
 import { DEFAULT_RESTART_POLICY, describeExit, startDemo, summaryLines, type RestartPolicy, type RunningDemo } from './index.ts';
+import { terminalLog } from './terminal-log.ts';
 
 const Config = z.object({
   HALO_DATA_DIR: z.string().min(1).default(join(projectRoot(), '.halo')),
@@ -20,7 +19,6 @@ const Config = z.object({
   HALO_START_LIMIT_INTERVAL_MS: z.coerce.number().int().positive().default(DEFAULT_RESTART_POLICY.intervalMs),
 });
 
-const say = (message: string) => process.stdout.write(`demo: ${message}\n`);
 const config = loadConfig(Config);
 const restart: RestartPolicy = {
   delayMs: config.HALO_RESTART_DELAY_MS,
@@ -28,17 +26,7 @@ const restart: RestartPolicy = {
   burst: config.HALO_START_LIMIT_BURST,
   intervalMs: config.HALO_START_LIMIT_INTERVAL_MS,
 };
-// runService's own lines (stopping, a failed close, stopped) reach the terminal as "demo: ..." lines.
-const log = createLogger({
-  name: 'demo',
-  destination: new Writable({
-    write(chunk, _encoding, done) {
-      const { msg, reason, what } = JSON.parse(String(chunk)) as { msg: string; reason?: string; what?: string };
-      say(`${msg}${reason ? ` (${reason})` : ''}${what ? `: ${what}` : ''}`);
-      done();
-    },
-  }),
-});
+const { say, log } = terminalLog('demo');
 
 await runService({
   name: 'demo',
