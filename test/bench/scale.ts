@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { projectRoot } from '@halo/config';
 import { facadeClient, startCluster, type FacadeCall, type RunningCluster } from '@halo/demo';
-import { createSampleDatabase } from '@halo/sample-practice';
+import { createSampleDatabase, samplePairingCode } from '@halo/sample-practice';
 import { currentRss } from './proc.ts';
 import { percentile } from './stats.ts';
 
@@ -54,6 +54,7 @@ try {
       copyFileSync(template, file);
       const db = new Database(file);
       db.prepare('UPDATE practice SET PmsId = ?, PracticeName = ?').run(pmsId, `Scale ${a}/${d}`);
+      db.prepare('UPDATE integration SET PairingCode = ? WHERE PairingCode IS NOT NULL').run(samplePairingCode(pmsId));
       db.close();
       pmsIds[a]!.push(pmsId);
     }
@@ -82,6 +83,12 @@ try {
   say(`registration: ${sites.length} sites, agents ready after ${agentsReadyS.toFixed(1)} s, all found by lookup after ${registrationS.toFixed(1)} s (${(sites.length / registrationS).toFixed(0)} sites/s)`);
 
   const all = pmsIds.flat();
+  // The integrator pairs with every site (as it would with each practice) before it may query it.
+  const pairStart = performance.now();
+  for (let a = 0; a < AGENTS; a++) {
+    for (let i = 0; i < PER_AGENT; i += 20) await Promise.all(pmsIds[a]!.slice(i, i + 20).map((_, j) => pair(call, key, a, i + j)));
+  }
+  say(`paired with ${all.length} sites in ${((performance.now() - pairStart) / 1000).toFixed(1)} s`);
   const pick = () => all[Math.floor(Math.random() * all.length)]!;
   const lookups = await timings(SAMPLES, () => lookup(call, key, pick()));
   say(`lookup by PMS ID (random of ${all.length}): p50 ${ms(percentile(lookups, 50))}, p99 ${ms(percentile(lookups, 99))} (n=${lookups.length})`);
@@ -132,6 +139,7 @@ function startAgent(n: number, config: string): Promise<Array<{ pmsId: string; h
     const timer = setTimeout(() => reject(new Error(`agent ${n} not ready in 10 minutes`)), 600_000);
     child.once('exit', (code) => reject(new Error(`agent ${n} exited (${code})`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (process.env.HALO_BENCH_DEBUG) process.stderr.write(`agent ${n}: ${line.slice(0, 400)}\n`);
       if (!line.includes('"agent ready"')) return;
       clearTimeout(timer);
       const { sites } = JSON.parse(line) as { sites: Array<{ name: string; haloGuid: string }> };
@@ -144,6 +152,13 @@ async function lookup(call: FacadeCall, key: string, pmsId: string): Promise<num
   const res = await call(`/integrator/sites?practiceManagementSiteId=${pmsId}`, { headers: { 'Ocp-Apim-Subscription-Key': key } });
   if (res.status !== 200) throw new Error(`lookup: HTTP ${res.status}`);
   return (res.body as { sites: unknown[] }).sites.length;
+}
+
+async function pair(call: FacadeCall, key: string, a: number, d: number): Promise<void> {
+  const pmsId = `SCALE-${a}-${d}`;
+  const params = new URLSearchParams({ practiceManagementSiteId: pmsId, practiceManagementName: 'Sample Dental', pairingCode: samplePairingCode(pmsId) });
+  const res = await call(`/integrator/pair-site?${params}`, { method: 'POST', headers: { 'Ocp-Apim-Subscription-Key': key } });
+  if (res.status !== 200) throw new Error(`pairing: HTTP ${res.status} ${JSON.stringify(res.body)}`);
 }
 
 async function query(call: FacadeCall, key: string, haloGuid: string): Promise<void> {
