@@ -132,7 +132,7 @@ export class ChildService {
   /** Spawns the child and waits for its ready line; on failure the child is gone when this rejects. */
   private async launch(what: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<LogLine> {
     this.log?.write(`--- ${new Date().toISOString()} demo ${what}\n`);
-    const node = [process.execPath, ...(this.options.nodeArgs ?? []), this.options.script, ...args];
+    const node = [process.execPath, ...(this.options.nodeArgs ?? []), ...profileArgs(), this.options.script, ...args];
     // setpriv execs Node in place (same pid): the child is killed when the demo dies, even by SIGKILL. KILL, not
     // TERM: its stdout is a pipe to the dead demo, and a graceful stop that logs into a dead pipe may never end.
     const [command, ...commandArgs] = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...node] : node;
@@ -305,4 +305,13 @@ function parseLine(line: string): LogLine | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * With HALO_CPU_PROF_DIR set, every service child writes a V8 CPU profile there when it exits (Node refuses
+ * --cpu-prof in NODE_OPTIONS): how the benches find out where each process spends its time.
+ */
+function profileArgs(): string[] {
+  const dir = process.env.HALO_CPU_PROF_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 }
