@@ -11,3 +11,4 @@ export * from './enrolment.ts';
 export * from './halo-api.ts';
 export * from './registered.ts';
 export * from './webhooks.ts';
+export * from './row-encoding.ts';

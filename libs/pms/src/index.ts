@@ -1,7 +1,7 @@
 // Public entry of @halo/pms: database connectors, PMS profiles and the read-only guard.
 export { openConnector } from './open-connector.ts';
 export type { DatabaseConfig } from './open-connector.ts';
-export type { Connector, QueryInput, QueryOutput, ResultCursor, ResultSummary } from './connector/connector.ts';
+export type { Connector, EncodedCursor, QueryInput, QueryOutput, ResultCursor, ResultSummary } from './connector/connector.ts';
 export type { SqliteConfig } from './engines/sqlite/sqlite-connector.ts';
 export { SQLITE_WORKER_FLAG } from './engines/sqlite/sqlite-process.ts';
 export type { PostgresConfig } from './engines/postgres/postgres-connector.ts';

@@ -1,4 +1,4 @@
-import type { Cell, ColumnInfo, QueryParameter, ResultParameter } from '@halo/contracts';
+import type { Cell, ColumnInfo, EncodedRows, QueryParameter, ResultParameter, RowFormat } from '@halo/contracts';
 
 /** One statement to run, with the limits it must respect. */
 export interface QueryInput {
@@ -63,6 +63,16 @@ export interface ResultCursor extends AsyncIterable<Cell[][]> {
   cancel(reason?: unknown): Promise<void>;
 }
 
+/**
+ * A result read batch by batch as encoded row text (RowEncoder's format), the bytes that leave the facade: the
+ * agent passes them on without parsing a row again. Otherwise as ResultCursor.
+ */
+export interface EncodedCursor extends AsyncIterable<EncodedRows> {
+  readonly columns: ColumnInfo[];
+  summary(): ResultSummary;
+  cancel(reason?: unknown): Promise<void>;
+}
+
 /** What every database engine implements; one statement at a time per connector. */
 export interface Connector {
   readonly engine: 'sqlite' | 'postgres' | 'mysql' | 'mssql';
@@ -75,5 +85,7 @@ export interface Connector {
    * bad parameters. The connector runs the next statement only once this cursor is finished or cancelled.
    */
   stream(input: QueryInput): Promise<ResultCursor>;
+  /** As stream(), with the rows encoded once, as close to the database as the engine allows (SQLite: in its worker). */
+  streamEncoded(input: QueryInput, format: RowFormat): Promise<EncodedCursor>;
   close(): Promise<void>;
 }

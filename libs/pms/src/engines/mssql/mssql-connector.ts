@@ -1,9 +1,10 @@
-import { AppError } from '@halo/contracts';
+import { AppError, type RowFormat } from '@halo/contracts';
 import { Connection } from 'tedious';
 import type { ConnectionConfiguration } from 'tedious';
 import { checkQueryInput } from '../../connector/check-input.ts';
 import { collectResult } from '../../connector/collect-result.ts';
-import type { Connector, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
+import type { Connector, EncodedCursor, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
+import { encodeCursor } from '../../connector/encode-cursor.ts';
 import { checkMssqlConfig, mssqlIdentity } from './mssql-config.ts';
 import type { MssqlConfig } from './mssql-config.ts';
 import { MssqlCursor } from './mssql-cursor.ts';
@@ -69,6 +70,10 @@ class SqlServerConnector implements MssqlConnector {
 
   async query(input: QueryInput): Promise<QueryOutput> {
     return collectResult(await this.stream(input));
+  }
+
+  async streamEncoded(input: QueryInput, format: RowFormat): Promise<EncodedCursor> {
+    return encodeCursor(await this.stream(input), format);
   }
 
   async stream(input: QueryInput): Promise<ResultCursor> {

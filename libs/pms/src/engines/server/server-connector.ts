@@ -1,8 +1,9 @@
 import { AppError } from '@halo/contracts';
-import type { ColumnInfo } from '@halo/contracts';
+import type { ColumnInfo, RowFormat } from '@halo/contracts';
 import { checkQueryInput } from '../../connector/check-input.ts';
 import { collectResult } from '../../connector/collect-result.ts';
-import type { Connector, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
+import type { Connector, EncodedCursor, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
+import { encodeCursor } from '../../connector/encode-cursor.ts';
 import { guardQuery } from '../../connector/query-guard.ts';
 import { checkProcedureInput, isProcedureCall } from '../../connector/procedure-call.ts';
 import { ServerCursor } from './server-cursor.ts';
@@ -78,6 +79,10 @@ export class ServerConnector implements Connector {
 
   async query(input: QueryInput): Promise<QueryOutput> {
     return collectResult(await this.stream(input));
+  }
+
+  async streamEncoded(input: QueryInput, format: RowFormat): Promise<EncodedCursor> {
+    return encodeCursor(await this.stream(input), format);
   }
 
   async stream(input: QueryInput): Promise<ResultCursor> {

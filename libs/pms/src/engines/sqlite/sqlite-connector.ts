@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import { AppError } from '@halo/contracts';
-import type { ColumnInfo } from '@halo/contracts';
+import type { Cell, ColumnInfo, EncodedRows, RowFormat } from '@halo/contracts';
 import { checkProcedureInput, isProcedureCall } from '../../connector/procedure-call.ts';
 import { checkQueryInput } from '../../connector/check-input.ts';
 import { collectResult } from '../../connector/collect-result.ts';
-import type { Connector, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
+import type { Connector, EncodedCursor, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
 import { bindParameters } from '../../parameters/convert-parameter.ts';
 import { guardQuery } from '../../connector/query-guard.ts';
 import type { ResourceLimits } from '../../connector/resource-limits.ts';
@@ -12,7 +12,7 @@ import { assertReadOnly } from '../../guard/read-only-guard.ts';
 import { SqliteCursor } from './sqlite-cursor.ts';
 import { SqliteProcess } from './sqlite-process.ts';
 import { StatementQueue } from '../../connector/statement-queue.ts';
-import { BATCH_BYTES, BATCH_ROWS, PREFETCH_BATCHES } from './sqlite-protocol.ts';
+import { BATCH_BYTES, BATCH_ROWS, PREFETCH_BATCHES, type Batch } from './sqlite-protocol.ts';
 
 /** A SQLite database file; read-only unless allowWrites. */
 export type SqliteConfig = { engine: 'sqlite'; path: string; allowWrites?: boolean } & ResourceLimits;
@@ -38,7 +38,8 @@ class SqliteConnector implements Connector {
   readonly #allowWrites: boolean;
   readonly #limits: ResourceLimits;
   #worker: SqliteProcess | undefined;
-  readonly #queue = new StatementQueue<SqliteCursor>();
+  /** Holds either kind of cursor (cells or encoded); it only ever cancels one. */
+  readonly #queue = new StatementQueue<{ cancel(reason?: unknown): Promise<void> }>();
   #closed = false;
 
   constructor(path: string, allowWrites: boolean, limits: ResourceLimits, worker: SqliteProcess) {
@@ -56,7 +57,16 @@ class SqliteConnector implements Connector {
     return collectResult(await this.stream(input));
   }
 
-  async stream(input: QueryInput): Promise<ResultCursor> {
+  stream(input: QueryInput): Promise<ResultCursor> {
+    return this.#start<Cell[][]>(input, undefined);
+  }
+
+  /** The worker encodes the rows itself: they cross the pipe as the text the facade sends. */
+  streamEncoded(input: QueryInput, format: RowFormat): Promise<EncodedCursor> {
+    return this.#start<EncodedRows>(input, format);
+  }
+
+  async #start<B extends Batch>(input: QueryInput, encoding: RowFormat | undefined): Promise<SqliteCursor<B>> {
     if (this.#closed) throw new AppError('internal', 'the connector is closed');
     checkQueryInput(input);
     checkProcedureInput(input, false);
@@ -68,7 +78,7 @@ class SqliteConnector implements Connector {
     return this.#queue.run(guard, () => this.#closed, async (turn) => {
       const worker = await Promise.race([this.#ensureWorker(), guard.stopped]);
       const started = performance.now();
-      const statement = worker.run({
+      const statement = worker.run<B>({
         text: input.text,
         parameters,
         mode: input.executionMode,
@@ -78,6 +88,7 @@ class SqliteConnector implements Connector {
         batchRows: input.batchRows ?? BATCH_ROWS,
         batchBytes: input.batchBytes ?? BATCH_BYTES,
         credit: PREFETCH_BATCHES,
+        encoding,
       });
       let columns: ColumnInfo[];
       try {
@@ -86,13 +97,13 @@ class SqliteConnector implements Connector {
         if (!statement.isSettled) void this.#kill(worker);
         throw error;
       }
-      const cursor = new SqliteCursor(columns, statement, guard, started, {
+      const cursor = new SqliteCursor<B>(columns, statement, guard, started, {
         kill: (reason) => this.#kill(worker, reason),
         release: turn.release,
       });
       turn.adopt(cursor);
       return cursor;
-    });
+    }) as Promise<SqliteCursor<B>>;
   }
 
   /** Stops at once: a running statement is killed and queued ones are refused. */

@@ -1,11 +1,12 @@
 import { AppError } from '@halo/contracts';
-import type { Cell, ColumnInfo } from '@halo/contracts';
-import type { ResultCursor, ResultSummary } from '../../connector/connector.ts';
+import type { ColumnInfo } from '@halo/contracts';
+import type { ResultSummary } from '../../connector/connector.ts';
 import { cancelError, failureError } from '../../connector/cursor-errors.ts';
 import { elapsedMs } from '../../connector/elapsed-ms.ts';
 import type { QueryGuard } from '../../connector/query-guard.ts';
 import { SerialReads } from '../../connector/serial-reads.ts';
 import type { WorkerStatement } from './sqlite-statement.ts';
+import type { Batch } from './sqlite-protocol.ts';
 import { turnRelease } from '../../connector/turn-release.ts';
 
 // How long a cursor left early waits for the worker to finalise the statement itself before killing it.
@@ -26,9 +27,9 @@ type State = 'open' | 'ended' | 'closed' | 'failed';
  * A SQLite result read under credit. It owns the connector's turn until it ends, fails, is left early or is
  * cancelled; the query's deadline and abort signal cancel it whether or not anyone is iterating.
  */
-export class SqliteCursor implements ResultCursor {
+export class SqliteCursor<B extends Batch> implements AsyncIterable<B> {
   readonly columns: ColumnInfo[];
-  readonly #statement: WorkerStatement;
+  readonly #statement: WorkerStatement<B>;
   readonly #hooks: CursorHooks;
   readonly #release: () => void;
   readonly #started: number;
@@ -38,7 +39,7 @@ export class SqliteCursor implements ResultCursor {
   #summary: ResultSummary | undefined;
   #stopping: Promise<void> | undefined;
 
-  constructor(columns: ColumnInfo[], statement: WorkerStatement, guard: QueryGuard, started: number, hooks: CursorHooks) {
+  constructor(columns: ColumnInfo[], statement: WorkerStatement<B>, guard: QueryGuard, started: number, hooks: CursorHooks) {
     this.columns = columns;
     this.#statement = statement;
     this.#hooks = hooks;
@@ -63,7 +64,7 @@ export class SqliteCursor implements ResultCursor {
     return this.#stopping;
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Cell[][], undefined> {
+  [Symbol.asyncIterator](): AsyncIterator<B, undefined> {
     return {
       next: () => this.#reads.run(() => this.#read()),
       return: async () => {
@@ -73,9 +74,9 @@ export class SqliteCursor implements ResultCursor {
     };
   }
 
-  async #read(): Promise<IteratorResult<Cell[][], undefined>> {
+  async #read(): Promise<IteratorResult<B, undefined>> {
     if (this.#state !== 'open') return this.#afterOpen();
-    let batch: Cell[][] | undefined;
+    let batch: B | undefined;
     try {
       // No race with a long-lived "cancelled" promise here: each race would leave a reaction on it that keeps
       // its batch reachable. A cancel kills the worker, and its exit rejects this read.
@@ -97,7 +98,7 @@ export class SqliteCursor implements ResultCursor {
     return { done: true, value: undefined };
   }
 
-  async #afterOpen(): Promise<IteratorResult<Cell[][], undefined>> {
+  async #afterOpen(): Promise<IteratorResult<B, undefined>> {
     // A cancelled statement's error surfaces only once its process is gone.
     await this.#stopping;
     if (this.#state === 'failed') throw this.#error;

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { AppError } from '@halo/contracts';
 import { memoryLimitError } from '../../connector/resource-limits.ts';
 import { MEMORY_EXCEEDED, WATCHDOG_FD } from './sqlite-memory-watchdog.ts';
-import type { WorkerEvent, WorkerRequest } from './sqlite-protocol.ts';
+import type { Batch, WorkerEvent, WorkerRequest } from './sqlite-protocol.ts';
 import { WorkerStatement } from './sqlite-statement.ts';
 
 const WORKER_FILE = fileURLToPath(new URL('./sqlite-worker.ts', import.meta.url));
@@ -102,15 +102,16 @@ export class SqliteProcess {
   }
 
   /** Starts one statement; the caller serialises statements and pulls its batches. */
-  run(query: QueryMessage): WorkerStatement {
+  run<B extends Batch>(query: QueryMessage): WorkerStatement<B> {
     if (this.#current) throw new AppError('internal', 'the SQLite worker is busy');
     if (!this.alive) throw new AppError('internal', 'the SQLite worker is not running');
     const id = this.#nextId++;
-    const statement = new WorkerStatement(
+    const statement = new WorkerStatement<B>(
       (batches) => this.#send({ type: 'more', id, batches }),
       () => this.#send({ type: 'stop', id }),
     );
-    this.#current = { id, statement };
+    // The worker sends batches of the kind the query asked for (its encoding), so the events match B.
+    this.#current = { id, statement: statement as unknown as WorkerStatement };
     this.#setRef(true);
     this.#send({ type: 'query', id, ...query });
     return statement;

@@ -1,4 +1,4 @@
-import type { Cell, ColumnInfo, ErrorCode } from '@halo/contracts';
+import type { Cell, ColumnInfo, EncodedRows, ErrorCode, RowFormat } from '@halo/contracts';
 import type { BoundValue } from '../../parameters/convert-parameter.ts';
 
 // Messages between the SQLite connector and its worker process. Rows flow under credit: the worker sends a
@@ -22,11 +22,16 @@ export type WorkerRequest =
     batchBytes: number;
     /** Batches the worker may send before it hears more. */
     credit: number;
+    /** Rows encoded here as row objects in this format (the bytes that leave the facade); else arrays of cells. */
+    encoding: RowFormat | undefined;
   }
   /** The consumer took batches: the worker may send this many more. */
   | { type: 'more'; id: number; batches: number }
   /** The consumer wants no more rows: end the statement and answer `done`. */
   | { type: 'stop'; id: number };
+
+/** One batch: arrays of cells, or encoded row text when the query asked for an encoding. */
+export type Batch = Cell[][] | EncodedRows;
 
 /**
  * Worker -> parent. `columns` means prepared and bound; `done` and `error` end a statement. The last batch
@@ -35,8 +40,8 @@ export type WorkerRequest =
 export type WorkerEvent =
   | { type: 'ready' }
   | { type: 'columns'; id: number; columns: ColumnInfo[] }
-  | { type: 'rows'; id: number; rows: Cell[][] }
-  | { type: 'done'; id: number; rowCount: number; bytes: number; affected?: number; rows?: Cell[][] }
+  | { type: 'rows'; id: number; rows: Batch }
+  | { type: 'done'; id: number; rowCount: number; bytes: number; affected?: number; rows?: Batch }
   | { type: 'error'; id: number | null; code: ErrorCode; message: string };
 
 /** Default batch limits: JSON bytes of the batch's rows, and rows; a batch closes at whichever comes first. */

@@ -1,5 +1,6 @@
 import { AppError } from '@halo/contracts';
-import type { Cell, ColumnInfo } from '@halo/contracts';
+import type { ColumnInfo } from '@halo/contracts';
+import type { Batch } from './sqlite-protocol.ts';
 
 /** Totals the worker reports when a statement ends. */
 export interface StatementSummary {
@@ -13,13 +14,13 @@ export interface StatementSummary {
  * pulled one at a time. Taking a batch grants the worker credit for one more, so no more than the initial
  * credit ever waits here.
  */
-export class WorkerStatement {
+export class WorkerStatement<B extends Batch = Batch> {
   readonly #prepared = Promise.withResolvers<ColumnInfo[]>();
   readonly #settled = Promise.withResolvers<void>();
-  readonly #batches: Cell[][][] = [];
+  readonly #batches: B[] = [];
   readonly #grant: (batches: number) => void;
   readonly #stop: () => void;
-  #waiter: PromiseWithResolvers<Cell[][] | undefined> | undefined;
+  #waiter: PromiseWithResolvers<B | undefined> | undefined;
   #summary: StatementSummary | undefined;
   #error: AppError | undefined;
 
@@ -50,7 +51,7 @@ export class WorkerStatement {
   }
 
   /** The next batch, or undefined at the end; rejects with the statement's error after the batches before it. */
-  read(): Promise<Cell[][] | undefined> {
+  read(): Promise<B | undefined> {
     const batch = this.#batches.shift();
     if (batch) {
       if (!this.isSettled) this.#grant(1);
@@ -74,7 +75,7 @@ export class WorkerStatement {
   }
 
   /** Worker event: one batch. */
-  rows(rows: Cell[][]): void {
+  rows(rows: B): void {
     const waiter = this.#waiter;
     if (!waiter) {
       this.#batches.push(rows);
@@ -86,7 +87,7 @@ export class WorkerStatement {
   }
 
   /** Worker event: the statement ended (or stopped as asked), with its last batch if that is still to come. */
-  done(summary: StatementSummary, last?: Cell[][]): void {
+  done(summary: StatementSummary, last?: B): void {
     if (this.isSettled) return;
     // Settled first, so taking the last batch grants the finished worker no credit.
     this.#summary = summary;

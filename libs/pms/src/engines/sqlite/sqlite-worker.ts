@@ -5,7 +5,7 @@
  * cannot stop it, and better-sqlite3 exposes no sqlite3_interrupt(); killing a process always stops it.
  */
 import Database from 'better-sqlite3';
-import { AppError } from '@halo/contracts';
+import { AppError, RowEncoder } from '@halo/contracts';
 import type { Cell, ColumnInfo } from '@halo/contracts';
 import { rawBytes, rowBytes, toCell } from '../../connector/cells.ts';
 import { leadingKeyword } from './leading-keyword.ts';
@@ -13,7 +13,7 @@ import { rowLimitError } from '../../connector/resource-limits.ts';
 import { sqliteError } from './sqlite-errors.ts';
 import { startMemoryWatchdog } from './sqlite-memory-watchdog.ts';
 import type { MemoryWatchdog } from './sqlite-memory-watchdog.ts';
-import type { WorkerEvent, WorkerRequest } from './sqlite-protocol.ts';
+import type { Batch, WorkerEvent, WorkerRequest } from './sqlite-protocol.ts';
 
 type QueryRequest = Extract<WorkerRequest, { type: 'query' }>;
 type Statement = Database.Statement<unknown[], unknown>;
@@ -125,7 +125,7 @@ interface Summary {
   bytes: number;
   affected?: number;
   /** The last batch, not yet sent: it goes with `done`. */
-  rows?: Cell[][];
+  rows?: Batch;
 }
 
 async function execute(request: QueryRequest, state: Active): Promise<Summary> {
@@ -156,22 +156,44 @@ async function execute(request: QueryRequest, state: Active): Promise<Summary> {
   return readRows(request, statement, state);
 }
 
+/** A batch being filled: arrays of cells, or encoded text when the query asked for an encoding. */
+interface Filling {
+  cells: Cell[][];
+  text: string;
+  count: number;
+  bytes: number;
+}
+
 /** Reads rows under credit; ends early (statement finalised) when the parent asks to stop. */
 async function readRows(request: QueryRequest, statement: Statement, state: Active): Promise<Summary> {
   const scalar = request.mode === 'scalar';
-  const columns: ColumnInfo[] = statement.columns().map((column) => ({ name: column.name, type: column.type ?? 'unknown' }));
-  await post({ type: 'columns', id: request.id, columns: scalar ? columns.slice(0, 1) : columns });
+  const all: ColumnInfo[] = statement.columns().map((column) => ({ name: column.name, type: column.type ?? 'unknown' }));
+  const columns = scalar ? all.slice(0, 1) : all;
+  // At once, before the first row: a statement may take long to produce it, and the caller needs the columns.
+  await post({ type: 'columns', id: request.id, columns });
+  const encoder = request.encoding ? new RowEncoder(columns, request.encoding) : undefined;
   let rowCount = 0;
   let bytes = 2; // "[]"
-  let batch: Cell[][] = [];
-  let batchBytes = 2;
+  /** A batch's own bytes: the JSON array of cells ("[]" and all), or the encoded text alone. */
+  const empty = (): Filling => ({ cells: [], text: '', count: 0, bytes: encoder ? 0 : 2 });
+  let batch = empty();
+  const taken = (): Batch => (encoder ? { count: batch.count, text: batch.text, bytes: batch.bytes } : batch.cells);
+  const add = (row: Cell[], size: number, text: string): void => {
+    if (encoder) {
+      batch.text = encoder.append(batch.text, text, batch.count);
+      batch.bytes += encoder.added(size, batch.count);
+    } else {
+      batch.cells.push(row);
+      batch.bytes += size + (batch.count > 0 ? 1 : 0);
+    }
+    batch.count += 1;
+  };
   /** Sends the batch once credit allows; false if the parent asked to stop instead. */
   const flush = async (): Promise<boolean> => {
     if (!(await awaitCredit(state))) return false;
     state.credit -= 1;
-    await post({ type: 'rows', id: request.id, rows: batch });
-    batch = [];
-    batchBytes = 2;
+    await post({ type: 'rows', id: request.id, rows: taken() });
+    batch = empty();
     return !state.stopped;
   };
   const rows = statement.raw(true).iterate() as IterableIterator<unknown[]>;
@@ -181,7 +203,8 @@ async function readRows(request: QueryRequest, statement: Statement, state: Acti
       // Checked before the row is converted and serialised, which would take several times its size again.
       if (request.maxRowBytes !== undefined && rawBytes(values) > request.maxRowBytes) throw rowLimitError(request.maxRowBytes);
       const row = values.map(toCell);
-      const size = rowBytes(row);
+      const text = encoder ? encoder.row(row) : '';
+      const size = encoder ? Buffer.byteLength(text) : rowBytes(row);
       if (request.maxRowBytes !== undefined && size > request.maxRowBytes) throw rowLimitError(request.maxRowBytes);
       rowCount += 1;
       bytes += size + (rowCount > 1 ? 1 : 0);
@@ -193,24 +216,25 @@ async function readRows(request: QueryRequest, statement: Statement, state: Acti
       }
       // Close the batch before this row would take it past batchBytes, so a batch outgrows the limit only
       // when one row alone does; close it as soon as it is full, so a slow next row does not hold it back.
-      if (batch.length > 0 && batchBytes + 1 + size > request.batchBytes && !(await flush())) return { rowCount, bytes };
-      batch.push(row);
-      batchBytes += size + (batch.length > 1 ? 1 : 0);
+      if (batch.count > 0 && batch.bytes + 1 + size > request.batchBytes && !(await flush())) return { rowCount, bytes };
+      add(row, size, text);
       if (scalar) break;
-      if ((batch.length >= request.batchRows || batchBytes >= request.batchBytes) && !(await flush())) return { rowCount, bytes };
+      if ((batch.count >= request.batchRows || batch.bytes >= request.batchBytes) && !(await flush())) return { rowCount, bytes };
     }
   } finally {
     rows.return?.();
   }
   if (scalar && rowCount === 0) {
     // Like ExecuteScalar: no row means a null scalar, still one row of one column.
-    batch.push([null]);
+    const text = encoder ? encoder.row([null]) : '';
+    const size = encoder ? Buffer.byteLength(text) : rowBytes([null]);
+    add([null], size, text);
     rowCount = 1;
-    bytes = rowBytes([null]) + 2;
+    bytes = size + 2;
   }
-  if (batch.length === 0) return { rowCount, bytes };
+  if (batch.count === 0) return { rowCount, bytes };
   // The last batch needs credit like any other, but rides along with `done` instead of a message of its own.
   if (!(await awaitCredit(state))) return { rowCount, bytes };
   state.credit -= 1;
-  return { rowCount, bytes, rows: batch };
+  return { rowCount, bytes, rows: taken() };
 }

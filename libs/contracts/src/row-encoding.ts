@@ -1,0 +1,86 @@
+import type { Cell, ColumnInfo } from './query.ts';
+
+/**
+ * How rows travel from the database to the integrator (ARCHITECTURE §4): encoded once, next to the database, as
+ * the bytes the facade sends. Each row is a JSON object keyed by column name. `json`: rows joined by commas, so a
+ * batch (and a chunk, and a page) is the inside of a JSON array; `ndjson`: every row followed by a newline.
+ */
+export const ROW_FORMATS = ['json', 'ndjson'] as const;
+export type RowFormat = (typeof ROW_FORMATS)[number];
+
+/** Rows of one batch as encoded text: `count` rows, `bytes` its UTF-8 length. */
+export interface EncodedRows {
+  count: number;
+  text: string;
+  bytes: number;
+}
+
+/**
+ * Encodes rows (arrays of cells in column order) as row objects. Column names are escaped once, so each row is
+ * plain concatenation. A column named `__proto__` is an ordinary key: the text is written, not an object built.
+ */
+export class RowEncoder {
+  readonly #keys: string[];
+  readonly #separator: string;
+  readonly #ndjson: boolean;
+
+  constructor(columns: readonly ColumnInfo[], format: RowFormat) {
+    this.#keys = columns.map((c, i) => `${i === 0 ? '{' : ','}${JSON.stringify(c.name)}:`);
+    this.#ndjson = format === 'ndjson';
+    this.#separator = this.#ndjson ? '' : ',';
+  }
+
+  /** One row's object text, without separator. */
+  row(cells: readonly Cell[]): string {
+    const keys = this.#keys;
+    if (keys.length === 0) return '{}';
+    let text = '';
+    for (let i = 0; i < keys.length; i++) text += keys[i] + JSON.stringify(cells[i] ?? null);
+    return `${text}}`;
+  }
+
+  /** Bytes a row of `rowBytes` adds to a batch already holding `count` rows (its separator included). */
+  added(rowBytes: number, count: number): number {
+    return rowBytes + (this.#ndjson || count > 0 ? 1 : 0);
+  }
+
+  /** Appends a row's text to a batch's text. */
+  append(batch: string, row: string, count: number): string {
+    if (this.#ndjson) return `${batch}${row}\n`;
+    return count === 0 ? row : `${batch}${this.#separator}${row}`;
+  }
+
+  /** A whole batch. */
+  encode(rows: readonly (readonly Cell[])[]): EncodedRows {
+    let text = '';
+    for (let i = 0; i < rows.length; i++) text = this.append(text, this.row(rows[i]!), i);
+    return { count: rows.length, text, bytes: Buffer.byteLength(text) };
+  }
+}
+
+/** Joins batches or chunks of one format into one run of the same format. */
+export function joinEncoded(format: RowFormat): string {
+  return format === 'json' ? ',' : '';
+}
+
+/** The JSON array text of `json`-format parts (batches, chunks, pages' rows), as bytes: `[` parts joined by `,` `]`. */
+export function jsonArrayOf(parts: readonly Uint8Array[]): Buffer {
+  const pieces: Uint8Array[] = [OPEN];
+  parts.forEach((part, i) => {
+    if (i > 0) pieces.push(COMMA);
+    pieces.push(part);
+  });
+  pieces.push(CLOSE);
+  return Buffer.concat(pieces);
+}
+
+/** Byte length of jsonArrayOf(parts) without building it. */
+export function jsonArrayBytes(parts: readonly Uint8Array[]): number {
+  let total = 2 + Math.max(0, parts.length - 1);
+  for (const part of parts) total += part.byteLength;
+  return total;
+}
+
+const OPEN = Buffer.from('[');
+const CLOSE = Buffer.from(']');
+const COMMA = Buffer.from(',');

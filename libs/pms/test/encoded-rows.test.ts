@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RowEncoder, type Cell, type ColumnInfo, type EncodedRows } from '@halo/contracts';
+import type { EncodedCursor } from '@halo/pms';
+import { reader, sampleConnector } from './fixtures.ts';
+
+async function drain(cursor: EncodedCursor): Promise<EncodedRows[]> {
+  const batches: EncodedRows[] = [];
+  for await (const batch of cursor) batches.push(batch);
+  return batches;
+}
+
+/** What the rows are as records, the way the facade answers them. */
+const records = (columns: readonly ColumnInfo[], rows: readonly Cell[][]) =>
+  rows.map((row) => Object.fromEntries(columns.map((c, i) => [c.name, row[i] ?? null])));
+
+test('SQLite encodes rows in its worker: json batches are the inside of a JSON array of the same records query() reads', async (t) => {
+  const { connector } = await sampleConnector(t);
+  const text = 'SELECT AptNum, PatNum, ProcDescript FROM appointment ORDER BY AptNum';
+  const whole = await connector.query(reader(text));
+  const cursor = await connector.streamEncoded(reader(text, { batchBytes: 2_048 }), 'json');
+  assert.deepEqual(cursor.columns, whole.columns);
+  const batches = await drain(cursor);
+  assert.ok(batches.length > 3, `${batches.length} batches`);
+  for (const batch of batches) {
+    assert.equal(batch.bytes, Buffer.byteLength(batch.text));
+    assert.ok(batch.bytes <= 2_048);
+    assert.equal((JSON.parse(`[${batch.text}]`) as unknown[]).length, batch.count);
+  }
+  const json = `[${batches.map((b) => b.text).join(',')}]`;
+  assert.deepEqual(JSON.parse(json), records(whole.columns, whole.rows));
+  const summary = cursor.summary();
+  assert.equal(summary.rowCount, whole.rowCount);
+  // The totals are the JSON array's own length: what Halo calls the result's size.
+  assert.equal(summary.bytes, Buffer.byteLength(json));
+});
+
+test('ndjson batches are one record per line; a scalar is its first cell as one record; no row is no text', async (t) => {
+  const { connector } = await sampleConnector(t);
+  const text = "SELECT PatNum, LName, 'a\nb \"q\" é' AS odd FROM patient ORDER BY PatNum LIMIT 30";
+  const whole = await connector.query(reader(text));
+  const batches = await drain(await connector.streamEncoded(reader(text, { batchRows: 7 }), 'ndjson'));
+  const lines = batches.map((b) => b.text).join('').split('\n');
+  assert.equal(lines.pop(), '');
+  assert.deepEqual(lines.map((line) => JSON.parse(line) as unknown), records(whole.columns, whole.rows));
+  assert.deepEqual(batches.map((b) => b.count), [7, 7, 7, 7, 2]);
+
+  const scalar = await drain(await connector.streamEncoded(reader('SELECT count(*) AS n, 2 FROM patient', { executionMode: 'scalar' }), 'json'));
+  const patients = (await connector.query(reader('SELECT count(*) FROM patient'))).rows[0]![0];
+  assert.deepEqual(scalar.map((b) => JSON.parse(`[${b.text}]`) as unknown), [[{ n: patients }]]);
+  assert.deepEqual(await drain(await connector.streamEncoded(reader('SELECT 1 AS x WHERE 0'), 'json')), []);
+});
+
+test('RowEncoder: a column named __proto__ is an ordinary key, and no columns make empty objects', () => {
+  const encoder = new RowEncoder([{ name: '__proto__', type: 'INTEGER' }, { name: 'b', type: 'TEXT' }], 'json');
+  const batch = encoder.encode([[1, 'x'], [null, 'y']]);
+  assert.equal(batch.text, '{"__proto__":1,"b":"x"},{"__proto__":null,"b":"y"}');
+  assert.equal(batch.count, 2);
+  assert.equal(new RowEncoder([], 'ndjson').encode([[], []]).text, '{}\n{}\n');
+});
