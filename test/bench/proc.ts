@@ -139,3 +139,17 @@ export function cpuLine(unit: string, used: Record<string, number>, units: numbe
   const total = Object.values(used).reduce((a, b) => a + b, 0);
   return `cpu ms/${unit}  ${parts.join('  ')}  | total ${(total / units).toFixed(2)}`;
 }
+
+/** Every process whose command name (/proc/<pid>/comm) is one of `names`, whoever owns it (a database server's). */
+export function processesNamed(names: readonly string[]): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (names.includes(readFileSync(`/proc/${entry}/comm`, 'utf8').trim())) pids.push(Number(entry));
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return pids;
+}
