@@ -8,14 +8,22 @@ import { createUser, encodeJwt, formatCreds, keyFromSeed, loadSecureSetup, seedO
 import type { RunningDemo } from '@halo/demo';
 
 export interface DemoAccess {
-  /** fetch(url, { dispatcher }) trusts the demo CA. */
+  /** fetch(url, { dispatcher }) or dispatcher.request(...) trusts the demo CA; keep-alive connections, pipelined as asked. */
   dispatcher: Agent;
   /** Creds of an unrestricted bench user in the production account (hub clients and leaf remotes). */
   credsFile: string;
   caFile: string;
 }
 
-export function demoAccess(demo: RunningDemo): DemoAccess {
+/** How the bench's HTTP client uses its connections (undici Agent options of the same names). */
+export interface ClientOptions {
+  /** Keep-alive connections per origin; default undici's (no limit). */
+  connections?: number;
+  /** Requests in flight on one connection; undici sends a non-idempotent one only once the pipeline is empty. */
+  pipelining?: number;
+}
+
+export function demoAccess(demo: RunningDemo, client: ClientOptions = {}): DemoAccess {
   const setup = loadSecureSetup(demo.secretsDir);
   const account = keyFromSeed(readFileSync(setup.accounts.production.seedFile, 'utf8'));
   const user = createUser();
@@ -23,6 +31,6 @@ export function demoAccess(demo: RunningDemo): DemoAccess {
   const jwt = encodeJwt(userClaims({ userKey: user.getPublicKey(), name: 'bench', permissions: all, allowedConnectionTypes: ['STANDARD', 'LEAFNODE'] }), account);
   const credsFile = join(demo.secretsDir, 'creds', 'bench.creds');
   writeFileSync(credsFile, formatCreds(jwt, seedOf(user)), { mode: 0o600 });
-  const dispatcher = new Agent({ connect: { ca: readFileSync(demo.caFile) } });
+  const dispatcher = new Agent({ connect: { ca: readFileSync(demo.caFile) }, ...client });
   return { dispatcher, credsFile, caFile: demo.caFile };
 }

@@ -4,7 +4,10 @@
 // (PGHOST etc., default 127.0.0.1:5432 postgres), MariaDB (MYSQL_URL, default mysql://root@127.0.0.1:3306) and the
 // TDS responder standing in for SQL Server. An engine whose server cannot be reached is reported and skipped.
 // The facade, the agent and this client share one process (SQLite reads in the agent's child process); the
-// direct runs are in the same process too. Prints figures and ratios; no pass/fail.
+// direct runs are in the same process too. Beside the rows/s, the CPU per query (one N-row stream) of each process
+// on each path (/proc/<pid>/stat over all runs of a path, warm-up included): this process, the hub and leaf
+// nats-servers, the SQLite workers, and the database server (every postgres / mariadbd process on the machine:
+// shared, so another user's load shows there too). Prints figures and ratios; no pass/fail.
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { MSSQL_LOGIN_ACCESS_SQL, openConnector } from '@halo/pms';
@@ -16,6 +19,7 @@ import type { AgentConfigInput } from '@halo/agent';
 import { startTestSystem } from '../support/system.ts';
 import { drainBody } from '../support/http-stream.ts';
 import { fmt } from './stats.ts';
+import { cpuLine, natsServerChildren, processesNamed, sqliteWorkers, startCpu, type ProcessRoles } from './proc.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 2);
@@ -34,6 +38,8 @@ type Entry = AgentConfigInput['databases'][number];
 interface Bench {
   label: string;
   direct: DatabaseConfig;
+  /** Command names of the database server's processes, if it runs outside this process. */
+  server?: readonly string[];
   entry: Entry;
   note?: string;
 }
@@ -73,7 +79,8 @@ async function serverBench(config: (PostgresConfig | MysqlConfig) & { password: 
   await write(config, fill);
   const { engine, host, port, database, user } = config;
   process.env[PASSWORD_ENV[engine]] = config.password;
-  return { label, direct: config, entry: { name: engine, engine, host, port, database, user, passwordEnv: PASSWORD_ENV[engine], profile: 'sample' } };
+  const server = engine === 'postgres' ? ['postgres'] : ['mariadbd', 'mysqld'];
+  return { label, direct: config, server, entry: { name: engine, engine, host, port, database, user, passwordEnv: PASSWORD_ENV[engine], profile: 'sample' } };
 }
 
 function sqliteBench(path: string): Bench {
@@ -146,15 +153,20 @@ async function streamDirect(config: DatabaseConfig): Promise<{ rows: number; sec
   }
 }
 
-/** Best rows/s of REPEAT runs after one warm-up; throws if a run returns the wrong number of rows. */
-async function best(run: () => Promise<{ rows: number; seconds: number }>): Promise<number> {
+/**
+ * Best rows/s of REPEAT runs after one warm-up, and the CPU milliseconds per run of each role over all of them;
+ * throws if a run returns the wrong number of rows.
+ */
+async function best(run: () => Promise<{ rows: number; seconds: number }>, roles: ProcessRoles): Promise<{ rate: number; cpu: Record<string, number> }> {
   let rate = 0;
+  const cpu = startCpu(roles);
   for (let i = 0; i <= REPEAT; i++) {
     const { rows, seconds } = await run();
     if (rows !== ROWS) throw new Error(`streamed ${rows} rows, expected ${ROWS}`);
     if (i > 0) rate = Math.max(rate, rows / seconds);
   }
-  return rate;
+  const used = cpu.stop();
+  return { rate, cpu: Object.fromEntries(Object.entries(used).map(([role, ms]) => [role, ms / (REPEAT + 1)])) };
 }
 
 /** Sets up one engine, or reports why it is skipped. */
@@ -182,7 +194,13 @@ try {
   ].filter((b): b is Bench => b !== undefined);
 
   const agent = await sys.startAgent('bench', benches.map((b) => b.entry));
-  const results: Array<{ bench: Bench; direct: number; relay: number; bytesPerRow: number }> = [];
+  const results: Array<{ bench: Bench; direct: number; relay: number; bytesPerRow: number; directCpu: Record<string, number>; relayCpu: Record<string, number> }> = [];
+  // The hub's nats-server and the agent's leaf nats-server are both children of this process; so are the SQLite
+  // workers of the direct connector and of the agent (only one of the two paths runs at a time).
+  const hub = () => [sys.hub.server.pid!];
+  const leaf = () => natsServerChildren(process.pid).filter((pid) => pid !== sys.hub.server.pid);
+  const self = () => [process.pid];
+  const dbChild = () => sqliteWorkers(process.pid);
   for (const bench of benches) {
     const site = agent.sites.find((s) => s.name === bench.entry.name);
     if (!site) {
@@ -200,8 +218,14 @@ try {
       bytes = body.bytes;
       return { rows: body.lines, seconds: (performance.now() - t0) / 1000 };
     };
-    const direct = await best(() => streamDirect(bench.direct));
-    results.push({ bench, direct, relay: await best(relay), bytesPerRow: bytes / ROWS });
+    const server: ProcessRoles = bench.server ? { 'db server': () => processesNamed(bench.server!) } : {};
+    const directRoles: ProcessRoles = { 'this process': self, ...(bench.direct.engine === 'sqlite' ? { 'db child': dbChild } : {}), ...server };
+    const relayRoles: ProcessRoles = {
+      'this process': self, hub, leaf, ...(bench.direct.engine === 'sqlite' ? { 'db child': dbChild } : {}), ...server,
+    };
+    const direct = await best(() => streamDirect(bench.direct), directRoles);
+    const viaRelay = await best(relay, relayRoles);
+    results.push({ bench, direct: direct.rate, relay: viaRelay.rate, bytesPerRow: bytes / ROWS, directCpu: direct.cpu, relayCpu: viaRelay.cpu });
   }
 
   console.log(`engines benchmark: ${ROWS} rows (id, name, amount, created) streamed per engine, best of ${REPEAT} after a warm-up; node ${process.version}`);
@@ -209,6 +233,13 @@ try {
   for (const { bench, direct, relay, bytesPerRow } of results) {
     const label = `${bench.label}${bench.note ? ' *' : ''}`;
     console.log(`${label.padEnd(16)} ${fmt(direct, 0).padStart(13)}  ${fmt(relay, 0).padStart(13)}  ${`${fmt(relay / direct)}x`.padStart(13)}  ${fmt(bytesPerRow, 0).padStart(17)}`);
+  }
+  console.log('aim: relay/direct >= 0.8x for every engine');
+  console.log(`CPU per query (one ${ROWS}-row stream) of each process on the path (/proc/<pid>/stat utime+stime; "this process" holds the facade, registry, agent and HTTP client on the relay path):`);
+  for (const { bench, directCpu, relayCpu } of results) {
+    console.log(bench.label);
+    console.log(`  direct  ${cpuLine('query', directCpu, 1)}`);
+    console.log(`  relay   ${cpuLine('query', relayCpu, 1)}`);
   }
   console.log('direct: connector.stream() in this process; relay: NDJSON through facade, hub, leaf and agent (all in this process)');
   console.log('* TDS responder: a test-only TDS server answering from a generated fixture; its figures measure the wire path');

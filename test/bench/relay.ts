@@ -1,7 +1,10 @@
 // npm run bench:relay — latency and throughput of a one-row immediate query through the facade (HTTPS ->
 // facade -> hub -> leaf -> agent -> SQLite and back), beside, in the same run: (a) the same query on the SQLite
 // connector in-process and (b) a raw NATS request-reply echo through the same hub and a leaf (creds and leafnode
-// TLS, as the agents have). Prints figures and ratios; no pass/fail.
+// TLS, as the agents have) and (c) HTTPS /health of the same facade, and the CPU each process on each path spends
+// per query (/proc/<pid>/stat before and after each phase). Every HTTP path uses one client: an undici Agent with
+// keep-alive connections and pipelining (BENCH_CONNECTIONS x BENCH_PIPELINING, default 16 x 4 = the 64 in flight).
+// Prints figures and ratios; no pass/fail.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,20 +12,28 @@ import { randomUUID } from 'node:crypto';
 import { createLogger } from '@halo/log';
 import { connectNats } from '@halo/messaging';
 import { openConnector } from '@halo/pms';
+import type { Dispatcher } from 'undici';
 import { launchLeaf } from '@halo/testkit';
 import { startDemo } from '@halo/demo';
 import { demoAccess } from './demo-access.ts';
 import { fmt, sequential, throughput, type LatencyFigures } from './stats.ts';
+import { cpuLine, natsServerChildren, sqliteWorkers, startCpu, type ProcessRoles } from './proc.ts';
 
 const N = Number(process.env.BENCH_N ?? 500);
 const TOTAL = Number(process.env.BENCH_TOTAL ?? 3000);
 const IN_FLIGHT = 64;
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const PIPELINING = Number(process.env.BENCH_PIPELINING ?? 4);
 const log = createLogger({ name: 'bench', level: 'silent' });
 
 const dataDir = mkdtempSync(join(tmpdir(), 'halo-bench-'));
+// The facade's per-key rate limit (default 1000/s, burst 2000; its env is the demo's) would answer 429 to a
+// throughput run that outpaces it: this bench measures the relay, not the limiter.
+process.env.HALO_RATE_LIMIT_PER_SECOND ??= '1000000';
+process.env.HALO_RATE_LIMIT_BURST ??= '1000000';
 const demo = await startDemo({ dataDir, httpPort: 0 });
 // The facade serves HTTPS with a certificate of the demo's CA; NATS needs creds (operator/JWT mode).
-const access = demoAccess(demo);
+const access = demoAccess(demo, { connections: CONNECTIONS, pipelining: PIPELINING });
 const { dispatcher } = access;
 const cleanups: Array<() => Promise<unknown>> = [
   async () => demo.close(), async () => rmSync(dataDir, { recursive: true, force: true }), () => dispatcher.close(),
@@ -32,13 +43,16 @@ try {
   const dbPath = demo.databases.find((d) => d.haloGuid === site.haloGuid)!.path;
   const text = 'SELECT PatNum, LName, FName, Birthdate FROM patient WHERE PatNum = @patNum';
   const body = JSON.stringify({ command: { text, parameters: [{ name: '@patNum', type: 'Int', value: '42' }] } });
-  const url = `${demo.facadeUrl}/integrator/sites/${site.haloGuid}/queries/immediate`;
+  const origin = new URL(demo.facadeUrl).origin;
   const headers = { 'content-type': 'application/json', 'ocp-apim-subscription-key': demo.subscriptionKey };
-  const viaFacade = async () => {
-    const res = await fetch(url, { method: 'POST', headers, body, dispatcher });
-    if (res.status !== 200) throw new Error(`facade answered ${res.status}: ${await res.text()}`);
-    await res.arrayBuffer();
+  // undici's request() rather than fetch: fetch cannot mark a POST idempotent, and undici pipelines only those.
+  // The immediate query only reads, so a retry on a dropped connection is safe.
+  const call = async (options: Omit<Dispatcher.RequestOptions, 'origin'>) => {
+    const res = await dispatcher.request({ origin, idempotent: true, ...options });
+    if (res.statusCode !== 200) throw new Error(`facade answered ${res.statusCode}: ${await res.body.text()}`);
+    await res.body.arrayBuffer();
   };
+  const viaFacade = () => call({ path: `/integrator/sites/${site.haloGuid}/queries/immediate`, method: 'POST', headers, body });
 
   const connector = await openConnector({ engine: 'sqlite', path: dbPath });
   cleanups.push(() => connector.close());
@@ -68,29 +82,55 @@ try {
   };
 
   // (c), for the breakdown only: an HTTP round trip to the same facade that does no work.
-  const health = async () => {
-    const res = await fetch(`${demo.facadeUrl}/health`, { dispatcher });
-    await res.arrayBuffer();
+  const health = () => call({ path: '/health', method: 'GET' });
+
+  // The processes each path runs through, found afresh at each sample (a restart changes a pid). Agent 1 serves
+  // the authoritative practice A; its leaf nats-server and SQLite workers are its children, the hub's nats-server a
+  // child of the demo's hub process. "bench" is this process: the HTTP client, or (a)'s connector, or (b)'s echo.
+  const pid = (name: string) => () => [demo.processes[name]!];
+  const self = () => [process.pid];
+  const hub = () => natsServerChildren(demo.processes.hub!);
+  const roles: Record<string, ProcessRoles> = {
+    'facade path': {
+      facade: pid('facade'), registry: pid('registry'), hub, leaf: () => natsServerChildren(demo.processes['agent-1']!),
+      agent: pid('agent-1'), 'db child': () => sqliteWorkers(demo.processes['agent-1']!), bench: self,
+    },
+    '(a) sqlite in-process': { bench: self, 'db child': () => sqliteWorkers(process.pid) },
+    '(b) nats echo via leaf': { hub, leaf: () => [leaf.server.pid!], bench: self },
+    '(c) http /health': { facade: pid('facade'), bench: self },
   };
 
-  const results: Array<[string, LatencyFigures, number]> = [];
+  const results: Array<{ name: string; lat: LatencyFigures; tput: number; cpuSeq: Record<string, number>; cpuTput: Record<string, number> }> = [];
   for (const [name, op] of [['facade path', viaFacade], ['(a) sqlite in-process', direct], ['(b) nats echo via leaf', echo], ['(c) http /health', health]] as const) {
+    await op(); // the first call of a path may wait for interest to cross the leaf; not measured
+    let cpu = startCpu(roles[name]!);
     const lat = await sequential(op, N);
+    const cpuSeq = cpu.stop();
+    cpu = startCpu(roles[name]!);
     const tput = await throughput(op, TOTAL, IN_FLIGHT);
-    results.push([name, lat, tput]);
+    const cpuTput = cpu.stop();
+    results.push({ name, lat, tput, cpuSeq, cpuTput });
   }
 
-  console.log(`relay benchmark: one-row immediate query; ${N} sequential, ${TOTAL} with ${IN_FLIGHT} in flight; node ${process.version}`);
+  console.log(`relay benchmark: one-row immediate query; ${N} sequential, ${TOTAL} with ${IN_FLIGHT} in flight; HTTP client: undici, ${CONNECTIONS} keep-alive connections x pipelining ${PIPELINING}; node ${process.version}`);
   console.log('path                       p50 ms   p99 ms   mean ms   req/s (64 in flight)');
-  for (const [name, lat, tput] of results) {
+  for (const { name, lat, tput } of results) {
     console.log(`${name.padEnd(26)} ${fmt(lat.p50).padStart(7)}  ${fmt(lat.p99).padStart(7)}  ${fmt(lat.mean).padStart(8)}   ${fmt(tput, 0).padStart(8)}`);
   }
+  const warm = Math.ceil(N / 10); // sequential() runs this many unmeasured first, inside the CPU phase
+  console.log('CPU per query of each process on the path (/proc/<pid>/stat utime+stime; sequential phase incl. its warm-up, then the 64-in-flight phase):');
+  for (const { name, cpuSeq, cpuTput } of results) {
+    console.log(`${name}`);
+    console.log(`  sequential    ${cpuLine('query', cpuSeq, N + warm)}`);
+    console.log(`  64 in flight  ${cpuLine('query', cpuTput, TOTAL)}`);
+  }
   const [path, a, b, c] = results as [typeof results[0], typeof results[0], typeof results[0], typeof results[0]];
-  const base = a[1].p50 + b[1].p50;
-  console.log(`ratio p50 facade / ((a)+(b)): ${fmt(path[1].p50 / base)}x (aim: within 3x)`);
-  console.log(`ratio p99 facade / ((a)+(b)): ${fmt(path[1].p99 / (a[1].p99 + b[1].p99))}x`);
-  console.log(`ratio p50 facade / ((a)+(b)+(c)): ${fmt(path[1].p50 / (base + c[1].p50))}x (what the relay adds beyond its three unavoidable parts)`);
-  console.log(`throughput facade / (a): ${fmt(path[2] / a[2])}x, facade / (b): ${fmt(path[2] / b[2])}x`);
+  const base = a.lat.p50 + b.lat.p50;
+  console.log(`ratio p50 facade / ((a)+(b)): ${fmt(path.lat.p50 / base)}x (aim: <= 2x)`);
+  console.log(`ratio p99 facade / ((a)+(b)): ${fmt(path.lat.p99 / (a.lat.p99 + b.lat.p99))}x`);
+  console.log(`ratio p50 facade / ((a)+(b)+(c)): ${fmt(path.lat.p50 / (base + c.lat.p50))}x (what the relay adds beyond its three unavoidable parts)`);
+  console.log(`throughput with ${IN_FLIGHT} in flight facade / (c) /health: ${fmt(path.tput / c.tput)}x (aim: >= 0.5x)`);
+  console.log(`throughput facade / (a): ${fmt(path.tput / a.tput)}x, facade / (b): ${fmt(path.tput / b.tput)}x`);
 } finally {
   for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => console.error(err));
 }
