@@ -31,15 +31,9 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 
 try {
   say(`bench:scale: ${AGENTS} agents x ${PER_AGENT} SQLite databases = ${AGENTS * PER_AGENT} sites; data in ${dataDir}`);
-  cluster = await startCluster({ dataDir, httpPort: 0, progress: () => undefined });
-  const call = facadeClient(cluster.facadeUrl, readFileSync(cluster.caFile));
-  const key = cluster.subscriptionKey;
-  const hubs = cluster.processes().filter((p) => p.role === 'hub');
-  const pidsOf = (role: string) => cluster!.processes().filter((p) => p.role === role).map((p) => p.pid);
-  const rss = (role: string) => pidsOf(role).map(currentRss);
-  const before = { hub: rss('hub'), registry: rss('registry'), facade: rss('facade') };
-
-  // Tiny databases: copies of a one-patient sample, each given its own PMS ID.
+  // Tiny databases: copies of a one-patient sample, each given its own PMS ID. Made before the cluster starts:
+  // this synchronous loop blocks the event loop for half a minute, and haproxy closes keep-alive sockets idle
+  // that long under a request just being written (ECONNRESET).
   const t0 = performance.now();
   const template = join(dataDir, 'template.db');
   createSampleDatabase(template, { pmsId: 'SCALE-TEMPLATE', practiceName: 'Scale', patients: 1 });
@@ -60,6 +54,14 @@ try {
     }
   }
   say(`created ${AGENTS * PER_AGENT} databases in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  cluster = await startCluster({ dataDir, httpPort: 0, progress: () => undefined });
+  const call = facadeClient(cluster.facadeUrl, readFileSync(cluster.caFile));
+  const key = cluster.subscriptionKey;
+  const hubs = cluster.processes().filter((p) => p.role === 'hub');
+  const pidsOf = (role: string) => cluster!.processes().filter((p) => p.role === role).map((p) => p.pid);
+  const rss = (role: string) => pidsOf(role).map(currentRss);
+  const before = { hub: rss('hub'), registry: rss('registry'), facade: rss('facade') };
+
 
   // Agents: each enrols with a one-time token from the support API and connects to every hub node's leafnode port.
   const leafUrls = hubs.map((h) => `nats-leaf://127.0.0.1:${h.ports.leaf}`);

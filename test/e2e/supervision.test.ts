@@ -90,7 +90,9 @@ test('npm start restarts each service killed with SIGKILL, and the system serves
     const children = childrenOf(agentPid);
     // Should they outlive the agent (the failure this checks), they must not outlive the test.
     st.after(() => children.filter((c) => alive(c.pid)).forEach((c) => process.kill(c.pid, 'SIGKILL')));
-    assert.deepEqual(children.map((c) => (c.cmd.includes('nats-server') ? 'leaf' : c.cmd.includes('sqlite-worker') ? 'sqlite' : c.cmd)).sort(), ['leaf', 'sqlite', 'sqlite']);
+    // A SQLite child starts with a site's first statement: the busy site has one, the demo's other site may not yet.
+    const kinds = children.map((c) => (c.cmd.includes('nats-server') ? 'leaf' : c.cmd.includes('sqlite-worker') ? 'sqlite' : c.cmd)).sort();
+    assert.ok(kinds.join() === 'leaf,sqlite' || kinds.join() === 'leaf,sqlite,sqlite', kinds.join());
     await kill('agent-1');
     const outlived = await eventually(async () => children.every((c) => !alive(c.pid)), 15_000).then(() => [], () => children.filter((c) => alive(c.pid)));
     assert.deepEqual(outlived, [], 'children outlived the agent');

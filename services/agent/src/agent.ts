@@ -15,6 +15,9 @@ import { EnrolmentError, ensureLinkCredentials, type LinkCredentials } from './e
 import { agentVersion } from './version.ts';
 import { readUpdateStatus, writeHealth } from './update/health.ts';
 
+/** Databases opened at once while an agent starts. */
+const SITE_OPEN_CONCURRENCY = 8;
+
 export interface AgentDeps {
   config: AgentConfig;
   log: Logger;
@@ -81,8 +84,8 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     const nc = await connectNats({ servers: leaf.clientUrl, name: `halo-link-${linkGuid}`, inboxPrefix: subjects.agentInbox(linkGuid), log });
     closers.push(() => nc.close());
 
-    const sites: Site[] = [];
-    for (const entry of config.databases) {
+    // A few at a time: an agent with hundreds of databases opens them in seconds without opening them all at once.
+    const opened = await mapBounded(config.databases, SITE_OPEN_CONCURRENCY, async (entry): Promise<Site | undefined> => {
       const haloGuid = state.haloGuid(entry.name);
       try {
         let site = await Site.open(haloGuid, entry);
@@ -92,12 +95,14 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
           await site.close();
           site = await Site.open(bound, entry);
         }
-        sites.push(site);
+        return site;
       } catch (err) {
         // One unreadable database must not take the practice's other sites offline.
         log.error({ database: entry.name, haloGuid, code: isAppError(err) ? err.code : 'internal', err: errName(err) }, 'site not served');
+        return undefined;
       }
-    }
+    });
+    const sites = opened.filter((site) => site !== undefined);
     closers.push(() => Promise.all(sites.map((s) => s.close())));
 
     // Acks arrive on one wildcard subscription, made before any query subject so no credit can precede it.
@@ -267,6 +272,20 @@ async function enrolWithRetry(config: AgentConfig, state: StateDirectory, log: L
       await sleep(Math.min(5_000, 250 * 2 ** attempt));
     }
   }
+}
+
+/** Maps `items` in order with at most `limit` calls of `fn` in flight. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
 }
 
 /** Registers with the registry, retrying with backoff while it (or the hub link) is unavailable. */

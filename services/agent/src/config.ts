@@ -35,6 +35,8 @@ const DatabaseCommon = z.object({
 export const SqliteDatabaseEntry = DatabaseCommon.extend({
   engine: z.literal('sqlite'),
   path: z.string().min(1),
+  /** How long the worker process that runs this database's statements stays after its last one. */
+  workerIdleSeconds: z.number().min(1).max(3_600).default(60),
 }).strict();
 
 // A database server login. The password is never in this file: it comes from a file (readable by the agent's
@@ -93,6 +95,10 @@ export function connectorConfig(entry: DatabaseEntry): DatabaseConfig {
     name: _name, profile: _profile, maxConcurrency: _c, executionTimeoutSeconds: _t, maxRows: _r, maxBytes: _b,
     maxMemoryMiB, maxRowMiB, ...connection
   } = entry;
+  if (connection.engine === 'sqlite') {
+    const { workerIdleSeconds, ...sqlite } = connection;
+    return { ...sqlite, workerIdleMs: workerIdleSeconds * 1000, maxMemoryBytes: maxMemoryMiB * 1024 ** 2, maxRowBytes: maxRowMiB * 1024 ** 2 };
+  }
   return { ...connection, maxMemoryBytes: maxMemoryMiB * 1024 ** 2, maxRowBytes: maxRowMiB * 1024 ** 2 };
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AppError, type Catalogue, type QueryRequest, type SiteRegistration } from '@halo/contracts';
-import { getProfile, openConnector, type PmsProfile, type Connector, type ResultCursor, type ResultSummary } from '@halo/pms';
+import { getProfile, openConnector, openSqliteTrustedReader, type PmsProfile, type Connector, type ResultCursor, type ResultSummary } from '@halo/pms';
 import type { ChunkSender } from '@halo/messaging';
 import { connectorConfig, type DatabaseEntry } from './config.ts';
 import { Slots } from './slots.ts';
@@ -38,12 +38,15 @@ export class Site {
   /** Opens the database and reads who the practice is through its PMS profile. */
   static async open(haloGuid: string, entry: DatabaseEntry): Promise<Site> {
     const profile = getProfile(entry.profile, entry.engine === 'mssql' ? entry.profileOptions : undefined);
-    const connector = await openConnector(connectorConfig(entry));
+    const config = connectorConfig(entry);
+    const connector = await openConnector(config);
+    // The profile's own fixed queries read SQLite in-process, so opening a site starts no worker process.
+    const reader = config.engine === 'sqlite' ? openSqliteTrustedReader(config) : connector;
     try {
-      const identity = await profile.readIdentity(connector);
-      const catalogues: Catalogue[] = await profile.catalogues(connector);
+      const identity = await profile.readIdentity(reader);
+      const catalogues: Catalogue[] = await profile.catalogues(reader);
       // Pairing is optional: a PMS (or an older sample database) without pairing codes is served all the same.
-      const codes = profile.pairingCodes ? await profile.pairingCodes(connector).catch(() => []) : [];
+      const codes = profile.pairingCodes ? await profile.pairingCodes(reader).catch(() => []) : [];
       const site = new Site(haloGuid, entry, {
         haloGuid,
         pmsType: profile.pmsType,
@@ -58,6 +61,8 @@ export class Site {
     } catch (err) {
       await connector.close();
       throw err;
+    } finally {
+      if (reader !== connector) await reader.close();
     }
   }
 

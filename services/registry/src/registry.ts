@@ -88,7 +88,9 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
       // A Halo GUID belongs to the link that first registered it; another link claiming it is a copy or a forgery.
       throw new AppError('bad_request', 'halo guid is registered to another link');
     }
-    for (const [i, site] of request.sites.entries()) {
+    // A few sites at a time: each takes several KV round trips, and a link with hundreds of sites must register
+    // within its request's timeout. Sites are independent keys; a practice claimed twice is settled by claimPractice.
+    const registeredSites = await mapBounded([...request.sites.entries()], REGISTER_CONCURRENCY, async ([i, site]) => {
       const existing = existingSites[i]!;
       if (existing && (existing.value.pmsId !== site.pmsId || existing.value.pmsType !== site.pmsType)) {
         await store.unindexSite(existing.value.pmsType, existing.value.pmsId, site.haloGuid);
@@ -107,9 +109,10 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
       await store.putSite(haloGuid, record);
       if (record.status === 'initialising') initialising.push([haloGuid, record]);
       const authoritative = await store.claimPractice(site.pmsType, site.pmsId, haloGuid);
-      sites.push({ haloGuid, authoritative });
       log.info({ linkGuid: request.linkGuid, haloGuid, pmsType: site.pmsType, authoritative }, 'site registered');
-    }
+      return { haloGuid, authoritative };
+    });
+    sites.push(...registeredSites);
 
     // Sites this link registered before that have left its config are removed; authority does not move.
     const link = await linkRead;
@@ -290,4 +293,21 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
       if (!nc.isClosed()) await Promise.all(subs.map((s) => s.drain()));
     },
   };
+}
+
+/** Sites of one registration written at once. */
+const REGISTER_CONCURRENCY = 16;
+
+/** Maps `items` in order with at most `limit` calls of `fn` in flight. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
 }

@@ -11,25 +11,34 @@ import type { ResourceLimits } from '../../connector/resource-limits.ts';
 import { assertReadOnly } from '../../guard/read-only-guard.ts';
 import { SqliteCursor } from './sqlite-cursor.ts';
 import { SqliteProcess } from './sqlite-process.ts';
+import { checkSqliteDatabase } from './sqlite-trusted-reader.ts';
 import { StatementQueue } from '../../connector/statement-queue.ts';
 import { BATCH_BYTES, BATCH_ROWS, PREFETCH_BATCHES, type Batch } from './sqlite-protocol.ts';
 
-/** A SQLite database file; read-only unless allowWrites. */
-export type SqliteConfig = { engine: 'sqlite'; path: string; allowWrites?: boolean } & ResourceLimits;
+/**
+ * A SQLite database file; read-only unless allowWrites. `workerIdleMs`: how long the worker process stays after
+ * its last statement (default 60 s).
+ */
+export type SqliteConfig = { engine: 'sqlite'; path: string; allowWrites?: boolean; workerIdleMs?: number } & ResourceLimits;
 
-/** Opens a SQLite database (read-only unless allowWrites) in its own worker process. */
+const DEFAULT_WORKER_IDLE_MS = 60_000;
+
+/**
+ * Opens a SQLite database (read-only unless allowWrites). The file is checked in-process; the worker process
+ * starts with the first statement and exits when idle, so an agent with many quiet sites runs few processes.
+ */
 export async function openSqliteConnector(config: SqliteConfig): Promise<Connector> {
   const path = resolve(config.path);
   const allowWrites = config.allowWrites === true;
   const limits: ResourceLimits = { maxMemoryBytes: config.maxMemoryBytes, maxRowBytes: config.maxRowBytes };
-  const worker = await SqliteProcess.start(path, allowWrites, limits.maxMemoryBytes);
-  return new SqliteConnector(path, allowWrites, limits, worker);
+  checkSqliteDatabase(path);
+  return Promise.resolve(new SqliteConnector(path, allowWrites, limits, config.workerIdleMs ?? DEFAULT_WORKER_IDLE_MS));
 }
 
 /**
  * SQLite connector: statements run in a child process so the caller's event loop never blocks, and a
  * statement past its deadline (or aborted) is stopped by killing that process; the next query starts a
- * fresh one. Statements run one at a time, in arrival order: a streamed one holds the connector until its
+ * fresh one (as does the first statement, and the first after the idle worker exited). Statements run one at a time, in arrival order: a streamed one holds the connector until its
  * cursor is finished, left or cancelled.
  */
 class SqliteConnector implements Connector {
@@ -37,16 +46,17 @@ class SqliteConnector implements Connector {
   readonly #path: string;
   readonly #allowWrites: boolean;
   readonly #limits: ResourceLimits;
+  readonly #idleMs: number;
   #worker: SqliteProcess | undefined;
   /** Holds either kind of cursor (cells or encoded); it only ever cancels one. */
   readonly #queue = new StatementQueue<{ cancel(reason?: unknown): Promise<void> }>();
   #closed = false;
 
-  constructor(path: string, allowWrites: boolean, limits: ResourceLimits, worker: SqliteProcess) {
+  constructor(path: string, allowWrites: boolean, limits: ResourceLimits, idleMs: number) {
     this.#path = path;
     this.#allowWrites = allowWrites;
     this.#limits = limits;
-    this.#worker = worker;
+    this.#idleMs = idleMs;
   }
 
   identity(): string {
@@ -77,6 +87,11 @@ class SqliteConnector implements Connector {
     const guard = guardQuery(input.deadline, input.signal);
     return this.#queue.run(guard, () => this.#closed, async (turn) => {
       const worker = await Promise.race([this.#ensureWorker(), guard.stopped]);
+      // close() may have come while the worker was starting: it must not outlive the connector.
+      if (this.#closed) {
+        await worker.close();
+        throw new AppError('internal', 'the connector was closed');
+      }
       const started = performance.now();
       const statement = worker.run<B>({
         text: input.text,
@@ -129,7 +144,7 @@ class SqliteConnector implements Connector {
   }
 
   async #ensureWorker(): Promise<SqliteProcess> {
-    if (!this.#worker?.alive) this.#worker = await SqliteProcess.start(this.#path, this.#allowWrites, this.#limits.maxMemoryBytes);
+    if (!this.#worker?.alive) this.#worker = await SqliteProcess.start(this.#path, this.#allowWrites, this.#limits.maxMemoryBytes, this.#idleMs);
     return this.#worker;
   }
 }

@@ -35,9 +35,12 @@ export class SqliteProcess {
   #exited = false;
   #killReason: AppError | undefined;
   readonly #exit: Promise<void>;
+  readonly #idleMs: number | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
 
-  private constructor(child: ChildProcess, maxMemoryBytes: number | undefined) {
+  private constructor(child: ChildProcess, maxMemoryBytes: number | undefined, idleMs: number | undefined) {
     this.#child = child;
+    this.#idleMs = idleMs;
     // The memory watchdog says why it is about to kill the process before it does: its statement fails with that.
     let report = '';
     const watchdog = child.stdio[WATCHDOG_FD];
@@ -51,7 +54,10 @@ export class SqliteProcess {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     this.#exit = Promise.all([exited, reported]).then(() => undefined);
     child.on('message', (event: WorkerEvent) => this.#onEvent(event));
-    child.once('exit', () => { this.#exited = true; });
+    child.once('exit', () => {
+      this.#exited = true;
+      clearTimeout(this.#idleTimer);
+    });
     void this.#exit.then(() => {
       this.#current?.statement.fail(this.#killReason ?? new AppError('internal', 'the SQLite worker stopped unexpectedly'));
       this.#current = undefined;
@@ -63,8 +69,9 @@ export class SqliteProcess {
   /**
    * Starts a worker and opens the database in it; rejects if the file cannot be opened. With `maxMemoryBytes`,
    * a statement that takes the process past it fails with resource_limit_exceeded (the process is killed).
+   * With `idleMs`, the worker closes itself once that long has passed without a statement.
    */
-  static async start(path: string, allowWrites: boolean, maxMemoryBytes?: number): Promise<SqliteProcess> {
+  static async start(path: string, allowWrites: boolean, maxMemoryBytes?: number, idleMs?: number): Promise<SqliteProcess> {
     // The flag names the child's role to a shipped agent, whose one executable is also its SQLite worker.
     const child = fork(WORKER_FILE, [SQLITE_WORKER_FLAG], killedWithParent({
       serialization: 'advanced', // keeps bigint and Buffer parameters intact
@@ -81,7 +88,7 @@ export class SqliteProcess {
         else if (event.type === 'error') reject(new AppError(event.code, event.message));
       });
     });
-    const worker = new SqliteProcess(child, maxMemoryBytes);
+    const worker = new SqliteProcess(child, maxMemoryBytes, idleMs);
     const open: WorkerRequest = { type: 'open', path, allowWrites, maxMemoryBytes };
     child.send(open);
     worker.#setRef(true);
@@ -93,6 +100,7 @@ export class SqliteProcess {
     } finally {
       worker.#setRef(false);
     }
+    worker.#armIdle();
     return worker;
   }
 
@@ -105,6 +113,7 @@ export class SqliteProcess {
   run<B extends Batch>(query: QueryMessage): WorkerStatement<B> {
     if (this.#current) throw new AppError('internal', 'the SQLite worker is busy');
     if (!this.alive) throw new AppError('internal', 'the SQLite worker is not running');
+    clearTimeout(this.#idleTimer);
     const id = this.#nextId++;
     const statement = new WorkerStatement<B>(
       (batches) => this.#send({ type: 'more', id, batches }),
@@ -171,6 +180,14 @@ export class SqliteProcess {
   #settle(): void {
     this.#current = undefined;
     this.#setRef(false);
+    this.#armIdle();
+  }
+
+  #armIdle(): void {
+    if (this.#idleMs === undefined) return;
+    clearTimeout(this.#idleTimer);
+    // Unref'd: a pending idle exit must not keep the caller's process alive.
+    this.#idleTimer = setTimeout(() => void this.close(), this.#idleMs).unref();
   }
 
   #send(message: WorkerRequest): void {

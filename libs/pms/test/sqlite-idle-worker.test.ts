@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppError } from '@halo/contracts';
+import { getProfile, openConnector, openSqliteTrustedReader, type Connector } from '@halo/pms';
+import { ENDLESS_COUNT, reader, sampleFile, tempDir } from './fixtures.ts';
+import { workerPids } from './process-stats.ts';
+
+const IDLE_MS = 200;
+
+async function waitFor(check: () => boolean): Promise<void> {
+  while (!check()) await sleep(20);
+}
+
+function isCode(code: string) {
+  return (error: unknown) => error instanceof AppError && error.code === code;
+}
+
+test('opening SQLite connectors starts no worker process; the first query starts one', async (t) => {
+  const path = sampleFile(t, 20);
+  const connectors: Connector[] = [];
+  t.after(() => Promise.all(connectors.map((c) => c.close())));
+  for (let i = 0; i < 5; i += 1) connectors.push(await openConnector({ engine: 'sqlite', path, workerIdleMs: IDLE_MS }));
+  assert.deepEqual(workerPids(), []);
+
+  const result = await connectors[0]!.query(reader('SELECT count(*) AS n FROM patient'));
+  assert.equal(result.rowCount, 1);
+  assert.equal(workerPids().length, 1);
+});
+
+test('an idle worker exits after workerIdleMs and the next query starts a fresh one', async (t) => {
+  const path = sampleFile(t, 20);
+  const connector = await openConnector({ engine: 'sqlite', path, workerIdleMs: IDLE_MS });
+  t.after(() => connector.close());
+
+  await connector.query(reader('SELECT 1'));
+  const [first] = workerPids();
+  assert.ok(first !== undefined);
+  await waitFor(() => workerPids().length === 0);
+
+  const again = await connector.query(reader('SELECT 2 AS two'));
+  assert.deepEqual(again.rows, [[2]]);
+  const [second] = workerPids();
+  assert.ok(second !== undefined && second !== first);
+});
+
+test('a statement running past the idle time is not stopped by it', async (t) => {
+  const path = sampleFile(t, 20);
+  const connector = await openConnector({ engine: 'sqlite', path, workerIdleMs: 50 });
+  t.after(() => connector.close());
+  // Deadline, not idleness, ends the endless statement.
+  await assert.rejects(connector.query(reader(ENDLESS_COUNT, { deadline: Date.now() + 500 })), isCode('deadline_exceeded'));
+});
+
+test('a missing or non-SQLite file still fails at open, as the worker process did', async (t) => {
+  const dir = tempDir(t);
+  await assert.rejects(openConnector({ engine: 'sqlite', path: join(dir, 'missing.db') }), isCode('not_found'));
+  const junk = join(dir, 'junk.db');
+  writeFileSync(junk, 'this is not a database, only text that is long enough to have a header '.repeat(20));
+  await assert.rejects(openConnector({ engine: 'sqlite', path: junk }), isCode('query_failed'));
+  assert.deepEqual(workerPids(), []);
+});
+
+test('a profile reads identity and catalogues through the trusted reader without a worker', async (t) => {
+  const path = sampleFile(t, 20);
+  const trusted = openSqliteTrustedReader({ path });
+  t.after(() => trusted.close());
+  const profile = getProfile('sample');
+  const identity = await profile.readIdentity(trusted);
+  assert.ok(identity.pmsId);
+  assert.ok((await profile.catalogues(trusted)).length > 0);
+  assert.deepEqual(workerPids(), []);
+  await assert.rejects(trusted.query(reader('DELETE FROM patient')), isCode('writes_disabled'));
+});
