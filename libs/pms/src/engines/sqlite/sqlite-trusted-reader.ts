@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { AppError } from '@halo/contracts';
 import type { ColumnInfo } from '@halo/contracts';
 import { rowBytes, toCell } from '../../connector/cells.ts';
-import type { Connector, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
+import type { Connector, EncodedCursor, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
 import { bindParameters } from '../../parameters/convert-parameter.ts';
 import { assertReadOnly } from '../../guard/read-only-guard.ts';
 import { sqliteError } from './sqlite-errors.ts';
@@ -81,6 +81,10 @@ class SqliteTrustedReader implements Connector {
   }
 
   stream(): Promise<ResultCursor> {
+    return Promise.reject(new AppError('internal', 'the trusted SQLite reader does not stream'));
+  }
+
+  streamEncoded(): Promise<EncodedCursor> {
     return Promise.reject(new AppError('internal', 'the trusted SQLite reader does not stream'));
   }
 
