@@ -7,7 +7,7 @@
 #   systemd-analyze:systemd  verifies deploy/systemd's units (systemd need not be PID 1)
 #   haproxy:haproxy   the load balancer of `npm run cluster`, and `haproxy -c` of deploy/haproxy
 #   ip:iproute2       network namespaces for the cluster's partition test
-#   wixl:msitools, msiinfo:msitools  build the Windows MSI and read its tables back (test/installer/msi.test.ts)
+#   wixl:wixl, msiinfo:msitools  build the Windows MSI (Debian ships wixl in its own package) and read its tables back (test/installer/msi.test.ts)
 #   osslsigncode:osslsigncode        Authenticode-signs and verifies the Windows exe and MSI
 set -euo pipefail
 missing=()
