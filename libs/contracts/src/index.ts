@@ -12,3 +12,4 @@ export * from './halo-api.ts';
 export * from './registered.ts';
 export * from './webhooks.ts';
 export * from './row-encoding.ts';
+export * from './map-bounded.ts';

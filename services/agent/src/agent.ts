@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  AppError, ChunkHeaders, QueryRequest, RegisterResult, UnregisterResult, isAppError, parseReplySubject, subjects,
+  AppError, ChunkHeaders, QueryRequest, RegisterResult, UnregisterResult, isAppError, mapBounded, parseReplySubject, subjects,
   type Heartbeat, type RegisterRequest, type UnregisterRequest,
 } from '@halo/contracts';
 import { AckRouter, ChunkSender, connectNats, decodeJson, encodeJson, headers, readRequestOptions, requestJson, type Msg, type NatsConnection, type Subscription } from '@halo/messaging';
@@ -272,20 +272,6 @@ async function enrolWithRetry(config: AgentConfig, state: StateDirectory, log: L
       await sleep(Math.min(5_000, 250 * 2 ** attempt));
     }
   }
-}
-
-/** Maps `items` in order with at most `limit` calls of `fn` in flight. */
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
 }
 
 /** Registers with the registry, retrying with backoff while it (or the hub link) is unavailable. */

@@ -1,7 +1,7 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   AppError, EnrolRequest, Heartbeat, LookupRequest, SupportEnrolmentTokenRequest, SupportRevokeRequest, REGISTRY_QUEUE, RegisterRequest, SiteRequest, SupportAuditRequest, SupportListRequest,
-  SupportMoveRequest, UnregisterRequest, PAIRING_CODE_PMS_TYPES, PairRequest, subjects, type LinkRegistryVerb, type PairResult,
+  SupportMoveRequest, UnregisterRequest, PAIRING_CODE_PMS_TYPES, PairRequest, mapBounded, subjects, type LinkRegistryVerb, type PairResult,
   type AuditEntry, type Environment, type LinkRecord, type LookupResult, type RegisterResult, type SiteRecord, type SiteResult, type SiteView,
   type SupportAuditResult, type SupportListResult, type SupportMoveResult, type UnregisterResult,
 } from '@halo/contracts';
@@ -297,17 +297,3 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
 
 /** Sites of one registration written at once. */
 const REGISTER_CONCURRENCY = 16;
-
-/** Maps `items` in order with at most `limit` calls of `fn` in flight. */
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
-}
