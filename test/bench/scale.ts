@@ -122,7 +122,9 @@ try {
   for (const agent of agents) agent.kill('SIGTERM');
   await cluster?.close().catch(() => undefined);
   for (const agent of agents) agent.kill('SIGKILL');
-  rmSync(dataDir, { recursive: true, force: true });
+  // HALO_BENCH_KEEP=1 keeps the data directory (the services' logs are in <dir>/logs).
+  if (process.env.HALO_BENCH_KEEP) say(`kept ${dataDir}`);
+  else rmSync(dataDir, { recursive: true, force: true });
 }
 
 async function enrolmentToken(call: FacadeCall, supportKey: string): Promise<string> {

@@ -1,3 +1,4 @@
+import { jetstreamManager, type DirectStreamAPI } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
@@ -57,11 +58,37 @@ function parseEntry<S extends z.ZodType>(schema: S, entry: KvEntry | null): { va
 export const REGISTRY_RETRY_BUDGET_MS = 15_000;
 
 /** Typed access to the registry's buckets. */
+/**
+ * Keys of a bucket under a filter, read by one batched direct get (JetStream `multi_last`) rather than the ordered
+ * consumer nats.js `kv.keys()` creates per call. Lookups, pairings and registrations list a practice's or a code's
+ * sites on every request; as consumers they came faster than the server reaps them, and past nats-server's
+ * per-stream consumer limit a 1,000-site registration failed. Any replica answers a direct get; no consumer is made.
+ */
+class DirectKeys {
+  readonly #direct: DirectStreamAPI;
+
+  constructor(direct: DirectStreamAPI) {
+    this.#direct = direct;
+  }
+
+  async keys(bucket: string, filter: string): Promise<string[]> {
+    const prefix = `$KV.${bucket}.`;
+    const out: string[] = [];
+    for await (const msg of await this.#direct.getLastMessagesFor(`KV_${bucket}`, { multi_last: [`${prefix}${filter}`] })) {
+      const operation = msg.header.get('KV-Operation');
+      if (operation !== 'DEL' && operation !== 'PURGE') out.push(msg.subject.slice(prefix.length));
+    }
+    return out;
+  }
+}
+
 export class RegistryStore {
   private readonly kv: Record<keyof typeof BUCKETS, KV>;
+  private readonly direct: DirectKeys;
 
-  private constructor(kv: Record<keyof typeof BUCKETS, KV>) {
+  private constructor(kv: Record<keyof typeof BUCKETS, KV>, direct: DirectKeys) {
     this.kv = kv;
+    this.direct = direct;
   }
 
   /**
@@ -70,7 +97,7 @@ export class RegistryStore {
    */
   static async open(nc: NatsConnection, replicas: number, options: { retryBudgetMs?: number } = {}): Promise<RegistryStore> {
     const kvm = new Kvm(nc);
-    return RegistryStore.#each((name) => kvm.create(name, { replicas, history: 5 }), options.retryBudgetMs ?? REGISTRY_RETRY_BUDGET_MS);
+    return RegistryStore.#each(nc, (name) => kvm.create(name, { replicas, history: 5 }), options.retryBudgetMs ?? REGISTRY_RETRY_BUDGET_MS);
   }
 
   /**
@@ -80,13 +107,14 @@ export class RegistryStore {
    */
   static async bind(nc: NatsConnection, options: { retryBudgetMs?: number } = {}): Promise<RegistryStore> {
     const kvm = new Kvm(nc);
-    return RegistryStore.#each((name) => kvm.open(name), options.retryBudgetMs ?? REGISTRY_RETRY_BUDGET_MS);
+    return RegistryStore.#each(nc, (name) => kvm.open(name), options.retryBudgetMs ?? REGISTRY_RETRY_BUDGET_MS);
   }
 
-  static async #each(opener: (name: string) => Promise<KV>, budgetMs: number): Promise<RegistryStore> {
+  static async #each(nc: NatsConnection, opener: (name: string) => Promise<KV>, budgetMs: number): Promise<RegistryStore> {
     // During a stream leader election a KV call is refused or times out: it is retried (a compare-and-set only
     // when refused, as a timed-out one may have applied) instead of failing the request at once.
     const open = async (name: string) => retrying(await opener(name), { budgetMs, unsafe: ['create', 'update'], passThrough: ['watch'] });
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
     return new RegistryStore({
       sites: await open(BUCKETS.sites),
       practices: await open(BUCKETS.practices),
@@ -94,8 +122,9 @@ export class RegistryStore {
       practiceSites: await open(BUCKETS.practiceSites),
       pairingCodes: await open(BUCKETS.pairingCodes),
       pairings: await open(BUCKETS.pairings),
-    });
+    }, retrying(new DirectKeys(jsm.direct), { budgetMs }));
   }
+
 
   /**
    * Sets the pairing codes (by hash) a site's PMS issues now: `code.<hash>.<haloGuid>` per code, and the site's
@@ -114,9 +143,7 @@ export class RegistryStore {
 
   /** Halo GUIDs of every site whose PMS issues the code (by hash). */
   async pairingCodeSites(codeHash: string): Promise<string[]> {
-    const out: string[] = [];
-    for await (const key of await this.kv.pairingCodes.keys(`code.${codeHash}.*`)) out.push(key.slice(key.lastIndexOf('.') + 1));
-    return out;
+    return (await this.direct.keys(BUCKETS.pairingCodes, `code.${codeHash}.*`)).map((key) => key.slice(key.lastIndexOf('.') + 1));
   }
 
   /** Records that an integrator paired with a practice (KV `pairings`: integrator x practice) through one of its sites. */
@@ -146,9 +173,7 @@ export class RegistryStore {
   /** Halo GUIDs of every site registered for a PMS ID, of one PMS type or of any. */
   async sitesOfPractice(pmsId: string, pmsType?: string): Promise<string[]> {
     const filter = `${pmsType ?? '*'}.${Buffer.from(pmsId, 'utf8').toString('base64url')}.*`;
-    const out: string[] = [];
-    for await (const key of await this.kv.practiceSites.keys(filter)) out.push(key.slice(key.lastIndexOf('.') + 1));
-    return out;
+    return (await this.direct.keys(BUCKETS.practiceSites, filter)).map((key) => key.slice(key.lastIndexOf('.') + 1));
   }
 
   async getPractice(pmsType: string, pmsId: string) {

@@ -1,6 +1,6 @@
 // What one statement may cost the practice server: the memory of the process or session that runs it, and the
 // size of one row (which crosses to the agent in one piece). Errors are `resource_limit_exceeded` (HTTP 413).
-import { AppError } from '@halo/contracts';
+import { AppError } from '@halo/contracts/errors';
 
 /** Resource limits a connector applies to every statement; unset = none. */
 export interface ResourceLimits {

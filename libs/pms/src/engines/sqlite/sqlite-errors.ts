@@ -1,4 +1,4 @@
-import { AppError } from '@halo/contracts';
+import { AppError } from '@halo/contracts/errors';
 
 // better-sqlite3 reports binding problems as RangeError/TypeError and engine problems as SqliteError (with a
 // `code`). Messages are rebuilt or redacted so that no SQL text or value can reach a caller or a log.

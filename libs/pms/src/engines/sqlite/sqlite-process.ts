@@ -25,6 +25,76 @@ function killedWithParent(options: ForkOptions): ForkOptions {
   return { ...options, execPath: SETPRIV, execArgv: ['--pdeathsig', 'KILL', '--', process.execPath, ...(options.execArgv ?? [])] };
 }
 
+function forkWorker(): ChildProcess {
+  // The flag names the child's role to a shipped agent, whose one executable is also its SQLite worker.
+  return fork(WORKER_FILE, [SQLITE_WORKER_FLAG], killedWithParent({
+    serialization: 'advanced', // keeps bigint and Buffer parameters intact
+    // The caller's flags (--test, --inspect, ...) do not belong in the worker. A small young generation keeps
+    // its RSS flat: under a long stream's allocation rate V8 would grow it to 2 x 64 MiB of garbage.
+    execArgv: ['--max-semi-space-size=8'],
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc', 'pipe'], // 4: the memory watchdog's report
+  }));
+}
+
+/** Un-refs a child and its pipes so it does not keep the caller's process alive, or refs them again. */
+function setChildRef(child: ChildProcess, referenced: boolean): void {
+  const watchdog = child.stdio[WATCHDOG_FD] as Socket | null | undefined;
+  if (referenced) {
+    child.ref();
+    child.channel?.ref();
+    watchdog?.ref();
+  } else {
+    child.unref();
+    child.channel?.unref();
+    watchdog?.unref();
+  }
+}
+
+let keepSpare = false;
+/** A started worker with no database yet, taken by the next site to open one. */
+let spare: { child: ChildProcess; timer: NodeJS.Timeout } | undefined;
+
+/**
+ * With `enabled`, the process keeps one started worker in reserve: a site's first statement (and the first after its
+ * worker idled out) then waits for a database to open, not for Node to start (~0.1 s, more on a loaded machine).
+ * An agent with many sites turns it on; the reserve goes once it has been unused for the idle time.
+ */
+export function keepSpareSqliteWorker(enabled: boolean): void {
+  keepSpare = enabled;
+  if (!enabled && spare) {
+    clearTimeout(spare.timer);
+    spare.child.kill('SIGKILL');
+    spare = undefined;
+  }
+}
+
+function takeWorker(idleMs: number | undefined): ChildProcess {
+  const reserve = spare;
+  spare = undefined;
+  if (reserve) clearTimeout(reserve.timer);
+  const usable = reserve !== undefined && reserve.child.connected && reserve.child.exitCode === null && reserve.child.signalCode === null;
+  if (reserve && !usable) reserve.child.kill('SIGKILL');
+  const child = usable ? reserve.child : forkWorker();
+  if (keepSpare) startSpare(idleMs ?? 60_000);
+  return child;
+}
+
+function startSpare(idleMs: number): void {
+  const child = forkWorker();
+  child.on('error', () => {});
+  child.once('exit', () => {
+    if (spare?.child !== child) return;
+    clearTimeout(spare.timer);
+    spare = undefined;
+  });
+  setChildRef(child, false);
+  const timer = setTimeout(() => {
+    if (spare?.child === child) spare = undefined;
+    child.kill('SIGKILL');
+  }, idleMs).unref();
+  spare = { child, timer };
+}
+
 type QueryMessage = Omit<Extract<WorkerRequest, { type: 'query' }>, 'type' | 'id'>;
 
 /** Parent-side handle of one SQLite worker process: start, run one statement at a time, kill. */
@@ -72,14 +142,7 @@ export class SqliteProcess {
    * With `idleMs`, the worker closes itself once that long has passed without a statement.
    */
   static async start(path: string, allowWrites: boolean, maxMemoryBytes?: number, idleMs?: number): Promise<SqliteProcess> {
-    // The flag names the child's role to a shipped agent, whose one executable is also its SQLite worker.
-    const child = fork(WORKER_FILE, [SQLITE_WORKER_FLAG], killedWithParent({
-      serialization: 'advanced', // keeps bigint and Buffer parameters intact
-      // The caller's flags (--test, --inspect, ...) do not belong in the worker. A small young generation keeps
-      // its RSS flat: under a long stream's allocation rate V8 would grow it to 2 x 64 MiB of garbage.
-      execArgv: ['--max-semi-space-size=8'],
-      stdio: ['ignore', 'ignore', 'ignore', 'ipc', 'pipe'], // 4: the memory watchdog's report
-    }));
+    const child = takeWorker(idleMs);
     const ready = new Promise<void>((resolve, reject) => {
       child.on('error', () => reject(new AppError('internal', 'the SQLite worker could not be started')));
       child.once('exit', () => reject(new AppError('internal', 'the SQLite worker stopped while opening the database')));
@@ -196,15 +259,6 @@ export class SqliteProcess {
   }
 
   #setRef(referenced: boolean): void {
-    const watchdog = this.#child.stdio[WATCHDOG_FD] as Socket | null | undefined;
-    if (referenced) {
-      this.#child.ref();
-      this.#child.channel?.ref();
-      watchdog?.ref();
-    } else {
-      this.#child.unref();
-      this.#child.channel?.unref();
-      watchdog?.unref();
-    }
+    setChildRef(this.#child, referenced);
   }
 }

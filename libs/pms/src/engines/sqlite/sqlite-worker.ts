@@ -5,7 +5,10 @@
  * cannot stop it, and better-sqlite3 exposes no sqlite3_interrupt(); killing a process always stops it.
  */
 import Database from 'better-sqlite3';
-import { AppError, RowEncoder } from '@halo/contracts';
+// Narrow imports: the worker starts on a site's first statement, and the whole contracts package (zod and all)
+// would triple its start-up time.
+import { AppError } from '@halo/contracts/errors';
+import { RowEncoder } from '@halo/contracts/row-encoding';
 import type { Cell, ColumnInfo } from '@halo/contracts';
 import { rawBytes, rowBytes, toCell } from '../../connector/cells.ts';
 import { leadingKeyword } from './leading-keyword.ts';
