@@ -106,3 +106,23 @@ test('turning the reserve off stops the waiting worker', async (t) => {
   keepSpareSqliteWorker(false);
   await waitFor(() => workerPids().length === 1);
 });
+
+test('a quiet site\'s worker is reused for another database, and each site still reads only its own', async (t) => {
+  const a = await openConnector({ engine: 'sqlite', path: sampleFile(t, 3), workerIdleMs: 60_000 });
+  const b = await openConnector({ engine: 'sqlite', path: sampleFile(t, 7), workerIdleMs: 60_000 });
+  t.after(() => Promise.all([a.close(), b.close()]));
+  const count = async (c: Connector) => (await c.query(reader('SELECT count(*) AS n FROM patient'))).rows[0]![0];
+
+  assert.equal(await count(a), 3);
+  const [first] = workerPids();
+  await sleep(700); // past the release delay: a's worker may now serve another site
+  assert.equal(await count(b), 7);
+  assert.deepEqual(workerPids(), [first], 'b took the worker a left, with b\'s database');
+  // a's worker is b's now: a gets another, with a's database again.
+  assert.equal(await count(a), 3);
+  assert.equal(workerPids().length, 2);
+  // Closing a leaves b's worker running b's statements.
+  await a.close();
+  assert.equal(await count(b), 7);
+  assert.ok(workerPids().includes(first!));
+});

@@ -19,6 +19,15 @@ import { readUpdateStatus, writeHealth } from './update/health.ts';
 /** Databases opened at once while an agent starts. */
 const SITE_OPEN_CONCURRENCY = 8;
 
+/**
+ * How long a registration may take: the registry writes each site (several replicated KV writes), so 10 s for a
+ * small link and 100 ms more per site for a large one. A fixed 10 s failed every 500-site link while twenty
+ * registered at once, and each retry added its work to the registry's queue again.
+ */
+export function registrationTimeoutMs(sites: number): number {
+  return Math.max(10_000, 100 * sites);
+}
+
 export interface AgentDeps {
   config: AgentConfig;
   log: Logger;
@@ -284,7 +293,7 @@ async function enrolWithRetry(config: AgentConfig, state: StateDirectory, log: L
 async function register(nc: NatsConnection, request: RegisterRequest, log: Logger, signal: AbortSignal): Promise<RegisterResult> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await requestJson(nc, subjects.linkRegistry('register', request.linkGuid), request, RegisterResult, { timeoutMs: 10_000, noResponders: 'registry_unavailable' });
+      return await requestJson(nc, subjects.linkRegistry('register', request.linkGuid), request, RegisterResult, { timeoutMs: registrationTimeoutMs(request.sites.length), noResponders: 'registry_unavailable' });
     } catch (err) {
       if (signal.aborted) throw err;
       // A refused registration (bad_request) will not change by retrying, but the operator may fix the hub side.

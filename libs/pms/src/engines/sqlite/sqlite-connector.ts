@@ -126,13 +126,14 @@ class SqliteConnector implements Connector {
     if (this.#closed) return;
     this.#closed = true;
     const reason = new AppError('internal', 'the connector was closed');
-    const worker = this.#worker;
+    // Only a worker still this connector's: one another site has taken is that site's to close.
+    const worker = this.#worker?.claim(this) ? this.#worker : undefined;
     const cancelled = this.#queue.current?.cancel(reason);
     if (worker?.busy) worker.kill(reason);
     await this.#queue.drained();
     await cancelled;
     await worker?.close();
-    if (this.#worker !== worker) await this.#worker?.close();
+    if (this.#worker !== worker && this.#worker?.claim(this)) await this.#worker.close();
     this.#worker = undefined;
   }
 
@@ -144,7 +145,9 @@ class SqliteConnector implements Connector {
   }
 
   async #ensureWorker(): Promise<SqliteProcess> {
-    if (!this.#worker?.alive) this.#worker = await SqliteProcess.start(this.#path, this.#allowWrites, this.#limits.maxMemoryBytes, this.#idleMs);
+    // A worker this connector left idle may have been taken by another site meanwhile (SqliteProcess.claim).
+    if (this.#worker?.claim(this)) return this.#worker;
+    this.#worker = await SqliteProcess.start(this, this.#path, this.#allowWrites, this.#limits.maxMemoryBytes, this.#idleMs);
     return this.#worker;
   }
 }

@@ -17,18 +17,23 @@ const SAMPLE_MS = 5;
 
 interface WatchdogData {
   flag: SharedArrayBuffer;
-  limitBytes: number;
+  /** One float64: the limit in bytes (a worker reused for another database may get another limit). */
+  limit: SharedArrayBuffer;
 }
 
 /** Switches the sampling on while a statement runs. */
 export interface MemoryWatchdog {
   watch(on: boolean): void;
+  /** Sets the limit for the statements to come (Infinity: none). */
+  setLimit(bytes: number): void;
 }
 
 /** Starts the watchdog thread for a limit in bytes (main thread of the worker process). */
 export function startMemoryWatchdog(limitBytes: number): MemoryWatchdog {
   const flag = new Int32Array(new SharedArrayBuffer(4));
-  const data: WatchdogData = { flag: flag.buffer as SharedArrayBuffer, limitBytes };
+  const limit = new Float64Array(new SharedArrayBuffer(8));
+  limit[0] = limitBytes;
+  const data: WatchdogData = { flag: flag.buffer as SharedArrayBuffer, limit: limit.buffer as SharedArrayBuffer };
   const thread = new Worker(new URL(import.meta.url), { workerData: data, stdout: false, stderr: false });
   thread.unref();
   return {
@@ -36,17 +41,22 @@ export function startMemoryWatchdog(limitBytes: number): MemoryWatchdog {
       Atomics.store(flag, 0, on ? 1 : 0);
       Atomics.notify(flag, 0);
     },
+    setLimit(bytes) {
+      // Set while no statement runs; the thread reads it after the watch(true) that follows (a seq-cst store).
+      limit[0] = bytes;
+    },
   };
 }
 
 // The thread: a plain synchronous loop, so it needs no event loop and nothing of the busy main thread.
 if (!isMainThread) {
-  const { flag, limitBytes } = workerData as WatchdogData;
+  const { flag, limit } = workerData as WatchdogData;
   const state = new Int32Array(flag);
+  const limitBytes = new Float64Array(limit);
   for (;;) {
     Atomics.wait(state, 0, 0);
     while (Atomics.load(state, 0) === 1) {
-      if (process.memoryUsage.rss() > limitBytes) {
+      if (process.memoryUsage.rss() > limitBytes[0]!) {
         try {
           writeSync(WATCHDOG_FD, MEMORY_EXCEEDED);
         } finally {

@@ -68,18 +68,18 @@ export function keepSpareSqliteWorker(enabled: boolean): void {
   }
 }
 
-function takeWorker(idleMs: number | undefined): ChildProcess {
+function takeWorker(): ChildProcess {
   const reserve = spare;
   spare = undefined;
   if (reserve) clearTimeout(reserve.timer);
   const usable = reserve !== undefined && reserve.child.connected && reserve.child.exitCode === null && reserve.child.signalCode === null;
   if (reserve && !usable) reserve.child.kill('SIGKILL');
-  const child = usable ? reserve.child : forkWorker();
-  if (keepSpare) startSpare(idleMs ?? 60_000);
-  return child;
+  return usable ? reserve.child : forkWorker();
 }
 
-function startSpare(idleMs: number): void {
+/** Starts the next reserve worker, if the process keeps one and has none. */
+function replenishSpare(idleMs: number): void {
+  if (!keepSpare || spare) return;
   const child = forkWorker();
   child.on('error', () => {});
   child.once('exit', () => {
@@ -95,6 +95,19 @@ function startSpare(idleMs: number): void {
   spare = { child, timer };
 }
 
+/** How long a site's worker waits idle before any other site may take it (it keeps its database open till then). */
+const RELEASE_AFTER_MS = 500;
+/** Workers whose sites have gone quiet, oldest first: a site that needs a worker reopens one of these with its own database. */
+const released = new Set<SqliteProcess>();
+
+function takeReleased(): SqliteProcess | undefined {
+  for (const worker of released) {
+    released.delete(worker);
+    if (worker.alive) return worker;
+  }
+  return undefined;
+}
+
 type QueryMessage = Omit<Extract<WorkerRequest, { type: 'query' }>, 'type' | 'id'>;
 
 /** Parent-side handle of one SQLite worker process: start, run one statement at a time, kill. */
@@ -105,18 +118,24 @@ export class SqliteProcess {
   #exited = false;
   #killReason: AppError | undefined;
   readonly #exit: Promise<void>;
-  readonly #idleMs: number | undefined;
+  #idleMs: number | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
+  #releaseTimer: NodeJS.Timeout | undefined;
+  #maxMemoryBytes: number | undefined;
+  /** The connector whose database the worker has open; it alone runs statements on it. */
+  #owner: object;
 
-  private constructor(child: ChildProcess, maxMemoryBytes: number | undefined, idleMs: number | undefined) {
+  private constructor(child: ChildProcess, owner: object, maxMemoryBytes: number | undefined, idleMs: number | undefined) {
     this.#child = child;
+    this.#owner = owner;
     this.#idleMs = idleMs;
+    this.#maxMemoryBytes = maxMemoryBytes;
     // The memory watchdog says why it is about to kill the process before it does: its statement fails with that.
     let report = '';
     const watchdog = child.stdio[WATCHDOG_FD];
     watchdog?.on('data', (chunk: Buffer) => {
       report += chunk.toString('latin1');
-      if (maxMemoryBytes !== undefined && report.includes(MEMORY_EXCEEDED)) this.#killReason ??= memoryLimitError(maxMemoryBytes);
+      if (this.#maxMemoryBytes !== undefined && report.includes(MEMORY_EXCEEDED)) this.#killReason ??= memoryLimitError(this.#maxMemoryBytes);
     });
     watchdog?.on('error', () => {});
     // 'exit' can come before the last of the pipe is read: the statement fails once the report is in.
@@ -127,6 +146,8 @@ export class SqliteProcess {
     child.once('exit', () => {
       this.#exited = true;
       clearTimeout(this.#idleTimer);
+      clearTimeout(this.#releaseTimer);
+      released.delete(this);
     });
     void this.#exit.then(() => {
       this.#current?.statement.fail(this.#killReason ?? new AppError('internal', 'the SQLite worker stopped unexpectedly'));
@@ -137,34 +158,71 @@ export class SqliteProcess {
   }
 
   /**
-   * Starts a worker and opens the database in it; rejects if the file cannot be opened. With `maxMemoryBytes`,
-   * a statement that takes the process past it fails with resource_limit_exceeded (the process is killed).
-   * With `idleMs`, the worker closes itself once that long has passed without a statement.
+   * A worker for `owner` with the database open: one a quiet site released (its database swapped for this one),
+   * else the reserve, else a new process. Rejects if the file cannot be opened. With `maxMemoryBytes`, a statement
+   * that takes the process past it fails with resource_limit_exceeded (the process is killed). With `idleMs`, the
+   * worker closes itself once that long has passed without a statement.
    */
-  static async start(path: string, allowWrites: boolean, maxMemoryBytes?: number, idleMs?: number): Promise<SqliteProcess> {
-    const child = takeWorker(idleMs);
+  static async start(owner: object, path: string, allowWrites: boolean, maxMemoryBytes?: number, idleMs?: number): Promise<SqliteProcess> {
+    const reused = takeReleased();
+    if (reused) {
+      reused.#owner = owner;
+      reused.#idleMs = idleMs;
+      reused.#maxMemoryBytes = maxMemoryBytes;
+      await reused.#open(path, allowWrites, maxMemoryBytes);
+      return reused;
+    }
+    const worker = new SqliteProcess(takeWorker(), owner, maxMemoryBytes, idleMs);
+    await worker.#open(path, allowWrites, maxMemoryBytes);
+    // After the open, so the next reserve's start-up does not compete with this one for the CPU.
+    replenishSpare(idleMs ?? 60_000);
+    return worker;
+  }
+
+  /**
+   * Takes the worker back for its owner if no other site has taken it since it was released; true if it is
+   * the owner's to run statements on.
+   */
+  claim(owner: object): boolean {
+    if (this.#owner !== owner || !this.alive) return false;
+    clearTimeout(this.#releaseTimer);
+    released.delete(this);
+    return true;
+  }
+
+  async #open(path: string, allowWrites: boolean, maxMemoryBytes: number | undefined): Promise<void> {
+    const child = this.#child;
+    clearTimeout(this.#idleTimer);
+    let settle: (() => void) | undefined;
     const ready = new Promise<void>((resolve, reject) => {
-      child.on('error', () => reject(new AppError('internal', 'the SQLite worker could not be started')));
-      child.once('exit', () => reject(new AppError('internal', 'the SQLite worker stopped while opening the database')));
-      child.once('message', (event: WorkerEvent) => {
+      const onError = () => reject(new AppError('internal', 'the SQLite worker could not be started'));
+      const onExit = () => reject(new AppError('internal', 'the SQLite worker stopped while opening the database'));
+      const onMessage = (event: WorkerEvent) => {
         if (event.type === 'ready') resolve();
         else if (event.type === 'error') reject(new AppError(event.code, event.message));
-      });
+      };
+      child.on('error', onError);
+      child.once('exit', onExit);
+      child.on('message', onMessage);
+      settle = () => {
+        child.off('error', onError);
+        child.off('exit', onExit);
+        child.off('message', onMessage);
+      };
     });
-    const worker = new SqliteProcess(child, maxMemoryBytes, idleMs);
     const open: WorkerRequest = { type: 'open', path, allowWrites, maxMemoryBytes };
-    child.send(open);
-    worker.#setRef(true);
+    this.#setRef(true);
+    this.#send(open);
     try {
       await ready;
     } catch (error) {
-      worker.kill();
+      this.kill();
       throw error;
     } finally {
-      worker.#setRef(false);
+      settle?.();
+      this.#setRef(false);
     }
-    worker.#armIdle();
-    return worker;
+    this.#armIdle();
   }
 
   /** False once the process has exited or been killed. */
@@ -177,6 +235,8 @@ export class SqliteProcess {
     if (this.#current) throw new AppError('internal', 'the SQLite worker is busy');
     if (!this.alive) throw new AppError('internal', 'the SQLite worker is not running');
     clearTimeout(this.#idleTimer);
+    clearTimeout(this.#releaseTimer);
+    released.delete(this);
     const id = this.#nextId++;
     const statement = new WorkerStatement<B>(
       (batches) => this.#send({ type: 'more', id, batches }),
@@ -244,6 +304,10 @@ export class SqliteProcess {
     this.#current = undefined;
     this.#setRef(false);
     this.#armIdle();
+    clearTimeout(this.#releaseTimer);
+    this.#releaseTimer = setTimeout(() => {
+      if (this.alive && !this.busy) released.add(this);
+    }, RELEASE_AFTER_MS).unref();
   }
 
   #armIdle(): void {

@@ -78,8 +78,13 @@ async function awaitCredit(state: Active): Promise<boolean> {
 
 function open(request: Extract<WorkerRequest, { type: 'open' }>): void {
   try {
+    // A worker is reused for another database once its site has gone quiet: the last one is closed first.
+    db?.close();
+    db = undefined;
+    queryOnly = undefined;
     allowWrites = request.allowWrites;
-    if (request.maxMemoryBytes !== undefined) watchdog = startMemoryWatchdog(request.maxMemoryBytes);
+    if (watchdog) watchdog.setLimit(request.maxMemoryBytes ?? Infinity);
+    else if (request.maxMemoryBytes !== undefined) watchdog = startMemoryWatchdog(request.maxMemoryBytes);
     db = new Database(request.path, { readonly: !allowWrites, fileMustExist: true });
     db.defaultSafeIntegers(true);
     if (!allowWrites) {
