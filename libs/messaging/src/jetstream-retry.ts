@@ -43,6 +43,21 @@ export interface JetStreamRetryOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   signal?: AbortSignal;
+  /**
+   * Also retry "JetStream not enabled for account" (10039): a hub node that has just started answers it while
+   * it is still loading accounts. Only for opening streams and buckets at start-up: later it means what it says.
+   */
+  starting?: boolean;
+}
+
+/** "JetStream not enabled for account". */
+const JS_NOT_ENABLED_FOR_ACCOUNT = 10039;
+
+function isStartingError(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause === e ? undefined : e.cause) {
+    if ((e as { code?: unknown }).code === JS_NOT_ENABLED_FOR_ACCOUNT) return true;
+  }
+  return false;
 }
 
 /**
@@ -57,7 +72,7 @@ export async function retryJetStream<T>(operation: () => Promise<T>, options: Je
     try {
       return await operation();
     } catch (err) {
-      if (!isLeaderElectionError(err, { timeouts: options.timeouts ?? false })) throw err;
+      if (!isLeaderElectionError(err, { timeouts: options.timeouts ?? false }) && !(options.starting && isStartingError(err))) throw err;
       // Full jitter: replicas retrying after the same failover do not come back in step.
       const wait = Math.random() * Math.min(max, base * 2 ** attempt);
       if (Date.now() + wait >= options.deadline || options.signal?.aborted) throw err;

@@ -3,7 +3,7 @@ import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { AppError, LinkRecord, PairingCodeHash, PracticeRecord, SiteRecord } from '@halo/contracts';
-import { retrying } from '@halo/messaging';
+import { retryJetStream, retrying } from '@halo/messaging';
 
 const CodeHashes = z.array(PairingCodeHash);
 
@@ -113,7 +113,10 @@ export class RegistryStore {
   static async #each(nc: NatsConnection, opener: (name: string) => Promise<KV>, budgetMs: number): Promise<RegistryStore> {
     // During a stream leader election a KV call is refused or times out: it is retried (a compare-and-set only
     // when refused, as a timed-out one may have applied) instead of failing the request at once.
-    const open = async (name: string) => retrying(await opener(name), { budgetMs, unsafe: ['create', 'update'], passThrough: ['watch'] });
+    const open = async (name: string) => retrying(
+      await retryJetStream(() => opener(name), { deadline: Date.now() + budgetMs, timeouts: true, starting: true }),
+      { budgetMs, unsafe: ['create', 'update'], passThrough: ['watch'] },
+    );
     const jsm = await jetstreamManager(nc, { checkAPI: false });
     return new RegistryStore({
       sites: await open(BUCKETS.sites),
