@@ -12,6 +12,12 @@ export const ChunkHeaders = {
   seq: 'Halo-Seq',
   /** "gzip" when the body is gzipped. */
   encoding: 'Halo-Encoding',
+  /**
+   * On a rows chunk of an encoded stream: how many rows its body holds. The body is then row-object text in the
+   * request's Halo-Row-Format (json: records joined by commas; ndjson: a line each), passed on to the integrator
+   * untouched. A rows chunk without it is the older form, a JSON array of cell arrays.
+   */
+  rows: 'Halo-Rows',
 } as const;
 
 /** Headers on a query request (§4 step 1). */
@@ -22,6 +28,11 @@ export const RequestHeaders = {
   window: 'Halo-Window',
   /** How often (ms) the requester wants a keep-alive frame while the agent works without sending chunks. */
   keepAliveMs: 'Halo-Keepalive-Ms',
+  /**
+   * `json` or `ndjson`: the requester wants rows encoded by the agent in this format (ROW_FORMATS), so nothing on
+   * the way parses them again. Without it an agent sends cell arrays (what requesters before encoded rows read).
+   */
+  rowFormat: 'Halo-Row-Format',
 } as const;
 
 /**

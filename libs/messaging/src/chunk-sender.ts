@@ -1,7 +1,7 @@
 import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import {
-  AppError, ChunkHeaders, KEEPALIVE_KIND, RequestHeaders, isAppError, parseReplySubject,
-  type Cell, type ChunkKind, type ColumnInfo, type EndChunk, type ErrorChunk,
+  AppError, ChunkHeaders, KEEPALIVE_KIND, ROW_FORMATS, RequestHeaders, isAppError, joinEncoded, parseReplySubject,
+  type Cell, type ChunkKind, type ColumnInfo, type EncodedRows, type EndChunk, type ErrorChunk, type RowFormat,
 } from '@halo/contracts';
 import type { Logger } from '@halo/log';
 import type { AckChannel } from './ack-router.ts';
@@ -59,18 +59,26 @@ export interface ChunkSenderOptions {
   /** Site limits: more rows or JSON bytes than these fail the stream with row_limit_exceeded / byte_limit_exceeded. */
   maxRows?: number;
   maxBytes?: number;
+  /** The request's Halo-Row-Format: rows come as encoded batches (encoded()), not cells (rows()). */
+  rowFormat?: RowFormat | undefined;
 }
 
-/** Parses a query request's chunk size, window and keep-alive headers, clamped to the protocol's limits, with defaults. */
-export function readRequestOptions(msg: Msg): { chunkBytes: number; window: number; keepAliveMs: number | undefined } {
+/**
+ * Parses a query request's chunk size, window and keep-alive headers, clamped to the protocol's limits, with
+ * defaults, and its row format (undefined: cells); an unknown row format is a bad request.
+ */
+export function readRequestOptions(msg: Msg): { chunkBytes: number; window: number; keepAliveMs: number | undefined; rowFormat: RowFormat | undefined } {
   const read = (name: string): number | undefined => {
     const value = msg.headers?.get(name);
     return value ? Number(value) : undefined;
   };
+  const format = msg.headers?.get(RequestHeaders.rowFormat) || undefined;
+  if (format !== undefined && !(ROW_FORMATS as readonly string[]).includes(format)) throw new AppError('bad_request', 'unknown row format');
   return {
     chunkBytes: clampChunkBytes(read(RequestHeaders.chunkBytes)),
     window: clampWindow(read(RequestHeaders.window)),
     keepAliveMs: clampKeepAliveMs(read(RequestHeaders.keepAliveMs)),
+    rowFormat: format as RowFormat | undefined,
   };
 }
 
@@ -101,8 +109,16 @@ export class ChunkSender {
   #published = false;
 
   #seq = 0;
+  /** Rows as JSON cell arrays, or (rowFormat) encoded batches' text. */
   #buffer: string[] = [];
   #bufferBytes = 0;
+  #bufferRows = 0;
+  readonly #rowFormat: RowFormat | undefined;
+
+  /** The format rows are sent in (encoded()), or undefined for cells (rows()). */
+  get rowFormat(): RowFormat | undefined {
+    return this.#rowFormat;
+  }
   #rowCount = 0;
   #bytes = 0;
   #acceptedRows = 0;
@@ -132,6 +148,7 @@ export class ChunkSender {
     this.#maxRows = opts.maxRows ?? Infinity;
     this.#compression = opts.compression ?? 'auto';
     this.#maxBytes = opts.maxBytes ?? Infinity;
+    this.#rowFormat = opts.rowFormat;
     this.#maxBody = Math.min(MAX_RAW_CHUNK_BYTES, (this.#nc.info?.max_payload ?? Infinity) - 4 * 1024);
     this.signal = this.#abort.signal;
     this.#deadlineTimer = atDeadline(this.#deadline, () => this.#stop(new AppError('deadline_exceeded', 'query deadline passed')));
@@ -160,6 +177,7 @@ export class ChunkSender {
   /** Buffers rows; sends a chunk whenever the buffer reaches chunkBytes, first waiting for credit. Resolves when the rows are buffered or sent: this await is the backpressure to the database cursor. */
   rows(batch: Cell[][]): Promise<void> {
     return this.#serial(async () => {
+      if (this.#rowFormat !== undefined) throw new AppError('internal', 'cells on a stream of encoded rows');
       for (const row of batch) {
         let sent: Promise<void> | undefined;
         const json = JSON.stringify(row);
@@ -171,8 +189,31 @@ export class ChunkSender {
         if (this.#bufferBytes > 0 && this.#bufferBytes + size > this.#chunkBytes && (sent = this.#flush())) await sent;
         this.#buffer.push(json);
         this.#bufferBytes += size;
+        this.#bufferRows++;
         if (this.#bufferBytes >= this.#chunkBytes && (sent = this.#flush())) await sent;
       }
+    });
+  }
+
+  /**
+   * Buffers a batch the connector encoded in the request's row format; chunks carry batches whole, joined, never
+   * parsed. Resolves as rows() does: this await is the backpressure to the database cursor.
+   */
+  encoded(batch: EncodedRows): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#rowFormat === undefined) throw new AppError('internal', 'encoded rows on a stream of cells');
+      if (batch.count === 0) return;
+      let sent: Promise<void> | undefined;
+      const size = batch.bytes + (this.#rowFormat === 'json' ? 1 : 0);
+      this.#acceptedRows += batch.count;
+      this.#acceptedBytes += size;
+      if (this.#acceptedRows > this.#maxRows) this.#limit(new AppError('row_limit_exceeded', `the result has more rows than this site allows (${this.#maxRows})`));
+      if (this.#acceptedBytes > this.#maxBytes) this.#limit(new AppError('byte_limit_exceeded', `the result is larger than this site allows (${this.#maxBytes} bytes)`));
+      if (this.#bufferBytes > 0 && this.#bufferBytes + size > this.#chunkBytes && (sent = this.#flush())) await sent;
+      this.#buffer.push(batch.text);
+      this.#bufferBytes += size;
+      this.#bufferRows += batch.count;
+      if (this.#bufferBytes >= this.#chunkBytes && (sent = this.#flush())) await sent;
     });
   }
 
@@ -230,10 +271,12 @@ export class ChunkSender {
 
   /** Publishes the buffered rows; returns a promise only when it has to wait (gzip, credit). */
   #flush(): Promise<void> | undefined {
-    const count = this.#buffer.length;
-    const raw = encoder.encode(`[${this.#buffer.join(',')}]`);
+    const count = this.#bufferRows;
+    const format = this.#rowFormat;
+    const raw = encoder.encode(format === undefined ? `[${this.#buffer.join(',')}]` : this.#buffer.join(joinEncoded(format)));
     this.#buffer = [];
     this.#bufferBytes = 0;
+    this.#bufferRows = 0;
     if (raw.byteLength > this.#maxBody) {
       const err = new AppError('result_too_large', 'a row is larger than one message may carry');
       this.#stop(err);
@@ -244,28 +287,29 @@ export class ChunkSender {
       this.#rowCount += count;
       this.#bytes += raw.byteLength;
     };
-    if (compress) return maybeGzip(raw).then(({ body, gzip }) => this.#send('rows', body, gzip)).then(counted);
-    const sent = this.#send('rows', raw, false);
+    const rows = format === undefined ? undefined : count;
+    if (compress) return maybeGzip(raw).then(({ body, gzip }) => this.#send('rows', body, gzip, rows)).then(counted);
+    const sent = this.#send('rows', raw, false, rows);
     if (sent) return sent.then(counted);
     counted();
     return undefined;
   }
 
   /** Publishes a chunk, first waiting for credit if the window is full; returns a promise only when it waits. */
-  #send(kind: 'rows' | 'end', body: Uint8Array, gzip: boolean): Promise<void> | undefined {
+  #send(kind: 'rows' | 'end', body: Uint8Array, gzip: boolean, rows?: number): Promise<void> | undefined {
     this.#publishHeldMeta();
     const seq = this.#seq;
     if (seq === 0) throw new AppError('internal', 'meta must be sent first, and once');
     this.#congested = seq > this.#window && this.#acks.credit < seq - this.#window;
     if (!this.#congested) {
       this.signal.throwIfAborted();
-      this.#publish(kind, body, gzip);
+      this.#publish(kind, body, gzip, rows);
       return undefined;
     }
     return this.#acks.waitForCredit(seq - this.#window, { stallMs: this.#stallMs, deadline: this.#deadline }).then(
       () => {
         this.signal.throwIfAborted();
-        this.#publish(kind, body, gzip);
+        this.#publish(kind, body, gzip, rows);
       },
       (err: unknown) => {
         const reason = isAppError(err) ? err : new AppError('internal', 'waiting for credit failed', { cause: err });
@@ -319,12 +363,13 @@ export class ChunkSender {
     }
   }
 
-  #publish(kind: ChunkKind, body: Uint8Array, gzip: boolean): void {
+  #publish(kind: ChunkKind, body: Uint8Array, gzip: boolean, rows?: number): void {
     const seq = this.#seq;
     const h = headers();
     h.set(ChunkHeaders.kind, kind);
     h.set(ChunkHeaders.seq, String(seq));
     if (gzip) h.set(ChunkHeaders.encoding, 'gzip');
+    if (rows !== undefined) h.set(ChunkHeaders.rows, String(rows));
     try {
       this.#nc.publish(this.#subject, body, { headers: h });
     } catch (cause) {
@@ -353,6 +398,7 @@ export class ChunkSender {
   #finish(): void {
     this.#done = true;
     this.#buffer = [];
+    this.#bufferRows = 0;
     this.#heldMeta = undefined;
     clearTimeout(this.#metaTimer);
     this.#deadlineTimer.clear();

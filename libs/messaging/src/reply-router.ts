@@ -1,8 +1,8 @@
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
   AppError, CHUNK_KINDS, ChunkHeaders, EndChunk, ErrorChunk, KEEPALIVE_KIND, MetaChunk, PROTOCOL_LIMITS, QueryRequest, RequestHeaders,
-  isAppError, parseReplySubject, subjects,
-  type AckMessage, type Cell, type ChunkKind, type ColumnInfo,
+  RowEncoder, isAppError, parseReplySubject, subjects,
+  type AckMessage, type Cell, type ChunkKind, type ColumnInfo, type RowFormat,
 } from '@halo/contracts';
 import type { Logger } from '@halo/log';
 import { clampChunkBytes, clampKeepAliveMs, clampWindow, gunzipBody } from './chunk-encoding.ts';
@@ -15,6 +15,11 @@ export const DEFAULT_STALL_MS = 30_000;
 export const KEEPALIVE_FRACTION = 1 / 3;
 
 export interface ResultStreamOptions {
+  /**
+   * The format the agent encodes rows in (default json): the stream yields that text as it arrived, never parsed
+   * (see RowBytes). Rows from an agent older than encoded rows are encoded here instead.
+   */
+  rowFormat?: RowFormat;
   /** Credit window (default PROTOCOL_LIMITS.defaultWindow, at most maxWindow). */
   window?: number;
   /** Raw JSON bytes per rows chunk (default PROTOCOL_LIMITS.defaultChunkBytes, at most maxChunkBytes). */
@@ -48,13 +53,24 @@ export interface ResultStreamOptions {
 /** Pause between two sends of a query nobody answered (see ResultStreamOptions.resendOfflineUntil). */
 export const OFFLINE_RESEND_MS = 250;
 
+/**
+ * One rows chunk: `count` rows of row-object text in the stream's row format, as the agent encoded them. For json
+ * the bytes are records joined by commas (chunks join with a comma into one array's inside); for ndjson, lines.
+ * Only the frame was checked (sequence, link, row count, that it starts and ends as records do): the rows are the
+ * agent's site's data and are passed on, not parsed.
+ */
+export interface RowBytes {
+  count: number;
+  bytes: Uint8Array;
+}
+
 /** The rows of one query as they arrive from the agent (ARCHITECTURE §4). */
-export interface ResultStream extends AsyncIterable<Cell[][]> {
+export interface ResultStream extends AsyncIterable<RowBytes> {
   readonly queryId: string;
   /** Resolves with the columns when `meta` arrives; rejects with the AppError that ended the stream first. */
   columns(): Promise<ColumnInfo[]>;
-  /** Row batches in order; credit for a batch is granted when the next one is asked for. Throws the AppError on error, stall, deadline or cancel. */
-  [Symbol.asyncIterator](): AsyncIterator<Cell[][]>;
+  /** Rows chunks in order; credit for a chunk is granted when the next one is asked for. Throws the AppError on error, stall, deadline or cancel. */
+  [Symbol.asyncIterator](): AsyncIterator<RowBytes>;
   /** Totals from the `end` chunk; resolves once iteration has consumed it. */
   summary(): Promise<EndChunk>;
   /** Sends cancel to the agent and ends the stream with AppError('cancelled'). Idempotent. */
@@ -103,7 +119,9 @@ export class ReplyRouter {
     const chunkBytes = clampChunkBytes(options.chunkBytes);
     const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
     const keepAliveMs = clampKeepAliveMs(options.keepAliveMs ?? stallMs * KEEPALIVE_FRACTION) ?? PROTOCOL_LIMITS.minKeepAliveMs;
+    const rowFormat = options.rowFormat ?? 'json';
     const stream = new Stream({
+      rowFormat,
       nc: this.#nc,
       log: this.#log,
       linkGuid: target.linkGuid,
@@ -126,6 +144,7 @@ export class ReplyRouter {
     h.set(RequestHeaders.chunkBytes, String(chunkBytes));
     h.set(RequestHeaders.window, String(window));
     h.set(RequestHeaders.keepAliveMs, String(keepAliveMs));
+    h.set(RequestHeaders.rowFormat, rowFormat);
     const body = encodeJson(parsed.data);
     const publish = () => {
       try {
@@ -176,9 +195,10 @@ export class ReplyRouter {
   }
 }
 
-type Item = { seq: number; kind: 'rows'; rows: Promise<Cell[][]> } | { seq: number; kind: 'end'; end: EndChunk };
+type Item = { seq: number; kind: 'rows'; rows: Promise<RowBytes> } | { seq: number; kind: 'end'; end: EndChunk };
 
 interface StreamOptions {
+  rowFormat: RowFormat;
   nc: NatsConnection;
   log: Logger;
   linkGuid: string;
@@ -219,6 +239,11 @@ class Stream implements ResultStream {
   readonly #columns = new Deferred<ColumnInfo[]>();
   readonly #summary = new Deferred<EndChunk>();
   readonly #onAbort = () => this.cancel();
+  readonly #rowFormat: RowFormat;
+  /** Encodes the cells of an agent older than encoded rows (made once meta names the columns). */
+  #cellEncoder: RowEncoder | undefined;
+  /** Rows yielded so far: the end chunk's rowCount must match. */
+  #rowsYielded = 0;
 
   /** Next sequence number expected from the agent. */
   #expected = 0;
@@ -249,6 +274,7 @@ class Stream implements ResultStream {
   resend: () => void = () => undefined;
 
   constructor(opts: StreamOptions) {
+    this.#rowFormat = opts.rowFormat;
     this.queryId = opts.queryId;
     this.linkGuid = opts.linkGuid;
     this.#nc = opts.nc;
@@ -291,7 +317,7 @@ class Stream implements ResultStream {
     this.abort(new AppError('cancelled', 'the query was cancelled'), true);
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Cell[][]> {
+  [Symbol.asyncIterator](): AsyncIterator<RowBytes> {
     if (this.#iterating) throw new AppError('internal', 'a result stream can be iterated only once');
     this.#iterating = true;
     return {
@@ -367,9 +393,10 @@ class Stream implements ResultStream {
         return this.#protocolError('malformed meta chunk', { seq });
       }
       this.#metaReceived = true;
+      this.#cellEncoder = new RowEncoder(meta.columns, this.#rowFormat);
       this.#columns.resolve(meta.columns);
     } else if (kind === 'rows') {
-      const rows = decodeRows(msg);
+      const rows = decodeRows(msg, this.#rowFormat, this.#cellEncoder!);
       rows.catch((err: unknown) => this.#protocolError('malformed rows chunk', { seq, err }));
       this.#queue.push({ seq, kind, rows });
     } else {
@@ -422,7 +449,7 @@ class Stream implements ResultStream {
     if (notify) this.#publishAck({ cancel: true });
   }
 
-  async #next(): Promise<IteratorResult<Cell[][]>> {
+  async #next(): Promise<IteratorResult<RowBytes>> {
     if (this.#lastYielded !== undefined) {
       this.#consumed = this.#lastYielded;
       this.#lastYielded = undefined;
@@ -433,12 +460,17 @@ class Stream implements ResultStream {
       if (this.#completed) return { done: true, value: undefined };
       const item = this.#queue.shift();
       if (item?.kind === 'end') {
+        // Rows the frames announced and rows the agent counted must agree, or a chunk went missing or was forged.
+        if (item.end.rowCount !== this.#rowsYielded) {
+          this.#protocolError('end counts other rows than the chunks carried', { rowCount: item.end.rowCount, rows: this.#rowsYielded });
+          throw this.#failure;
+        }
         this.#completed = true;
         this.#summary.resolve(item.end);
         return { done: true, value: undefined };
       }
       if (item) {
-        let rows: Cell[][];
+        let rows: RowBytes;
         try {
           rows = await item.rows;
         } catch (err) {
@@ -447,6 +479,7 @@ class Stream implements ResultStream {
         }
         if (this.#failure) throw this.#failure;
         this.#lastYielded = item.seq;
+        this.#rowsYielded += rows.count;
         return { done: false, value: rows };
       }
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
@@ -517,17 +550,50 @@ function isChunkKind(value: string): value is ChunkKind {
   return (CHUNK_KINDS as readonly string[]).includes(value);
 }
 
-async function decodeRows(msg: Msg): Promise<Cell[][]> {
+/**
+ * A rows chunk as row text: encoded rows are checked as a frame only (a positive row count; the body starts and
+ * ends as records do; for ndjson, one line per row), cells of an older agent are checked and encoded here.
+ */
+async function decodeRows(msg: Msg, format: RowFormat, cells: RowEncoder): Promise<RowBytes> {
   const gzip = msg.headers?.get(ChunkHeaders.encoding) === 'gzip';
   const body = gzip ? await gunzipBody(msg.data) : msg.data;
+  const announced = msg.headers?.get(ChunkHeaders.rows) ?? '';
+  if (announced === '') {
+    const rows = parseCells(body);
+    const encoded = cells.encode(rows);
+    return { count: encoded.count, bytes: Buffer.from(encoded.text, 'utf8') };
+  }
+  const count = Number(announced);
+  if (!Number.isSafeInteger(count) || count <= 0 || !isFramed(Buffer.from(body.buffer, body.byteOffset, body.byteLength), format, count)) {
+    throw new AppError('internal', 'chunk protocol violation: rows are not framed as their header says');
+  }
+  return { count, bytes: body };
+}
+
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const NEWLINE = 0x0a;
+
+/** Whether a body looks like `count` records of the format: `{...}` (json, joined by commas) or `{...}\n` lines. */
+function isFramed(body: Buffer, format: RowFormat, count: number): boolean {
+  const last = body.length - 1;
+  if (body.length < 2 || body[0] !== OPEN_BRACE) return false;
+  if (format === 'json') return body[last] === CLOSE_BRACE;
+  if (body[last] !== NEWLINE || body[last - 1] !== CLOSE_BRACE) return false;
+  // JSON text escapes newlines inside strings: every raw newline ends a record.
+  let lines = 0;
+  for (let at = body.indexOf(NEWLINE); at !== -1; at = body.indexOf(NEWLINE, at + 1)) lines++;
+  return lines === count;
+}
+
+function parseCells(body: Uint8Array): Cell[][] {
   let rows: unknown;
   try {
     rows = JSON.parse(decoder.decode(body));
   } catch (cause) {
     throw new AppError('internal', 'chunk protocol violation', { cause });
   }
-  // The same check as the RowsChunk schema, as a plain loop: rows chunks are the hot path, and zod's generic
-  // walk cost twice the JSON parse itself.
+  // The same check as the RowsChunk schema, as a plain loop: zod's generic walk cost twice the JSON parse itself.
   if (!isRows(rows)) throw new AppError('internal', 'chunk protocol violation: rows are not arrays of cells');
   return rows;
 }

@@ -3,20 +3,20 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, ChunkHeaders, subjects, type ChunkKind } from '@halo/contracts';
-import { encodeJson, headers, type ResultStream } from '@halo/messaging';
-import { COLUMNS, aborted, launchStack, makeRow, queryRequest, sendRows, startTestAgent } from './chunk-fixture.ts';
+import { encodeJson, headers, type ChunkSender, type ResultStream } from '@halo/messaging';
+import { COLUMNS, aborted, launchStack, makeRow, queryRequest, sendBatch, sendRows, startTestAgent } from './chunk-fixture.ts';
 
 const timings = { queuedMs: 0, executionMs: 1 };
 
 /** Rows forever, as a huge table would produce: only credit (and the signal) hold it back. */
-async function endless(sender: { meta: (c: typeof COLUMNS) => Promise<void>; rows: (r: ReturnType<typeof makeRow>[]) => Promise<void> }): Promise<void> {
+async function endless(sender: ChunkSender): Promise<void> {
   await sender.meta(COLUMNS);
-  for (let i = 0; ; i += 100) await sender.rows(Array.from({ length: 100 }, (_, j) => makeRow(i + j)));
+  for (let i = 0; ; i += 100) await sendBatch(sender, COLUMNS, Array.from({ length: 100 }, (_, j) => makeRow(i + j)));
 }
 
 async function drain(stream: ResultStream): Promise<number> {
   let rows = 0;
-  for await (const batch of stream) rows += batch.length;
+  for await (const batch of stream) rows += batch.count;
   return rows;
 }
 
@@ -205,4 +205,71 @@ test('gaps, duplicates and chunks outside the window are protocol errors: intern
     assert.ok(reason instanceof AppError && reason.code === 'cancelled', `${text}: ${String(reason)}`);
   }
   assert.ok(stack.logs.has('chunk protocol violation'));
+});
+
+test('encoded rows chunks are checked as frames: a bad row count, a cut body or lines that do not match are protocol errors', async (t) => {
+  const stack = await launchStack(t);
+  const rowsChunk = (seq: number, rows: string | undefined) => {
+    const h = chunkHeaders('rows', seq);
+    if (rows !== undefined) h.set(ChunkHeaders.rows, rows);
+    return h;
+  };
+  const end = (rowCount: number) => encodeJson({ rowCount, bytes: 10, timings: { queuedMs: 0, executionMs: 0 } });
+  // Each script: rows chunks as [Halo-Rows, body], then (when reached) an end counting `count` rows.
+  const scripts: Record<string, { format: 'json' | 'ndjson'; chunks: Array<[string | undefined, string]>; count: number }> = {
+    cutJson: { format: 'json', chunks: [['2', '{"id":1},{"id":2']], count: 2 },
+    notRecords: { format: 'json', chunks: [['1', '[1,2]']], count: 1 },
+    zeroRows: { format: 'json', chunks: [['0', '{"id":1}']], count: 0 },
+    badCount: { format: 'json', chunks: [['x', '{"id":1}']], count: 1 },
+    fewerLines: { format: 'ndjson', chunks: [['3', '{"id":1}\n{"id":2}\n']], count: 3 },
+    noNewline: { format: 'ndjson', chunks: [['1', '{"id":1}']], count: 1 },
+    endCountsMore: { format: 'json', chunks: [['1', '{"id":1}']], count: 5 },
+    cellsThatAreNot: { format: 'json', chunks: [[undefined, '{"id":1}']], count: 1 },
+  };
+  await startTestAgent(stack, async ({ request, msg, sender }) => {
+    const script = scripts[request.command.text]!;
+    stack.agentNc.publish(msg.reply ?? '', encodeJson({ columns: [{ name: 'id', type: 'Int' }] }), { headers: chunkHeaders('meta', 0) });
+    script.chunks.forEach(([rows, body], i) => stack.agentNc.publish(msg.reply ?? '', new TextEncoder().encode(body), { headers: rowsChunk(i + 1, rows) }));
+    stack.agentNc.publish(msg.reply ?? '', end(script.count), { headers: chunkHeaders('end', script.chunks.length + 1) });
+    await aborted(sender.signal, 5_000);
+  });
+  for (const [text, script] of Object.entries(scripts)) {
+    const stream = stack.router.start({ linkGuid: stack.linkGuid }, queryRequest(stack, {
+      command: { text, type: 'text', executionMode: 'reader', parameters: [] },
+    }), { rowFormat: script.format });
+    await assert.rejects(drain(stream), { code: 'internal', message: 'chunk protocol violation' }, text);
+  }
+  assert.ok(stack.logs.lines.filter((l) => l.msg === 'chunk protocol violation').length >= Object.keys(scripts).length);
+});
+
+test('an agent older than encoded rows (cell arrays) is read in either format, as an encoding agent would be', async (t) => {
+  const stack = await launchStack(t);
+  const older = await launchStack(t);
+  await startTestAgent(stack, async ({ sender }) => {
+    await sender.meta(COLUMNS);
+    await sendRows(sender, 300, { batch: 70 });
+    await sender.end({ timings: { queuedMs: 0, executionMs: 0 } });
+  });
+  await startTestAgent(older, async ({ sender }) => {
+    await sender.meta(COLUMNS);
+    await sendRows(sender, 300, { batch: 70 });
+    await sender.end({ timings: { queuedMs: 0, executionMs: 0 } });
+  }, { cells: true });
+  for (const rowFormat of ['json', 'ndjson'] as const) {
+    const read = async (s: typeof stack) => {
+      const stream = s.router.start({ linkGuid: s.linkGuid }, queryRequest(s), { rowFormat });
+      let text = '';
+      let count = 0;
+      for await (const chunk of stream) {
+        text += (text && rowFormat === 'json' ? ',' : '') + Buffer.from(chunk.bytes).toString('utf8');
+        count += chunk.count;
+      }
+      return { text, count };
+    };
+    const [encoded, cells] = [await read(stack), await read(older)];
+    assert.equal(encoded.count, 300);
+    assert.deepEqual(cells, encoded, rowFormat);
+    const parsed = rowFormat === 'json' ? JSON.parse(`[${encoded.text}]`) : encoded.text.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(parsed[299], Object.fromEntries(COLUMNS.map((c, i) => [c.name, makeRow(299)[i]])));
+  }
 });

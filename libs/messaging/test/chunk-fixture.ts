@@ -1,9 +1,9 @@
 import { randomUUID, createHash, type Hash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QueryRequest, subjects, type Cell } from '@halo/contracts';
+import { QueryRequest, RowEncoder, subjects, type Cell, type ColumnInfo } from '@halo/contracts';
 import { createLogger, type Logger } from '@halo/log';
-import { AckRouter, ChunkSender, ReplyRouter, connectNats, decodeJson, headers, readRequestOptions, type Msg, type NatsConnection, type SentChunkInfo, type Subscription } from '@halo/messaging';
+import { AckRouter, ChunkSender, ReplyRouter, connectNats, decodeJson, headers, readRequestOptions, type Msg, type NatsConnection, type RowBytes, type SentChunkInfo, type Subscription } from '@halo/messaging';
 import { cleanupStack, launchHub, launchLeaf, type HasAfter } from '@halo/testkit';
 
 /** Log lines written during a test, parsed; tests look for warnings by message. */
@@ -77,7 +77,8 @@ const PROBE = 'Test-Probe';
 export async function startTestAgent(
   stack: Stack,
   serve: (q: ServedQuery) => Promise<void>,
-  options: { stallMs?: number; compression?: 'auto' | 'always' | 'never'; onChunk?: (info: SentChunkInfo, q: ServedQuery) => void } = {},
+  /** `cells`: answer as an agent older than encoded rows does (cell arrays, whatever the request's row format). */
+  options: { stallMs?: number; compression?: 'auto' | 'always' | 'never'; cells?: boolean; onChunk?: (info: SentChunkInfo, q: ServedQuery) => void } = {},
 ): Promise<TestAgent> {
   const agent: TestAgent = { served: [], sent: [], sub: undefined as unknown as Subscription };
   agent.sub = stack.agentNc.subscribe(subjects.query(stack.linkGuid, stack.haloGuid), {
@@ -88,7 +89,7 @@ export async function startTestAgent(
         return;
       }
       const request = decodeJson(QueryRequest, msg.data);
-      const { chunkBytes, window, keepAliveMs } = readRequestOptions(msg);
+      const { chunkBytes, window, keepAliveMs, rowFormat } = readRequestOptions(msg);
       const acks = stack.acks.open(request.queryId);
       const q = { request, msg } as ServedQuery;
       q.sender = new ChunkSender({
@@ -98,6 +99,7 @@ export async function startTestAgent(
         window,
         chunkBytes,
         keepAliveMs,
+        ...(options.cells ? {} : { rowFormat }),
         stallMs: options.stallMs ?? 5_000,
         ...(options.compression ? { compression: options.compression } : {}),
         deadline: request.deadline,
@@ -151,7 +153,7 @@ export async function sendRows(sender: ChunkSender, count: number, options: { ba
       options.hash?.update(JSON.stringify(row));
       rows.push(row);
     }
-    await sender.rows(rows);
+    await sendBatch(sender, COLUMNS, rows);
   }
 }
 
@@ -177,4 +179,15 @@ export function aborted(signal: AbortSignal, ms = 10_000): Promise<unknown> {
       resolve(signal.reason);
     }, { once: true });
   });
+}
+
+/** Sends one batch as the agent does: encoded in the request's row format, or as cells to an older requester. */
+export async function sendBatch(sender: ChunkSender, columns: readonly ColumnInfo[], rows: Cell[][]): Promise<void> {
+  const format = sender.rowFormat;
+  await (format === undefined ? sender.rows(rows) : sender.encoded(new RowEncoder(columns, format).encode(rows)));
+}
+
+/** The records of a json-format rows chunk (tests only: the relay never parses them). */
+export function records(chunk: RowBytes): Array<Record<string, Cell>> {
+  return JSON.parse(`[${Buffer.from(chunk.bytes).toString('utf8')}]`) as Array<Record<string, Cell>>;
 }

@@ -38,7 +38,7 @@ test('an agent that is slow before meta and before its first row, but alive, is 
   });
   const stream = stack.router.start({ linkGuid: stack.linkGuid }, queryRequest(stack), { stallMs });
   let rows = 0;
-  for await (const batch of stream) rows += batch.length;
+  for await (const batch of stream) rows += batch.count;
   assert.equal(rows, 10);
   assert.equal((await stream.summary()).rowCount, 10);
   // Frames before meta name seq 0, those after it seq 1: they take no place in the chunk sequence.

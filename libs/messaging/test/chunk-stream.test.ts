@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PROTOCOL_LIMITS, RequestHeaders, subjects, type Cell } from '@halo/contracts';
+import { AppError, PROTOCOL_LIMITS, RequestHeaders, subjects, type Cell } from '@halo/contracts';
 import { headers, readRequestOptions, type Msg } from '@halo/messaging';
-import { COLUMNS, launchStack, queryRequest, sendRows, sha256, startTestAgent } from './chunk-fixture.ts';
+import { COLUMNS, launchStack, queryRequest, records, sendBatch, sendRows, sha256, startTestAgent } from './chunk-fixture.ts';
 
 const timings = { queuedMs: 1, executionMs: 2 };
 
@@ -13,7 +13,7 @@ test('a multi-MB result arrives complete and in order, gzipped, and every routin
   const total = 20_000;
   const agent = await startTestAgent(stack, async ({ sender }) => {
     await sender.meta(COLUMNS);
-    await sendRows(sender, total, { hash: agentHash, batch: 777 });
+    await sendRows(sender, total, { hash: agentHash, batch: 200 });
     await sender.end({ timings });
   }, { compression: 'always' });
 
@@ -23,10 +23,12 @@ test('a multi-MB result arrives complete and in order, gzipped, and every routin
   const hash = sha256();
   let next = 0;
   let rawBytes = 0;
+  let received = 0;
   for await (const batch of stream) {
-    for (const row of batch) {
-      assert.equal(row[0], next++);
-      const json = JSON.stringify(row);
+    received += batch.bytes.byteLength;
+    for (const record of records(batch)) {
+      assert.equal(record.id, next++);
+      const json = JSON.stringify(COLUMNS.map((c) => record[c.name]));
       rawBytes += json.length;
       hash.update(json);
     }
@@ -36,7 +38,8 @@ test('a multi-MB result arrives complete and in order, gzipped, and every routin
   assert.equal(summary.rowCount, total);
   assert.equal(hash.digest('hex'), agentHash.digest('hex'));
   assert.ok(rawBytes > 4_000_000, `only ${rawBytes} bytes`);
-  assert.ok(summary.bytes >= rawBytes && summary.bytes < rawBytes * 1.01, `summary bytes ${summary.bytes} vs ${rawBytes}`);
+  // The agent counts the row text it sent (before gzip): exactly what arrived.
+  assert.equal(summary.bytes, received);
   assert.deepEqual(summary.timings, timings);
 
   const rowsChunks = agent.sent.filter((c) => c.kind === 'rows');
@@ -61,7 +64,7 @@ test('the sender never gets more than `window` chunks ahead of a slow consumer, 
   let maxOutstanding = 0;
   const agent = await startTestAgent(stack, async ({ sender }) => {
     await sender.meta(COLUMNS);
-    await sendRows(sender, 2_000, { batch: 50 });
+    await sendRows(sender, 2_000, { batch: 10 });
     await sender.end({ timings });
   }, {
     onChunk: (info) => {
@@ -77,7 +80,7 @@ test('the sender never gets more than `window` chunks ahead of a slow consumer, 
   const stream = stack.router.start({ linkGuid: stack.linkGuid }, request, { window, chunkBytes: 4096 });
   let rows = 0;
   for await (const batch of stream) {
-    rows += batch.length;
+    rows += batch.count;
     await sleep(5);
     consumed++;
   }
@@ -107,7 +110,7 @@ test('a slow consumer next to a fast one on the same connection: the fast one fi
     const stream = stack.router.start({ linkGuid: stack.linkGuid }, queryRequest(stack), { chunkBytes: 64 * 1024, window: 8 });
     let rows = 0;
     for await (const batch of stream) {
-      rows += batch.length;
+      rows += batch.count;
       if (delayMs) await sleep(delayMs);
     }
     return { rows, ms: Date.now() - started };
@@ -126,15 +129,16 @@ test('a row larger than chunkBytes goes alone; one larger than max_payload fails
   const agent = await startTestAgent(stack, async ({ request, sender }) => {
     await sender.meta([{ name: 'blob', type: 'NVarChar' }]);
     const size = request.command.text === 'huge' ? 2 * 1024 * 1024 : 600 * 1024;
-    await sender.rows([['small'], [big(size)], ['after']]);
+    // As a cursor batches them: a row too large for a batch with others travels in a batch of its own.
+    for (const row of [['small'], [big(size)], ['after']]) await sendBatch(sender, [{ name: 'blob', type: 'NVarChar' }], [row]);
     await sender.end({ timings });
   });
 
   const ok = stack.router.start({ linkGuid: stack.linkGuid }, queryRequest(stack), { chunkBytes: 16 * 1024 });
-  const got: Cell[][][] = [];
-  for await (const batch of ok) got.push(batch);
+  const got: Array<Array<Record<string, Cell>>> = [];
+  for await (const batch of ok) got.push(records(batch));
   assert.deepEqual(got.map((b) => b.length), [1, 1, 1]);
-  assert.equal((got[1]?.[0]?.[0] as string).length, 600 * 1024);
+  assert.equal((got[1]?.[0]?.blob as string).length, 600 * 1024);
   assert.ok(agent.sent.filter((c) => c.kind === 'rows').every((c) => c.bytes < 1024 * 1024));
 
   const huge = stack.router.start({ linkGuid: stack.linkGuid }, queryRequest(stack, {
@@ -153,12 +157,14 @@ test('request options are read from headers, clamped to the protocol limits, wit
     return { headers: h } as unknown as Msg;
   };
   // No keep-alive header (an older requester): no keep-alives, which it would take for protocol errors.
-  assert.deepEqual(readRequestOptions(msg({})), { chunkBytes: PROTOCOL_LIMITS.defaultChunkBytes, window: PROTOCOL_LIMITS.defaultWindow, keepAliveMs: undefined });
-  assert.deepEqual(readRequestOptions(msg({ [RequestHeaders.chunkBytes]: '99999999', [RequestHeaders.window]: '1000', [RequestHeaders.keepAliveMs]: '2500' })), {
-    chunkBytes: PROTOCOL_LIMITS.maxChunkBytes, window: PROTOCOL_LIMITS.maxWindow, keepAliveMs: 2500,
+  // No row format either: cells, as such a requester reads them.
+  assert.deepEqual(readRequestOptions(msg({})), { chunkBytes: PROTOCOL_LIMITS.defaultChunkBytes, window: PROTOCOL_LIMITS.defaultWindow, keepAliveMs: undefined, rowFormat: undefined });
+  assert.deepEqual(readRequestOptions(msg({ [RequestHeaders.chunkBytes]: '99999999', [RequestHeaders.window]: '1000', [RequestHeaders.keepAliveMs]: '2500', [RequestHeaders.rowFormat]: 'ndjson' })), {
+    chunkBytes: PROTOCOL_LIMITS.maxChunkBytes, window: PROTOCOL_LIMITS.maxWindow, keepAliveMs: 2500, rowFormat: 'ndjson',
   });
-  assert.deepEqual(readRequestOptions(msg({ [RequestHeaders.chunkBytes]: 'x', [RequestHeaders.window]: '0', [RequestHeaders.keepAliveMs]: '1' })), {
-    chunkBytes: PROTOCOL_LIMITS.defaultChunkBytes, window: 1, keepAliveMs: PROTOCOL_LIMITS.minKeepAliveMs,
+  assert.deepEqual(readRequestOptions(msg({ [RequestHeaders.chunkBytes]: 'x', [RequestHeaders.window]: '0', [RequestHeaders.keepAliveMs]: '1', [RequestHeaders.rowFormat]: 'json' })), {
+    chunkBytes: PROTOCOL_LIMITS.defaultChunkBytes, window: 1, keepAliveMs: PROTOCOL_LIMITS.minKeepAliveMs, rowFormat: 'json',
   });
+  assert.throws(() => readRequestOptions(msg({ [RequestHeaders.rowFormat]: 'xml' })), (err: unknown) => err instanceof AppError && err.code === 'bad_request');
   assert.equal(readRequestOptions(msg({ [RequestHeaders.keepAliveMs]: 'x' })).keepAliveMs, undefined);
 });

@@ -169,9 +169,9 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         if (request.haloGuid !== site.haloGuid) throw new AppError('bad_request', 'the query names another site');
         if (request.queryId !== queryId) throw new AppError('bad_request', 'the query id does not match its reply subject');
         if (request.deadline <= receivedAt) throw new AppError('deadline_exceeded', 'the deadline passed before the query arrived');
-        const { chunkBytes, window, keepAliveMs } = readRequestOptions(msg);
+        const { chunkBytes, window, keepAliveMs, rowFormat } = readRequestOptions(msg);
         sender = new ChunkSender({
-          nc, replySubject: msg.reply, acks: acks.open(queryId), window, chunkBytes, keepAliveMs, deadline: request.deadline,
+          nc, replySubject: msg.reply, acks: acks.open(queryId), window, chunkBytes, keepAliveMs, rowFormat, deadline: request.deadline,
           stallMs: config.stallSeconds * 1000, maxRows: site.entry.maxRows, maxBytes: site.entry.maxBytes, log,
         });
       } catch (err) {

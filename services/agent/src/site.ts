@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AppError, type Catalogue, type QueryRequest, type SiteRegistration } from '@halo/contracts';
-import { getProfile, openConnector, openSqliteTrustedReader, type PmsProfile, type Connector, type ResultCursor, type ResultSummary } from '@halo/pms';
+import { getProfile, openConnector, openSqliteTrustedReader, type PmsProfile, type Connector, type QueryInput, type ResultSummary } from '@halo/pms';
 import type { ChunkSender } from '@halo/messaging';
 import { connectorConfig, type DatabaseEntry } from './config.ts';
 import { Slots } from './slots.ts';
@@ -106,23 +106,37 @@ export class Site {
     const started = Date.now();
     const executionDeadline = Math.min(request.deadline, started + this.entry.executionTimeoutSeconds * 1000);
     let connector: Connector | undefined;
-    let cursor: ResultCursor | undefined;
+    let cursor: { cancel(reason?: unknown): Promise<void> } | undefined;
     try {
       if (this.closed) throw new AppError('site_offline', 'the agent is stopping');
       connector = this.idle.pop() ?? (await openConnector(connectorConfig(this.entry)));
       this.busy.add(connector);
       await this.checkEnabled(connector);
-      cursor = await connector.stream({
+      const input: QueryInput = {
         text: request.command.text,
         parameters: request.command.parameters,
         executionMode: request.command.executionMode,
         commandType: request.command.type,
         deadline: executionDeadline,
         signal: sender.signal,
-      });
-      await sender.meta(cursor.columns);
-      for await (const batch of cursor) await sender.rows(batch);
-      const summary = cursor.summary();
+      };
+      // Encoded next to the database in the requester's format, rows pass through here as text; an older
+      // requester gets cells.
+      const format = sender.rowFormat;
+      let summary: ResultSummary;
+      if (format === undefined) {
+        const cells = await connector.stream(input);
+        cursor = cells;
+        await sender.meta(cells.columns);
+        for await (const batch of cells) await sender.rows(batch);
+        summary = cells.summary();
+      } else {
+        const encoded = await connector.streamEncoded(input, format);
+        cursor = encoded;
+        await sender.meta(encoded.columns);
+        for await (const batch of encoded) await sender.encoded(batch);
+        summary = encoded.summary();
+      }
       await sender.end({ timings: { queuedMs: started - receivedAt, executionMs: summary.executionMs }, ...(summary.affected !== undefined ? { affected: summary.affected } : {}), ...(summary.parameters ? { parameters: summary.parameters } : {}) });
       return summary;
     } catch (err) {

@@ -3,7 +3,7 @@ import type { AsyncQueryStore } from './async-deps.ts';
 import type { RegisteredQueryStore, WebhookAdmin } from './registered-deps.ts';
 import type { RateLimit, RateLimiter } from './auth/rate-limit.ts';
 import type {
-  DependencyHealth, QueryCommand, SiteView, SupportAuditRequest, SupportAuditResult, SupportListRequest, SupportListResult, SupportMoveRequest, SupportMoveResult,
+  DependencyHealth, QueryCommand, RowFormat, SiteView, SupportAuditRequest, SupportAuditResult, SupportListRequest, SupportListResult, SupportMoveRequest, SupportMoveResult,
 } from '@halo/contracts';
 import type { ResultStream } from '@halo/messaging';
 import type { BrowserUiDeps } from './console/browser-ui-deps.ts';
@@ -25,6 +25,8 @@ export interface SiteDirectory {
 /** One immediate query as the facade hands it to a QueryClient. */
 export interface QueryExecution {
   queryId: string;
+  /** How the agent encodes the rows: ndjson for a streamed answer, json (an array's records) otherwise. */
+  rowFormat: RowFormat;
   catalogue?: string;
   command: QueryCommand;
   maxTimeInQueueMs: number;

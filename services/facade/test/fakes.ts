@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { AppError, type QueryResult, type SiteView } from '@halo/contracts';
+import { AppError, RowEncoder, type QueryResult, type RowFormat, type SiteView } from '@halo/contracts';
 import { createLogger, type Logger } from '@halo/log';
 import type { ResultStream } from '@halo/messaging';
 import { buildApp, keyAuthenticator, type FacadeDeps, type QueryClient, type QueryExecution, type SiteDirectory } from '../src/index.ts';
@@ -66,7 +66,7 @@ export class FakeQueries implements QueryClient {
 
   start(site: SiteView, request: QueryExecution, signal: AbortSignal): ResultStream {
     this.calls.push({ site, request, signal });
-    return streamOf(request.queryId, this.respond(request, signal));
+    return streamOf(request.queryId, this.respond(request, signal), request.rowFormat);
   }
 }
 
@@ -122,8 +122,8 @@ export const QUERY_URL = `/integrator/sites/${SITE_ID}/queries/immediate`;
 
 export { AppError };
 
-/** A ResultStream over a whole result that arrives later (or fails): one batch, then the summary. */
-export function streamOf(queryId: string, result: Promise<QueryResult>): ResultStream {
+/** A ResultStream over a whole result that arrives later (or fails): one chunk encoded as an agent would, then the summary. */
+export function streamOf(queryId: string, result: Promise<QueryResult>, rowFormat: RowFormat = 'json'): ResultStream {
   result.catch(() => undefined);
   return {
     queryId,
@@ -135,7 +135,9 @@ export function streamOf(queryId: string, result: Promise<QueryResult>): ResultS
     cancel: () => undefined,
     async *[Symbol.asyncIterator]() {
       const r = await result;
-      if (r.rows.length > 0) yield r.rows;
+      if (r.rows.length === 0) return;
+      const chunk = new RowEncoder(r.columns, rowFormat).encode(r.rows);
+      yield { count: chunk.count, bytes: Buffer.from(chunk.text) };
     },
   };
 }

@@ -44,6 +44,7 @@ test('logs (at trace level) never contain query text, parameter values, row data
   assert.ok(finished);
   assert.equal(finished.integratorId, 'acme');
   assert.equal(typeof finished.queryId, 'string');
-  assert.deepEqual([finished.rowCount, finished.bytes, finished.queuedMs, finished.executionMs], [1, 20, 1, 2]);
+  // bytes: the answer's JSON array of row objects.
+  assert.deepEqual([finished.rowCount, finished.bytes, finished.queuedMs, finished.executionMs], [1, 23, 1, 2]);
   assert.ok(logs.lines().some((l) => l.code === 'query_failed'));
 });

@@ -4,8 +4,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import net, { type AddressInfo } from 'node:net';
-import { AppError, type Cell } from '@halo/contracts';
-import type { ResultStream } from '@halo/messaging';
+import { AppError, RowEncoder } from '@halo/contracts';
+import type { ResultStream, RowBytes } from '@halo/messaging';
 import { FakeQueries, KEY, QUERY_URL, testApp, type TestApp } from './fakes.ts';
 
 /** Rows in batches of 1000 (`i`), `batches` of them, then the end or `failure`; endless when batches is Infinity. */
@@ -30,10 +30,12 @@ class BatchQueries extends FakeQueries {
         if (!cancelled) this.cancelled++;
         cancelled = true;
       },
-      async *[Symbol.asyncIterator](): AsyncGenerator<Cell[][]> {
+      async *[Symbol.asyncIterator](): AsyncGenerator<RowBytes> {
+        const encoder = new RowEncoder([{ name: 'i', type: 'int' }], args[1].rowFormat);
         for (let b = 0; b < batches; b++) {
           if (cancelled) throw new AppError('cancelled', 'query cancelled');
-          yield Array.from({ length: 1000 }, (_, i) => [b * 1000 + i]);
+          const batch = encoder.encode(Array.from({ length: 1000 }, (_, i) => [b * 1000 + i]));
+          yield { count: batch.count, bytes: Buffer.from(batch.text) };
           await new Promise((resolve) => setImmediate(resolve));
         }
         if (failure) throw failure;

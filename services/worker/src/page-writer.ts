@@ -1,32 +1,31 @@
 import type { ObjectStore } from '@nats-io/obj';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppError, asyncPageName, type Cell, type ColumnInfo } from '@halo/contracts';
+import { AppError, asyncPageName, jsonArrayOf } from '@halo/contracts';
+import type { RowBytes } from '@halo/messaging';
 
-const encoder = new TextEncoder();
 /** How long storing one result page is retried before the query ends `uploadFailed` (a leader election takes seconds). */
 const PAGE_RETRY_MS = 15_000;
 
 /**
- * Turns row batches into result pages (a JSON array of row objects each, about `pageBytes` long) in the object
- * store. `add` resolves only once any page it filled is stored, so the caller asks the agent for more rows only
- * after the previous ones are safe.
+ * Turns rows chunks into result pages (a JSON array of row objects each: the agent's chunks joined, about
+ * `pageBytes` long, a chunk more at most) in the object store. `add` resolves only once any page it filled is
+ * stored, so the caller asks the agent for more rows only after the previous ones are safe.
  */
 export class PageWriter {
   readonly #store: ObjectStore;
   readonly #queryId: string;
-  readonly #names: string[];
   readonly #pageBytes: number;
-  #buffer: string[] = [];
+  #buffer: Uint8Array[] = [];
   #bufferBytes = 0;
+  #bufferRows = 0;
   #pages = 0;
   #rows = 0;
   readonly #written: { rowsCount: number; bytes: number }[] = [];
   #firstWrite: number | undefined;
 
-  constructor(options: { store: ObjectStore; queryId: string; columns: readonly ColumnInfo[]; pageBytes: number }) {
+  constructor(options: { store: ObjectStore; queryId: string; pageBytes: number }) {
     this.#store = options.store;
     this.#queryId = options.queryId;
-    this.#names = options.columns.map((c) => c.name);
     this.#pageBytes = options.pageBytes;
   }
 
@@ -45,16 +44,11 @@ export class PageWriter {
     return this.#firstWrite;
   }
 
-  async add(rows: readonly (readonly Cell[])[]): Promise<void> {
-    for (const row of rows) {
-      const record: Record<string, Cell> = {};
-      // defineProperty, not assignment: a column named __proto__ stays an ordinary key.
-      this.#names.forEach((name, i) => Object.defineProperty(record, name, { value: row[i] ?? null, enumerable: true, writable: true, configurable: true }));
-      const json = JSON.stringify(record);
-      this.#buffer.push(json);
-      this.#bufferBytes += Buffer.byteLength(json) + 1;
-      if (this.#bufferBytes >= this.#pageBytes) await this.#flush();
-    }
+  async add(chunk: RowBytes): Promise<void> {
+    this.#buffer.push(chunk.bytes);
+    this.#bufferBytes += chunk.bytes.byteLength + 1;
+    this.#bufferRows += chunk.count;
+    if (this.#bufferBytes >= this.#pageBytes) await this.#flush();
   }
 
   /** Writes the last, partial page. */
@@ -64,10 +58,11 @@ export class PageWriter {
 
   async #flush(): Promise<void> {
     const page = this.#pages + 1;
-    const rowsCount = this.#buffer.length;
-    const data = encoder.encode(`[${this.#buffer.join(',')}]`);
+    const rowsCount = this.#bufferRows;
+    const data = jsonArrayOf(this.#buffer);
     this.#buffer = [];
     this.#bufferBytes = 0;
+    this.#bufferRows = 0;
     this.#firstWrite ??= Date.now();
     // A hub node's death moves the object store's stream leader (an election of a few seconds) and this
     // connection to another node: a page is stored again until PAGE_RETRY_MS has passed (a put replaces the name).

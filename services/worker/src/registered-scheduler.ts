@@ -210,8 +210,9 @@ export async function startRegisteredScheduler(deps: RegisteredSchedulerDeps): P
         deadline: now + queueMs + executionTimeoutMs,
       };
       const stream = router.start({ linkGuid: site.linkGuid }, request, { signal: controller.signal, ...(deps.stallMs !== undefined ? { stallMs: deps.stallMs } : {}) });
-      const encoder = new HaloResultEncoder(await stream.columns(), maxResultBytes);
-      for await (const rows of stream) encoder.add(rows);
+      await stream.columns();
+      const encoder = new HaloResultEncoder(maxResultBytes);
+      for await (const chunk of stream) encoder.add(chunk);
       const summary = await stream.summary();
       return { ok: true, ...encoder.finish(), executionMs: Math.round(summary.timings.executionMs) };
     } catch (err) {

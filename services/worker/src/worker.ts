@@ -5,7 +5,7 @@ import {
   ASYNC_LIMITS, AppError, AsyncJob, isAppError, isTerminalAsyncState, subjects,
   type AsyncQueryRecord, type Cell, type ColumnInfo, type EndChunk, type ErrorCode, type QueryRequest, type SiteView,
 } from '@halo/contracts';
-import { ReplyRouter, decodeJson, type ResultStream } from '@halo/messaging';
+import { ReplyRouter, decodeJson, type ResultStream, type RowBytes } from '@halo/messaging';
 import type { Logger } from '@halo/log';
 import { AsyncRecords, openAsyncResources, openWorkConsumer, openWebhookResources, withState } from '@halo/async-queries';
 import { RegistryClient, assertQueryable } from '@halo/registry-data';
@@ -259,14 +259,14 @@ export async function startWorker(deps: WorkerDeps): Promise<RunningWorker> {
   }
 
   async function collect(job: AsyncJob, msg: JsMsg, stream: ResultStream, columns: ColumnInfo[], controller: AbortController, runLog: Logger): Promise<Outcome> {
-    const writer = new PageWriter({ store: store.results, queryId: job.queryId, columns, pageBytes });
+    const writer = new PageWriter({ store: store.results, queryId: job.queryId, pageBytes });
     let scalar: Cell | undefined;
     let summary: EndChunk;
     try {
       // The upload is awaited inside the loop: the agent gets credit for more rows only once a page is stored.
-      for await (const rows of stream) {
-        if (scalar === undefined && rows[0] !== undefined) scalar = rows[0][0] ?? null;
-        await writer.add(rows);
+      for await (const chunk of stream) {
+        if (scalar === undefined && job.command.executionMode === 'scalar') scalar = firstCell(chunk, columns);
+        await writer.add(chunk);
       }
       summary = await stream.summary();
       if (!(await records.transition(job.queryId, (r) => withState(r, 'uploading')))) return discard(job.queryId, runLog);
@@ -431,4 +431,12 @@ function mayWrite(job: AsyncJob): boolean {
 function errorOf(err: unknown): { code: ErrorCode; message: string; sqlServerError?: number } {
   if (isAppError(err)) return { code: err.code, message: err.message.slice(0, 1000), ...(err.sqlServerError === undefined ? {} : { sqlServerError: err.sqlServerError }) };
   return { code: 'internal', message: 'internal error' };
+}
+
+/** A scalar's value: the first column of the first row (parsed from the first chunk, which a scalar's one row fills). */
+function firstCell(chunk: RowBytes, columns: readonly ColumnInfo[]): Cell {
+  const name = columns[0]?.name;
+  if (name === undefined) return null;
+  const records = JSON.parse(`[${Buffer.from(chunk.bytes).toString('utf8')}]`) as Record<string, Cell>[];
+  return records[0]?.[name] ?? null;
 }

@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import type { ColumnInfo } from '@halo/contracts';
 import type { ResultStream } from '@halo/messaging';
 import { errorBody, toAppError } from './error-handler.ts';
 
@@ -12,19 +11,12 @@ export const NDJSON = 'application/x-ndjson';
  * (never a row: row values are scalars), and then the connection is destroyed without the body's terminating
  * chunk, so HTTP clients report the body as cut (curl exits 18, fetch rejects) rather than complete.
  */
-export async function writeNdjson(res: ServerResponse, stream: ResultStream, columns: readonly ColumnInfo[], headers: Record<string, string>, log: { info(obj: object, msg: string): void }): Promise<void> {
-  // Column names are encoded once; each line is then plain concatenation.
-  const keys = columns.map((c, i) => `${i === 0 ? '{' : ','}${JSON.stringify(c.name)}:`);
+export async function writeNdjson(res: ServerResponse, stream: ResultStream, headers: Record<string, string>, log: { info(obj: object, msg: string): void }): Promise<void> {
   res.writeHead(200, { 'content-type': NDJSON, 'cache-control': 'no-store', ...headers });
   try {
-    for await (const batch of stream) {
-      let text = '';
-      for (const row of batch) {
-        let line = '';
-        for (let i = 0; i < keys.length; i++) line += keys[i] + JSON.stringify(row[i] ?? null);
-        text += keys.length === 0 ? '{}\n' : `${line}}\n`;
-      }
-      if (!res.write(text)) {
+    // The agent encoded the lines: each chunk is written as it came.
+    for await (const chunk of stream) {
+      if (!res.write(chunk.bytes)) {
         await drainOrClose(res);
         if (res.destroyed) {
           stream.cancel();

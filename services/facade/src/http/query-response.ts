@@ -1,5 +1,6 @@
-import { AppError, type AsyncQueryRecord, type ErrorDetails, type ExecutionMode, type ImmediateQueryFailed, type ImmediateQuerySuccessful, type QueryResult, type RecordsResult } from '@halo/contracts';
-import { toHaloResult, toRecords } from './halo-result.ts';
+import { AppError, type AsyncQueryRecord, type Cell, type ErrorDetails, type ExecutionMode, type ImmediateQueryFailed, type ImmediateQuerySuccessful, type RecordsResult } from '@halo/contracts';
+import type { JsonResult } from '../nats/json-result.ts';
+import { toHaloResult } from './halo-result.ts';
 import { errorBody } from './error-handler.ts';
 
 /** How rows are returned: Halo's base64 `data` (default), or our opt-in `records` (columns and row objects). */
@@ -21,7 +22,7 @@ export interface ImmediateRequestFacts {
 export interface QueryOutcome extends ImmediateRequestFacts {
   executionMode: ExecutionMode;
   format: ResultFormat;
-  result: QueryResult;
+  result: JsonResult;
   /** Epoch ms when the result arrived. */
   finishedAt: number;
 }
@@ -41,7 +42,8 @@ export function toQueryResponse(outcome: QueryOutcome): ImmediateQuerySuccessful
   const halo = outcome.format === 'records' && outcome.executionMode !== 'nonQuery' ? recordsResult(result) : toHaloResult({
     executionMode: outcome.executionMode,
     columns: result.columns,
-    rows: result.rows,
+    json: result.json,
+    rowCount: result.rowCount,
     ...(result.affected !== undefined ? { affected: result.affected } : {}),
     ...(result.parameters ? { parameters: result.parameters } : {}),
   });
@@ -89,7 +91,7 @@ export function toErrorDetails(error: { message: string; sqlServerError?: number
  * does; `toImmediateStatus` renders it.
  */
 export function immediateRecord(facts: ImmediateRequestFacts, linkGuid: string, executionMode: ExecutionMode,
-  end: { result: QueryResult; resultSize: number; at: number } | { error: AppError; at: number }): AsyncQueryRecord {
+  end: { result: JsonResult; resultSize: number; at: number } | { error: AppError; at: number }): AsyncQueryRecord {
   const base = {
     id: facts.queryId, integratorId: facts.integratorId, siteId: facts.siteId, linkGuid, executionMode, mode: 'immediate' as const,
     createdAt: facts.receivedAt, queueDeadline: facts.receivedAt + facts.maxTimeInQueue, attempts: 1,
@@ -149,9 +151,14 @@ function queryBase(facts: ImmediateRequestFacts): Omit<ImmediateQuerySuccessful,
   };
 }
 
-function recordsResult(result: QueryResult): RecordsResult {
+/**
+ * Our opt-in `format=records`: columns and row objects inside the JSON answer. The agent's array is parsed here
+ * (the one answer that embeds rows as JSON rather than base64), so a tampered agent's bytes cannot reach outside
+ * `records` into the rest of the answer.
+ */
+function recordsResult(result: JsonResult): RecordsResult {
   return {
-    rows: result.rowCount, size: result.bytes, columns: result.columns, records: toRecords(result.columns, result.rows),
+    rows: result.rowCount, size: result.json.byteLength, columns: result.columns, records: JSON.parse(result.json.toString('utf8')) as Record<string, Cell>[],
     ...(result.parameters?.length ? { parameters: result.parameters } : {}),
   };
 }

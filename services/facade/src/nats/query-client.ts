@@ -57,6 +57,7 @@ export class NatsQueryClient implements QueryClient {
       maxTimeInQueueMs: request.maxTimeInQueueMs,
     }, {
       signal,
+      rowFormat: request.rowFormat,
       resendOfflineUntil: Date.now() + Math.min(OFFLINE_RETRY_MS, request.maxTimeInQueueMs),
       // A write never runs twice; a read lost with its hub node (or its answer) is sent again.
       ...(request.command.executionMode === 'reader' ? { resendUnansweredMs: UNANSWERED_READ_MS } : {}),

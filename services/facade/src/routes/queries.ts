@@ -69,9 +69,12 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
     };
     const disconnect = disconnectSignal(reply);
     let untrack: (() => void) | undefined;
+    // NDJSON is written as the agent encodes it; anything else is one JSON array of row objects.
+    const ndjson = body.command.executionMode === 'reader' && wantsNdjson(request.headers.accept);
     try {
       const stream = deps.queries.start(site, {
         queryId,
+        rowFormat: ndjson ? 'ndjson' : 'json',
         ...(body.catalogue !== undefined ? { catalogue: body.catalogue } : {}),
         command: body.command,
         maxTimeInQueueMs,
@@ -79,13 +82,13 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
       }, disconnect.signal);
       untrack = deps.immediate?.track(queryId, { integratorId: request.integratorId, siteId, cancel: () => stream.cancel() });
       const columns = await stream.columns();
-      if (body.command.executionMode === 'reader' && wantsNdjson(request.headers.accept)) {
+      if (ndjson) {
         reply.hijack();
-        await writeNdjson(reply.raw, stream, columns, { 'halo-query-id': queryId }, log.child(ids));
+        await writeNdjson(reply.raw, stream, { 'halo-query-id': queryId }, log.child(ids));
         return reply;
       }
       const result = await collectJsonResult(stream, columns);
-      log.info({ ...ids, rowCount: result.rowCount, bytes: result.bytes, queuedMs: result.timings.queuedMs, executionMs: result.timings.executionMs }, 'query finished');
+      log.info({ ...ids, rowCount: result.rowCount, bytes: result.json.byteLength, queuedMs: result.timings.queuedMs, executionMs: result.timings.executionMs }, 'query finished');
       const finishedAt = Date.now();
       const answer = toQueryResponse({ ...facts, executionMode: body.command.executionMode, format: format === 'records' ? 'records' : 'halo', result, finishedAt });
       remember(immediateRecord(facts, site.linkGuid, body.command.executionMode, { result, resultSize: answer.resultSize, at: finishedAt }));
