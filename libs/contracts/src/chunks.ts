@@ -18,6 +18,9 @@ export const ChunkHeaders = {
    * untouched. A rows chunk without it is the older form, a JSON array of cell arrays.
    */
   rows: 'Halo-Rows',
+  /** On a `whole` chunk: bytes of its meta and of its end, at the start and end of the body. */
+  metaBytes: 'Halo-Meta-Bytes',
+  endBytes: 'Halo-End-Bytes',
 } as const;
 
 /** Headers on a query request (§4 step 1). */
@@ -42,7 +45,12 @@ export const RequestHeaders = {
  */
 export const KEEPALIVE_KIND = 'keepalive';
 
-export const CHUNK_KINDS = ['meta', 'rows', 'end', 'error'] as const;
+/**
+ * `whole`: a small result of an encoded stream in one message at seq 0, instead of meta, rows and end: the body is
+ * the meta JSON, the rows text (Halo-Rows of them; none when the header is absent) and the end JSON, one after the
+ * other, split by Halo-Meta-Bytes and Halo-End-Bytes. One message, so one wakeup of every process on the way.
+ */
+export const CHUNK_KINDS = ['meta', 'rows', 'end', 'error', 'whole'] as const;
 export type ChunkKind = (typeof CHUNK_KINDS)[number];
 
 export const PROTOCOL_LIMITS = {

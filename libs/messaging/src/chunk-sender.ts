@@ -220,6 +220,7 @@ export class ChunkSender {
   /** Flushes buffered rows, then sends `end` with the totals. */
   end(summary: { timings: { queuedMs: number; executionMs: number }; affected?: number; parameters?: EndChunk['parameters'] }): Promise<void> {
     return this.#serial(async () => {
+      if (this.#sendWhole(summary)) return;
       // Awaited only when something has to wait (credit, gzip): a small result's meta, rows and end are then
       // published in one go, so the connection writes them together.
       let sent = this.#bufferBytes > 0 ? this.#flush() : undefined;
@@ -231,6 +232,34 @@ export class ChunkSender {
       if (sent) await sent;
       this.#finish();
     });
+  }
+
+  /**
+   * An encoded result whose meta is still held and whose rows fit one chunk goes as one `whole` message (seq 0,
+   * needing no credit) instead of meta, rows and end. False when it does not qualify (cells, meta already out).
+   */
+  #sendWhole(summary: { timings: { queuedMs: number; executionMs: number }; affected?: number; parameters?: EndChunk['parameters'] }): boolean {
+    const meta = this.#heldMeta;
+    const format = this.#rowFormat;
+    if (!meta || format === undefined || this.#seq !== 0 || this.#bufferBytes > this.#chunkBytes) return false;
+    const rows = encoder.encode(this.#buffer.join(joinEncoded(format)));
+    const count = this.#bufferRows;
+    const body: EndChunk = { rowCount: count, bytes: rows.byteLength, timings: summary.timings };
+    if (summary.affected !== undefined) body.affected = summary.affected;
+    if (summary.parameters?.length) body.parameters = summary.parameters;
+    const end = encodeJson(body);
+    const whole = new Uint8Array(meta.byteLength + rows.byteLength + end.byteLength);
+    whole.set(meta, 0);
+    whole.set(rows, meta.byteLength);
+    whole.set(end, meta.byteLength + rows.byteLength);
+    this.#heldMeta = undefined;
+    clearTimeout(this.#metaTimer);
+    this.signal.throwIfAborted();
+    this.#publish('whole', whole, false, count > 0 ? count : undefined, { meta: meta.byteLength, end: end.byteLength });
+    this.#rowCount = count;
+    this.#bytes = rows.byteLength;
+    this.#finish();
+    return true;
   }
 
   /** Sends an `error` chunk (best effort, never throws): code and message only. Not sent when the requester cancelled. */
@@ -363,13 +392,17 @@ export class ChunkSender {
     }
   }
 
-  #publish(kind: ChunkKind, body: Uint8Array, gzip: boolean, rows?: number): void {
+  #publish(kind: ChunkKind, body: Uint8Array, gzip: boolean, rows?: number, parts?: { meta: number; end: number }): void {
     const seq = this.#seq;
     const h = headers();
     h.set(ChunkHeaders.kind, kind);
     h.set(ChunkHeaders.seq, String(seq));
     if (gzip) h.set(ChunkHeaders.encoding, 'gzip');
     if (rows !== undefined) h.set(ChunkHeaders.rows, String(rows));
+    if (parts) {
+      h.set(ChunkHeaders.metaBytes, String(parts.meta));
+      h.set(ChunkHeaders.endBytes, String(parts.end));
+    }
     try {
       this.#nc.publish(this.#subject, body, { headers: h });
     } catch (cause) {

@@ -1,8 +1,8 @@
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
-  AppError, CHUNK_KINDS, ChunkHeaders, EndChunk, ErrorChunk, KEEPALIVE_KIND, MetaChunk, PROTOCOL_LIMITS, QueryRequest, RequestHeaders,
+  AppError, CHUNK_KINDS, ChunkHeaders, EndChunk, ErrorChunk, KEEPALIVE_KIND, MetaChunk, PROTOCOL_LIMITS, RequestHeaders,
   RowEncoder, isAppError, parseReplySubject, subjects,
-  type AckMessage, type Cell, type ChunkKind, type ColumnInfo, type RowFormat,
+  type AckMessage, type Cell, type ChunkKind, type ColumnInfo, type QueryRequest, type RowFormat,
 } from '@halo/contracts';
 import type { Logger } from '@halo/log';
 import { clampChunkBytes, clampKeepAliveMs, clampWindow, gunzipBody } from './chunk-encoding.ts';
@@ -112,8 +112,7 @@ export class ReplyRouter {
   /** Publishes the query to its site's subject with reply `halo.v1.r.<link>.<requester>.<query>` and returns its result stream. */
   start(target: { linkGuid: string }, request: QueryRequest, options: ResultStreamOptions = {}): ResultStream {
     if (this.#closed) throw new AppError('internal', 'reply router closed');
-    const parsed = QueryRequest.safeParse(request);
-    if (!parsed.success) throw new AppError('bad_request', 'invalid query request', { cause: parsed.error });
+    // Not validated again here: requesters build it from what they validated, and the agent validates what it gets.
     if (this.#streams.has(request.queryId)) throw new AppError('bad_request', 'duplicate query id');
     const window = clampWindow(options.window);
     const chunkBytes = clampChunkBytes(options.chunkBytes);
@@ -145,7 +144,7 @@ export class ReplyRouter {
     h.set(RequestHeaders.window, String(window));
     h.set(RequestHeaders.keepAliveMs, String(keepAliveMs));
     h.set(RequestHeaders.rowFormat, rowFormat);
-    const body = encodeJson(parsed.data);
+    const body = encodeJson(request);
     const publish = () => {
       try {
         // A plain publish with a reply subject: when nobody serves the subject the server answers a 503 status
@@ -382,6 +381,7 @@ class Stream implements ResultStream {
       this.abort(new AppError(chunk.code, chunk.message, chunk.sqlServerError === undefined ? undefined : { sqlServerError: chunk.sqlServerError }), false);
       return;
     }
+    if (kind === 'whole') return this.#whole(msg, seq);
     if ((seq === 0) !== (kind === 'meta')) return this.#protocolError('meta must be chunk 0, and only it', { seq, kind });
     if (seq > this.#granted + this.#window) return this.#protocolError('chunk outside the credit window', { seq, kind });
     this.#expected = seq + 1;
@@ -396,7 +396,7 @@ class Stream implements ResultStream {
       this.#cellEncoder = new RowEncoder(meta.columns, this.#rowFormat);
       this.#columns.resolve(meta.columns);
     } else if (kind === 'rows') {
-      const rows = decodeRows(msg, this.#rowFormat, this.#cellEncoder!);
+      const rows = decodeRows(msg.data, msg.headers, this.#rowFormat, this.#cellEncoder!);
       rows.catch((err: unknown) => this.#protocolError('malformed rows chunk', { seq, err }));
       this.#queue.push({ seq, kind, rows });
     } else {
@@ -412,6 +412,41 @@ class Stream implements ResultStream {
       this.#releaseRouting();
     }
     this.#armStall();
+    this.#wake();
+  }
+
+  /** A `whole` chunk: meta, rows and end of a small encoded result in one message at seq 0. */
+  #whole(msg: Msg, seq: number): void {
+    if (seq !== 0) return this.#protocolError('a whole result must be chunk 0', { seq });
+    const body = msg.data;
+    const metaBytes = Number(msg.headers?.get(ChunkHeaders.metaBytes) ?? '');
+    const endBytes = Number(msg.headers?.get(ChunkHeaders.endBytes) ?? '');
+    if (!Number.isSafeInteger(metaBytes) || !Number.isSafeInteger(endBytes) || metaBytes <= 0 || endBytes <= 0 || metaBytes + endBytes > body.byteLength) {
+      return this.#protocolError('whole result without its parts', { seq });
+    }
+    let meta: MetaChunk;
+    let end: EndChunk;
+    try {
+      meta = decodeJson(MetaChunk, body.subarray(0, metaBytes));
+      end = decodeJson(EndChunk, body.subarray(body.byteLength - endBytes));
+    } catch {
+      return this.#protocolError('malformed whole result', { seq });
+    }
+    const rowsBody = body.subarray(metaBytes, body.byteLength - endBytes);
+    const hasRows = (msg.headers?.get(ChunkHeaders.rows) ?? '') !== '';
+    if (!hasRows && rowsBody.byteLength > 0) return this.#protocolError('whole result with rows it does not count', { seq });
+    this.#expected = 1;
+    this.#metaReceived = true;
+    this.#columns.resolve(meta.columns);
+    if (hasRows) {
+      // Encoded rows only: a whole result comes from an agent that encodes them (never the cell form).
+      const rows = decodeRows(rowsBody, msg.headers, this.#rowFormat, undefined);
+      rows.catch((err: unknown) => this.#protocolError('malformed rows chunk', { seq, err }));
+      this.#queue.push({ seq: 0, kind: 'rows', rows });
+    }
+    this.#endReceived = true;
+    this.#queue.push({ seq: 0, kind: 'end', end });
+    this.#releaseRouting();
     this.#wake();
   }
 
@@ -554,11 +589,12 @@ function isChunkKind(value: string): value is ChunkKind {
  * A rows chunk as row text: encoded rows are checked as a frame only (a positive row count; the body starts and
  * ends as records do; for ndjson, one line per row), cells of an older agent are checked and encoded here.
  */
-async function decodeRows(msg: Msg, format: RowFormat, cells: RowEncoder): Promise<RowBytes> {
-  const gzip = msg.headers?.get(ChunkHeaders.encoding) === 'gzip';
-  const body = gzip ? await gunzipBody(msg.data) : msg.data;
-  const announced = msg.headers?.get(ChunkHeaders.rows) ?? '';
+async function decodeRows(data: Uint8Array, h: Msg['headers'], format: RowFormat, cells: RowEncoder | undefined): Promise<RowBytes> {
+  const gzip = h?.get(ChunkHeaders.encoding) === 'gzip';
+  const body = gzip ? await gunzipBody(data) : data;
+  const announced = h?.get(ChunkHeaders.rows) ?? '';
   if (announced === '') {
+    if (!cells) throw new AppError('internal', 'chunk protocol violation: rows without a row count');
     const rows = parseCells(body);
     const encoded = cells.encode(rows);
     return { count: encoded.count, bytes: Buffer.from(encoded.text, 'utf8') };

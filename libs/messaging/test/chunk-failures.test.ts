@@ -273,3 +273,28 @@ test('an agent older than encoded rows (cell arrays) is read in either format, a
     assert.deepEqual(parsed[299], Object.fromEntries(COLUMNS.map((c, i) => [c.name, makeRow(299)[i]])));
   }
 });
+
+test('a whole result whose parts do not add up, or whose rows are not framed, is a protocol error', async (t) => {
+  const stack = await launchStack(t);
+  const meta = JSON.stringify({ columns: [{ name: 'id', type: 'Int' }] });
+  const end = JSON.stringify({ rowCount: 1, bytes: 8, timings: { queuedMs: 0, executionMs: 0 } });
+  const cases: Record<string, { body: string; metaBytes: string; endBytes: string; rows?: string }> = {
+    metaPastBody: { body: `${meta}{"id":1}${end}`, metaBytes: '9999', endBytes: String(end.length), rows: '1' },
+    noParts: { body: `${meta}{"id":1}${end}`, metaBytes: '', endBytes: '', rows: '1' },
+    cutRows: { body: `${meta}{"id":1${end}`, metaBytes: String(meta.length), endBytes: String(end.length), rows: '1' },
+    uncountedRows: { body: `${meta}{"id":1}${end}`, metaBytes: String(meta.length), endBytes: String(end.length) },
+  };
+  await startTestAgent(stack, async ({ request, msg, sender }) => {
+    const c = cases[request.command.text]!;
+    const h = chunkHeaders('whole', 0);
+    h.set(ChunkHeaders.metaBytes, c.metaBytes);
+    h.set(ChunkHeaders.endBytes, c.endBytes);
+    if (c.rows) h.set(ChunkHeaders.rows, c.rows);
+    stack.agentNc.publish(msg.reply ?? '', new TextEncoder().encode(c.body), { headers: h });
+    await aborted(sender.signal, 5_000);
+  });
+  for (const text of Object.keys(cases)) {
+    const stream = stack.router.start({ linkGuid: stack.linkGuid }, queryRequest(stack, { command: { text, type: 'text', executionMode: 'reader', parameters: [] } }));
+    await assert.rejects(drain(stream), { code: 'internal', message: 'chunk protocol violation' }, text);
+  }
+});

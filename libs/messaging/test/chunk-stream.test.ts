@@ -168,3 +168,42 @@ test('request options are read from headers, clamped to the protocol limits, wit
   assert.throws(() => readRequestOptions(msg({ [RequestHeaders.rowFormat]: 'xml' })), (err: unknown) => err instanceof AppError && err.code === 'bad_request');
   assert.equal(readRequestOptions(msg({ [RequestHeaders.keepAliveMs]: 'x' })).keepAliveMs, undefined);
 });
+
+test('a small encoded result travels as one whole message; a cells agent still sends meta, rows and end', async (t) => {
+  const stack = await launchStack(t);
+  const encodedAgent = await startTestAgent(stack, async ({ request, sender }) => {
+    await sender.meta(COLUMNS);
+    if (request.command.text !== 'empty') await sendRows(sender, 3);
+    await sender.end({ timings, affected: 0 });
+  });
+  for (const [text, rowFormat, rows] of [['three', 'json', 3], ['empty', 'json', 0], ['three', 'ndjson', 3]] as const) {
+    const before = encodedAgent.sent.length;
+    const stream = stack.router.start({ linkGuid: stack.linkGuid }, queryRequest(stack, { command: { text, type: 'text', executionMode: 'reader', parameters: [] } }), { rowFormat });
+    assert.deepEqual(await stream.columns(), COLUMNS);
+    let count = 0;
+    let body = '';
+    for await (const chunk of stream) {
+      count += chunk.count;
+      body += Buffer.from(chunk.bytes).toString('utf8');
+    }
+    const summary = await stream.summary();
+    assert.equal(count, rows);
+    assert.equal(summary.rowCount, rows);
+    assert.equal(summary.bytes, Buffer.byteLength(body));
+    assert.deepEqual(summary.timings, timings);
+    if (rowFormat === 'ndjson') assert.equal(body.split('\n').length - 1, rows);
+    assert.deepEqual(encodedAgent.sent.slice(before).map((c) => c.kind), ['whole'], `${text} ${rowFormat}`);
+  }
+
+  const older = await launchStack(t);
+  const cellsAgent = await startTestAgent(older, async ({ sender }) => {
+    await sender.meta(COLUMNS);
+    await sendRows(sender, 3);
+    await sender.end({ timings });
+  }, { cells: true });
+  const stream = older.router.start({ linkGuid: older.linkGuid }, queryRequest(older));
+  let count = 0;
+  for await (const chunk of stream) count += chunk.count;
+  assert.equal(count, 3);
+  assert.deepEqual(cellsAgent.sent.map((c) => c.kind), ['meta', 'rows', 'end']);
+});

@@ -59,6 +59,7 @@ export function buildApp(deps: FacadeDeps, options: BuildAppOptions = {}): Fasti
     // pino's Logger is a FastifyBaseLogger; the cast keeps the plain FastifyInstance type plugins expect.
   }) as unknown as FastifyInstance;
 
+  app.decorateRequest('queryFacts', null);
   // First hook: requests refused by the hooks below are counted too.
   if (options.metrics) recordHttpMetrics(app, options.metrics);
   app.server.maxConnections = server.maxConnections;

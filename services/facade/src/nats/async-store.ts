@@ -3,7 +3,7 @@ import type { ObjectStore } from '@nats-io/obj';
 import { errors } from '@nats-io/transport-node';
 import { AsyncRecords, openAsyncResources, withState } from '@halo/async-queries';
 import {
-  ASYNC_LIMITS, AppError, AsyncPageMetadata, asyncPageName, isAppError, isTerminalAsyncState, subjects,
+  ASYNC_LIMITS, ASYNC_NAMES, AppError, AsyncPageMetadata, asyncPageName, isAppError, isTerminalAsyncState, subjects,
   type AsyncJob, type AsyncQueryRecord,
 } from '@halo/contracts';
 import { encodeJson, type NatsConnection } from '@halo/messaging';
@@ -80,8 +80,15 @@ export class NatsAsyncQueryStore implements AsyncQueryStore {
     return guarded(this.#connection, async () => (await this.#records.get(queryId))?.record ?? null);
   }
 
+  /**
+   * Nobody waits for an immediate query's status: it goes as a plain publish onto the bucket's subject, with no
+   * acknowledgement awaited (a JetStream round trip per query otherwise). A hub in trouble may drop it; that loses
+   * only `GET .../queries/{id}` of that query, never its answer.
+   */
   remember(record: AsyncQueryRecord): Promise<void> {
-    return guarded(this.#connection, () => this.#records.create({ ...record, expiresAt: Date.now() + this.#resultTtlMs }));
+    return guarded(this.#connection, async () => {
+      this.#nc.publish(`$KV.${ASYNC_NAMES.queries}.${record.id}`, JSON.stringify({ ...record, expiresAt: Date.now() + this.#resultTtlMs }));
+    });
   }
 
   cancel(queryId: string): Promise<AsyncQueryRecord | null> {

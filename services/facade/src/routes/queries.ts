@@ -88,7 +88,8 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
         return reply;
       }
       const result = await collectJsonResult(stream, columns);
-      log.info({ ...ids, rowCount: result.rowCount, bytes: result.json.byteLength, queuedMs: result.timings.queuedMs, executionMs: result.timings.executionMs }, 'query finished');
+      // One line per query: these go in the request's own (log-controller.ts).
+      request.queryFacts = { integratorId: request.integratorId, ...ids, rowCount: result.rowCount, bytes: result.json.byteLength, queuedMs: result.timings.queuedMs, executionMs: result.timings.executionMs };
       const finishedAt = Date.now();
       const answer = toQueryResponse({ ...facts, executionMode: body.command.executionMode, format: format === 'records' ? 'records' : 'halo', result, finishedAt });
       remember(immediateRecord(facts, site.linkGuid, body.command.executionMode, { result, resultSize: answer.resultSize, at: finishedAt }));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm } from '@nats-io/kv';
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
@@ -40,25 +40,30 @@ const token = (integratorId: string) => Buffer.from(integratorId, 'utf8').toStri
 
 /** Usage in a JetStream KV bucket (`usage`): one key per request, read back through the bucket's stream. */
 export class NatsUsageStore implements UsageStore {
-  readonly #kv: KV;
+  readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
 
-  private constructor(kv: KV, js: JetStreamClient, jsm: JetStreamManager) {
-    this.#kv = kv;
+  private constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager) {
+    this.#nc = nc;
     this.#js = js;
     this.#jsm = jsm;
   }
 
   /** Creates the bucket if missing (idempotent across replicas) and opens it. */
   static async open(nc: NatsConnection, replicas = 1): Promise<NatsUsageStore> {
-    const kv = await new Kvm(nc).create(USAGE_BUCKET, { history: 1, ttl: USAGE_MAX_AGE_MS, max_bytes: USAGE_MAX_BYTES, replicas });
-    return new NatsUsageStore(kv, jetstream(nc), await jetstreamManager(nc));
+    await new Kvm(nc).create(USAGE_BUCKET, { history: 1, ttl: USAGE_MAX_AGE_MS, max_bytes: USAGE_MAX_BYTES, replicas });
+    return new NatsUsageStore(nc, jetstream(nc), await jetstreamManager(nc));
   }
 
+  /**
+   * A plain publish onto the bucket's subject, no acknowledgement awaited: one per integrator request, after its
+   * answer went out, and nobody waits for it (a JetStream round trip each otherwise). A hub in trouble may drop
+   * one; usage is a report, not a ledger. Built here from the request's metadata, so it is not validated again.
+   */
   async record(entry: UsageEntry): Promise<void> {
     const id = `${entry.at.toString(36)}_${randomBytes(6).toString('hex')}`;
-    await this.#kv.put(`q.${token(entry.integratorId)}.${id}`, JSON.stringify(UsageEntry.parse(entry)));
+    this.#nc.publish(`$KV.${USAGE_BUCKET}.q.${token(entry.integratorId)}.${id}`, JSON.stringify(entry));
   }
 
   async read(integratorId: string, sinceMs: number): Promise<UsageEntry[]> {
