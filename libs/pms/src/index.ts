@@ -4,7 +4,7 @@ export type { DatabaseConfig } from './open-connector.ts';
 export type { Connector, EncodedCursor, QueryInput, QueryOutput, ResultCursor, ResultSummary } from './connector/connector.ts';
 export type { SqliteConfig } from './engines/sqlite/sqlite-connector.ts';
 export { openSqliteTrustedReader } from './engines/sqlite/sqlite-trusted-reader.ts';
-export { SQLITE_WORKER_FLAG, keepSpareSqliteWorker } from './engines/sqlite/sqlite-process.ts';
+export { SQLITE_WORKER_FLAG } from './engines/sqlite/sqlite-process.ts';
 export type { PostgresConfig } from './engines/postgres/postgres-connector.ts';
 export type { MysqlConfig } from './engines/mysql/mysql-connector.ts';
 export { resolvePassword, tlsOptions } from './engines/server/server-config.ts';

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '@halo/contracts';
-import { getProfile, keepSpareSqliteWorker, openConnector, openSqliteTrustedReader, type Connector } from '@halo/pms';
+import { getProfile, openConnector, openSqliteTrustedReader, type Connector } from '@halo/pms';
 import { ENDLESS_COUNT, reader, sampleFile, tempDir } from './fixtures.ts';
 import { workerPids } from './process-stats.ts';
 
@@ -73,38 +73,6 @@ test('a profile reads identity and catalogues through the trusted reader without
   assert.ok((await profile.catalogues(trusted)).length > 0);
   assert.deepEqual(workerPids(), []);
   await assert.rejects(trusted.query(reader('DELETE FROM patient')), isCode('writes_disabled'));
-});
-
-test("with a reserve worker, a second site's first query takes the started one, and the reserve goes when idle", async (t) => {
-  keepSpareSqliteWorker(true);
-  t.after(() => keepSpareSqliteWorker(false));
-  const a = await openConnector({ engine: 'sqlite', path: sampleFile(t, 5), workerIdleMs: IDLE_MS * 5 });
-  const b = await openConnector({ engine: 'sqlite', path: sampleFile(t, 5), workerIdleMs: IDLE_MS * 5 });
-  t.after(() => Promise.all([a.close(), b.close()]));
-
-  await a.query(reader('SELECT 1'));
-  const afterFirst = workerPids();
-  assert.equal(afterFirst.length, 2, 'the worker of the first site, and one in reserve');
-  const result = await b.query(reader('SELECT count(*) AS n FROM patient'));
-  assert.deepEqual(result.rows, [[5]]);
-  const afterSecond = workerPids();
-  // The second site took the reserve (no pid of before is gone) and one new reserve was started.
-  assert.equal(afterSecond.length, 3);
-  assert.ok(afterFirst.every((pid) => afterSecond.includes(pid)));
-  await waitFor(() => workerPids().length === 0);
-  // With no reserve left, a site's next query still starts its own worker.
-  assert.deepEqual((await a.query(reader('SELECT 3 AS three'))).rows, [[3]]);
-});
-
-test('turning the reserve off stops the waiting worker', async (t) => {
-  keepSpareSqliteWorker(true);
-  t.after(() => keepSpareSqliteWorker(false));
-  const connector = await openConnector({ engine: 'sqlite', path: sampleFile(t, 5), workerIdleMs: 60_000 });
-  t.after(() => connector.close());
-  await connector.query(reader('SELECT 1'));
-  assert.equal(workerPids().length, 2);
-  keepSpareSqliteWorker(false);
-  await waitFor(() => workerPids().length === 1);
 });
 
 test('a quiet site\'s worker is reused for another database, and each site still reads only its own', async (t) => {

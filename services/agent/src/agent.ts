@@ -9,7 +9,6 @@ import { NatsServerProcess, renderNatsConfig } from '@halo/nats-server';
 import type { Logger } from '@halo/log';
 import type { AgentConfig } from './config.ts';
 import { Site } from './site.ts';
-import { keepSpareSqliteWorker } from '@halo/pms';
 import type { FingerprintSource } from './fingerprint.ts';
 import { StateDirectory } from './state.ts';
 import { EnrolmentError, ensureLinkCredentials, type LinkCredentials } from './enrolment.ts';
@@ -94,11 +93,6 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
     const nc = await connectNats({ servers: leaf.clientUrl, name: `halo-link-${linkGuid}`, inboxPrefix: subjects.agentInbox(linkGuid), log });
     closers.push(() => nc.close());
 
-    // Several SQLite sites share one reserve worker process, so a quiet site's first query skips Node's start-up.
-    if (config.databases.filter((entry) => entry.engine === 'sqlite').length > 1) {
-      keepSpareSqliteWorker(true);
-      closers.push(async () => keepSpareSqliteWorker(false));
-    }
     // A few at a time: an agent with hundreds of databases opens them in seconds without opening them all at once.
     const opened = await mapBounded(config.databases, SITE_OPEN_CONCURRENCY, async (entry): Promise<Site | undefined> => {
       const haloGuid = state.haloGuid(entry.name);

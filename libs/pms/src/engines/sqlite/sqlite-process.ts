@@ -50,51 +50,6 @@ function setChildRef(child: ChildProcess, referenced: boolean): void {
   }
 }
 
-let keepSpare = false;
-/** A started worker with no database yet, taken by the next site to open one. */
-let spare: { child: ChildProcess; timer: NodeJS.Timeout } | undefined;
-
-/**
- * With `enabled`, the process keeps one started worker in reserve: a site's first statement (and the first after its
- * worker idled out) then waits for a database to open, not for Node to start (~0.1 s, more on a loaded machine).
- * An agent with many sites turns it on; the reserve goes once it has been unused for the idle time.
- */
-export function keepSpareSqliteWorker(enabled: boolean): void {
-  keepSpare = enabled;
-  if (!enabled && spare) {
-    clearTimeout(spare.timer);
-    spare.child.kill('SIGKILL');
-    spare = undefined;
-  }
-}
-
-function takeWorker(): ChildProcess {
-  const reserve = spare;
-  spare = undefined;
-  if (reserve) clearTimeout(reserve.timer);
-  const usable = reserve !== undefined && reserve.child.connected && reserve.child.exitCode === null && reserve.child.signalCode === null;
-  if (reserve && !usable) reserve.child.kill('SIGKILL');
-  return usable ? reserve.child : forkWorker();
-}
-
-/** Starts the next reserve worker, if the process keeps one and has none. */
-function replenishSpare(idleMs: number): void {
-  if (!keepSpare || spare) return;
-  const child = forkWorker();
-  child.on('error', () => {});
-  child.once('exit', () => {
-    if (spare?.child !== child) return;
-    clearTimeout(spare.timer);
-    spare = undefined;
-  });
-  setChildRef(child, false);
-  const timer = setTimeout(() => {
-    if (spare?.child === child) spare = undefined;
-    child.kill('SIGKILL');
-  }, idleMs).unref();
-  spare = { child, timer };
-}
-
 /** How long a site's worker waits idle before any other site may take it (it keeps its database open till then). */
 const RELEASE_AFTER_MS = 500;
 /** Workers whose sites have gone quiet, oldest first: a site that needs a worker reopens one of these with its own database. */
@@ -159,7 +114,7 @@ export class SqliteProcess {
 
   /**
    * A worker for `owner` with the database open: one a quiet site released (its database swapped for this one),
-   * else the reserve, else a new process. Rejects if the file cannot be opened. With `maxMemoryBytes`, a statement
+   * else a new process. Rejects if the file cannot be opened. With `maxMemoryBytes`, a statement
    * that takes the process past it fails with resource_limit_exceeded (the process is killed). With `idleMs`, the
    * worker closes itself once that long has passed without a statement.
    */
@@ -172,10 +127,8 @@ export class SqliteProcess {
       await reused.#open(path, allowWrites, maxMemoryBytes);
       return reused;
     }
-    const worker = new SqliteProcess(takeWorker(), owner, maxMemoryBytes, idleMs);
+    const worker = new SqliteProcess(forkWorker(), owner, maxMemoryBytes, idleMs);
     await worker.#open(path, allowWrites, maxMemoryBytes);
-    // After the open, so the next reserve's start-up does not compete with this one for the CPU.
-    replenishSpare(idleMs ?? 60_000);
     return worker;
   }
 
