@@ -220,4 +220,39 @@ export function serverConnectorSuite<C extends PostgresConfig | MysqlConfig>(hoo
     assert.doesNotMatch((syntax as Error).message, /secret-value|SELEC/);
     assert.deepEqual((await connector.query(reader('SELECT 1 AS one'))).rows, [[1]]);
   });
+
+  test(`${hooks.name}: encoded rows are the records query() reads, in batches whose sizes and limits count cells as before`, async (t) => {
+    const config = await sampleServerDatabase(t, hooks.server());
+    const connector = await connectorFor(t, config);
+    const text = 'SELECT PatNum, LName, Birthdate, DateFirstVisit, EstBalance FROM patient ORDER BY PatNum';
+    const cells = await connector.query(reader(text));
+    const expected = cells.rows.map((row) => Object.fromEntries(cells.columns.map((c, i) => [c.name, row[i] ?? null])));
+    for (const format of ['json', 'ndjson'] as const) {
+      const cursor = await connector.streamEncoded(reader(text, { batchBytes: 1024 }), format);
+      let body = '';
+      let count = 0;
+      let batches = 0;
+      for await (const batch of cursor) {
+        assert.equal(batch.bytes, Buffer.byteLength(batch.text));
+        body += (format === 'json' && body !== '' ? ',' : '') + batch.text;
+        count += batch.count;
+        batches++;
+      }
+      const records = format === 'json' ? JSON.parse(`[${body}]`) : body.trimEnd().split('\n').map((line) => JSON.parse(line));
+      assert.deepEqual(records, expected, format);
+      assert.equal(count, cells.rowCount);
+      assert.ok(batches > 1, `${batches} batches of about 1 KiB`);
+      // The summary counts the JSON of cell arrays, whichever form the rows travel in.
+      assert.equal(cursor.summary().bytes, cells.bytes);
+    }
+    const scalarQuery = reader('SELECT LName, PatNum FROM patient ORDER BY PatNum', { executionMode: 'scalar' });
+    const scalarCells = await connector.query(scalarQuery);
+    const scalar = await connector.streamEncoded(scalarQuery, 'json');
+    const scalarText: string[] = [];
+    for await (const batch of scalar) scalarText.push(batch.text);
+    assert.deepEqual(JSON.parse(`[${scalarText.join(',')}]`), [{ [scalarCells.columns[0]!.name]: scalarCells.rows[0]![0] }]);
+    await assert.rejects(async () => {
+      for await (const _ of await connector.streamEncoded(reader(text, { maxRowBytes: 20 }), 'json')) { /* drain */ }
+    }, isCode('resource_limit_exceeded'));
+  });
 }

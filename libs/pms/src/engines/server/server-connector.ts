@@ -1,9 +1,8 @@
 import { AppError } from '@halo/contracts';
-import type { ColumnInfo, RowFormat } from '@halo/contracts';
+import type { Cell, ColumnInfo, EncodedRows, RowFormat } from '@halo/contracts';
 import { checkQueryInput } from '../../connector/check-input.ts';
 import { collectResult } from '../../connector/collect-result.ts';
 import type { Connector, EncodedCursor, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
-import { encodeCursor } from '../../connector/encode-cursor.ts';
 import { guardQuery } from '../../connector/query-guard.ts';
 import { checkProcedureInput, isProcedureCall } from '../../connector/procedure-call.ts';
 import { ServerCursor } from './server-cursor.ts';
@@ -58,7 +57,8 @@ export class ServerConnector implements Connector {
   readonly engine: 'postgres' | 'mysql';
   readonly #server: ServerEngine;
   #session: ServerSession | undefined;
-  readonly #queue = new StatementQueue<ServerCursor>();
+  // Holds either kind of cursor (cells or encoded); it only ever cancels one.
+  readonly #queue = new StatementQueue<{ cancel(reason?: unknown): Promise<void> }>();
   #connecting: Promise<ServerSession> | undefined;
   #closed = false;
 
@@ -81,11 +81,16 @@ export class ServerConnector implements Connector {
     return collectResult(await this.stream(input));
   }
 
-  async streamEncoded(input: QueryInput, format: RowFormat): Promise<EncodedCursor> {
-    return encodeCursor(await this.stream(input), format);
+  /** The cursor serialises each row once, as row-object text, instead of as cells (and again for their size). */
+  streamEncoded(input: QueryInput, format: RowFormat): Promise<EncodedCursor> {
+    return this.#start<EncodedRows>(input, format);
   }
 
-  async stream(input: QueryInput): Promise<ResultCursor> {
+  stream(input: QueryInput): Promise<ResultCursor> {
+    return this.#start<Cell[][]>(input, undefined);
+  }
+
+  async #start<B extends Cell[][] | EncodedRows>(input: QueryInput, encoding: RowFormat | undefined): Promise<ServerCursor<B>> {
     if (this.#closed) throw new AppError('internal', 'the connector is closed');
     checkQueryInput(input);
     checkProcedureInput(input, false);
@@ -108,7 +113,7 @@ export class ServerConnector implements Connector {
         await statement.abort();
         throw error;
       }
-      const cursor = new ServerCursor(columns, statement, {
+      const cursor = new ServerCursor<B>(columns, statement, {
         scalar: input.executionMode === 'scalar',
         maxRows: input.maxRows,
         maxBytes: input.maxBytes,
@@ -116,10 +121,11 @@ export class ServerConnector implements Connector {
         batchRows: input.batchRows ?? BATCH_ROWS,
         batchBytes: input.batchBytes ?? BATCH_BYTES,
         ...(procedure ? { outputs: procedure.outputs } : {}),
+        ...(encoding ? { encoding } : {}),
       }, guard, started, turn.release);
       turn.adopt(cursor);
       return cursor;
-    });
+    }) as Promise<ServerCursor<B>>;
   }
 
   /** Stops at once: a running statement is cancelled and queued ones are refused. */

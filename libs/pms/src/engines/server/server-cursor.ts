@@ -1,7 +1,7 @@
-import { AppError } from '@halo/contracts';
-import type { Cell, ColumnInfo, ResultParameter } from '@halo/contracts';
+import { AppError, RowEncoder } from '@halo/contracts';
+import type { Cell, ColumnInfo, EncodedRows, ResultParameter, RowFormat } from '@halo/contracts';
 import { rowBytes } from '../../connector/cells.ts';
-import type { ResultCursor, ResultSummary } from '../../connector/connector.ts';
+import type { ResultSummary } from '../../connector/connector.ts';
 import { cancelError, failureError } from '../../connector/cursor-errors.ts';
 import { elapsedMs } from '../../connector/elapsed-ms.ts';
 import type { QueryGuard } from '../../connector/query-guard.ts';
@@ -38,6 +38,8 @@ export interface CursorLimits {
   batchBytes: number;
   /** A procedure call: its output values as result parameters, from the statement's outputRow. */
   outputs?: (row: readonly Cell[] | undefined) => ResultParameter[];
+  /** Batches as row-object text in this format (EncodedRows) instead of cells: each row is serialised once. */
+  encoding?: RowFormat;
 }
 
 // Rows asked of the server per round trip; a batch may take several, leftovers wait for the next batch.
@@ -50,8 +52,10 @@ type State = 'open' | 'ended' | 'closed' | 'failed';
  * connector's turn until it ends, fails, is left early or is cancelled; the query's deadline and abort signal
  * cancel it whether or not anyone is iterating.
  */
-export class ServerCursor implements ResultCursor {
+export class ServerCursor<B extends Cell[][] | EncodedRows = Cell[][]> {
   readonly columns: ColumnInfo[];
+  /** With limits.encoding: the encoder, and how many bytes longer a row's object is than its cell array. */
+  readonly #encoding: { encoder: RowEncoder; keyBytes: number; ndjson: boolean } | undefined;
   readonly #statement: ServerStatement;
   readonly #limits: CursorLimits;
   readonly #release: () => void;
@@ -69,6 +73,12 @@ export class ServerCursor implements ResultCursor {
 
   constructor(columns: ColumnInfo[], statement: ServerStatement, limits: CursorLimits, guard: QueryGuard, started: number, release: () => void) {
     this.columns = limits.scalar ? columns.slice(0, 1) : columns;
+    if (limits.encoding) {
+      const encoder = new RowEncoder(this.columns, limits.encoding);
+      const nulls = this.columns.map(() => null);
+      // A row's limits count its cell array's JSON, as on the cell path: the object is the array plus its keys.
+      this.#encoding = { encoder, keyBytes: Buffer.byteLength(encoder.row(nulls)) - Buffer.byteLength(JSON.stringify(nulls)), ndjson: limits.encoding === 'ndjson' };
+    }
     this.#statement = statement;
     this.#limits = limits;
     this.#started = started;
@@ -87,7 +97,7 @@ export class ServerCursor implements ResultCursor {
     return this.#stop();
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Cell[][], undefined> {
+  [Symbol.asyncIterator](): AsyncIterator<B, undefined> {
     return {
       next: () => this.#reads.run(() => this.#read()),
       return: async () => {
@@ -100,10 +110,13 @@ export class ServerCursor implements ResultCursor {
     };
   }
 
-  async #read(): Promise<IteratorResult<Cell[][], undefined>> {
+  async #read(): Promise<IteratorResult<B, undefined>> {
     if (this.#state !== 'open') return this.#afterOpen();
     const { scalar, maxRows, maxBytes, maxRowBytes, batchRows, batchBytes: batchLimit } = this.#limits;
+    const encoding = this.#encoding;
     const batch: Cell[][] = [];
+    const texts: string[] = [];
+    let textBytes = 0;
     let batchBytes = 2;
     try {
       while (batch.length < batchRows && batchBytes < batchLimit && !(scalar && this.#rowCount > 0)) {
@@ -121,7 +134,9 @@ export class ServerCursor implements ResultCursor {
         }
         const raw = this.#pending[this.#pendingAt] ?? [];
         const row = scalar ? [raw[0] ?? null] : raw;
-        const size = rowBytes(row);
+        const text = encoding?.encoder.row(row);
+        const textSize = text === undefined ? 0 : Buffer.byteLength(text);
+        const size = text === undefined ? rowBytes(row) : textSize - encoding!.keyBytes;
         if (maxRowBytes !== undefined && size > maxRowBytes) throw rowLimitError(maxRowBytes);
         // Close the batch before this row would take it past batchBytes; one larger row travels alone.
         if (batch.length > 0 && batchBytes + 1 + size > batchLimit) break;
@@ -134,8 +149,13 @@ export class ServerCursor implements ResultCursor {
         if (maxBytes !== undefined && this.#bytes > maxBytes) {
           throw new AppError('result_too_large', `the result is larger than ${maxBytes} bytes`);
         }
-        batch.push(row);
-        batchBytes += size + (batch.length > 1 ? 1 : 0);
+        if (text === undefined) {
+          batch.push(row);
+        } else {
+          texts.push(text);
+          textBytes += textSize + 1;
+        }
+        batchBytes += size + (batch.length + texts.length > 1 ? 1 : 0);
       }
     } catch (error) {
       if (this.#state === 'open') {
@@ -145,17 +165,19 @@ export class ServerCursor implements ResultCursor {
       return this.#afterOpen();
     }
     this.#pending = this.#pendingAt >= this.#pending.length ? [] : this.#pending;
-    if (batch.length > 0) return { done: false, value: batch };
+    if (batch.length > 0) return { done: false, value: batch as B };
+    if (encoding && texts.length > 0) return { done: false, value: encodedBatch(texts, textBytes, encoding.ndjson) as B };
     if (scalar && this.#rowCount === 0) {
       // Like ExecuteScalar: no row means a null scalar, still one row of one column.
       this.#rowCount = 1;
       this.#bytes = rowBytes([null]) + 2;
-      return { done: false, value: [[null]] };
+      const value = encoding ? encodedBatch([encoding.encoder.row([null])], Buffer.byteLength(encoding.encoder.row([null])) + 1, encoding.ndjson) : [[null]];
+      return { done: false, value: value as B };
     }
     return this.#end();
   }
 
-  async #end(): Promise<IteratorResult<Cell[][], undefined>> {
+  async #end(): Promise<IteratorResult<B, undefined>> {
     try {
       await this.#statement.finish();
     } catch (error) {
@@ -180,7 +202,7 @@ export class ServerCursor implements ResultCursor {
     return { done: true, value: undefined };
   }
 
-  async #afterOpen(): Promise<IteratorResult<Cell[][], undefined>> {
+  async #afterOpen(): Promise<IteratorResult<B, undefined>> {
     // A cancelled statement's error surfaces only once the server has let go of it.
     await this.#stopping;
     if (this.#state === 'failed') throw this.#error;
@@ -197,4 +219,11 @@ export class ServerCursor implements ResultCursor {
     this.#error = error;
     this.#pending = [];
   }
+}
+
+/** A batch of encoded rows: `bytes` counts one separator per row, of which json has one fewer. */
+function encodedBatch(texts: string[], bytesWithSeparators: number, ndjson: boolean): EncodedRows {
+  return ndjson
+    ? { count: texts.length, text: `${texts.join('\n')}\n`, bytes: bytesWithSeparators }
+    : { count: texts.length, text: texts.join(','), bytes: bytesWithSeparators - 1 };
 }
