@@ -2,7 +2,7 @@
 // through its connector (stream()) and through the relay (NDJSON: HTTP -> facade -> hub -> leaf -> agent ->
 // connector and back, one agent serving all four sites), side by side in one run. Engines: SQLite, PostgreSQL
 // (PGHOST etc., default 127.0.0.1:5432 postgres), MariaDB (MYSQL_URL, default mysql://root@127.0.0.1:3306) and the
-// TDS responder standing in for SQL Server. An engine whose server cannot be reached is reported and skipped.
+// TDS responder standing in for SQL Server (BENCH_ENGINES=PostgreSQL,MariaDB: only those). An engine whose server cannot be reached is reported and skipped.
 // The facade, the agent and this client share one process (SQLite reads in the agent's child process); the
 // direct runs are in the same process too. Beside the rows/s, the CPU per query (one N-row stream) of each process
 // on each path (/proc/<pid>/stat over all runs of a path, warm-up included): this process, the hub and leaf
@@ -170,7 +170,11 @@ async function best(run: () => Promise<{ rows: number; seconds: number }>, roles
 }
 
 /** Sets up one engine, or reports why it is skipped. */
+/** BENCH_ENGINES (comma-separated labels, e.g. "PostgreSQL,MariaDB"): only these; default all. */
+const ONLY = process.env.BENCH_ENGINES?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+
 async function prepare(label: string, make: () => Promise<Bench>): Promise<Bench | undefined> {
+  if (ONLY && !ONLY.includes(label.toLowerCase())) return undefined;
   try {
     return await make();
   } catch (err) {

@@ -122,7 +122,9 @@ test('no query text, parameter or row value reaches a log line, heartbeat, regis
     }
   }
 
-  assert.ok(logs.lines.length > 50, `every service logged at debug level (${logs.lines.length} lines)`);
+  // Enough lines for the check below to mean something (one per query and service at least; a query's facade
+  // facts are in its request line); that each service logged is checked by name after it.
+  assert.ok(logs.lines.length >= 40, `the services logged at debug level (${logs.lines.length} lines)`);
   assert.ok(logs.lines.some((l) => l.includes('"level":20')), 'debug lines were written');
   for (const who of ['"agent":"link-no-data"', '"worker":true', '"integratorId":"test"']) assert.ok(logs.lines.some((l) => l.includes(who)), `no line from ${who}`);
   assert.ok(heartbeats() > 0 && kvRecords.length > 0);
