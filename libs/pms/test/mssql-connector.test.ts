@@ -77,6 +77,33 @@ test('maps ~14 SQL Server types to JSON-safe cells', async (t) => {
   assert.equal(result.bytes, Buffer.byteLength(JSON.stringify(result.rows)));
 });
 
+test('encoded rows are the records query() reads (types included), with the cell-array sizes and limits as before', async (t) => {
+  const [full, empty] = [...(TYPES_REPLY.rows as Iterable<readonly TdsValue[]>)];
+  const many: TdsReply = { columns: TYPES_REPLY.columns, rows: Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? full! : empty!)) };
+  const responder = await setup(t, (r) => (r.sql === "SELECT * FROM types" ? many : undefined));
+  const connector = await open(t, responder);
+  const cells = await connector.query(reader("SELECT * FROM types"));
+  const expected = cells.rows.map((row) => Object.fromEntries(cells.columns.map((c, i) => [c.name, row[i] ?? null])));
+  for (const format of ["json", "ndjson"] as const) {
+    const cursor = await connector.streamEncoded(reader("SELECT * FROM types", { batchBytes: 2048 }), format);
+    const parts: string[] = [];
+    let count = 0;
+    for await (const batch of cursor) {
+      assert.equal(batch.bytes, Buffer.byteLength(batch.text));
+      parts.push(batch.text);
+      count += batch.count;
+    }
+    assert.ok(parts.length > 1, `${parts.length} batches`);
+    const records = format === "json" ? JSON.parse(`[${parts.join(",")}]`) : parts.join("").trimEnd().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual(records, expected, format);
+    assert.equal(count, 60);
+    assert.equal(cursor.summary().bytes, cells.bytes);
+  }
+  await assert.rejects(async () => {
+    for await (const _ of await connector.streamEncoded(reader("SELECT * FROM types", { maxRowBytes: 50 }), "json")) { /* drain */ }
+  }, (error: unknown) => error instanceof AppError && error.code === "resource_limit_exceeded");
+});
+
 test('parameters travel typed through sp_executesql', async (t) => {
   let seen: TdsRequest | undefined;
   const responder = await setup(t, (r) => {

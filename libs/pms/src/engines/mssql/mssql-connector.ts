@@ -1,10 +1,9 @@
-import { AppError, type RowFormat } from '@halo/contracts';
+import { AppError, type Cell, type EncodedRows, type RowFormat } from '@halo/contracts';
 import { Connection } from 'tedious';
 import type { ConnectionConfiguration } from 'tedious';
 import { checkQueryInput } from '../../connector/check-input.ts';
 import { collectResult } from '../../connector/collect-result.ts';
 import type { Connector, EncodedCursor, QueryInput, QueryOutput, ResultCursor } from '../../connector/connector.ts';
-import { encodeCursor } from '../../connector/encode-cursor.ts';
 import { checkMssqlConfig, mssqlIdentity } from './mssql-config.ts';
 import type { MssqlConfig } from './mssql-config.ts';
 import { MssqlCursor } from './mssql-cursor.ts';
@@ -56,7 +55,8 @@ class SqlServerConnector implements MssqlConnector {
   loginAccess: LoginAccess | undefined;
   readonly #config: MssqlConfig;
   #connection: Connection | undefined;
-  readonly #queue = new StatementQueue<MssqlCursor>();
+  // Holds either kind of cursor (cells or encoded); it only ever cancels one.
+  readonly #queue = new StatementQueue<{ cancel(reason?: unknown): Promise<void> }>();
   #closed = false;
 
   constructor(config: MssqlConfig, connection: Connection) {
@@ -72,11 +72,16 @@ class SqlServerConnector implements MssqlConnector {
     return collectResult(await this.stream(input));
   }
 
-  async streamEncoded(input: QueryInput, format: RowFormat): Promise<EncodedCursor> {
-    return encodeCursor(await this.stream(input), format);
+  /** The cursor serialises each row once, as row-object text, instead of as cells (and again for their size). */
+  streamEncoded(input: QueryInput, format: RowFormat): Promise<EncodedCursor> {
+    return this.#start<EncodedRows>(input, format);
   }
 
-  async stream(input: QueryInput): Promise<ResultCursor> {
+  stream(input: QueryInput): Promise<ResultCursor> {
+    return this.#start<Cell[][]>(input, undefined);
+  }
+
+  async #start<B extends Cell[][] | EncodedRows>(input: QueryInput, format: RowFormat | undefined): Promise<MssqlCursor<B>> {
     if (this.#closed) throw new AppError('internal', 'the connector is closed');
     checkQueryInput(input);
     checkProcedureInput(input, true);
@@ -91,10 +96,10 @@ class SqlServerConnector implements MssqlConnector {
     return this.#queue.run(guard, () => this.#closed, async (turn) => {
       const connection = await Promise.race([this.#ensureConnection(), guard.stopped]);
       const limited = { ...input, maxRowBytes: input.maxRowBytes ?? this.#config.maxRowBytes };
-      const cursor = new MssqlCursor(connection, limited, parameters, guard, {
+      const cursor = new MssqlCursor<B>(connection, limited, parameters, guard, {
         release: turn.release,
         broken: () => this.#discard(connection),
-      });
+      }, format);
       turn.adopt(cursor);
       try {
         cursor.start();
@@ -105,7 +110,7 @@ class SqlServerConnector implements MssqlConnector {
         throw error;
       }
       return cursor;
-    });
+    }) as Promise<MssqlCursor<B>>;
   }
 
   /** Stops at once: a running statement is cancelled (ATTENTION), queued ones are refused, the connection closed. */

@@ -1,10 +1,10 @@
-import { AppError } from '@halo/contracts';
-import type { Cell, ColumnInfo } from '@halo/contracts';
+import { AppError, RowEncoder } from '@halo/contracts';
+import type { Cell, ColumnInfo, EncodedRows, RowFormat } from '@halo/contracts';
 import { Request } from 'tedious';
 import type { Connection } from 'tedious';
 import { rowBytes } from '../../connector/cells.ts';
 import { rowLimitError } from '../../connector/resource-limits.ts';
-import type { QueryInput, ResultCursor, ResultSummary } from '../../connector/connector.ts';
+import type { QueryInput, ResultSummary } from '../../connector/connector.ts';
 import { cancelError } from '../../connector/cursor-errors.ts';
 import { elapsedMs } from '../../connector/elapsed-ms.ts';
 import { mssqlCell, mssqlColumn } from './mssql-cells.ts';
@@ -36,8 +36,13 @@ export interface MssqlCursorHooks {
  * reports the request complete, which after a cancel is only once the server acknowledged ATTENTION (or
  * tedious gave up waiting and closed the connection), so no two statements ever overlap on the connection.
  */
-export class MssqlCursor implements ResultCursor {
+export class MssqlCursor<B extends Cell[][] | EncodedRows = Cell[][]> {
   columns: ColumnInfo[] = [];
+  /** Batches as row-object text in this format instead of cells: each row is serialised once (see ServerCursor). */
+  readonly #format: RowFormat | undefined;
+  #encoding: { encoder: RowEncoder; keyBytes: number } | undefined;
+  #texts: string[] = [];
+  #textBytes = 0;
   /** Resolves once the result's columns are known (or a statement without a result set ended); rejects on failure. */
   readonly prepared: Promise<void>;
   /** Resolves once tedious completed the request (never rejects). */
@@ -59,7 +64,7 @@ export class MssqlCursor implements ResultCursor {
   #completed = false;
   /** We stopped the request ourselves (scalar done, cursor left early, limit hit): its ECANCEL is expected. */
   #stopRequested = false;
-  #queue: Cell[][][] = [];
+  #queue: B[] = [];
   #batch: Cell[][] = [];
   #batchSize = 2;
   #rowCount = 0;
@@ -74,7 +79,8 @@ export class MssqlCursor implements ResultCursor {
   /** scalar of a procedure: the first cell is kept and the rest read past, since output values come at the end. */
   #scalarTaken = false;
 
-  constructor(connection: Connection, input: QueryInput, parameters: readonly MssqlParameter[], guard: QueryGuard, hooks: MssqlCursorHooks) {
+  constructor(connection: Connection, input: QueryInput, parameters: readonly MssqlParameter[], guard: QueryGuard, hooks: MssqlCursorHooks, format?: RowFormat) {
+    this.#format = format;
     this.#connection = connection;
     this.#input = input;
     this.#guard = guard;
@@ -122,7 +128,7 @@ export class MssqlCursor implements ResultCursor {
     return this.finished;
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Cell[][], undefined> {
+  [Symbol.asyncIterator](): AsyncIterator<B, undefined> {
     return {
       next: () => this.#reads.run(() => this.#next()),
       return: async () => {
@@ -137,7 +143,7 @@ export class MssqlCursor implements ResultCursor {
     };
   }
 
-  async #next(): Promise<IteratorResult<Cell[][], undefined>> {
+  async #next(): Promise<IteratorResult<B, undefined>> {
     for (;;) {
       if (this.#state === 'failed') {
         // Batches complete before a limit was passed are still delivered; a cancel drops them.
@@ -169,6 +175,7 @@ export class MssqlCursor implements ResultCursor {
     }
     this.#metadata = this.#input.executionMode === 'scalar' ? columns.slice(0, 1) : columns;
     this.columns = this.#metadata.map(mssqlColumn);
+    this.#encodeAs(this.columns);
     this.#prepared.resolve();
   }
 
@@ -189,11 +196,21 @@ export class MssqlCursor implements ResultCursor {
     }
   }
 
+  /** With a format: the encoder for these columns, and how much longer a row's object is than its cell array. */
+  #encodeAs(columns: ColumnInfo[]): void {
+    if (this.#format === undefined) return;
+    const encoder = new RowEncoder(columns, this.#format);
+    const nulls = columns.map(() => null);
+    this.#encoding = { encoder, keyBytes: Buffer.byteLength(encoder.row(nulls)) - Buffer.byteLength(JSON.stringify(nulls)) };
+  }
+
   #add(row: Cell[]): void {
-    const size = rowBytes(row);
+    const text = this.#encoding?.encoder.row(row);
+    const textSize = text === undefined ? 0 : Buffer.byteLength(text);
+    const size = text === undefined ? rowBytes(row) : textSize - this.#encoding!.keyBytes;
     const { maxRowBytes } = this.#input;
     if (maxRowBytes !== undefined && size > maxRowBytes) {
-      this.#batch = [];
+      this.#dropBatch();
       this.#fail(rowLimitError(maxRowBytes));
       this.#stop();
       return;
@@ -202,20 +219,46 @@ export class MssqlCursor implements ResultCursor {
     this.#bytes += size + (this.#rowCount > 1 ? 1 : 0);
     const { maxRows, maxBytes } = this.#input;
     if ((maxRows !== undefined && this.#rowCount > maxRows) || (maxBytes !== undefined && this.#bytes > maxBytes)) {
-      this.#batch = [];
+      this.#dropBatch();
       this.#fail(new AppError('result_too_large', 'the result is larger than the limit for this query'));
       this.#stop();
       return;
     }
-    if (this.#batch.length > 0 && this.#batchSize + size + 1 > this.#batchBytes) this.#closeBatch();
-    this.#batch.push(row);
-    this.#batchSize += size + (this.#batch.length > 1 ? 1 : 0);
-    if (this.#batch.length >= this.#batchRows) this.#closeBatch();
+    const held = this.#batch.length + this.#texts.length;
+    if (held > 0 && this.#batchSize + size + 1 > this.#batchBytes) this.#closeBatch();
+    if (text === undefined) {
+      this.#batch.push(row);
+    } else {
+      this.#texts.push(text);
+      this.#textBytes += textSize;
+    }
+    const rows = this.#batch.length + this.#texts.length;
+    this.#batchSize += size + (rows > 1 ? 1 : 0);
+    if (rows >= this.#batchRows) this.#closeBatch();
+  }
+
+  /** The batch being filled is dropped (a limit was passed; complete batches are still delivered). */
+  #dropBatch(): void {
+    this.#batch = [];
+    this.#texts = [];
+    this.#textBytes = 0;
   }
 
   #closeBatch(): void {
-    if (this.#batch.length === 0) return;
-    this.#queue.push(this.#batch);
+    if (this.#texts.length > 0) {
+      const texts = this.#texts;
+      const ndjson = this.#format === 'ndjson';
+      const batch: EncodedRows = ndjson
+        ? { count: texts.length, text: `${texts.join('\n')}\n`, bytes: this.#textBytes + texts.length }
+        : { count: texts.length, text: texts.join(','), bytes: this.#textBytes + texts.length - 1 };
+      this.#queue.push(batch as B);
+      this.#texts = [];
+      this.#textBytes = 0;
+    } else if (this.#batch.length > 0) {
+      this.#queue.push(this.#batch as B);
+    } else {
+      return;
+    }
     this.#batch = [];
     this.#batchSize = 2;
     if (this.#queue.length >= PREFETCH_BATCHES) this.#request.pause();
@@ -230,6 +273,7 @@ export class MssqlCursor implements ResultCursor {
       } else {
         if (this.#input.executionMode === 'scalar' && this.#rowCount === 0) {
           this.columns = this.columns.length > 0 ? this.columns : [{ name: '', type: 'unknown' }];
+          if (!this.#encoding) this.#encodeAs(this.columns);
           this.#add([null]);
         }
         this.#endWithSummary(this.#input.executionMode === 'nonQuery' ? Math.max(0, rowCount ?? 0) : undefined);
