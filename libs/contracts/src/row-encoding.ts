@@ -26,12 +26,19 @@ export class RowEncoder {
   readonly #plain: boolean;
   readonly #separator: string;
   readonly #ndjson: boolean;
+  /**
+   * How many bytes longer a row's object text is than its cell array's JSON (the keys): a cursor that serialises
+   * only the object derives from it the cell-array size its limits and summary count.
+   */
+  readonly keyBytes: number;
 
   constructor(columns: readonly ColumnInfo[], format: RowFormat) {
     this.#names = columns.map((c) => c.name);
     this.#plain = !this.#names.includes('__proto__');
     this.#ndjson = format === 'ndjson';
     this.#separator = this.#ndjson ? '' : ',';
+    const nulls = columns.map(() => null);
+    this.keyBytes = Buffer.byteLength(this.row(nulls)) - Buffer.byteLength(JSON.stringify(nulls));
   }
 
   /** One row's object text, without separator. */
@@ -57,7 +64,14 @@ export class RowEncoder {
     return count === 0 ? row : `${batch}${this.#separator}${row}`;
   }
 
-  /** A whole batch. */
+  /** Rows' object texts as one batch; `textBytes` is the sum of their UTF-8 lengths (separators are added here). */
+  batch(texts: readonly string[], textBytes: number): EncodedRows {
+    return this.#ndjson
+      ? { count: texts.length, text: `${texts.join('\n')}\n`, bytes: textBytes + texts.length }
+      : { count: texts.length, text: texts.join(','), bytes: textBytes + Math.max(0, texts.length - 1) };
+  }
+
+  /** A whole batch of cells. */
   encode(rows: readonly (readonly Cell[])[]): EncodedRows {
     let text = '';
     for (let i = 0; i < rows.length; i++) text = this.append(text, this.row(rows[i]!), i);

@@ -174,6 +174,14 @@ test('a chunk forged on another link\'s reply subject is dropped and logged', as
   const forged = subjects.reply(otherLink, stack.router.requesterId, request.queryId);
   stack.requesterNc.publish(forged, encodeJson({ columns: [{ name: 'forged', type: 'NVarChar' }] }), { headers: chunkHeaders('meta', 0) });
   stack.requesterNc.publish(forged, encodeJson({ code: 'internal', message: 'forged' }), { headers: chunkHeaders('error', 1) });
+  // A whole result, the one frame that would end the stream by itself, is dropped the same way.
+  const meta = JSON.stringify({ columns: [{ name: 'forged', type: 'NVarChar' }] });
+  const end = JSON.stringify({ rowCount: 1, bytes: 18, timings });
+  const whole = chunkHeaders('whole', 0);
+  whole.set(ChunkHeaders.rows, '1');
+  whole.set(ChunkHeaders.metaBytes, String(meta.length));
+  whole.set(ChunkHeaders.endBytes, String(end.length));
+  stack.requesterNc.publish(forged, new TextEncoder().encode(`${meta}{"forged":"row"}${end}`), { headers: whole });
   assert.deepEqual(await stream.columns(), COLUMNS);
   assert.equal(await drain(stream), 10);
   assert.ok(stack.logs.lines.some((l) => l.msg === 'chunk from another link dropped' && l.linkGuid === otherLink));

@@ -40,7 +40,7 @@ export class MssqlCursor<B extends Cell[][] | EncodedRows = Cell[][]> {
   columns: ColumnInfo[] = [];
   /** Batches as row-object text in this format instead of cells: each row is serialised once (see ServerCursor). */
   readonly #format: RowFormat | undefined;
-  #encoding: { encoder: RowEncoder; keyBytes: number } | undefined;
+  #encoder: RowEncoder | undefined;
   #texts: string[] = [];
   #textBytes = 0;
   /** Resolves once the result's columns are known (or a statement without a result set ended); rejects on failure. */
@@ -196,18 +196,15 @@ export class MssqlCursor<B extends Cell[][] | EncodedRows = Cell[][]> {
     }
   }
 
-  /** With a format: the encoder for these columns, and how much longer a row's object is than its cell array. */
+  /** With a format: the encoder for these columns (a row's sizes come from RowEncoder.keyBytes). */
   #encodeAs(columns: ColumnInfo[]): void {
-    if (this.#format === undefined) return;
-    const encoder = new RowEncoder(columns, this.#format);
-    const nulls = columns.map(() => null);
-    this.#encoding = { encoder, keyBytes: Buffer.byteLength(encoder.row(nulls)) - Buffer.byteLength(JSON.stringify(nulls)) };
+    if (this.#format !== undefined) this.#encoder = new RowEncoder(columns, this.#format);
   }
 
   #add(row: Cell[]): void {
-    const text = this.#encoding?.encoder.row(row);
+    const text = this.#encoder?.row(row);
     const textSize = text === undefined ? 0 : Buffer.byteLength(text);
-    const size = text === undefined ? rowBytes(row) : textSize - this.#encoding!.keyBytes;
+    const size = text === undefined ? rowBytes(row) : textSize - this.#encoder!.keyBytes;
     const { maxRowBytes } = this.#input;
     if (maxRowBytes !== undefined && size > maxRowBytes) {
       this.#dropBatch();
@@ -245,13 +242,8 @@ export class MssqlCursor<B extends Cell[][] | EncodedRows = Cell[][]> {
   }
 
   #closeBatch(): void {
-    if (this.#texts.length > 0) {
-      const texts = this.#texts;
-      const ndjson = this.#format === 'ndjson';
-      const batch: EncodedRows = ndjson
-        ? { count: texts.length, text: `${texts.join('\n')}\n`, bytes: this.#textBytes + texts.length }
-        : { count: texts.length, text: texts.join(','), bytes: this.#textBytes + texts.length - 1 };
-      this.#queue.push(batch as B);
+    if (this.#encoder && this.#texts.length > 0) {
+      this.#queue.push(this.#encoder.batch(this.#texts, this.#textBytes) as B);
       this.#texts = [];
       this.#textBytes = 0;
     } else if (this.#batch.length > 0) {
@@ -273,7 +265,7 @@ export class MssqlCursor<B extends Cell[][] | EncodedRows = Cell[][]> {
       } else {
         if (this.#input.executionMode === 'scalar' && this.#rowCount === 0) {
           this.columns = this.columns.length > 0 ? this.columns : [{ name: '', type: 'unknown' }];
-          if (!this.#encoding) this.#encodeAs(this.columns);
+          if (!this.#encoder) this.#encodeAs(this.columns);
           this.#add([null]);
         }
         this.#endWithSummary(this.#input.executionMode === 'nonQuery' ? Math.max(0, rowCount ?? 0) : undefined);

@@ -54,8 +54,8 @@ type State = 'open' | 'ended' | 'closed' | 'failed';
  */
 export class ServerCursor<B extends Cell[][] | EncodedRows = Cell[][]> {
   readonly columns: ColumnInfo[];
-  /** With limits.encoding: the encoder, and how many bytes longer a row's object is than its cell array. */
-  readonly #encoding: { encoder: RowEncoder; keyBytes: number; ndjson: boolean } | undefined;
+  /** With limits.encoding: rows are serialised once, as objects (sizes from RowEncoder.keyBytes). */
+  readonly #encoder: RowEncoder | undefined;
   readonly #statement: ServerStatement;
   readonly #limits: CursorLimits;
   readonly #release: () => void;
@@ -73,12 +73,8 @@ export class ServerCursor<B extends Cell[][] | EncodedRows = Cell[][]> {
 
   constructor(columns: ColumnInfo[], statement: ServerStatement, limits: CursorLimits, guard: QueryGuard, started: number, release: () => void) {
     this.columns = limits.scalar ? columns.slice(0, 1) : columns;
-    if (limits.encoding) {
-      const encoder = new RowEncoder(this.columns, limits.encoding);
-      const nulls = this.columns.map(() => null);
-      // A row's limits count its cell array's JSON, as on the cell path: the object is the array plus its keys.
-      this.#encoding = { encoder, keyBytes: Buffer.byteLength(encoder.row(nulls)) - Buffer.byteLength(JSON.stringify(nulls)), ndjson: limits.encoding === 'ndjson' };
-    }
+    // A row's limits count its cell array's JSON, as on the cell path: the object is the array plus its keys.
+    this.#encoder = limits.encoding ? new RowEncoder(this.columns, limits.encoding) : undefined;
     this.#statement = statement;
     this.#limits = limits;
     this.#started = started;
@@ -113,7 +109,7 @@ export class ServerCursor<B extends Cell[][] | EncodedRows = Cell[][]> {
   async #read(): Promise<IteratorResult<B, undefined>> {
     if (this.#state !== 'open') return this.#afterOpen();
     const { scalar, maxRows, maxBytes, maxRowBytes, batchRows, batchBytes: batchLimit } = this.#limits;
-    const encoding = this.#encoding;
+    const encoder = this.#encoder;
     const batch: Cell[][] = [];
     const texts: string[] = [];
     let textBytes = 0;
@@ -134,9 +130,9 @@ export class ServerCursor<B extends Cell[][] | EncodedRows = Cell[][]> {
         }
         const raw = this.#pending[this.#pendingAt] ?? [];
         const row = scalar ? [raw[0] ?? null] : raw;
-        const text = encoding?.encoder.row(row);
+        const text = encoder?.row(row);
         const textSize = text === undefined ? 0 : Buffer.byteLength(text);
-        const size = text === undefined ? rowBytes(row) : textSize - encoding!.keyBytes;
+        const size = text === undefined ? rowBytes(row) : textSize - encoder!.keyBytes;
         if (maxRowBytes !== undefined && size > maxRowBytes) throw rowLimitError(maxRowBytes);
         // Close the batch before this row would take it past batchBytes; one larger row travels alone.
         if (batch.length > 0 && batchBytes + 1 + size > batchLimit) break;
@@ -153,7 +149,7 @@ export class ServerCursor<B extends Cell[][] | EncodedRows = Cell[][]> {
           batch.push(row);
         } else {
           texts.push(text);
-          textBytes += textSize + 1;
+          textBytes += textSize;
         }
         batchBytes += size + (batch.length + texts.length > 1 ? 1 : 0);
       }
@@ -166,12 +162,12 @@ export class ServerCursor<B extends Cell[][] | EncodedRows = Cell[][]> {
     }
     this.#pending = this.#pendingAt >= this.#pending.length ? [] : this.#pending;
     if (batch.length > 0) return { done: false, value: batch as B };
-    if (encoding && texts.length > 0) return { done: false, value: encodedBatch(texts, textBytes, encoding.ndjson) as B };
+    if (encoder && texts.length > 0) return { done: false, value: encoder.batch(texts, textBytes) as B };
     if (scalar && this.#rowCount === 0) {
       // Like ExecuteScalar: no row means a null scalar, still one row of one column.
       this.#rowCount = 1;
       this.#bytes = rowBytes([null]) + 2;
-      const value = encoding ? encodedBatch([encoding.encoder.row([null])], Buffer.byteLength(encoding.encoder.row([null])) + 1, encoding.ndjson) : [[null]];
+      const value = encoder ? encoder.encode([[null]]) : [[null]];
       return { done: false, value: value as B };
     }
     return this.#end();
@@ -219,11 +215,4 @@ export class ServerCursor<B extends Cell[][] | EncodedRows = Cell[][]> {
     this.#error = error;
     this.#pending = [];
   }
-}
-
-/** A batch of encoded rows: `bytes` counts one separator per row, of which json has one fewer. */
-function encodedBatch(texts: string[], bytesWithSeparators: number, ndjson: boolean): EncodedRows {
-  return ndjson
-    ? { count: texts.length, text: `${texts.join('\n')}\n`, bytes: bytesWithSeparators }
-    : { count: texts.length, text: texts.join(','), bytes: bytesWithSeparators - 1 };
 }
