@@ -238,4 +238,15 @@ export class RegistryStore {
   async putLink(linkGuid: string, record: LinkRecord): Promise<void> {
     await this.kv.links.put(linkGuid, JSON.stringify(LinkRecord.parse(record)));
   }
+
+  /** Replaces a link's record only if it is still at `revision`; false when another write came first. */
+  async updateLink(linkGuid: string, record: LinkRecord, revision: number): Promise<boolean> {
+    try {
+      await this.kv.links.update(linkGuid, JSON.stringify(LinkRecord.parse(record)), revision);
+      return true;
+    } catch (err) {
+      if (isWrongRevision(err)) return false;
+      throw err;
+    }
+  }
 }

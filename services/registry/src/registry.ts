@@ -195,20 +195,30 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     const hb = decodeJson(Heartbeat, msg.data);
     // The subject is the link's own (the hub pins it); the payload is not trusted to name the same link.
     if (msg.subject !== subjects.heartbeat(hb.linkGuid)) throw new AppError('link_mismatch', 'the heartbeat names another link');
-    const link = await store.getLink(hb.linkGuid);
-    // Only links that registered are tracked; a heartbeat never creates state.
-    if (!link) return;
-    const at = now();
-    const { stoppedAt: _stopped, ...record } = link.value;
-    const next: LinkRecord = {
-      ...record, version: hb.version, lastSeen: new Date(at).toISOString(), clockSkewMs: hb.clock - at, load: hb.load,
-      ...(hb.metrics ? { metrics: hb.metrics } : {}), ...(hb.updateStatus ? { updateStatus: hb.updateStatus } : {}),
-    };
-    if (hb.stopping) next.stoppedAt = next.lastSeen;
-    await store.putLink(hb.linkGuid, next);
-    if (Math.abs(hb.clock - at) > thresholds.maxClockDriftMs && !(Math.abs(link.value.clockSkewMs ?? 0) > thresholds.maxClockDriftMs)) {
-      log.warn({ linkGuid: hb.linkGuid, clockSkewMs: hb.clock - at }, 'link clock drift');
+    // Compare-and-set, and never older over newer: a periodic heartbeat handled after the agent's last one (the
+    // one that says it is stopping) must not mark the link running again, on this replica or another.
+    for (let attempt = 0; attempt < HEARTBEAT_ATTEMPTS; attempt++) {
+      const link = await store.getLink(hb.linkGuid);
+      // Only links that registered are tracked; a heartbeat never creates state.
+      if (!link) return;
+      // When the agent sent the recorded heartbeat, by its own clock (lastSeen + the skew then measured).
+      // A heartbeat overtaken on the way lags by seconds; an agent clock set back by more is taken as it is.
+      const recordedSentAt = Date.parse(link.value.lastSeen) + (link.value.clockSkewMs ?? 0);
+      if (hb.clock < recordedSentAt && recordedSentAt - hb.clock < OVERTAKEN_HEARTBEAT_MS) return;
+      const at = now();
+      const { stoppedAt: _stopped, ...record } = link.value;
+      const next: LinkRecord = {
+        ...record, version: hb.version, lastSeen: new Date(at).toISOString(), clockSkewMs: hb.clock - at, load: hb.load,
+        ...(hb.metrics ? { metrics: hb.metrics } : {}), ...(hb.updateStatus ? { updateStatus: hb.updateStatus } : {}),
+      };
+      if (hb.stopping) next.stoppedAt = next.lastSeen;
+      if (!(await store.updateLink(hb.linkGuid, next, link.revision))) continue;
+      if (Math.abs(hb.clock - at) > thresholds.maxClockDriftMs && !(Math.abs(link.value.clockSkewMs ?? 0) > thresholds.maxClockDriftMs)) {
+        log.warn({ linkGuid: hb.linkGuid, clockSkewMs: hb.clock - at }, 'link clock drift');
+      }
+      return;
     }
+    throw new AppError('conflict', 'the link record kept changing while a heartbeat was recorded');
   }
 
   async function supportList(request: SupportListRequest): Promise<SupportListResult> {
@@ -294,6 +304,11 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     },
   };
 }
+
+/** Tries to record one heartbeat against concurrent writes of the same link record (registrations, other heartbeats). */
+const HEARTBEAT_ATTEMPTS = 5;
+/** How far behind the recorded heartbeat (by the agent's clock) a heartbeat is taken to be one overtaken on the way. */
+const OVERTAKEN_HEARTBEAT_MS = 60_000;
 
 /** Sites of one registration written at once. */
 const REGISTER_CONCURRENCY = 16;

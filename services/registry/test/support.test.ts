@@ -223,6 +223,10 @@ test('availability follows heartbeats on an injected clock; a stopping agent is 
   await beat({ stopping: true });
   await until(async () => (await availability()) === 'offline');
   assert.equal(await availability(), 'offline');
+  // A periodic heartbeat sent before the stopping one but handled after it (overtaken on the way) changes nothing.
+  await beat({ clock: clock - 1000 });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await availability(), 'offline');
   await beat();
   await until(async () => (await availability()) === 'online');
   assert.equal(await availability(), 'online');
