@@ -58,3 +58,25 @@ test('RowEncoder: a column named __proto__ is an ordinary key, and no columns ma
   assert.equal(batch.count, 2);
   assert.equal(new RowEncoder([], 'ndjson').encode([[], []]).text, '{}\n{}\n');
 });
+
+test('RowEncoder writes what JSON.stringify writes for the row as an object: key order, repeated names, odd names and values', () => {
+  const layouts: string[][] = [
+    ['id', 'name', 'amount'],
+    ['b', '2', 'a', '1', '10'], // array-index keys come first, ascending
+    ['x', 'y', 'x'], // a repeated name keeps its first place and its last value
+    ["k'); throw new Error('injected'); ('", '"q"', 'line\nbreak', '\u2028', 'é', ''],
+    ['constructor', 'toString', '__proto__', 'hasOwnProperty'],
+  ];
+  const values: Cell[] = [0, -0, 1.25, 1e21, -5e-324, Number.NaN, Number.POSITIVE_INFINITY, '', 'a"b\\c\u0000\u2028é😀', true, false, null];
+  for (const names of layouts) {
+    const encoder = new RowEncoder(names.map((name) => ({ name, type: 'TEXT' })), 'ndjson');
+    for (let start = 0; start < values.length; start++) {
+      const cells = names.map((_, i) => values[(start + i) % values.length]!);
+      const record: Record<string, Cell> = {};
+      names.forEach((name, i) => Object.defineProperty(record, name, { value: cells[i], enumerable: true, writable: true, configurable: true }));
+      assert.equal(encoder.row(cells), JSON.stringify(record), `${JSON.stringify(names)} ${JSON.stringify(cells)}`);
+    }
+    // A short row (a driver that sent fewer cells) fills with null, as before.
+    assert.equal(encoder.row([]), JSON.stringify(Object.fromEntries(names.map((n) => [n, null]))));
+  }
+});
