@@ -1,12 +1,13 @@
 // npm run bench:engines — rows/s streaming one N-row table (BENCH_ROWS, default 200 000) from each engine, directly
 // through its connector (stream()) and through the relay (NDJSON: HTTP -> facade -> hub -> leaf -> agent ->
-// connector and back, one agent serving all four sites), side by side in one run. Engines: SQLite, PostgreSQL
+// connector and back, one agent process serving all four sites), side by side in one run. Engines: SQLite, PostgreSQL
 // (PGHOST etc., default 127.0.0.1:5432 postgres), MariaDB (MYSQL_URL, default mysql://root@127.0.0.1:3306) and the
 // TDS responder standing in for SQL Server (BENCH_ENGINES=PostgreSQL,MariaDB: only those). An engine whose server cannot be reached is reported and skipped.
-// The facade, the agent and this client share one process (SQLite reads in the agent's child process); the
-// direct runs are in the same process too. Beside the rows/s, the CPU per query (one N-row stream) of each process
-// on each path (/proc/<pid>/stat over all runs of a path, warm-up included): this process, the hub and leaf
-// nats-servers, the SQLite workers, and the database server (every postgres / mariadbd process on the machine:
+// The facade, the registry and this client share one process; the agent runs as its own process, as it does on a
+// practice server (SQLite reads in the agent's child process); the direct runs are in this process. Beside the
+// rows/s, the CPU per query (one N-row stream) of each process on each path (/proc/<pid>/stat over all runs of a
+// path, warm-up included): this process, the agent, the hub and leaf nats-servers, the SQLite workers, and the
+// database server (every postgres / mariadbd process on the machine:
 // shared, so another user's load shows there too). Prints figures and ratios; no pass/fail.
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -17,6 +18,7 @@ import { normaliseSql, startTdsResponder, TDS_DEFAULT_LOGIN } from '@halo/testki
 import type { TdsReply, TdsRequest, TdsValue } from '@halo/testkit';
 import type { AgentConfigInput } from '@halo/agent';
 import { startTestSystem } from '../support/system.ts';
+import { spawnAgentProcess } from '../support/agent-process.ts';
 import { drainBody } from '../support/http-stream.ts';
 import { fmt } from './stats.ts';
 import { cpuLine, natsServerChildren, processesNamed, sqliteWorkers, startCpu, type ProcessRoles } from './proc.ts';
@@ -197,14 +199,18 @@ try {
     await prepare('TDS responder', tdsBench),
   ].filter((b): b is Bench => b !== undefined);
 
-  const agent = await sys.startAgent('bench', benches.map((b) => b.entry));
+  // The agent runs as its own process, as on a practice server (its leaf nats-server and SQLite workers are its
+  // children); the facade, registry and this client share this process.
+  const agent = await spawnAgentProcess(sys.dir, sys.hub.leafUrl, 'bench', benches.map((b) => b.entry));
+  cleanups.push(() => agent.close());
   const results: Array<{ bench: Bench; direct: number; relay: number; bytesPerRow: number; directCpu: Record<string, number>; relayCpu: Record<string, number> }> = [];
-  // The hub's nats-server and the agent's leaf nats-server are both children of this process; so are the SQLite
-  // workers of the direct connector and of the agent (only one of the two paths runs at a time).
   const hub = () => [sys.hub.server.pid!];
-  const leaf = () => natsServerChildren(process.pid).filter((pid) => pid !== sys.hub.server.pid);
+  const agentProcess = () => [agent.pid];
+  const leaf = () => natsServerChildren(agent.pid);
   const self = () => [process.pid];
-  const dbChild = () => sqliteWorkers(process.pid);
+  // The direct connector's SQLite worker is this process's child; the relay's is the agent's.
+  const directChild = () => sqliteWorkers(process.pid);
+  const agentChild = () => sqliteWorkers(agent.pid);
   for (const bench of benches) {
     const site = agent.sites.find((s) => s.name === bench.entry.name);
     if (!site) {
@@ -223,10 +229,9 @@ try {
       return { rows: body.lines, seconds: (performance.now() - t0) / 1000 };
     };
     const server: ProcessRoles = bench.server ? { 'db server': () => processesNamed(bench.server!) } : {};
-    const directRoles: ProcessRoles = { 'this process': self, ...(bench.direct.engine === 'sqlite' ? { 'db child': dbChild } : {}), ...server };
-    const relayRoles: ProcessRoles = {
-      'this process': self, hub, leaf, ...(bench.direct.engine === 'sqlite' ? { 'db child': dbChild } : {}), ...server,
-    };
+    const sqlite = bench.direct.engine === 'sqlite';
+    const directRoles: ProcessRoles = { 'this process': self, ...(sqlite ? { 'db child': directChild } : {}), ...server };
+    const relayRoles: ProcessRoles = { 'this process': self, hub, leaf, agent: agentProcess, ...(sqlite ? { 'db child': agentChild } : {}), ...server };
     const direct = await best(() => streamDirect(bench.direct), directRoles);
     const viaRelay = await best(relay, relayRoles);
     results.push({ bench, direct: direct.rate, relay: viaRelay.rate, bytesPerRow: bytes / ROWS, directCpu: direct.cpu, relayCpu: viaRelay.cpu });
@@ -239,13 +244,13 @@ try {
     console.log(`${label.padEnd(16)} ${fmt(direct, 0).padStart(13)}  ${fmt(relay, 0).padStart(13)}  ${`${fmt(relay / direct)}x`.padStart(13)}  ${fmt(bytesPerRow, 0).padStart(17)}`);
   }
   console.log('aim: relay/direct >= 0.8x for every engine');
-  console.log(`CPU per query (one ${ROWS}-row stream) of each process on the path (/proc/<pid>/stat utime+stime; "this process" holds the facade, registry, agent and HTTP client on the relay path):`);
+  console.log(`CPU per query (one ${ROWS}-row stream) of each process on the path (/proc/<pid>/stat utime+stime; "this process" holds the facade, registry and HTTP client on the relay path):`);
   for (const { bench, directCpu, relayCpu } of results) {
     console.log(bench.label);
     console.log(`  direct  ${cpuLine('query', directCpu, 1)}`);
     console.log(`  relay   ${cpuLine('query', relayCpu, 1)}`);
   }
-  console.log('direct: connector.stream() in this process; relay: NDJSON through facade, hub, leaf and agent (all in this process)');
+  console.log('direct: connector.stream() in this process; relay: NDJSON through the facade (this process), hub, leaf and the agent (its own process)');
   console.log('* TDS responder: a test-only TDS server answering from a generated fixture; its figures measure the wire path');
   console.log('  (tedious, TDS framing, the relay) only, not SQL Server: no query runs, and the responder shares this process.');
 } finally {

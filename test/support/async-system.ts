@@ -1,14 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { AppError, Heartbeat, QueryRequest, RegisterResult, subjects, type RegisterRequest } from '@halo/contracts';
 import { createLogger, type Logger } from '@halo/log';
 import { AckRouter, ChunkSender, connectNats, decodeJson, readRequestOptions, requestJson, type Msg, type NatsConnection, type Subscription } from '@halo/messaging';
-import { projectRoot } from '@halo/config';
 import { getProfile, openConnector } from '@halo/pms';
 import { createSampleDatabase } from '@halo/sample-practice';
 import { launchHub, launchLeaf, type RunningHub, type RunningServer } from '@halo/testkit';
@@ -17,6 +13,9 @@ import { startFacade, type RunningFacade, type StartFacadeOptions } from '@halo/
 import { startWorker, type RunningWorker, type WorkerDeps } from '@halo/worker';
 import { AgentConfig, startAgent as startRealAgent } from '@halo/agent';
 import { SUBSCRIPTION_KEY } from './system.ts';
+import { spawnAgentProcess, type ProcessAgent } from './agent-process.ts';
+
+export type { ProcessAgent } from './agent-process.ts';
 
 export { eventually, SUBSCRIPTION_KEY } from './system.ts';
 
@@ -81,15 +80,6 @@ export interface AsyncTestSystem {
   close(): Promise<void>;
 }
 
-/** A real agent in a child process. */
-export interface ProcessAgent {
-  linkGuid: string;
-  sites: ReadonlyArray<{ name: string; haloGuid: string }>;
-  /** Sends a signal to the agent process only (its leaf nats-server is a process of its own and keeps running). */
-  signal(signal: 'SIGSTOP' | 'SIGCONT' | 'SIGKILL'): void;
-  /** Stops it (SIGKILL, then its leaf by the pid file the leaf left). */
-  close(): Promise<void>;
-}
 
 export async function startAsyncTestSystem(options: AsyncSystemOptions = {}): Promise<AsyncTestSystem> {
   const log = createLogger({ name: 'async-test', level: options.logLevel ?? 'silent', ...(options.logDestination ? { destination: options.logDestination } : {}) });
@@ -201,18 +191,9 @@ export async function startAsyncTestSystem(options: AsyncSystemOptions = {}): Pr
         };
       },
       async startAgentProcess(name, databases) {
-        const stateDir = join(dir, 'agents', name);
-        mkdirSync(stateDir, { recursive: true });
-        const configPath = join(dir, 'agents', `${name}.json`);
-        writeFileSync(configPath, JSON.stringify({
-          stateDir, hubLeafUrls: [hub.leafUrl], heartbeatSeconds: 1,
-          databases: databases.map((d) => ({ name: d.name, engine: 'sqlite', path: d.path, profile: 'sample', ...(d.allowWrites ? { allowWrites: true } : {}) })),
-        }));
-        const child = spawn(process.execPath, [join(projectRoot(), 'services/agent/src/main.ts')], {
-          env: { ...process.env, HALO_AGENT_CONFIG: configPath, HALO_LOG_LEVEL: 'info' },
-          stdio: ['ignore', 'pipe', 'ignore'],
-        });
-        const agent = await processAgent(child, join(stateDir, 'leaf', 'leaf.pid'));
+        const agent = await spawnAgentProcess(dir, hub.leafUrl, name, databases.map((d) => ({
+          name: d.name, engine: 'sqlite' as const, path: d.path, profile: 'sample', ...(d.allowWrites ? { allowWrites: true } : {}),
+        })));
         agents.add(agent);
         return {
           ...agent,
@@ -233,47 +214,6 @@ export async function startAsyncTestSystem(options: AsyncSystemOptions = {}): Pr
     };
     if (options.startWorker ?? true) await system.startWorker();
     return system;
-  } catch (err) {
-    await close();
-    throw err;
-  }
-}
-
-/** Waits for the child agent's "agent ready" log line (its stdout is read to the end, so it never blocks on it). */
-async function processAgent(child: ChildProcess, leafPidFile: string): Promise<ProcessAgent> {
-  const exited = once(child, 'exit');
-  const close = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    // The leaf outlives a SIGKILLed agent; a restarted agent would stop it too (it checks the pid's command line).
-    try {
-      process.kill(Number(readFileSync(leafPidFile, 'utf8')), 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  };
-  const lines = createInterface({ input: child.stdout! });
-  const ready = new Promise<{ linkGuid: string; sites: Array<{ name: string; haloGuid: string }> }>((resolve, reject) => {
-    lines.on('line', (line) => {
-      if (!line.includes('"agent ready"')) return;
-      const parsed = JSON.parse(line) as { linkGuid: string; sites: Array<{ name: string; haloGuid: string }> };
-      resolve(parsed);
-    });
-    void exited.then(() => reject(new Error('the agent process exited before it was ready')));
-  });
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the agent process was not ready in time')), 30_000).unref());
-  try {
-    const { linkGuid, sites } = await Promise.race([ready, timeout]);
-    return {
-      linkGuid,
-      sites: sites.map((s) => ({ name: s.name, haloGuid: s.haloGuid })),
-      signal: (signal) => {
-        child.kill(signal);
-      },
-      close,
-    };
   } catch (err) {
     await close();
     throw err;
