@@ -18,6 +18,7 @@ import { startDemo } from '@halo/demo';
 import { demoAccess } from './demo-access.ts';
 import { fmt, sequential, throughput, type LatencyFigures } from './stats.ts';
 import { cpuLine, natsServerChildren, sqliteWorkers, startCpu, type ProcessRoles } from './proc.ts';
+import { hubMessages, messagesLine, type MessageCounts } from './hub-messages.ts';
 
 const N = Number(process.env.BENCH_N ?? 500);
 const TOTAL = Number(process.env.BENCH_TOTAL ?? 3000);
@@ -100,16 +101,18 @@ try {
     '(c) http /health': { facade: pid('facade'), bench: self },
   };
 
-  const results: Array<{ name: string; lat: LatencyFigures; tput: number; cpuSeq: Record<string, number>; cpuTput: Record<string, number> }> = [];
+  const results: Array<{ name: string; lat: LatencyFigures; tput: number; cpuSeq: Record<string, number>; cpuTput: Record<string, number>; msgs: [MessageCounts, MessageCounts] }> = [];
   for (const [name, op] of [['facade path', viaFacade], ['(a) sqlite in-process', direct], ['(b) nats echo via leaf', echo], ['(c) http /health', health]] as const) {
     await op(); // the first call of a path may wait for interest to cross the leaf; not measured
+    const msgsBefore = await hubMessages(demo.hub.monitorUrl);
     let cpu = startCpu(roles[name]!);
     const lat = await sequential(op, N);
     const cpuSeq = cpu.stop();
+    const msgsAfter = await hubMessages(demo.hub.monitorUrl);
     cpu = startCpu(roles[name]!);
     const tput = await throughput(op, TOTAL, IN_FLIGHT);
     const cpuTput = cpu.stop();
-    results.push({ name, lat, tput, cpuSeq, cpuTput });
+    results.push({ name, lat, tput, cpuSeq, cpuTput, msgs: [msgsBefore, msgsAfter] });
   }
 
   console.log(`relay benchmark: one-row immediate query; ${N} sequential, ${TOTAL} with ${IN_FLIGHT} in flight; HTTP client: undici, ${CONNECTIONS} keep-alive connections x pipelining ${PIPELINING}; node ${process.version}`);
@@ -124,6 +127,10 @@ try {
     console.log(`  sequential    ${cpuLine('query', cpuSeq, N + warm)}`);
     console.log(`  64 in flight  ${cpuLine('query', cpuTput, TOTAL)}`);
   }
+  // Every message the hub carried in the sequential phase (its warm-up included), background traffic too
+  // (heartbeats, KV watches): the facade path's count per query shows what one query costs in messages.
+  console.log('NATS messages per query through the hub (/connz of its monitoring port; sequential phase incl. its warm-up):');
+  for (const { name, msgs } of results.slice(0, 3)) console.log(`  ${name.padEnd(24)} ${messagesLine(msgs[0], msgs[1], N + warm)}`);
   const [path, a, b, c] = results as [typeof results[0], typeof results[0], typeof results[0], typeof results[0]];
   const base = a.lat.p50 + b.lat.p50;
   console.log(`ratio p50 facade / ((a)+(b)): ${fmt(path.lat.p50 / base)}x (aim: <= 2x)`);

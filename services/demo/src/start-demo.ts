@@ -45,8 +45,11 @@ export interface DemoDatabaseSite extends DemoDatabase {
 
 /** A running demo system. */
 export interface RunningDemo extends DemoSummary {
-  /** The hub's URLs (ports picked afresh on every run); both need creds from the secrets, the leaf port TLS (caFile). */
-  hub: { clientUrl: string; leafUrl: string };
+  /**
+   * The hub's URLs (ports picked afresh on every run); both need creds from the secrets, the leaf port TLS (caFile).
+   * monitorUrl: its monitoring endpoints (/varz, /connz, /leafz), plain HTTP on loopback.
+   */
+  hub: { clientUrl: string; leafUrl: string; monitorUrl: string };
   /** The secrets folder (`halo-admin init`): operator, accounts, service creds, CA; `loadSecureSetup` reads it. */
   secretsDir: string;
   /** Links that enrolled during this start (a first run: every agent; later runs: none). */
@@ -278,7 +281,7 @@ export async function startDemo(options: DemoOptions): Promise<RunningDemo> {
     options.signal?.throwIfAborted();
     writeDemoSummary(join(dataDir, 'demo.json'), summary);
     return {
-      ...summary, hub: { clientUrl: hub.clientUrl, leafUrl: hub.leafUrl }, secretsDir, enrolled, databases: served, failed, close,
+      ...summary, hub: { clientUrl: hub.clientUrl, leafUrl: hub.leafUrl, monitorUrl: hub.monitorUrl }, secretsDir, enrolled, databases: served, failed, close,
       get processes() {
         return Object.fromEntries(started.map((c) => [c.name, c.pid ?? 0]));
       },
