@@ -200,13 +200,18 @@ try {
   ].filter((b): b is Bench => b !== undefined);
 
   // The agent runs as its own process, as on a practice server (its leaf nats-server and SQLite workers are its
-  // children); the facade, registry and this client share this process.
-  const agent = await spawnAgentProcess(sys.dir, sys.hub.leafUrl, 'bench', benches.map((b) => b.entry));
-  cleanups.push(() => agent.close());
+  // children); the facade, registry and this client share this process. BENCH_AGENT=inline: the agent runs in this
+  // process too (how the figures before the agent had a process of its own were measured).
+  const inline = process.env.BENCH_AGENT === 'inline';
+  const entries = benches.map((b) => b.entry);
+  const agent = inline
+    ? { pid: process.pid, sites: (await sys.startAgent('bench', entries)).sites }
+    : await spawnAgentProcess(sys.dir, sys.hub.leafUrl, 'bench', entries);
+  if (!inline) cleanups.push(() => (agent as { close(): Promise<void> }).close());
   const results: Array<{ bench: Bench; direct: number; relay: number; bytesPerRow: number; directCpu: Record<string, number>; relayCpu: Record<string, number> }> = [];
   const hub = () => [sys.hub.server.pid!];
-  const agentProcess = () => [agent.pid];
-  const leaf = () => natsServerChildren(agent.pid);
+  const agentRole: ProcessRoles = inline ? {} : { agent: () => [agent.pid] };
+  const leaf = () => natsServerChildren(agent.pid).filter((pid) => pid !== sys.hub.server.pid);
   const self = () => [process.pid];
   // The direct connector's SQLite worker is this process's child; the relay's is the agent's.
   const directChild = () => sqliteWorkers(process.pid);
@@ -231,7 +236,7 @@ try {
     const server: ProcessRoles = bench.server ? { 'db server': () => processesNamed(bench.server!) } : {};
     const sqlite = bench.direct.engine === 'sqlite';
     const directRoles: ProcessRoles = { 'this process': self, ...(sqlite ? { 'db child': directChild } : {}), ...server };
-    const relayRoles: ProcessRoles = { 'this process': self, hub, leaf, agent: agentProcess, ...(sqlite ? { 'db child': agentChild } : {}), ...server };
+    const relayRoles: ProcessRoles = { 'this process': self, hub, leaf, ...agentRole, ...(sqlite ? { 'db child': agentChild } : {}), ...server };
     const direct = await best(() => streamDirect(bench.direct), directRoles);
     const viaRelay = await best(relay, relayRoles);
     results.push({ bench, direct: direct.rate, relay: viaRelay.rate, bytesPerRow: bytes / ROWS, directCpu: direct.cpu, relayCpu: viaRelay.cpu });
@@ -244,13 +249,13 @@ try {
     console.log(`${label.padEnd(16)} ${fmt(direct, 0).padStart(13)}  ${fmt(relay, 0).padStart(13)}  ${`${fmt(relay / direct)}x`.padStart(13)}  ${fmt(bytesPerRow, 0).padStart(17)}`);
   }
   console.log('aim: relay/direct >= 0.8x for every engine');
-  console.log(`CPU per query (one ${ROWS}-row stream) of each process on the path (/proc/<pid>/stat utime+stime; "this process" holds the facade, registry and HTTP client on the relay path):`);
+  console.log(`CPU per query (one ${ROWS}-row stream) of each process on the path (/proc/<pid>/stat utime+stime; "this process" holds the facade, registry${inline ? ', agent' : ''} and HTTP client on the relay path):`);
   for (const { bench, directCpu, relayCpu } of results) {
     console.log(bench.label);
     console.log(`  direct  ${cpuLine('query', directCpu, 1)}`);
     console.log(`  relay   ${cpuLine('query', relayCpu, 1)}`);
   }
-  console.log('direct: connector.stream() in this process; relay: NDJSON through the facade (this process), hub, leaf and the agent (its own process)');
+  console.log(`direct: connector.stream() in this process; relay: NDJSON through the facade (this process), hub, leaf and the agent (${inline ? 'this process too: BENCH_AGENT=inline' : 'its own process'})`);
   console.log('* TDS responder: a test-only TDS server answering from a generated fixture; its figures measure the wire path');
   console.log('  (tedious, TDS framing, the relay) only, not SQL Server: no query runs, and the responder shares this process.');
 } finally {
