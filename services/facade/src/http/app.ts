@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { AppError } from '@halo/contracts';
+import { boundLogger, type Logger } from '@halo/log';
 import type { FacadeDeps } from '../deps.ts';
 import { clientErrorHandler, errorHandler, expectationFailed, notFoundHandler } from './error-handler.ts';
 import { httpServerOptions, type HttpLimits } from './http-limits.ts';
@@ -48,6 +49,10 @@ export function buildApp(deps: FacadeDeps, options: BuildAppOptions = {}): Fasti
     ...server.fastify,
     clientErrorHandler,
     loggerInstance: deps.log,
+    // Each request's logger adds its request id to its lines without a pino child of its own (boundLogger); a
+    // route with its own log options gets a real child.
+    childLoggerFactory: (logger, bindings, options) =>
+      Object.keys(options).length > 0 ? logger.child(bindings, options) : boundLogger(logger as Logger, bindings),
     logController: new FacadeLogController(),
     bodyLimit: BODY_LIMIT,
     // close() ends idle keep-alive connections at once and lets requests in flight finish, for at most
