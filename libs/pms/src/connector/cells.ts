@@ -1,5 +1,8 @@
 import type { Cell } from '@halo/contracts';
 
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Makes one driver value JSON-safe: big integers as strings, binary as base64, dates as ISO strings. */
 export function toCell(value: unknown): Cell {
   if (value === null || value === undefined) return null;
@@ -11,9 +14,7 @@ export function toCell(value: unknown): Cell {
       // JSON would turn Infinity into null and lose the value; a string keeps it visible.
       return Number.isFinite(value) ? value : String(value);
     case 'bigint':
-      return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
-        ? Number(value)
-        : value.toString();
+      return value >= MIN_SAFE && value <= MAX_SAFE ? Number(value) : value.toString();
   }
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
