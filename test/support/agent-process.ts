@@ -41,7 +41,7 @@ export async function spawnAgentProcess(dir: string, hubLeafUrl: string, name: s
       // A profile is only written by a process that exits by itself.
       if (profileDir) {
         child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
       }
       child.kill('SIGKILL');
       await exited;
