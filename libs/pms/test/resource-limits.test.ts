@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { setTimeout } from 'node:timers/promises';
 import { AppError } from '@halo/contracts';
 import { openConnector } from '@halo/pms';
 import type { Connector } from '@halo/pms';
@@ -53,6 +54,12 @@ test('sqlite: a statement past maxMemoryBytes is killed with resource_limit_exce
   for (const peak of peaks) assert.ok(peak < 2 * limit, `worker peaked at ${Math.round(peak / MiB)} MiB`);
   // The next statement gets a fresh worker.
   assert.deepEqual((await connectors[0]!.query(reader('SELECT count(*) FROM patient'))).rows, [[5]]);
+  // Quiet for over a second, the watchdog thread parks; the next statement must wake it.
+  await setTimeout(1_500);
+  const parked = await peakWorkerMemory(() => connectors[0]!.query(reader(RANDOMBLOB, { deadline: Date.now() + 120_000 })));
+  assert.equal(parked.result.status, 'rejected', 'the statement must not complete');
+  if (parked.result.status === 'rejected') assert.ok(limitError(parked.result.reason), String(parked.result.reason));
+  for (const peak of parked.peaks) assert.ok(peak < 2 * limit, `worker peaked at ${Math.round(peak / MiB)} MiB`);
 });
 
 test('sqlite: a row over maxRowBytes fails with resource_limit_exceeded; smaller rows pass', async (t) => {
