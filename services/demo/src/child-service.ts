@@ -151,6 +151,8 @@ export class ChildService {
       const timeoutMs = this.options.readyTimeoutMs ?? 60_000;
       const timer = setTimeout(() => reject(this.failure(`not ready after ${timeoutMs} ms`)), timeoutMs);
       let pending = '';
+      // Only lines that may carry a wanted msg are parsed: a busy child writes a line per request.
+      const wanted = [this.options.readyMsg, ...(this.options.keepMsgs ?? [])].map((msg) => JSON.stringify(msg));
       child.stdout!.setEncoding('utf8');
       child.stdout!.on('data', (chunk: string) => {
         this.output(chunk);
@@ -158,6 +160,7 @@ export class ChildService {
         const lines = pending.split('\n');
         pending = lines.pop() ?? '';
         for (const line of lines) {
+          if (!wanted.some((msg) => line.includes(msg))) continue;
           const parsed = parseLine(line);
           if (typeof parsed?.msg === 'string' && this.options.keepMsgs?.includes(parsed.msg)) this.kept.set(parsed.msg, parsed);
           if (parsed?.msg === this.options.readyMsg) {
