@@ -86,6 +86,10 @@ export const SupportMoveRequest = z.object({
   expectedEpoch: z.number().int().nonnegative().optional(),
 });
 export type SupportMoveRequest = z.infer<typeof SupportMoveRequest>;
+/**
+ * `audit` is this move (its `epoch` is the one it wrote); `practice` is the practice as read right after it, so a
+ * move made a moment later by someone else may already show there.
+ */
 export const SupportMoveResult = z.object({ practice: SupportPractice, audit: AuditEntry });
 export type SupportMoveResult = z.infer<typeof SupportMoveResult>;
 

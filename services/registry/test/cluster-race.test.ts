@@ -179,7 +179,7 @@ test('support authority moves racing each other and new registrations: one move 
     assert.equal(won.length, 1, `${pmsId}: ${won.length} moves from epoch 1 succeeded`);
     for (const m of moves) if (m.status === 'rejected') assert.equal((m.reason as AppError).code, 'conflict', (m.reason as AppError).message);
     casLost += moves.filter((m) => m.status === 'rejected' && /changed while/.test((m.reason as AppError).message)).length;
-    assert.equal(won[0]!.practice.epoch, 2);
+    assert.equal(won[0]!.audit.epoch, 2);
     assert.ok(joined.slice(0, newcomers.length).every((a) => !a), 'a newcomer became authoritative');
     const winner = won[0]!.practice.authoritative;
     assert.ok(targets.includes(winner));
@@ -188,14 +188,15 @@ test('support authority moves racing each other and new registrations: one move 
     // Moves without an expected epoch may each succeed in turn, but never two at the same epoch (no lost update).
     const free = await Promise.allSettled(targets.filter((g) => g !== winner).map((to, k) =>
       move(clients[k % 3]!, { pmsType: 'sample', pmsId, to, reason: 'race test', by: 'tester' })));
-    const applied = free.flatMap((m) => (m.status === 'fulfilled' ? [m.value.practice] : []));
+    // The epoch each move wrote is in its audit entry; its `practice` is read afterwards and may show a later move.
+    const applied = free.flatMap((m) => (m.status === 'fulfilled' ? [{ epoch: m.value.audit.epoch ?? -1, to: m.value.audit.to ?? '' }] : []));
     for (const m of free) if (m.status === 'rejected') assert.equal((m.reason as AppError).code, 'conflict', (m.reason as AppError).message);
     casLost += free.filter((m) => m.status === 'rejected').length;
     assert.ok(applied.length >= 1);
     const epochs = applied.map((p) => p.epoch).sort((a, b) => a - b);
     assert.deepEqual(epochs, applied.map((_, k) => 3 + k), `${pmsId}: epochs ${epochs.join()}`);
     const last = applied.find((p) => p.epoch === epochs.at(-1))!;
-    await settledAuthority(pmsId, last.authoritative, 1 + candidates.length + newcomers.length);
+    await settledAuthority(pmsId, last.to, 1 + candidates.length + newcomers.length);
   }
   t.diagnostic(`${casLost} moves lost the compare-and-set; ${staleLookups} lookups behind so far`);
 });

@@ -133,7 +133,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<void> {
       if (epoch !== undefined && !/^\d+$/.test(epoch)) throw new CliError('--expect-epoch must be a whole number', 2);
       const body = { pmsType, pmsId, to, reason, ...(epoch !== undefined ? { expectedEpoch: Number(epoch) } : {}) };
       const result = await api('POST', '/support/authority', SupportMoveResult, body);
-      print(result, () => `authority for ${pmsType} ${pmsId} moved ${result.audit.from ?? '?'} -> ${result.audit.to ?? '?'} (epoch ${result.practice.epoch}, by ${result.audit.who})`);
+      print(result, () => `authority for ${pmsType} ${pmsId} moved ${result.audit.from ?? '?'} -> ${result.audit.to ?? '?'} (epoch ${result.audit.epoch ?? '?'}, by ${result.audit.who})`);
       return;
     }
     case 'audit': {

@@ -76,7 +76,7 @@ export async function supportRoutes(instance: FastifyInstance, options: { suppor
   }, async (request): Promise<SupportMoveResult> => {
     const body = request.body;
     const result = await support.registry.move({ ...body, by: request.supportUserId });
-    request.log.info({ pmsType: body.pmsType, to: body.to, epoch: result.practice.epoch }, 'authority moved');
+    request.log.info({ pmsType: body.pmsType, to: body.to, epoch: result.audit.epoch }, 'authority moved');
     return result;
   });
 
