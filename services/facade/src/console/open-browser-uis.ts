@@ -23,6 +23,7 @@ export async function openBrowserUis(nc: NatsConnection, keys: readonly Subscrip
   const rotating = new RotatingKeys([...groupKeys(keys), ...integrators]);
   await rotating.open(nc, replicas);
   const close = async () => {
+    usage.flush();
     rotating.close();
     await history.close();
   };
