@@ -2,6 +2,7 @@ import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 
 import { createRedactor } from './redact.ts';
 
 export type { Logger } from 'pino';
+export { arrivalOf, markArrival, readStageTrace, stageTraceEnabled, traceStage } from './stage-trace.ts';
 
 /**
  * Keys whose values may carry query text, parameters, row data or secrets. They are censored wherever they

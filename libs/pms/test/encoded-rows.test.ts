@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RowEncoder, type Cell, type ColumnInfo, type EncodedRows } from '@halo/contracts';
+import { AppError, RowEncoder, type Cell, type ColumnInfo, type EncodedRows } from '@halo/contracts';
 import type { EncodedCursor } from '@halo/pms';
-import { reader, sampleConnector } from './fixtures.ts';
+import { ENDLESS_COUNT, reader, sampleConnector } from './fixtures.ts';
 
 async function drain(cursor: EncodedCursor): Promise<EncodedRows[]> {
   const batches: EncodedRows[] = [];
@@ -79,4 +79,29 @@ test('RowEncoder writes what JSON.stringify writes for the row as an object: key
     // A short row (a driver that sent fewer cells) fills with null, as before.
     assert.equal(encoder.row([]), JSON.stringify(Object.fromEntries(names.map((n) => [n, null]))));
   }
+});
+
+test('a whole query gets its columns with its rows: the same columns and rows for many batches, one row or none', async (t) => {
+  const { connector } = await sampleConnector(t);
+  for (const text of ['SELECT AptNum, PatNum, ProcDescript FROM appointment ORDER BY AptNum', 'SELECT LName FROM patient WHERE PatNum = 1', 'SELECT PatNum, LName FROM patient WHERE 0']) {
+    const streamed = await connector.streamEncoded(reader(text, { batchBytes: 2_048 }), 'json');
+    const expected = { columns: streamed.columns, batches: await drain(streamed) };
+    const whole = await connector.streamEncoded(reader(text, { batchBytes: 2_048, whole: true }), 'json');
+    assert.deepEqual(whole.columns, expected.columns, text);
+    assert.ok(whole.columns.length > 0, text);
+    assert.deepEqual(await drain(whole), expected.batches, text);
+  }
+});
+
+test('a whole query whose statement runs long before its first row is still stopped by an abort and by its deadline', async (t) => {
+  const { connector } = await sampleConnector(t);
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 300);
+  await assert.rejects(connector.streamEncoded(reader(ENDLESS_COUNT, { whole: true, deadline: Date.now() + 60_000, signal: controller.signal }), 'json'),
+    (error: unknown) => error instanceof AppError && error.code === 'cancelled');
+  await assert.rejects(connector.streamEncoded(reader(ENDLESS_COUNT, { whole: true, deadline: Date.now() + 300 }), 'json'),
+    (error: unknown) => error instanceof AppError && error.code === 'deadline_exceeded');
+  const after = await connector.streamEncoded(reader('SELECT 2 AS two', { whole: true }), 'json');
+  assert.deepEqual(after.columns.map((c) => c.name), ['two']);
+  assert.deepEqual((await drain(after)).map((b) => b.text), ['{"two":2}']);
 });

@@ -132,3 +132,25 @@ test('close stops a running statement at once and refuses queued ones', async (t
   await assert.rejects(running, assertAppError('internal', (error) => assert.match(error.message, /closed/)));
   await assert.rejects(queued, assertAppError('internal', (error) => assert.match(error.message, /closed/)));
 });
+
+test('a statement run again (compiled once by the worker) takes each run\'s own values, after a failed or stopped run too', async (t) => {
+  const { connector, path } = await sampleConnector(t);
+  const text = 'SELECT PatNum, LName FROM patient WHERE PatNum = @patNum';
+  const db = new Database(path, { readonly: true });
+  t.after(() => db.close());
+  const expected = (patNum: number) => db.prepare(text).raw(true).all({ patNum });
+  for (const patNum of [1, 2, 3, 2]) {
+    assert.deepEqual((await connector.query(reader(text, { parameters: [param('@patNum', 'Int', String(patNum))] }))).rows, expected(patNum));
+  }
+  // The same text without its value fails before any row, and the next run is unaffected.
+  await assert.rejects(connector.query(reader(text)), assertAppError('bad_request'));
+  assert.deepEqual((await connector.query(reader(text, { parameters: [param('@patNum', 'Int', '4')] }))).rows, expected(4));
+  // A stream stopped after its first batch leaves the statement free for the next run, which reads it all.
+  const all = 'SELECT AptNum FROM appointment ORDER BY AptNum';
+  const cursor = await connector.stream(reader(all, { batchRows: 5 }));
+  for await (const batch of cursor) {
+    assert.equal(batch.length, 5);
+    break;
+  }
+  assert.deepEqual((await connector.query(reader(all))).rows, db.prepare(all).raw(true).all());
+});

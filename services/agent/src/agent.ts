@@ -6,7 +6,7 @@ import {
 } from '@halo/contracts';
 import { AckRouter, ChunkSender, connectNats, decodeJson, encodeJson, headers, readRequestOptions, requestJson, type Msg, type NatsConnection, type Subscription } from '@halo/messaging';
 import { NatsServerProcess, renderNatsConfig } from '@halo/nats-server';
-import type { Logger } from '@halo/log';
+import { traceStage, type Logger } from '@halo/log';
 import type { AgentConfig } from './config.ts';
 import { Site } from './site.ts';
 import type { FingerprintSource } from './fingerprint.ts';
@@ -151,6 +151,7 @@ export async function startAgent(deps: AgentDeps): Promise<Agent> {
         return;
       }
       const queryId = reply.queryId;
+      traceStage('agent.received', queryId);
       if (acks.isOpen(queryId)) {
         // The requester sent it again (nothing reached it yet, e.g. while its hub node changed): this run answers.
         log.debug({ haloGuid: site.haloGuid, queryId }, 'query sent again while it runs: dropped');

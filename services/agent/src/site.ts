@@ -4,6 +4,7 @@ import { getProfile, openConnector, openSqliteTrustedReader, type PmsProfile, ty
 import type { ChunkSender } from '@halo/messaging';
 import { connectorConfig, type DatabaseEntry } from './config.ts';
 import { Slots } from './slots.ts';
+import { traceStage } from '@halo/log';
 
 /** Queue limits the agent applies whatever a request asks. */
 export interface QueueLimits {
@@ -119,10 +120,13 @@ export class Site {
         commandType: request.command.type,
         deadline: executionDeadline,
         signal: sender.signal,
+        // An immediate JSON answer is taken whole: its columns may come with its rows.
+        whole: request.mode === 'immediate' && sender.rowFormat === 'json',
       };
       // Encoded next to the database in the requester's format, rows pass through here as text; an older
       // requester gets cells.
       const format = sender.rowFormat;
+      traceStage('agent.started', request.queryId);
       let summary: ResultSummary;
       if (format === undefined) {
         const cells = await connector.stream(input);
@@ -132,12 +136,14 @@ export class Site {
         summary = cells.summary();
       } else {
         const encoded = await connector.streamEncoded(input, format);
+        traceStage('agent.columns', request.queryId);
         cursor = encoded;
         await sender.meta(encoded.columns);
         for await (const batch of encoded) await sender.encoded(batch);
         summary = encoded.summary();
       }
       await sender.end({ timings: { queuedMs: started - receivedAt, executionMs: summary.executionMs }, ...(summary.affected !== undefined ? { affected: summary.affected } : {}), ...(summary.parameters ? { parameters: summary.parameters } : {}) });
+      traceStage('agent.sent', request.queryId);
       return summary;
     } catch (err) {
       await cursor?.cancel().catch(() => undefined);

@@ -22,6 +22,12 @@ export interface QueryInput {
   batchBytes?: number;
   /** stream(): a batch holds at most this many rows (default 10 000). */
   batchRows?: number;
+  /**
+   * The caller takes the result whole and needs its columns only with the rows: a connector may then give the
+   * cursor once the first batch or the end is there (SQLite: one worker message fewer per query). A caller that
+   * shows a query as running once its columns arrive (async queries) leaves this unset.
+   */
+  whole?: boolean;
 }
 
 /** A whole result; cells are JSON-safe. */

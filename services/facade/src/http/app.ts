@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { AppError } from '@halo/contracts';
-import { boundLogger, type Logger } from '@halo/log';
+import { boundLogger, markArrival, stageTraceEnabled, type Logger } from '@halo/log';
 import type { FacadeDeps } from '../deps.ts';
 import { clientErrorHandler, errorHandler, expectationFailed, notFoundHandler } from './error-handler.ts';
 import { httpServerOptions, type HttpLimits } from './http-limits.ts';
@@ -65,7 +65,9 @@ export function buildApp(deps: FacadeDeps, options: BuildAppOptions = {}): Fasti
   }) as unknown as FastifyInstance;
 
   app.decorateRequest('queryFacts', null);
-  // First hook: requests refused by the hooks below are counted too.
+  // HALO_STAGE_TRACE_DIR (bench:relay): when each request arrived, for the stage its query is traced at.
+  if (stageTraceEnabled) app.addHook('onRequest', async (request) => markArrival(request));
+  // First hook otherwise: requests refused by the hooks below are counted too.
   if (options.metrics) recordHttpMetrics(app, options.metrics);
   app.server.maxConnections = server.maxConnections;
   let cutConnections: NodeJS.Timeout | undefined;

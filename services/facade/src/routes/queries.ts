@@ -11,6 +11,7 @@ import { errorResponses, SUBSCRIPTION_KEY_SECURITY } from '../http/openapi.ts';
 import { immediateRecord, querySizes, toFailedQueryResponse, toQueryResponse, type ImmediateRequestFacts } from '../http/query-response.ts';
 import { collectJsonResult } from '../nats/json-result.ts';
 import { NDJSON, writeNdjson } from '../http/ndjson-response.ts';
+import { arrivalOf, traceStage } from '@halo/log';
 
 const SiteParams = z.object({ siteId: z.string() });
 type SiteParams = z.infer<typeof SiteParams>;
@@ -46,6 +47,7 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
     await assertPaired(deps.pairings, request.integratorId, site);
 
     const queryId = randomUUID();
+    traceStage('facade.received', queryId, arrivalOf(request));
     request.usageQueryId = queryId;
     const receivedAt = Date.now();
     const maxTimeInQueueMs = body.maxTimeInQueue ?? LIMITS.defaultImmediateTimeInQueueMs;
@@ -80,8 +82,10 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
         maxTimeInQueueMs,
         deadline,
       }, disconnect.signal);
+      traceStage('facade.published', queryId);
       untrack = deps.immediate?.track(queryId, { integratorId: request.integratorId, siteId, cancel: () => stream.cancel() });
       const columns = await stream.columns();
+      traceStage('facade.replied', queryId);
       if (ndjson) {
         reply.hijack();
         await writeNdjson(reply.raw, stream, { 'halo-query-id': queryId }, log.child(ids));
@@ -92,7 +96,9 @@ export async function queryRoutes(instance: FastifyInstance, options: { deps: Fa
       request.queryFacts = { integratorId: request.integratorId, ...ids, rowCount: result.rowCount, bytes: result.json.byteLength, queuedMs: result.timings.queuedMs, executionMs: result.timings.executionMs };
       const finishedAt = Date.now();
       const answer = toQueryResponse({ ...facts, executionMode: body.command.executionMode, format: format === 'records' ? 'records' : 'halo', result, finishedAt });
-      remember(immediateRecord(facts, site.linkGuid, body.command.executionMode, { result, resultSize: answer.resultSize, at: finishedAt }));
+      // Kept once the answer has gone out: the status write is not on the way to the client.
+      reply.raw.once('close', () => remember(immediateRecord(facts, site.linkGuid, body.command.executionMode, { result, resultSize: answer.resultSize, at: finishedAt })));
+      traceStage('facade.answered', queryId);
       return answer;
     } catch (err) {
       if (!disconnect.signal.aborted) {

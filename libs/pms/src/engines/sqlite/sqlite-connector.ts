@@ -64,7 +64,7 @@ class SqliteConnector implements Connector {
   }
 
   async query(input: QueryInput): Promise<QueryOutput> {
-    return collectResult(await this.stream(input));
+    return collectResult(await this.stream({ ...input, whole: true }));
   }
 
   stream(input: QueryInput): Promise<ResultCursor> {
@@ -104,6 +104,7 @@ class SqliteConnector implements Connector {
         batchBytes: input.batchBytes ?? BATCH_BYTES,
         credit: PREFETCH_BATCHES,
         encoding,
+        whole: input.whole ?? false,
       });
       let columns: ColumnInfo[];
       try {

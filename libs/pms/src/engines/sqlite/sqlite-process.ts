@@ -237,6 +237,7 @@ export class SqliteProcess {
         current.statement.columns(event.columns);
         return;
       case 'rows':
+        if (event.columns) current.statement.columns(event.columns);
         current.statement.rows(event.rows);
         return;
       case 'done':
@@ -245,7 +246,7 @@ export class SqliteProcess {
           rowCount: event.rowCount,
           bytes: event.bytes,
           ...(event.affected === undefined ? {} : { affected: event.affected }),
-        }, event.rows);
+        }, event.rows, event.columns);
         return;
       case 'error':
         this.#settle();

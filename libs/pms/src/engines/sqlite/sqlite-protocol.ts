@@ -24,6 +24,8 @@ export type WorkerRequest =
     credit: number;
     /** Rows encoded here as row objects in this format (the bytes that leave the facade); else arrays of cells. */
     encoding: RowFormat | undefined;
+    /** The columns go with the first batch or `done` rather than before the first row (QueryInput.whole). */
+    whole: boolean;
   }
   /** The consumer took batches: the worker may send this many more. */
   | { type: 'more'; id: number; batches: number }
@@ -35,13 +37,14 @@ export type Batch = Cell[][] | EncodedRows;
 
 /**
  * Worker -> parent. `columns` means prepared and bound; `done` and `error` end a statement. The last batch
- * travels in `done` (under the same credit as any batch): one message and one wakeup fewer per statement.
+ * travels in `done` (under the same credit as any batch): one message and one wakeup fewer per statement. For a
+ * `whole` query the columns travel in the first `rows` or in `done` instead of a message of their own.
  */
 export type WorkerEvent =
   | { type: 'ready' }
   | { type: 'columns'; id: number; columns: ColumnInfo[] }
-  | { type: 'rows'; id: number; rows: Batch }
-  | { type: 'done'; id: number; rowCount: number; bytes: number; affected?: number; rows?: Batch }
+  | { type: 'rows'; id: number; rows: Batch; columns?: ColumnInfo[] }
+  | { type: 'done'; id: number; rowCount: number; bytes: number; affected?: number; rows?: Batch; columns?: ColumnInfo[] }
   | { type: 'error'; id: number | null; code: ErrorCode; message: string };
 
 /** Default batch limits: JSON bytes of the batch's rows, and rows; a batch closes at whichever comes first. */

@@ -86,12 +86,15 @@ export class WorkerStatement<B extends Batch = Batch> {
     waiter.resolve(rows);
   }
 
-  /** Worker event: the statement ended (or stopped as asked), with its last batch if that is still to come. */
-  done(summary: StatementSummary, last?: B): void {
+  /**
+   * Worker event: the statement ended (or stopped as asked), with its last batch if that is still to come, and
+   * its columns if they were not sent before (a `whole` query).
+   */
+  done(summary: StatementSummary, last?: B, columns: ColumnInfo[] = []): void {
     if (this.isSettled) return;
     // Settled first, so taking the last batch grants the finished worker no credit.
     this.#summary = summary;
-    this.#prepared.resolve([]);
+    this.#prepared.resolve(columns);
     this.#settled.resolve();
     const waiter = this.#waiter;
     this.#waiter = undefined;

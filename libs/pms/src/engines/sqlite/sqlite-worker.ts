@@ -33,6 +33,13 @@ let db: Database.Database | undefined;
 let allowWrites = false;
 let queryOnly: Database.Statement<[], unknown> | undefined;
 let active: Active | undefined;
+/**
+ * Compiled statements by text, least recently used first: integrators send the same statements again and again
+ * with new values, and compiling one costs more than running a one-row lookup. Values are given to each run, never
+ * bound to the statement, so a cached one carries nothing of the last query but its compiled form.
+ */
+const compiled = new Map<string, Statement>();
+const MAX_COMPILED = 64;
 let watchdog: MemoryWatchdog | undefined;
 
 process.on('disconnect', () => process.exit(0));
@@ -82,6 +89,7 @@ function open(request: Extract<WorkerRequest, { type: 'open' }>): void {
     db?.close();
     db = undefined;
     queryOnly = undefined;
+    compiled.clear();
     allowWrites = request.allowWrites;
     if (watchdog) watchdog.setLimit(request.maxMemoryBytes ?? Infinity);
     else if (request.maxMemoryBytes !== undefined) watchdog = startMemoryWatchdog(request.maxMemoryBytes);
@@ -134,6 +142,8 @@ interface Summary {
   affected?: number;
   /** The last batch, not yet sent: it goes with `done`. */
   rows?: Batch;
+  /** The columns of a `whole` query, when no batch carried them yet. */
+  columns?: ColumnInfo[];
 }
 
 async function execute(request: QueryRequest, state: Active): Promise<Summary> {
@@ -141,16 +151,10 @@ async function execute(request: QueryRequest, state: Active): Promise<Summary> {
   if (leadingKeyword(request.text) === 'PRAGMA') {
     throw new AppError('writes_disabled', 'PRAGMA statements are not accepted; list tables and columns with pragma_table_list and pragma_table_info');
   }
-  const statement = db.prepare(request.text) as Statement;
-  // Backstop for anything else that changes the session while compiling: the read-only session must hold.
-  if (queryOnly && Number(queryOnly.get()) !== 1) {
-    db.pragma('query_only = ON');
-    throw new AppError('writes_disabled', 'the statement tried to leave the read-only session');
-  }
+  const statement = compile(db, request.text);
   if (request.mode === 'nonQuery') {
     if (!allowWrites) throw new AppError('writes_disabled', 'writes are not enabled for this database');
-    statement.bind(request.parameters);
-    const info = statement.run();
+    const info = statement.run(request.parameters);
     await post({ type: 'columns', id: request.id, columns: [] });
     return { rowCount: 0, bytes: 2, affected: Number(info.changes) };
   }
@@ -159,9 +163,28 @@ async function execute(request: QueryRequest, state: Active): Promise<Summary> {
   if (!statement.reader || (!allowWrites && !statement.readonly)) {
     throw new AppError('writes_disabled', `${request.mode} mode runs only read-only statements that return rows`);
   }
-  // Binding now, not at the first step, lets parameter errors reach the caller before any row.
-  statement.bind(request.parameters);
   return readRows(request, statement, state);
+}
+
+/** The statement compiled from `text`: from the cache, or compiled now and kept if it passes the session check. */
+function compile(handle: Database.Database, text: string): Statement {
+  const cached = compiled.get(text);
+  // A statement still iterating (it never is between queries) cannot be run again: compile another then.
+  if (cached && !cached.busy) {
+    compiled.delete(text);
+    compiled.set(text, cached);
+    return cached;
+  }
+  const statement = handle.prepare(text) as Statement;
+  // Backstop for anything else that changes the session while compiling: the read-only session must hold.
+  if (queryOnly && Number(queryOnly.get()) !== 1) {
+    handle.pragma('query_only = ON');
+    throw new AppError('writes_disabled', 'the statement tried to leave the read-only session');
+  }
+  compiled.delete(text);
+  compiled.set(text, statement);
+  if (compiled.size > MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
+  return statement;
 }
 
 /** A batch being filled: arrays of cells, or encoded text when the query asked for an encoding. */
@@ -177,8 +200,12 @@ async function readRows(request: QueryRequest, statement: Statement, state: Acti
   const scalar = request.mode === 'scalar';
   const all: ColumnInfo[] = statement.columns().map((column) => ({ name: column.name, type: column.type ?? 'unknown' }));
   const columns = scalar ? all.slice(0, 1) : all;
+  // The values are bound here, before the columns go: a parameter error reaches the caller before any row.
+  const rows = statement.raw(true).iterate(request.parameters) as IterableIterator<unknown[]>;
   // At once, before the first row: a statement may take long to produce it, and the caller needs the columns.
-  await post({ type: 'columns', id: request.id, columns });
+  // A `whole` query's caller needs them only with the rows: they go with the first batch or the end.
+  let unsent = request.whole ? columns : undefined;
+  if (!unsent) await post({ type: 'columns', id: request.id, columns });
   const encoder = request.encoding ? new RowEncoder(columns, request.encoding) : undefined;
   let rowCount = 0;
   let bytes = 2; // "[]"
@@ -200,11 +227,11 @@ async function readRows(request: QueryRequest, statement: Statement, state: Acti
   const flush = async (): Promise<boolean> => {
     if (!(await awaitCredit(state))) return false;
     state.credit -= 1;
-    await post({ type: 'rows', id: request.id, rows: taken() });
+    await post({ type: 'rows', id: request.id, rows: taken(), ...(unsent ? { columns: unsent } : {}) });
+    unsent = undefined;
     batch = empty();
     return !state.stopped;
   };
-  const rows = statement.raw(true).iterate() as IterableIterator<unknown[]>;
   try {
     for (const raw of rows) {
       const values = scalar ? raw.slice(0, 1) : raw;
@@ -240,9 +267,10 @@ async function readRows(request: QueryRequest, statement: Statement, state: Acti
     rowCount = 1;
     bytes = size + 2;
   }
-  if (batch.count === 0) return { rowCount, bytes };
+  const withColumns = unsent ? { columns: unsent } : {};
+  if (batch.count === 0) return { rowCount, bytes, ...withColumns };
   // The last batch needs credit like any other, but rides along with `done` instead of a message of its own.
-  if (!(await awaitCredit(state))) return { rowCount, bytes };
+  if (!(await awaitCredit(state))) return { rowCount, bytes, ...withColumns };
   state.credit -= 1;
-  return { rowCount, bytes, rows: taken() };
+  return { rowCount, bytes, rows: taken(), ...withColumns };
 }
