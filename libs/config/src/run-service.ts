@@ -9,7 +9,7 @@ export interface ServiceScope {
 }
 
 export interface RunServiceOptions {
-  name: string;
+  /** The service's logger: its lines already name the service. */
   log: Logger;
   /** Opens the service's resources in order, registering each one's close with `scope.defer` right after opening it. */
   start(scope: ServiceScope): Promise<void>;
@@ -24,7 +24,7 @@ export interface RunServiceOptions {
  * Resolves when the service is up (and never, when start fails); the process exits once shutdown is done.
  */
 export async function runService(options: RunServiceOptions): Promise<void> {
-  const { name, log } = options;
+  const { log } = options;
   const closes: Array<{ what: string; close: () => unknown }> = [];
   let stopping: Promise<void> | undefined;
   const starting = new AbortController();
@@ -33,9 +33,9 @@ export async function runService(options: RunServiceOptions): Promise<void> {
 
   const shutdown = (reason: string, exitCode: number): Promise<void> => {
     stopping ??= (async () => {
-      log.info({ service: name, reason }, 'stopping');
+      log.info({ reason }, 'stopping');
       const deadline = setTimeout(() => {
-        log.error({ service: name, pending: closes.map((c) => c.what) }, 'shutdown timed out; exiting');
+        log.error({ pending: closes.map((c) => c.what) }, 'shutdown timed out; exiting');
         process.exit(1);
       }, options.shutdownTimeoutMs ?? 30_000);
       deadline.unref();
@@ -44,12 +44,12 @@ export async function runService(options: RunServiceOptions): Promise<void> {
         try {
           await entry.close();
         } catch (err) {
-          log.error({ service: name, what: entry.what, err }, 'close failed');
+          log.error({ what: entry.what, err }, 'close failed');
           code = 1;
         }
       }
       clearTimeout(deadline);
-      log.info({ service: name, exitCode: code }, 'stopped');
+      log.info({ exitCode: code }, 'stopped');
       // Exit rather than wait for the event loop to empty: whatever a library left scheduled (a reconnect
       // timer, a keep-alive socket) must not hold a stopped service up.
       process.exit(code);
@@ -59,7 +59,7 @@ export async function runService(options: RunServiceOptions): Promise<void> {
 
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping || stopAsked) {
-      log.warn({ service: name, signal }, 'second signal: exiting now');
+      log.warn({ signal }, 'second signal: exiting now');
       process.exit(130);
     }
     stopAsked = signal;
@@ -71,7 +71,7 @@ export async function runService(options: RunServiceOptions): Promise<void> {
     starting.abort(new Error(`${signal} while starting`));
     // A start that does not watch its signal gets as long as a shutdown would.
     setTimeout(() => {
-      log.error({ service: name }, 'start did not give up in time; exiting');
+      log.error('start did not give up in time; exiting');
       process.exit(1);
     }, options.shutdownTimeoutMs ?? 30_000).unref();
   };
@@ -82,10 +82,10 @@ export async function runService(options: RunServiceOptions): Promise<void> {
     await options.start({ defer: (what, close) => { closes.push({ what, close }); }, signal: starting.signal });
   } catch (err) {
     if (stopAsked) await shutdown(stopAsked, 0);
-    log.fatal({ service: name, err }, 'start failed');
+    log.fatal({ err }, 'start failed');
     await shutdown('start failed', 1);
   }
   started = true;
   if (stopAsked) await shutdown(stopAsked, 0);
-  log.info({ service: name }, 'started');
+  log.info('started');
 }

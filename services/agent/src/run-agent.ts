@@ -26,7 +26,6 @@ export async function runAgent(options: RunAgentOptions): Promise<void> {
     return;
   }
   await runService({
-    name: 'agent',
     log,
     async start(scope) {
       const agent = await startAgent({ config, log, ...fingerprint });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, fstatSync, mkdirSync, openSync, readSync, statSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
 
@@ -71,6 +71,8 @@ export interface ChildServiceOptions {
 const CLEAN_SIGNALS: ReadonlySet<string> = new Set(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGPIPE']);
 const STOP_GRACE_MS = 5_000;
 const TAIL_CHARS = 4_000;
+/** How often a starting child's log file is read for its ready line. */
+const READY_POLL_MS = 20;
 // Each child leads its own process group: a terminal's Ctrl-C then reaches only the demo, which stops the
 // children in reverse order, and a child's own children (the agent's leaf nats-server) can be killed with it.
 const OWN_GROUP = process.platform !== 'win32';
@@ -85,7 +87,8 @@ export class ChildService {
   private child: ChildProcess | undefined;
   private log: WriteStream | undefined;
   private stopping = false;
-  private tail = '';
+  /** Where the running child's output starts in the log file. */
+  private outputFrom = 0;
   private closed: Promise<void> = Promise.resolve();
   /** The ready line of the first start (pinOnRestart reads it). */
   private firstReady: LogLine | undefined;
@@ -129,53 +132,63 @@ export class ChildService {
     }
   }
 
-  /** Spawns the child and waits for its ready line; on failure the child is gone when this rejects. */
+  /**
+   * Spawns the child and waits for its ready line; on failure the child is gone when this rejects. The child
+   * writes its stdout and stderr straight into the log file: the demo reads that file only until the ready line,
+   * so a busy child's line per request costs it a write, not a wake-up of this process and a copy through it.
+   */
   private async launch(what: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<LogLine> {
     this.log?.write(`--- ${new Date().toISOString()} demo ${what}\n`);
+    await this.flushLog();
     const node = [process.execPath, ...(this.options.nodeArgs ?? []), ...profileArgs(), this.options.script, ...args];
-    // setpriv execs Node in place (same pid): the child is killed when the demo dies, even by SIGKILL. KILL, not
-    // TERM: its stdout is a pipe to the dead demo, and a graceful stop that logs into a dead pipe may never end.
+    // setpriv execs Node in place (same pid): the child is killed when the demo dies, even by SIGKILL.
     const [command, ...commandArgs] = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...node] : node;
-    const child = spawn(command!, commandArgs, {
-      cwd: this.options.cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: OWN_GROUP,
-    });
+    const output = openSync(this.logFile, 'a');
+    this.outputFrom = fstatSync(output).size;
+    let child: ChildProcess;
+    try {
+      child = spawn(command!, commandArgs, { cwd: this.options.cwd, env, stdio: ['ignore', output, output], detached: OWN_GROUP });
+    } finally {
+      closeSync(output);
+    }
     this.child = child;
     this.closed = new Promise((resolve) => child.once('close', () => resolve()));
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => this.output(chunk));
 
     const ready = new Promise<LogLine>((resolve, reject) => {
       const timeoutMs = this.options.readyTimeoutMs ?? 60_000;
-      const timer = setTimeout(() => reject(this.failure(`not ready after ${timeoutMs} ms`)), timeoutMs);
-      let pending = '';
-      // Only lines that may carry a wanted msg are parsed: a busy child writes a line per request.
+      let settled = false;
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        clearTimeout(poll);
+        fn();
+      };
+      const timer = setTimeout(() => settle(() => reject(this.failure(`not ready after ${timeoutMs} ms`))), timeoutMs);
+      // Only lines that may carry a wanted msg are parsed.
       const wanted = [this.options.readyMsg, ...(this.options.keepMsgs ?? [])].map((msg) => JSON.stringify(msg));
-      child.stdout!.setEncoding('utf8');
-      child.stdout!.on('data', (chunk: string) => {
-        this.output(chunk);
-        pending += chunk;
-        const lines = pending.split('\n');
-        pending = lines.pop() ?? '';
-        for (const line of lines) {
+      const reader = new LogReader(this.logFile, this.outputFrom);
+      let poll: NodeJS.Timeout | undefined;
+      const scan = () => {
+        for (const line of reader.lines()) {
           if (!wanted.some((msg) => line.includes(msg))) continue;
           const parsed = parseLine(line);
           if (typeof parsed?.msg === 'string' && this.options.keepMsgs?.includes(parsed.msg)) this.kept.set(parsed.msg, parsed);
           if (parsed?.msg === this.options.readyMsg) {
-            clearTimeout(timer);
-            resolve(parsed);
+            settle(() => resolve(parsed));
+            return;
           }
         }
-      });
-      child.once('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
+        poll = setTimeout(scan, READY_POLL_MS);
+      };
+      scan();
+      child.once('error', (err) => settle(() => reject(err)));
+      // A child that exits has written all it will: its last lines are read before it is declared not ready.
       child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(this.failure(`exited (${code ?? signal}) before it was ready`));
+        if (settled) return;
+        clearTimeout(poll);
+        scan();
+        settle(() => reject(this.failure(`exited (${code ?? signal}) before it was ready`)));
       });
     });
     try {
@@ -186,6 +199,13 @@ export class ChildService {
       await this.terminate();
       throw err;
     }
+  }
+
+  /** Resolves when the demo's own lines written so far are in the log file (before a child appends to it). */
+  private flushLog(): Promise<void> {
+    const log = this.log;
+    if (!log || log.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => log.write('', () => resolve()));
   }
 
   private exited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -232,13 +252,8 @@ export class ChildService {
     this.options.onUnexpectedExit?.({ name: this.name, logFile: this.logFile, ...exit });
   }
 
-  private output(chunk: string): void {
-    this.log?.write(chunk);
-    this.tail = (this.tail + chunk).slice(-TAIL_CHARS);
-  }
-
   private failure(what: string): Error {
-    return new Error(`${this.name} ${what}; see ${this.logFile}. Last output:\n${this.tail}`);
+    return new Error(`${this.name} ${what}; see ${this.logFile}. Last output:\n${lastChars(this.logFile, this.outputFrom, TAIL_CHARS)}`);
   }
 
   /** SIGTERM, then SIGKILL to the child's whole process group if it is still there after 5 s. */
@@ -260,7 +275,8 @@ export class ChildService {
     this.stopping = true;
     clearTimeout(this.restartTimer);
     await this.terminate();
-    // Keep the log open until the pipes have delivered the child's last lines (bounded: a grandchild may hold them).
+    // The child writes its last lines itself; the demo's own stream is closed once it has exited (bounded: a
+    // grandchild may still hold its stdio).
     await Promise.race([this.closed, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
     const log = this.log;
     this.log = undefined;
@@ -298,6 +314,48 @@ export function describeExit(exit: UnexpectedExit, policy: RestartPolicy): strin
     case 'gave-up':
       return `${exit.name} failed again (exited ${how}) after ${exit.attempt - 1} restarts in ${seconds(policy.intervalMs)}: giving up; see ${exit.logFile}`;
   }
+}
+
+/** Reads the complete lines appended to a file since an offset, a call at a time. */
+class LogReader {
+  readonly #file: string;
+  #offset: number;
+  #pending = '';
+
+  constructor(file: string, offset: number) {
+    this.#file = file;
+    this.#offset = offset;
+  }
+
+  lines(): string[] {
+    const size = statSync(this.#file, { throwIfNoEntry: false })?.size ?? 0;
+    if (size <= this.#offset) return [];
+    const buffer = Buffer.alloc(size - this.#offset);
+    const fd = openSync(this.#file, 'r');
+    try {
+      this.#offset += readSync(fd, buffer, 0, buffer.length, this.#offset);
+    } finally {
+      closeSync(fd);
+    }
+    const lines = (this.#pending + buffer.toString('utf8')).split('\n');
+    this.#pending = lines.pop() ?? '';
+    return lines;
+  }
+}
+
+/** The last `chars` characters a file holds after `from` (the running child's output), for an error message. */
+function lastChars(file: string, from: number, chars: number): string {
+  const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+  const start = Math.max(from, size - chars * 4);
+  if (size <= start) return '';
+  const buffer = Buffer.alloc(size - start);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, buffer, 0, buffer.length, start);
+  } finally {
+    closeSync(fd);
+  }
+  return buffer.toString('utf8').slice(-chars);
 }
 
 function parseLine(line: string): LogLine | undefined {

@@ -18,7 +18,6 @@ const config = loadConfig(z.object({
 const { say, log } = terminalLog('cluster');
 
 await runService({
-  name: 'cluster',
   log,
   async start(scope) {
     let cluster: RunningCluster;

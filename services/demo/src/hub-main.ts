@@ -32,7 +32,6 @@ const config = renderSecureHubConfig(setup, {
 const monitorPort = port(process.argv[7]) > 0 ? port(process.argv[7]) : await freePort();
 const monitored = `${config}\nhttp: "127.0.0.1:${monitorPort}"\n`;
 await runService({
-  name: 'hub',
   log,
   async start(scope) {
     // NatsServerProcess has logged 'nats-server exited'; a hub process without its server is a failed one.

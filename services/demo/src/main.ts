@@ -29,7 +29,6 @@ const restart: RestartPolicy = {
 const { say, log } = terminalLog('demo');
 
 await runService({
-  name: 'demo',
   log,
   async start(scope) {
     let demo: RunningDemo;

@@ -83,7 +83,6 @@ if ((config.HALO_HTTPS_CERT_FILE === undefined) !== (config.HALO_HTTPS_KEY_FILE 
 
 // Reverse order of start at shutdown: stop taking HTTP requests, let in-flight ones finish, then drain NATS.
 await runService({
-  name: 'facade',
   log,
   async start(scope) {
     const metrics = await startServiceMetrics({ service: 'facade', log, port: config.HALO_METRICS_PORT, host: config.HALO_METRICS_HOST });

@@ -49,7 +49,6 @@ const seed = (file: string) => keyFromSeed(readFileSync(file, 'utf8'));
 // Reverse order of start at shutdown: not ready, stop serving, drain the claims connection and the main one, then
 // close the internal listener.
 await runService({
-  name: 'registry',
   log,
   async start(scope) {
     const metrics = await startServiceMetrics({ service: 'registry', log, port: config.HALO_METRICS_PORT, host: config.HALO_METRICS_HOST, probes: true });

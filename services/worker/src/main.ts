@@ -45,7 +45,6 @@ const log = createLogger({ name: 'worker', level: config.HALO_LOG_LEVEL });
 // Reverse order of start at shutdown: not ready, hand running queries back to the queue, drain NATS, then close the
 // internal listener.
 await runService({
-  name: 'worker',
   log,
   async start(scope) {
     const metrics = await startServiceMetrics({ service: 'worker', log, port: config.HALO_METRICS_PORT, host: config.HALO_METRICS_HOST, probes: true });
