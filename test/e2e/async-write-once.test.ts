@@ -33,13 +33,24 @@ test('a write whose worker dies mid-run is not run again by the next worker', as
   }, 30_000);
   assert.equal(done.status, 'executionFailed', JSON.stringify(done));
   assert.equal(done.error.code, 'write_not_retried');
-  // The first run's statement finishes at the agent regardless; there is only ever that one.
-  await new Promise((resolve) => setTimeout(resolve, 4_000));
-  const check = new Database(path, { readonly: true });
-  const { n } = check.prepare('SELECT count(*) AS n FROM marks').get() as { n: number };
-  check.close();
+  // The first run's statement finishes at the agent regardless (on a slow machine well after the status says
+  // failed, so this waits for it rather than a fixed time); there is only ever that one, and no other follows it.
+  await eventually(async () => (marks(path) >= 1 ? true : undefined), 60_000);
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  assert.equal(agentIsWriting(path), undefined, 'no second write runs after the first');
+  const n = marks(path);
   assert.equal(n, 1, `the write ran ${n} times`);
 });
+
+/** Rows the write has put in `marks` (committed ones only). */
+function marks(path: string): number {
+  const check = new Database(path, { readonly: true });
+  try {
+    return (check.prepare('SELECT count(*) AS n FROM marks').get() as { n: number }).n;
+  } finally {
+    check.close();
+  }
+}
 
 /** True while another connection holds the database's write lock (BEGIN IMMEDIATE is refused at once). */
 function agentIsWriting(path: string): true | undefined {

@@ -57,9 +57,9 @@ test('a 200 MB result streams through the facade as NDJSON while memory stays bo
   const live = livePeak - liveBefore;
   const growth = peak - before;
   t.diagnostic(`streamed ${mb(body.bytes)}: live memory +${mb(live)}, RSS +${mb(growth)}`);
-  // The bound is the working set of facade, agent and client together (measured 65-72 MB whether 212 MB or
-  // 637 MB stream through), well under the result: what grows with the result would cross it.
-  assert.ok(live < 96 * 1024 * 1024, `live memory grew ${mb(live)} while streaming ${mb(body.bytes)}`);
+  // The bound is the working set of facade, agent and client together: the credit window and socket buffers,
+  // measured at +1 MB here. A stream that kept its chunks measured +622 MB: what grows with the result crosses it.
+  assert.ok(live < 32 * 1024 * 1024, `live memory grew ${mb(live)} while streaming ${mb(body.bytes)}`);
 });
 
 test('the JSON form is capped at 8 MB with 413 result_too_large', async (t) => {
