@@ -14,13 +14,15 @@ import Database from 'better-sqlite3';
 import { MSSQL_LOGIN_ACCESS_SQL, openConnector } from '@halo/pms';
 import { createSampleServerDatabase, dropSampleServerDatabase } from '@halo/sample-practice';
 import type { DatabaseConfig, MssqlConfig, MysqlConfig, PostgresConfig } from '@halo/pms';
-import { normaliseSql, startTdsResponder, TDS_DEFAULT_LOGIN } from '@halo/testkit';
+import { launchLeaf, normaliseSql, startTdsResponder, TDS_DEFAULT_LOGIN } from '@halo/testkit';
 import type { TdsReply, TdsRequest, TdsValue } from '@halo/testkit';
 import type { AgentConfigInput } from '@halo/agent';
 import { startTestSystem } from '../support/system.ts';
 import { spawnAgentProcess } from '../support/agent-process.ts';
 import { drainBody } from '../support/http-stream.ts';
+import { PROTOCOL_LIMITS } from '@halo/contracts';
 import { fmt } from './stats.ts';
+import { startFloorRelay, type FloorStreamRequest } from './floor-relay.ts';
 import { cpuLine, natsServerChildren, processesNamed, sqliteWorkers, startCpu, type ProcessRoles } from './proc.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
@@ -208,7 +210,30 @@ try {
     ? { pid: process.pid, sites: (await sys.startAgent('bench', entries)).sites }
     : await spawnAgentProcess(sys.dir, sys.hub.leafUrl, 'bench', entries);
   if (!inline) cleanups.push(() => (agent as { close(): Promise<void> }).close());
-  const results: Array<{ bench: Bench; direct: number; relay: number; bytesPerRow: number; directCpu: Record<string, number>; relayCpu: Record<string, number> }> = [];
+  // The architecture's floor (floor-relay.ts): a bare agent on a leaf of the same hub and a bare HTTP process,
+  // streaming the same statement from the same servers (SQLite, PostgreSQL, MariaDB) and doing nothing else.
+  const floorLeaf = await launchLeaf(sys.hub.leafUrl);
+  cleanups.push(() => floorLeaf.close());
+  const byEngine = (engine: string) => benches.find((b) => b.direct.engine === engine)?.direct;
+  const sqliteFile = byEngine('sqlite') as { path: string } | undefined;
+  const serverOf = (config: DatabaseConfig | undefined) => {
+    if (!config || (config.engine !== 'postgres' && config.engine !== 'mysql')) return undefined;
+    const { host, port, user, database, password } = config as (PostgresConfig | MysqlConfig) & { password?: string };
+    return { host, port, user, database, password: password ?? '' };
+  };
+  const floorPostgres = serverOf(byEngine('postgres'));
+  const floorMysql = serverOf(byEngine('mysql'));
+  const floor = await startFloorRelay({
+    hubUrl: sys.hub.clientUrl, leafClientUrl: floorLeaf.clientUrl, text: 'SELECT 1',
+    ...(sqliteFile ? { dbPath: sqliteFile.path } : {}),
+    stream: {
+      text: QUERY, chunkBytes: PROTOCOL_LIMITS.defaultChunkBytes, window: PROTOCOL_LIMITS.defaultWindow,
+      ...(floorPostgres ? { postgres: floorPostgres } : {}), ...(floorMysql ? { mysql: floorMysql } : {}),
+    },
+  });
+  cleanups.push(() => floor.close());
+  const floorSources: Record<string, FloorStreamRequest['source'] | undefined> = { sqlite: 'sqlite', postgres: 'postgres', mysql: 'mysql' };
+  const results: Array<{ bench: Bench; direct: number; relay: number; floor: number | undefined; bytesPerRow: number; directCpu: Record<string, number>; relayCpu: Record<string, number>; floorCpu: Record<string, number> | undefined }> = [];
   const hub = () => [sys.hub.server.pid!];
   const agentRole: ProcessRoles = inline ? {} : { agent: () => [agent.pid] };
   const leaf = () => natsServerChildren(agent.pid).filter((pid) => pid !== sys.hub.server.pid);
@@ -237,23 +262,36 @@ try {
     const sqlite = bench.direct.engine === 'sqlite';
     const directRoles: ProcessRoles = { 'this process': self, ...(sqlite ? { 'db child': directChild } : {}), ...server };
     const relayRoles: ProcessRoles = { 'this process': self, hub, leaf, ...agentRole, ...(sqlite ? { 'db child': agentChild } : {}), ...server };
+    const source = floorSources[bench.direct.engine];
+    const viaFloor = async () => {
+      const t0 = performance.now();
+      const request = { source, encoding: 'js', parameters: [] } as FloorStreamRequest;
+      const res = await fetch(`${floor.url}/stream`, { method: 'POST', body: JSON.stringify(request) });
+      const body = await drainBody(res);
+      return { rows: body.lines, seconds: (performance.now() - t0) / 1000 };
+    };
+    const floorRoles: ProcessRoles = { 'this process': self, hub, leaf: () => [floorLeaf.server.pid!], agent: () => [floor.pids.agent], facade: () => [floor.pids.facade], ...server };
     const direct = await best(() => streamDirect(bench.direct), directRoles);
     const viaRelay = await best(relay, relayRoles);
-    results.push({ bench, direct: direct.rate, relay: viaRelay.rate, bytesPerRow: bytes / ROWS, directCpu: direct.cpu, relayCpu: viaRelay.cpu });
+    const floored = source ? await best(viaFloor, floorRoles) : undefined;
+    results.push({ bench, direct: direct.rate, relay: viaRelay.rate, floor: floored?.rate, bytesPerRow: bytes / ROWS, directCpu: direct.cpu, relayCpu: viaRelay.cpu, floorCpu: floored?.cpu });
   }
 
   console.log(`engines benchmark: ${ROWS} rows (id, name, amount, created) streamed per engine, best of ${REPEAT} after a warm-up; node ${process.version}`);
-  console.log('engine           direct rows/s   relay rows/s   relay/direct   NDJSON bytes/row');
-  for (const { bench, direct, relay, bytesPerRow } of results) {
+  console.log('engine           direct rows/s   relay rows/s   relay/direct   floor/direct   NDJSON bytes/row');
+  for (const { bench, direct, relay, floor: floorRate, bytesPerRow } of results) {
     const label = `${bench.label}${bench.note ? ' *' : ''}`;
-    console.log(`${label.padEnd(16)} ${fmt(direct, 0).padStart(13)}  ${fmt(relay, 0).padStart(13)}  ${`${fmt(relay / direct)}x`.padStart(13)}  ${fmt(bytesPerRow, 0).padStart(17)}`);
+    const floorRatio = floorRate === undefined ? 'n/a' : `${fmt(floorRate / direct)}x`;
+    console.log(`${label.padEnd(16)} ${fmt(direct, 0).padStart(13)}  ${fmt(relay, 0).padStart(13)}  ${`${fmt(relay / direct)}x`.padStart(13)}  ${floorRatio.padStart(13)}  ${fmt(bytesPerRow, 0).padStart(17)}`);
   }
   console.log('aim: relay/direct >= 0.8x for every engine');
+  console.log('floor: the same statement streamed as NDJSON by bare processes of the same shape that do nothing else (floor-relay.ts; none for the TDS responder)');
   console.log(`CPU per query (one ${ROWS}-row stream) of each process on the path (/proc/<pid>/stat utime+stime; "this process" holds the facade, registry${inline ? ', agent' : ''} and HTTP client on the relay path):`);
-  for (const { bench, directCpu, relayCpu } of results) {
+  for (const { bench, directCpu, relayCpu, floorCpu } of results) {
     console.log(bench.label);
     console.log(`  direct  ${cpuLine('query', directCpu, 1)}`);
     console.log(`  relay   ${cpuLine('query', relayCpu, 1)}`);
+    if (floorCpu) console.log(`  floor   ${cpuLine('query', floorCpu, 1)}`);
   }
   console.log(`direct: connector.stream() in this process; relay: NDJSON through the facade (this process), hub, leaf and the agent (${inline ? 'this process too: BENCH_AGENT=inline' : 'its own process'})`);
   console.log('* TDS responder: a test-only TDS server answering from a generated fixture; its figures measure the wire path');

@@ -22,6 +22,16 @@ export async function hubMessages(monitorUrl: string): Promise<MessageCounts> {
   return counts;
 }
 
+/** Adds the messages each connection moved between two samples to `into`. */
+export function addMessages(into: MessageCounts, before: MessageCounts, after: MessageCounts): void {
+  for (const [name, now] of Object.entries(after)) {
+    const was = before[name] ?? { in: 0, out: 0 };
+    const entry = (into[name] ??= { in: 0, out: 0 });
+    entry.in += now.in - was.in;
+    entry.out += now.out - was.out;
+  }
+}
+
 /** Per-operation messages between two samples, as "name in/out" for every connection that moved any. */
 export function messagesLine(before: MessageCounts, after: MessageCounts, operations: number): string {
   const parts: string[] = [];

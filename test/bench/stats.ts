@@ -12,8 +12,8 @@ export interface LatencyFigures {
   n: number;
 }
 
-/** Runs `op` sequentially `n` times (after `warmup` runs) and reports latency in milliseconds. */
-export async function sequential(op: () => Promise<unknown>, n: number, warmup = Math.ceil(n / 10)): Promise<LatencyFigures> {
+/** Runs `op` sequentially `n` times (after `warmup` runs): each run's milliseconds. */
+export async function sequentialTimes(op: () => Promise<unknown>, n: number, warmup = Math.ceil(n / 10)): Promise<number[]> {
   for (let i = 0; i < warmup; i++) await op();
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -21,8 +21,13 @@ export async function sequential(op: () => Promise<unknown>, n: number, warmup =
     await op();
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 50), p99: percentile(times, 99), mean: times.reduce((a, b) => a + b, 0) / n, n };
+  return times;
+}
+
+/** p50, p99 and mean of run times in milliseconds. */
+export function latencyOf(times: readonly number[]): LatencyFigures {
+  const sorted = [...times].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean: sorted.reduce((a, b) => a + b, 0) / sorted.length, n: sorted.length };
 }
 
 /** Runs `total` operations with `inFlight` at a time and reports operations per second. */

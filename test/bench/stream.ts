@@ -13,7 +13,9 @@ import { createLogger } from '@halo/log';
 import { connectNats, type NatsConnection } from '@halo/messaging';
 import { launchLeaf } from '@halo/testkit';
 import { startDemo } from '@halo/demo';
+import { loadSecureSetup } from '@halo/nats-auth';
 import { demoAccess } from './demo-access.ts';
+import { startFloorRelay, type FloorStreamRequest } from './floor-relay.ts';
 import { fmt } from './stats.ts';
 import { cpuLine, currentRss, natsServerChildren, peakRss, resetPeakRss, sqliteWorkers, startCpu, type ProcessRoles } from './proc.ts';
 
@@ -27,6 +29,10 @@ const log = createLogger({ name: 'bench', level: 'silent' });
 const MB = 1024 * 1024;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'halo-bench-stream-'));
+// 16 streams of 100 MB share the path for longer than an immediate query's default 30 s (plus its time in the
+// queue): the demo's facade gets 10 minutes, so the bench measures bandwidth, not the timeout.
+process.env.HALO_QUERY_TIMEOUT_MS ??= '600000';
+process.env.HALO_HTTP_IDLE_TIMEOUT_SECONDS ??= '700';
 const restarted: string[] = [];
 const demo = await startDemo({
   dataDir, httpPort: 0,
@@ -41,15 +47,20 @@ const cleanups: Array<() => Promise<unknown>> = [
   async () => demo.close(), async () => rmSync(dataDir, { recursive: true, force: true }), () => dispatcher.close(),
 ];
 
+// hex(randomblob) is about as compressible as real text columns, unlike a run of zeros.
+const STREAM_TEXT = 'WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < @n) SELECT i, hex(randomblob(100)) AS pad FROM seq';
+
+/** Reads an HTTP answer's body; returns bytes received and seconds since t0. */
+async function drain(res: Response, t0: number): Promise<{ bytes: number; seconds: number }> {
+  if (res.status !== 200) throw new Error(`answered ${res.status}: ${await res.text()}`);
+  let bytes = 0;
+  for await (const chunk of res.body!) bytes += (chunk as Uint8Array).byteLength;
+  return { bytes, seconds: (performance.now() - t0) / 1000 };
+}
+
 /** Streams `rows` rows as NDJSON through the facade; returns bytes received and seconds taken. */
 async function viaFacade(siteId: string, rows: number): Promise<{ bytes: number; seconds: number }> {
-  const body = JSON.stringify({
-    command: {
-      // hex(randomblob) is about as compressible as real text columns, unlike a run of zeros.
-      text: 'WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < @n) SELECT i, hex(randomblob(100)) AS pad FROM seq',
-      parameters: [{ name: '@n', type: 'BigInt', value: String(rows) }],
-    },
-  });
+  const body = JSON.stringify({ command: { text: STREAM_TEXT, parameters: [{ name: '@n', type: 'BigInt', value: String(rows) }] } });
   const t0 = performance.now();
   const res = await fetch(`${demo.facadeUrl}/integrator/sites/${siteId}/queries/immediate`, {
     method: 'POST',
@@ -57,10 +68,14 @@ async function viaFacade(siteId: string, rows: number): Promise<{ bytes: number;
     body,
     dispatcher,
   });
-  if (res.status !== 200) throw new Error(`facade answered ${res.status}: ${await res.text()}`);
-  let bytes = 0;
-  for await (const chunk of res.body!) bytes += (chunk as Uint8Array).byteLength;
-  return { bytes, seconds: (performance.now() - t0) / 1000 };
+  return drain(res, t0);
+}
+
+/** The same rows through the architecture's floor (floor-relay.ts): bare processes doing nothing but relay them. */
+async function viaFloor(url: string, rows: number, encoding: 'js' | 'sqlite'): Promise<{ bytes: number; seconds: number }> {
+  const t0 = performance.now();
+  const request: FloorStreamRequest = { source: 'sqlite', encoding, parameters: [rows] };
+  return drain(await fetch(`${url}/stream`, { method: 'POST', body: JSON.stringify(request), dispatcher }), t0);
 }
 
 /** A raw credit-windowed transfer of `total` bytes in CHUNK-sized messages from a leaf client to a hub client. */
@@ -151,7 +166,15 @@ try {
   const sender = await connectNats({ servers: leaf.clientUrl, name: 'bench-raw-sender', log });
   const receiver = await connectNats({ servers: demo.hub.clientUrl, name: 'bench-raw-receiver', log, credsFile: access.credsFile });
   cleanups.push(() => sender.close(), () => receiver.close());
+  const tls = loadSecureSetup(demo.secretsDir).tls;
+  const floor = await startFloorRelay({
+    hubUrl: demo.hub.clientUrl, leafClientUrl: leaf.clientUrl, credsFile: access.credsFile, tls,
+    dbPath: demo.databases.find((d) => d.haloGuid === site.haloGuid)!.path, text: 'SELECT 1', stream: { text: STREAM_TEXT, chunkBytes: CHUNK, window: WINDOW },
+  });
+  cleanups.push(() => floor.close());
   await viaFacade(site.haloGuid, 20_000); // warm-up
+  await viaFloor(floor.url, 20_000, 'js');
+  await viaFloor(floor.url, 20_000, 'sqlite');
 
   // Who does the work on each path, found afresh at each sample: agent 1 serves the site, its leaf nats-server and
   // SQLite workers are its children, the hub's nats-server a child of the demo's hub process; "bench" is this
@@ -164,10 +187,11 @@ try {
     'db child': () => sqliteWorkers(demo.processes['agent-1']!), bench: self,
   };
   const rawRoles: ProcessRoles = { hub, leaf: () => [leaf.server.pid!], bench: self };
+  const floorRoles: ProcessRoles = { facade: () => [floor.pids.facade], hub, leaf: () => [leaf.server.pid!], agent: () => [floor.pids.agent], bench: self };
   const cpuLines: string[] = [];
 
   console.log(`stream benchmark: NDJSON through facade and agent (separate processes) vs raw NATS chunks (${CHUNK / 1024} KiB, window ${WINDOW}) via the same hub and a leaf; node ${process.version}`);
-  console.log('size     path MB/s   raw MB/s   ratio   facade RSS peak (+growth)   agent RSS peak (+growth)');
+  console.log('size     path MB/s   raw MB/s   ratio   floor/raw: js  sqlite   facade RSS peak (+growth)   agent RSS peak (+growth)');
   for (const sizeMb of SIZES_MB) {
     const rows = Math.round((sizeMb * MB) / ROW_BYTES);
     const base = { facade: currentRss(facadePid), agent: currentRss(agentPid) };
@@ -179,14 +203,26 @@ try {
     cpu = startCpu(rawRoles);
     const raw = await rawTransfer(sender, receiver, path.bytes);
     const rawCpu = cpu.stop();
-    cpuLines.push(`${fmt(path.bytes / MB, 0)} MB path  ${cpuLine('MB', pathCpu, path.bytes / MB)}`, `${fmt(raw.bytes / MB, 0)} MB raw   ${cpuLine('MB', rawCpu, raw.bytes / MB)}`);
     const pathRate = path.bytes / MB / path.seconds;
     const rawRate = raw.bytes / MB / raw.seconds;
+    const floors = [];
+    for (const encoding of ['js', 'sqlite'] as const) {
+      cpu = startCpu(floorRoles);
+      const floored = await viaFloor(floor.url, rows, encoding);
+      floors.push({ encoding, ...floored, cpu: cpu.stop() });
+    }
+    const mb = (bytes: number) => `${fmt(bytes / MB, 0)} MB`.padEnd(7);
+    cpuLines.push(
+      `${mb(path.bytes)} path          ${cpuLine('MB', pathCpu, path.bytes / MB)}`, `${mb(raw.bytes)} raw           ${cpuLine('MB', rawCpu, raw.bytes / MB)}`,
+      ...floors.map((f) => `${mb(f.bytes)} floor ${f.encoding.padEnd(6)}  ${cpuLine('MB', f.cpu, f.bytes / MB)}`),
+    );
+    const floorRatios = floors.map((f) => fmt(f.bytes / MB / f.seconds / rawRate).padStart(6)).join('  ');
     const mem = (p: number, b: number) => `${fmt(p / MB, 0)} MB (+${fmt((p - b) / MB, 0)} MB)`;
     console.log(
-      `${`${fmt(path.bytes / MB, 0)} MB`.padEnd(8)} ${fmt(pathRate, 1).padStart(9)}  ${fmt(rawRate, 1).padStart(9)}  ${fmt(pathRate / rawRate).padStart(6)}   ${mem(peak.facade, base.facade).padEnd(26)}  ${mem(peak.agent, base.agent)}${resetOk ? '' : '  (peak since process start: clear_refs not permitted)'}`,
+      `${`${fmt(path.bytes / MB, 0)} MB`.padEnd(8)} ${fmt(pathRate, 1).padStart(9)}  ${fmt(rawRate, 1).padStart(9)}  ${fmt(pathRate / rawRate).padStart(6)}      ${floorRatios}   ${mem(peak.facade, base.facade).padEnd(26)}  ${mem(peak.agent, base.agent)}${resetOk ? '' : '  (peak since process start: clear_refs not permitted)'}`,
     );
   }
+  console.log('floor: the same rows through bare processes of the same shape that do nothing but relay them (floor-relay.ts), encoded in JS or by SQLite (json_object)');
   console.log('aim: path / raw >= 0.6x; RSS growth of facade and agent under 64 MB whatever the size (SQLite runs in a child of the agent, not counted)');
   console.log('CPU per MB of each process on the path (/proc/<pid>/stat utime+stime over the transfer):');
   for (const line of cpuLines) console.log(`  ${line}`);
@@ -201,8 +237,11 @@ try {
     const resetOk = resetPeakRss(facade) && resetPeakRss(agent);
     const cpu = startCpu(pathRoles);
     const t0 = performance.now();
-    const streams = await Promise.all(Array.from({ length: CONCURRENT }, () => viaFacade(site.haloGuid, rows)));
+    const settled = await Promise.allSettled(Array.from({ length: CONCURRENT }, () => viaFacade(site.haloGuid, rows)));
     const seconds = (performance.now() - t0) / 1000;
+    const streams = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
+    if (failed.length > 0) console.log(`  ${failed.length} of ${CONCURRENT} streams failed (${[...new Set(failed)].join('; ')}); the figures below are of the others`);
     const used = cpu.stop();
     const peak = { facade: peakRss(facade), agent: peakRss(agent) };
     const total = streams.reduce((a, s) => a + s.bytes, 0);
