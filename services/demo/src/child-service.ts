@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, existsSync, fstatSync, mkdirSync, openSync, readSync, statSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 
 /**
  * When a child that failed is started again: systemd's `Restart=on-failure` with an exponential `RestartSec`
@@ -321,6 +322,8 @@ class LogReader {
   readonly #file: string;
   #offset: number;
   #pending = '';
+  // A read may end inside a character: the decoder keeps its first bytes for the next read.
+  readonly #decoder = new StringDecoder('utf8');
 
   constructor(file: string, offset: number) {
     this.#file = file;
@@ -328,16 +331,10 @@ class LogReader {
   }
 
   lines(): string[] {
-    const size = statSync(this.#file, { throwIfNoEntry: false })?.size ?? 0;
-    if (size <= this.#offset) return [];
-    const buffer = Buffer.alloc(size - this.#offset);
-    const fd = openSync(this.#file, 'r');
-    try {
-      this.#offset += readSync(fd, buffer, 0, buffer.length, this.#offset);
-    } finally {
-      closeSync(fd);
-    }
-    const lines = (this.#pending + buffer.toString('utf8')).split('\n');
+    const bytes = readFrom(this.#file, this.#offset);
+    if (bytes.length === 0) return [];
+    this.#offset += bytes.length;
+    const lines = (this.#pending + this.#decoder.write(bytes)).split('\n');
     this.#pending = lines.pop() ?? '';
     return lines;
   }
@@ -346,16 +343,20 @@ class LogReader {
 /** The last `chars` characters a file holds after `from` (the running child's output), for an error message. */
 function lastChars(file: string, from: number, chars: number): string {
   const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
-  const start = Math.max(from, size - chars * 4);
-  if (size <= start) return '';
+  return readFrom(file, Math.max(from, size - chars * 4)).toString('utf8').slice(-chars);
+}
+
+/** What a file holds from byte `start` to its current end (nothing if it is shorter or gone). */
+function readFrom(file: string, start: number): Buffer {
+  const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+  if (size <= start) return Buffer.alloc(0);
   const buffer = Buffer.alloc(size - start);
   const fd = openSync(file, 'r');
   try {
-    readSync(fd, buffer, 0, buffer.length, start);
+    return buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, start));
   } finally {
     closeSync(fd);
   }
-  return buffer.toString('utf8').slice(-chars);
 }
 
 function parseLine(line: string): LogLine | undefined {
