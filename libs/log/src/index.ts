@@ -1,7 +1,9 @@
 import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino';
 import { createRedactor } from './redact.ts';
+import { sharedHeldDestination } from './held-destination.ts';
 
 export type { Logger } from 'pino';
+export { HOLD_BYTES, HOLD_MS, heldDestination } from './held-destination.ts';
 export { arrivalOf, markArrival, readStageTrace, stageTraceEnabled, traceStage } from './stage-trace.ts';
 
 /**
@@ -16,7 +18,7 @@ export const REDACTED_KEYS = [
 export interface LoggerOptions {
   name: string;
   level?: LevelWithSilent;
-  /** Where lines go; stdout by default. Tests pass an in-memory stream. */
+  /** Where lines go; stdout by default, held briefly (held-destination.ts). Tests pass an in-memory stream. */
   destination?: DestinationStream;
 }
 
@@ -46,7 +48,7 @@ export function createLogger(options: LoggerOptions): Logger {
       base: { service: options.name },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    options.destination,
+    options.destination ?? sharedHeldDestination(),
   );
   // pino resets the bindings formatter for children, so their bindings are censored on the way in. Children
   // are created from their parent's prototype, so they (and their children) inherit these methods.
