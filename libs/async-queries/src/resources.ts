@@ -41,7 +41,10 @@ export interface AsyncResources {
 export async function openAsyncResources(nc: NatsConnection, options: AsyncResourcesOptions): Promise<AsyncResources> {
   const { replicas, resultTtlMs, log } = options;
   await ensureWorkStream(await jetstreamManager(nc), replicas);
-  const records = await new Kvm(nc).create(ASYNC_NAMES.queries, { replicas, history: 1, ttl: asyncRecordTtlMs(resultTtlMs) });
+  // Reads from the stream leader, not direct gets: with replicas, a follower may answer a direct get before it has a
+  // write the leader acknowledged (NATS guarantees no read-your-writes there). A worker that read a just-created
+  // record as missing would drop its job and leave the query queued for ever.
+  const records = await new Kvm(nc).create(ASYNC_NAMES.queries, { replicas, history: 1, ttl: asyncRecordTtlMs(resultTtlMs), allow_direct: false });
   const results = await new Objm(nc).create(ASYNC_NAMES.results, { replicas, ttl: nanos(resultTtlMs), storage: StorageType.File });
   const status = await results.status();
   if (Math.abs(status.ttl - nanos(resultTtlMs)) > nanos(1000)) {

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { ASYNC_NAMES, AsyncQueryRecord } from '@halo/contracts';
 import { createLogger } from '@halo/log';
 import { connectNats, type NatsConnection } from '@halo/messaging';
@@ -80,4 +81,27 @@ test('facades and workers open the same stream, bucket and consumer whichever st
   assert.equal(stream.config.retention, 'workqueue');
   const consumer = await jsm.consumers.info(ASYNC_NAMES.workStream, ASYNC_NAMES.workConsumer);
   assert.equal(consumer.config.ack_wait, 7_000 * 1_000_000, 'an existing consumer takes the newest ack wait');
+});
+
+test('record reads go to the stream leader, never to a direct get a follower may answer, also on a bucket made by an older version', async (t) => {
+  const nc = await hubConnection(t);
+  // An older version made the bucket with direct gets allowed (the client's default).
+  await new Kvm(nc).create(ASYNC_NAMES.queries, { history: 1 });
+  const store = await openAsyncResources(nc, { replicas: 1, resultTtlMs: 60_000 });
+  const seen: string[] = [];
+  const spy = nc.subscribe('$JS.API.>', {
+    callback: (_err, msg) => {
+      seen.push(msg.subject);
+    },
+  });
+  t.after(() => spy.unsubscribe());
+  await nc.flush();
+  const r = queuedAsyncRecord();
+  await store.records.create(r.id, JSON.stringify(r));
+  const records = new AsyncRecords(store.records);
+  assert.equal((await records.get(r.id))?.record.id, r.id);
+  assert.equal(await records.get(randomUUID()), null);
+  await nc.flush();
+  assert.ok(seen.some((s) => s === `$JS.API.STREAM.MSG.GET.KV_${ASYNC_NAMES.queries}`), `no read went to the leader: ${JSON.stringify(seen)}`);
+  assert.deepEqual(seen.filter((s) => s.startsWith('$JS.API.DIRECT.GET.')), [], 'a read was a direct get');
 });
