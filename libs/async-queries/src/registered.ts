@@ -2,7 +2,7 @@ import {
   AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType,
   jetstream, jetstreamManager, type Consumer, type JetStreamClient,
 } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
@@ -10,6 +10,7 @@ import {
   type RegisteredTick,
 } from '@halo/contracts';
 import { isRevisionConflict } from './records.ts';
+import { openBucket } from '@halo/messaging';
 
 /** KV TTL of a registered query record (from its last write): its longest life plus its retention. */
 const RECORD_TTL_MS = REGISTERED_LIMITS.maxDurationSeconds * 1000 + REGISTERED_LIMITS.retentionMs;
@@ -43,7 +44,7 @@ export async function openRegisteredResources(nc: NatsConnection, options: { rep
     // msgID = `<id>.<tick>`: a redelivered tick publishing its successor again never schedules it twice.
     duplicate_window: nanos(TICK_DUPLICATE_WINDOW_MS),
   }));
-  const kv = await new Kvm(nc).create(REGISTERED_NAMES.queries, { replicas, history: 1, ttl: RECORD_TTL_MS });
+  const kv = await openBucket(nc, REGISTERED_NAMES.queries, { replicas, history: 1, ttl: RECORD_TTL_MS });
   const os = await new Objm(nc).create(REGISTERED_NAMES.results, { replicas, ttl: nanos(RECORD_TTL_MS), storage: StorageType.File });
   const js = jetstream(nc);
   return { js, records: new RegisteredRecords(kv), results: new RegisteredResults(os) };

@@ -2,12 +2,12 @@ import {
   AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType,
   jetstream, jetstreamManager, type Consumer, type JetStreamClient, type JetStreamManager,
 } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { ASYNC_NAMES, ASYNC_WORK_MAX_AGE_MS, asyncRecordTtlMs, subjects } from '@halo/contracts';
 import type { Logger } from '@halo/log';
-import { retrying } from '@halo/messaging';
+import { openBucket, retrying } from '@halo/messaging';
 
 /**
  * How long one call on the async resources retries through a leader election (no responders, no leader, not
@@ -41,10 +41,9 @@ export interface AsyncResources {
 export async function openAsyncResources(nc: NatsConnection, options: AsyncResourcesOptions): Promise<AsyncResources> {
   const { replicas, resultTtlMs, log } = options;
   await ensureWorkStream(await jetstreamManager(nc), replicas);
-  // Reads from the stream leader, not direct gets: with replicas, a follower may answer a direct get before it has a
-  // write the leader acknowledged (NATS guarantees no read-your-writes there). A worker that read a just-created
-  // record as missing would drop its job and leave the query queued for ever.
-  const records = await new Kvm(nc).create(ASYNC_NAMES.queries, { replicas, history: 1, ttl: asyncRecordTtlMs(resultTtlMs), allow_direct: false });
+  // Read from the stream leader (openBucket): a worker that read a just-created record as missing from a follower
+  // would drop its job and leave the query queued for ever.
+  const records = await openBucket(nc, ASYNC_NAMES.queries, { replicas, history: 1, ttl: asyncRecordTtlMs(resultTtlMs) });
   const results = await new Objm(nc).create(ASYNC_NAMES.results, { replicas, ttl: nanos(resultTtlMs), storage: StorageType.File });
   const status = await results.status();
   if (Math.abs(status.ttl - nanos(resultTtlMs)) > nanos(1000)) {

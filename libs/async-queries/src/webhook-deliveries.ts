@@ -1,8 +1,9 @@
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { WEBHOOK_LIMITS, WEBHOOK_NAMES, WebhookDelivery } from '@halo/contracts';
 import { integratorToken } from './webhooks.ts';
+import { openBucket } from '@halo/messaging';
 
 /** Most records one read scans (the bucket ages them out; an integrator rarely has more within the TTL). */
 const MAX_SCAN = 5_000;
@@ -24,7 +25,7 @@ export class WebhookDeliveries {
 
   /** Creates the bucket if missing (idempotent across workers and facades) and opens it. */
   static async open(nc: NatsConnection, options: { replicas: number }): Promise<WebhookDeliveries> {
-    const kv = await new Kvm(nc).create(WEBHOOK_NAMES.deliveries, {
+    const kv = await openBucket(nc, WEBHOOK_NAMES.deliveries, {
       history: 1, ttl: WEBHOOK_LIMITS.deliveryRecordMaxAgeMs, max_bytes: WEBHOOK_LIMITS.deliveryRecordMaxBytes, replicas: options.replicas,
     });
     return new WebhookDeliveries(kv, jetstream(nc), await jetstreamManager(nc));

@@ -3,12 +3,13 @@ import {
   AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager,
   type Consumer, type JetStreamClient, type JetStreamManager,
 } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
   AppError, WEBHOOK_LIMITS, WEBHOOK_NAMES, WebhookConfig, registeredSubjects, type WebhookEvent, type WebhookPayload,
 } from '@halo/contracts';
 import { isNotFound } from './registered.ts';
+import { openBucket } from '@halo/messaging';
 
 /** An event is published again (same msgID) only by a redelivered job or tick, within its ack_wait. */
 const EVENT_DUPLICATE_WINDOW_MS = 10 * 60_000;
@@ -52,7 +53,7 @@ export async function openWebhookResources(nc: NatsConnection, options: { replic
       });
     }
   }
-  const kv = await new Kvm(nc).create(WEBHOOK_NAMES.configs, { replicas: options.replicas, history: 1 });
+  const kv = await openBucket(nc, WEBHOOK_NAMES.configs, { replicas: options.replicas, history: 1 });
   return { js: jetstream(nc), jsm, configs: new WebhookConfigs(kv, jsm) };
 }
 

@@ -7,3 +7,4 @@ export * from './chunk-sender.ts';
 export * from './reply-router.ts';
 export { GZIP_MIN_BYTES, MAX_RAW_CHUNK_BYTES } from './chunk-encoding.ts';
 export * from './jetstream-retry.ts';
+export * from './kv-bucket.ts';

@@ -1,9 +1,9 @@
 import { jetstreamManager, type DirectStreamAPI } from '@nats-io/jetstream';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import type { KV, KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { AppError, LinkRecord, PairingCodeHash, PracticeRecord, SiteRecord } from '@halo/contracts';
-import { retryJetStream, retrying } from '@halo/messaging';
+import { bindBucket, openBucket, retrying, retryJetStream } from '@halo/messaging';
 
 const CodeHashes = z.array(PairingCodeHash);
 
@@ -63,6 +63,10 @@ export const REGISTRY_RETRY_BUDGET_MS = 15_000;
  * consumer nats.js `kv.keys()` creates per call. Lookups, pairings and registrations list a practice's or a code's
  * sites on every request; as consumers they came faster than the server reaps them, and past nats-server's
  * per-stream consumer limit a 1,000-site registration failed. Any replica answers a direct get; no consumer is made.
+ * Unlike the store's gets (leader reads, see openBucket), a listing may answer as the bucket was a moment before:
+ * a site registered that moment can be missing from a lookup or a pairing, as from the same request sent a moment
+ * earlier. Nothing that must see its own write lists: authority is claimed by a compare-and-set, and a registration
+ * reads its sites and link by get. (cluster-race.test.ts counts the lookups that were behind a write.)
  */
 class DirectKeys {
   readonly #direct: DirectStreamAPI;
@@ -96,18 +100,16 @@ export class RegistryStore {
    * refusals for `retryBudgetMs` (default REGISTRY_RETRY_BUDGET_MS).
    */
   static async open(nc: NatsConnection, replicas: number, options: { retryBudgetMs?: number } = {}): Promise<RegistryStore> {
-    const kvm = new Kvm(nc);
-    return RegistryStore.#each(nc, (name) => kvm.create(name, { replicas, history: 5 }), options.retryBudgetMs ?? REGISTRY_RETRY_BUDGET_MS);
+    return RegistryStore.#each(nc, (name) => openBucket(nc, name, { replicas, history: 5 }), options.retryBudgetMs ?? REGISTRY_RETRY_BUDGET_MS);
   }
 
   /**
    * Binds to the buckets without creating or checking them (no JetStream API call), for a reader that must answer
    * while no registry replica does (the facade reads the same records through RegistryViews). Reads of a bucket
-   * that does not exist fail.
+   * that does not exist fail. Gets go to each stream's leader, as after open.
    */
   static async bind(nc: NatsConnection, options: { retryBudgetMs?: number } = {}): Promise<RegistryStore> {
-    const kvm = new Kvm(nc);
-    return RegistryStore.#each(nc, (name) => kvm.open(name), options.retryBudgetMs ?? REGISTRY_RETRY_BUDGET_MS);
+    return RegistryStore.#each(nc, (name) => bindBucket(nc, name), options.retryBudgetMs ?? REGISTRY_RETRY_BUDGET_MS);
   }
 
   static async #each(nc: NatsConnection, opener: (name: string) => Promise<KV>, budgetMs: number): Promise<RegistryStore> {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import {
@@ -10,6 +10,7 @@ import {
   encodeJwt, lookupAccountJwt, pushAccountJwt, revocationsOf, userClaims, withLinkScope, withRevocations, type KeyPair,
 } from '@halo/nats-auth';
 import type { Logger } from '@halo/log';
+import { openBucket } from '@halo/messaging';
 import type { AuditLog } from './audit.ts';
 
 /** KV buckets of enrolment: one-time tokens (by SHA-256 of the token) and every key minted per link. */
@@ -70,9 +71,8 @@ export class Enrolment {
   }
 
   static async open(nc: NatsConnection, replicas: number, deps: { config: EnrolmentConfig; env: Environment; audit: AuditLog; log: Logger; now: () => number }): Promise<Enrolment> {
-    const kvm = new Kvm(nc);
-    const tokens = await kvm.create(ENROLMENT_BUCKETS.tokens, { replicas, history: 1 });
-    const links = await kvm.create(ENROLMENT_BUCKETS.linkKeys, { replicas, history: 5 });
+    const tokens = await openBucket(nc, ENROLMENT_BUCKETS.tokens, { replicas, history: 1 });
+    const links = await openBucket(nc, ENROLMENT_BUCKETS.linkKeys, { replicas, history: 5 });
     return new Enrolment(tokens, links, deps);
   }
 

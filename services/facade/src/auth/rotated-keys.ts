@@ -1,10 +1,11 @@
-import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
+import { KvWatchInclude, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { AppError } from '@halo/contracts';
 import type { Authenticator } from '../deps.ts';
 import { integratorAuthenticator, MAX_KEYS_PER_INTEGRATOR, type IntegratorKeys } from './integrators-file.ts';
 import { mintSubscriptionKey } from './integrator-keys.ts';
+import { openBucket } from '@halo/messaging';
 
 /** KV bucket of key slots support rotated (from the console), shared by every facade replica. */
 export const INTEGRATOR_KEYS_BUCKET = 'integrator_keys';
@@ -50,7 +51,7 @@ export class RotatingKeys implements Authenticator {
 
   /** Opens the bucket, applies the rotations made so far and follows new ones. */
   async open(nc: NatsConnection, replicas = 1): Promise<void> {
-    const kv = await new Kvm(nc).create(INTEGRATOR_KEYS_BUCKET, { history: 64, replicas });
+    const kv = await openBucket(nc, INTEGRATOR_KEYS_BUCKET, { history: 64, replicas });
     this.#kv = kv;
     const iter = await kv.watch({ include: KvWatchInclude.LastValue });
     this.#stop = () => iter.stop();

@@ -1,7 +1,8 @@
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { FastifyBaseLogger } from 'fastify';
 import { LinkRecord } from '@halo/contracts';
+import { bindBucket, openBucket } from '@halo/messaging';
 
 /** KV bucket of heartbeat history: one key per link per slot in which the registry heard from it; 25 h TTL. */
 export const AVAILABILITY_BUCKET = 'availability_history';
@@ -33,7 +34,7 @@ export class AvailabilityHistory {
   }
 
   static async open(nc: NatsConnection, options: { replicas?: number; log?: FastifyBaseLogger } = {}): Promise<AvailabilityHistory> {
-    const kv = await new Kvm(nc).create(AVAILABILITY_BUCKET, { history: 1, ttl: (SLOTS + 4) * SLOT_MS, replicas: options.replicas ?? 1 });
+    const kv = await openBucket(nc, AVAILABILITY_BUCKET, { history: 1, ttl: (SLOTS + 4) * SLOT_MS, replicas: options.replicas ?? 1 });
     const history = new AvailabilityHistory(kv, nc, options.log);
     history.#done = history.#watch();
     return history;
@@ -57,7 +58,7 @@ export class AvailabilityHistory {
     let failing = false;
     while (!this.#stopped && !this.#nc.isClosed()) {
       try {
-        const links = await new Kvm(this.#nc).open('links');
+        const links = await bindBucket(this.#nc, 'links');
         const iter = await links.watch();
         this.#stop = () => iter.stop();
         if (this.#stopped) iter.stop();

@@ -1,6 +1,7 @@
-import { Kvm, KvWatchInclude } from '@nats-io/kv';
+import { KvWatchInclude } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import { bindBucket } from '@halo/messaging';
 
 /** The registry's buckets whose changes the console shows live: availability (links), sites, authority. */
 const LIVE_BUCKETS = ['links', 'sites', 'practices'] as const;
@@ -12,8 +13,7 @@ const KEEPALIVE_MS = 15_000;
  * update of the watched buckets, straight from JetStream's KV watch (no polling). The page refetches what it shows.
  */
 export async function streamRegistryChanges(nc: NatsConnection, request: FastifyRequest, reply: FastifyReply, log: FastifyBaseLogger): Promise<void> {
-  const kvm = new Kvm(nc);
-  const watches = await Promise.all(LIVE_BUCKETS.map(async (bucket) => ({ bucket, iter: await (await kvm.open(bucket)).watch({ include: KvWatchInclude.UpdatesOnly }) })));
+  const watches = await Promise.all(LIVE_BUCKETS.map(async (bucket) => ({ bucket, iter: await (await bindBucket(nc, bucket)).watch({ include: KvWatchInclude.UpdatesOnly }) })));
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });

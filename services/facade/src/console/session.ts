@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
+import { openBucket } from '@halo/messaging';
 
 /** KV bucket of the browser UIs: holds the key sessions are signed with, shared by every facade replica. */
 export const CONSOLE_BUCKET = 'console';
@@ -33,7 +33,7 @@ export class SessionSigner {
 
   /** Opens the shared secret, minting it on first use (the first replica's write wins, the others read it). */
   static async open(nc: NatsConnection, replicas = 1): Promise<SessionSigner> {
-    const kv = await new Kvm(nc).create(CONSOLE_BUCKET, { history: 1, replicas });
+    const kv = await openBucket(nc, CONSOLE_BUCKET, { history: 1, replicas });
     const fresh = randomBytes(32).toString('base64url');
     await kv.create(SECRET_KEY, fresh).catch(() => undefined);
     const entry = await kv.get(SECRET_KEY);

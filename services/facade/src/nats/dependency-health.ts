@@ -1,7 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
 import { SiteResult, subjects, type DependencyHealth, type SiteRequest } from '@halo/contracts';
-import type { NatsConnection } from '@halo/messaging';
+import { bindBucket, type NatsConnection } from '@halo/messaging';
 import { BUCKETS } from '@halo/registry-data';
 import type { HealthReport } from '../deps.ts';
 import { requestRegistry } from '@halo/registry-data';
@@ -38,7 +37,7 @@ export function dependencyHealth(options: DependencyHealthOptions): () => Promis
     const ping: SiteRequest = { haloGuid: PROBE_GUID };
     const [registry, kv] = await Promise.all([
       requestRegistry(nc, subjects.registry('site'), ping, SiteResult, timeoutMs).then(ok, unavailable),
-      new Kvm(js).open(BUCKETS.sites).then((bucket) => bucket.status()).then(ok, unavailable),
+      bindBucket(js, BUCKETS.sites).then((bucket) => bucket.status()).then(ok, unavailable),
     ]);
     return { registry, jetstream: kv };
   };

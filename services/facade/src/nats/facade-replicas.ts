@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { Logger } from '@halo/log';
-import { retrying, type NatsConnection } from '@halo/messaging';
+import { type NatsConnection, openBucket, retrying } from '@halo/messaging';
 
 /** How long close() waits for its key's delete before leaving it to expire. */
 const DELETE_WAIT_MS = 500;
@@ -95,7 +95,7 @@ export class FacadeReplicas {
         try {
           // Bucket entries outlive a crashed replica's share only as garbage: liveness is the local ttl above.
           // Announcements retry through a leader election for at most a third of the TTL (the next one follows).
-          this.#kv ??= retrying(await new Kvm(this.#nc).create(REPLICAS_BUCKET, { history: 1, ttl: 60_000, replicas: this.#replicas }), { budgetMs: Math.floor(this.#ttlMs / 3), passThrough: ['watch'] });
+          this.#kv ??= retrying(await openBucket(this.#nc, REPLICAS_BUCKET, { history: 1, ttl: 60_000, replicas: this.#replicas }), { budgetMs: Math.floor(this.#ttlMs / 3), passThrough: ['watch'] });
           await this.#announce();
           const iter = await this.#kv.watch();
           this.#watch = iter;

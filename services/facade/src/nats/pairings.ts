@@ -1,5 +1,5 @@
-import { Kvm, type KV } from '@nats-io/kv';
-import type { NatsConnection } from '@halo/messaging';
+import type { KV } from '@nats-io/kv';
+import { bindBucket, type NatsConnection } from '@halo/messaging';
 import { AppError } from '@halo/contracts';
 import { BUCKETS, pairingKey } from '@halo/registry-data';
 import type { Pairings } from '../deps.ts';
@@ -25,7 +25,7 @@ export class NatsPairings implements Pairings {
     if (this.#known.has(key)) return true;
     let found: boolean;
     try {
-      this.#kv ??= new Kvm(this.#nc).open(BUCKETS.pairings);
+      this.#kv ??= bindBucket(this.#nc, BUCKETS.pairings);
       const entry = await (await this.#kv).get(key);
       found = entry !== null && entry.operation === 'PUT';
     } catch (cause) {

@@ -1,8 +1,8 @@
-import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
+import { KvWatchInclude, type KV } from '@nats-io/kv';
 import { isAppError, type LookupRequest, type SiteView } from '@halo/contracts';
 import { DEFAULT_THRESHOLDS, RegistryClient, RegistryStore, RegistryViews, practiceKey } from '@halo/registry-data';
 import type { Logger } from '@halo/log';
-import type { NatsConnection } from '@halo/messaging';
+import { bindBucket, type NatsConnection } from '@halo/messaging';
 import { connectionState, type ConnectionState } from './connection-state.ts';
 import type { SiteDirectory } from '../deps.ts';
 
@@ -96,9 +96,8 @@ export class NatsSiteDirectory implements SiteDirectory {
     const loop = async () => {
       while (!stopped && !this.#nc.isClosed()) {
         try {
-          const kvm = new Kvm(this.#nc);
-          const sites = await kvm.open(WATCHED_BUCKETS.sites);
-          const practices = await kvm.open(WATCHED_BUCKETS.practices);
+          const sites = await bindBucket(this.#nc, WATCHED_BUCKETS.sites);
+          const practices = await bindBucket(this.#nc, WATCHED_BUCKETS.practices);
           // One after the other, each kept in `current` as soon as it opens: should the second fail, the first
           // is stopped below instead of leaking one watch per retry.
           const watches = [];

@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { WebhookDelivery } from '@halo/contracts';
 import type { Authenticator, SiteDirectory } from '../deps.ts';
@@ -8,6 +7,7 @@ import { csrfField, formBodies, html, htmlErrors, page, requireSession, sendPage
 import type { UsageEntry, UsageStore } from '../usage/usage-store.ts';
 import { usageByDay, type UsageDay } from '../usage/usage-summary.ts';
 import { usageChart } from './usage-chart.ts';
+import { bindBucket } from '@halo/messaging';
 
 export interface PortalOptions {
   scope: SessionScope;
@@ -71,7 +71,7 @@ ${sites.length === 0 ? html`<p>No paired or queried sites yet.</p>` : html`<tabl
 async function pairedSites(nc: NatsConnection, integratorId: string): Promise<string[]> {
   const prefix = Buffer.from(integratorId, 'utf8').toString('base64url');
   try {
-    const kv = await new Kvm(nc).open('pairings');
+    const kv = await bindBucket(nc, 'pairings');
     const out: string[] = [];
     for await (const key of await kv.keys(`${prefix}.>`)) out.push(key.slice(prefix.length + 1));
     return out;

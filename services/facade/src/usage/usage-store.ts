@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Kvm } from '@nats-io/kv';
 import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
+import { openBucket } from '@halo/messaging';
 
 /** The KV bucket holding integrator requests' entries, several to a key; keys age out after USAGE_MAX_AGE_MS. */
 export const USAGE_BUCKET = 'usage';
@@ -76,7 +76,7 @@ export class NatsUsageStore implements UsageStore {
 
   /** Creates the bucket if missing (idempotent across replicas) and opens it. */
   static async open(nc: NatsConnection, replicas = 1): Promise<NatsUsageStore> {
-    await new Kvm(nc).create(USAGE_BUCKET, { history: 1, ttl: USAGE_MAX_AGE_MS, max_bytes: USAGE_MAX_BYTES, replicas });
+    await openBucket(nc, USAGE_BUCKET, { history: 1, ttl: USAGE_MAX_AGE_MS, max_bytes: USAGE_MAX_BYTES, replicas });
     return new NatsUsageStore(nc, jetstream(nc), await jetstreamManager(nc));
   }
 
