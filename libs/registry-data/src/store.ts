@@ -160,6 +160,21 @@ export class RegistryStore {
     return parseEntry(SiteRecord, await this.kv.sites.get(haloGuid));
   }
 
+  /**
+   * Writes the record of a site not registered before, and indexes it, unless another registration created it since
+   * it was read: then false, and nothing is written.
+   */
+  async createSite(haloGuid: string, record: SiteRecord): Promise<boolean> {
+    try {
+      await this.kv.sites.create(haloGuid, JSON.stringify(SiteRecord.parse(record)));
+    } catch (err) {
+      if (isWrongRevision(err)) return false;
+      throw err;
+    }
+    await this.kv.practiceSites.put(`${practiceKey(record.pmsType, record.pmsId)}.${haloGuid}`, '');
+    return true;
+  }
+
   async putSite(haloGuid: string, record: SiteRecord): Promise<void> {
     await this.kv.sites.put(haloGuid, JSON.stringify(SiteRecord.parse(record)));
     await this.kv.practiceSites.put(`${practiceKey(record.pmsType, record.pmsId)}.${haloGuid}`, '');

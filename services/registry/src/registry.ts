@@ -82,7 +82,8 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
     const linkRead = store.getLink(request.linkGuid);
     linkRead.catch(() => undefined);
     const initialising: Array<[string, SiteRecord]> = [];
-    // Every Halo GUID is checked before anything is written: a refused registration leaves no trace.
+    // Every Halo GUID is checked before anything is written: a refused registration leaves no trace (but for one that
+    // loses a race to another link for a new Halo GUID, below, whose other sites may be written by then).
     const existingSites = await Promise.all(request.sites.map((site) => store.getSite(site.haloGuid)));
     if (existingSites.some((existing) => existing && existing.value.linkGuid !== request.linkGuid)) {
       // A Halo GUID belongs to the link that first registered it; another link claiming it is a copy or a forgery.
@@ -106,7 +107,13 @@ export async function startRegistry(deps: RegistryDeps): Promise<Registry> {
         createdAt: existing?.value.createdAt ?? now,
         updatedAt: now,
       };
-      await store.putSite(haloGuid, record);
+      // A new Halo GUID is created, not put: of two links registering it at once, the second is refused as above.
+      if (existing) await store.putSite(haloGuid, record);
+      else if (!(await store.createSite(haloGuid, record))) {
+        const winner = await store.getSite(haloGuid);
+        if (winner?.value.linkGuid !== request.linkGuid) throw new AppError('bad_request', 'halo guid is registered to another link');
+        await store.putSite(haloGuid, record);
+      }
       if (record.status === 'initialising') initialising.push([haloGuid, record]);
       const authoritative = await store.claimPractice(site.pmsType, site.pmsId, haloGuid);
       log.info({ linkGuid: request.linkGuid, haloGuid, pmsType: site.pmsType, authoritative }, 'site registered');

@@ -90,6 +90,21 @@ test('bad registrations get coded errors', async (t) => {
   await assert.rejects(register(client, stolen), { code: 'bad_request' });
 });
 
+test('two links registering one new Halo GUID at once across two replicas: one gets it, the other is refused', async (t) => {
+  const { client } = await setup(t, 2);
+  for (let round = 0; round < 10; round++) {
+    const haloGuid = randomUUID();
+    const links = [randomUUID(), randomUUID()];
+    const outcomes = await Promise.allSettled(links.map((linkGuid) => register(client, registration(`CLAIM-${round}`, linkGuid, haloGuid))));
+    const won = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [links[i]] : []));
+    assert.equal(won.length, 1, `round ${round}: ${won.length} links registered the same Halo GUID`);
+    const refused = outcomes.find((o) => o.status === 'rejected');
+    assert.equal((refused as PromiseRejectedResult).reason.code, 'bad_request');
+    const site = await requestJson(client, subjects.registry('site'), { haloGuid }, SiteResult, opts);
+    assert.equal(site.site?.linkGuid, won[0], `round ${round}: the site names the refused link`);
+  }
+});
+
 test('two registry replicas, 20 concurrent registrations of one PMS ID: exactly one authoritative', async (t) => {
   const { client } = await setup(t, 2);
   for (let round = 0; round < 5; round++) {
