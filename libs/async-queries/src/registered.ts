@@ -9,8 +9,8 @@ import {
   AppError, REGISTERED_LIMITS, REGISTERED_NAMES, RegisteredQueryRecord, RegisteredQueryResult, registeredKey, registeredSiteKeys, registeredSubjects,
   type RegisteredTick,
 } from '@halo/contracts';
-import { isRevisionConflict } from './records.ts';
 import { openBucket } from '@halo/messaging';
+import { isRevisionConflict } from './records.ts';
 
 /** KV TTL of a registered query record (from its last write): its longest life plus its retention. */
 const RECORD_TTL_MS = REGISTERED_LIMITS.maxDurationSeconds * 1000 + REGISTERED_LIMITS.retentionMs;

@@ -2,8 +2,8 @@ import { DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type 
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { WEBHOOK_LIMITS, WEBHOOK_NAMES, WebhookDelivery } from '@halo/contracts';
-import { integratorToken } from './webhooks.ts';
 import { openBucket } from '@halo/messaging';
+import { integratorToken } from './webhooks.ts';
 
 /** Most records one read scans (the bucket ages them out; an integrator rarely has more within the TTL). */
 const MAX_SCAN = 5_000;

@@ -8,8 +8,8 @@ import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
   AppError, WEBHOOK_LIMITS, WEBHOOK_NAMES, WebhookConfig, registeredSubjects, type WebhookEvent, type WebhookPayload,
 } from '@halo/contracts';
-import { isNotFound } from './registered.ts';
 import { openBucket } from '@halo/messaging';
+import { isNotFound } from './registered.ts';
 
 /** An event is published again (same msgID) only by a redelivered job or tick, within its ack_wait. */
 const EVENT_DUPLICATE_WINDOW_MS = 10 * 60_000;
